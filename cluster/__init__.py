@@ -1,0 +1,47 @@
+"""raybus runtime: agents as Ray actors talking through a named message bus."""
+
+from ._agent import Agent, MessageContext, handler
+from ._agent_id import AgentId
+from ._errors import (
+    DeliveryTimeout,
+    DuplicateRegistration,
+    HandlerError,
+    InvalidMessage,
+    NotAuthorized,
+    RaybusError,
+    UnknownAgentType,
+    UnknownMessageType,
+)
+from ._messages import DeadLetter
+from ._placement import Dedicated, Placement, Sharded
+from ._runtime import DEAD_LETTER_TOPIC, Runtime
+from ._subscription import MemberSubscription, Subscription, TypeSubscription
+from ._topic import TopicId
+from ._trace import TraceEvent, to_mermaid
+
+__all__ = [
+    "DEAD_LETTER_TOPIC",
+    "Agent",
+    "AgentId",
+    "DeadLetter",
+    "Dedicated",
+    "DeliveryTimeout",
+    "DuplicateRegistration",
+    "HandlerError",
+    "InvalidMessage",
+    "MemberSubscription",
+    "MessageContext",
+    "NotAuthorized",
+    "Placement",
+    "RaybusError",
+    "Runtime",
+    "Sharded",
+    "Subscription",
+    "TopicId",
+    "TraceEvent",
+    "TypeSubscription",
+    "UnknownAgentType",
+    "UnknownMessageType",
+    "handler",
+    "to_mermaid",
+]

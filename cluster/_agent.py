@@ -1,0 +1,130 @@
+"""Agent base class, the ``@handler`` decorator and the context a handler receives."""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Union
+
+from pydantic import BaseModel
+
+from ._agent_id import AgentId
+from ._topic import TopicId
+
+if TYPE_CHECKING:
+    from ._host import Port
+
+__all__ = ["Agent", "HandlerInfo", "MessageContext", "handler"]
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerInfo:
+    method: str
+    message_types: tuple[type[BaseModel], ...]
+    reply_type: type[BaseModel] | None
+    interleave: bool
+
+
+def handler(fn: Callable | None = None, *, interleave: bool = False) -> Any:
+    """Mark ``async def on_x(self, msg: SomeModel, ctx: MessageContext) -> Reply | None``.
+
+    ``interleave=True`` lets this handler run while the agent's other handlers are suspended (like
+    Orleans' ``[AlwaysInterleave]``): for read-only or commutative work, or for long workflows whose
+    consistency is enforced elsewhere. The default is a serial mailbox.
+    """
+
+    def mark(method: Callable) -> Callable:
+        if not inspect.iscoroutinefunction(method):
+            raise TypeError(f"handler {method.__qualname__} must be 'async def'")
+        method.__raybus_interleave__ = interleave  # type: ignore[attr-defined]
+        return method
+
+    return mark(fn) if fn is not None else mark
+
+
+def _model_types(annotation: Any) -> tuple[type[BaseModel], ...]:
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return tuple(t for arg in typing.get_args(annotation) for t in _model_types(arg))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return (annotation,)
+    return ()
+
+
+def _handler_info(cls: type, name: str, method: Callable) -> HandlerInfo:
+    hints = typing.get_type_hints(method)
+    params = [p for p in inspect.signature(method).parameters if p != "self"]
+    message_types = _model_types(hints.get(params[0])) if params else ()
+    if not message_types:
+        raise TypeError(f"{cls.__qualname__}.{name}: annotate the message parameter with a pydantic model")
+    replies = _model_types(hints.get("return"))
+    return HandlerInfo(name, message_types, replies[0] if replies else None, method.__raybus_interleave__)
+
+
+class Agent:
+    """Subclass, add ``@handler`` methods, keep state on ``self``. Constructed with no arguments;
+    the runtime sets ``self.id`` and ``self.config`` before ``on_start``."""
+
+    handlers: ClassVar[dict[str, HandlerInfo]] = {}
+    id: AgentId
+    config: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, HandlerInfo] = {}
+        for klass in reversed(cls.__mro__):
+            for name, method in vars(klass).items():
+                if hasattr(method, "__raybus_interleave__"):
+                    info = _handler_info(cls, name, method)
+                    found.update({t.__name__: info for t in info.message_types})
+        cls.handlers = found
+
+    @classmethod
+    def message_types(cls) -> list[type[BaseModel]]:
+        """Every model this agent receives or replies with."""
+        seen = {t for info in cls.handlers.values() for t in info.message_types}
+        seen |= {info.reply_type for info in cls.handlers.values() if info.reply_type}
+        return sorted(seen, key=lambda t: t.__name__)
+
+    async def on_start(self) -> None:
+        """Called once after activation and state load, before the first message."""
+
+    def save_state(self) -> dict[str, Any] | None:
+        """JSON-able state to persist after each handled message; ``None`` means stateless."""
+        return None
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``save_state`` returned."""
+
+
+class MessageContext:
+    """What a handler knows about the message, and how it talks to others (as itself)."""
+
+    __slots__ = ("_port", "_self_id", "message_id", "sender", "topic", "trace_id")
+
+    def __init__(
+        self,
+        sender: AgentId | None,
+        topic: TopicId | None,
+        message_id: str,
+        trace_id: str,
+        port: Port,
+        self_id: str,
+    ) -> None:
+        self.sender = sender
+        self.topic = topic
+        self.message_id = message_id
+        self.trace_id = trace_id
+        self._port = port
+        self._self_id = self_id
+
+    def send(self, recipient: AgentId, message: BaseModel, *, timeout: float | None = None) -> Awaitable[Any]:
+        """RPC: deliver ``message`` to ``recipient`` and await its handler's reply."""
+        return self._port.send(self._self_id, recipient, message, self.trace_id, timeout)
+
+    def publish(self, topic: TopicId, message: BaseModel) -> Awaitable[None]:
+        """Fan-out to the topic's subscribers (never back to this agent). Returns once the bus has it
+        queued, not when subscribers have handled it."""
+        return self._port.publish(self._self_id, topic, message, self.trace_id)

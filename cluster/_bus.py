@@ -1,0 +1,259 @@
+"""Bus: the named, detached Ray actor that owns the routing table and routes every message that
+crosses processes. Deliveries to one host are coalesced into one Ray call per flush; a publish sends
+one copy per host, naming that host's recipients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter, deque
+from typing import Any
+
+import ray
+
+from ._envelope import Envelope, Kind
+from ._errors import NotAuthorized, RaybusError
+from ._host import BUS_NAME, Host, dead_letter_envelope, error_payload
+from ._outbox import Outbox
+from ._routing import AgentTypeSpec, RoutingTable
+from ._subscription import Subscription
+from ._trace import TraceLog, is_sampled
+
+__all__ = ["Bus", "host_actor_name"]
+
+CLIENT_PREFIX = "client."
+
+
+def host_actor_name(endpoint: str) -> str:
+    return f"raybus.host.{endpoint}"
+
+
+class _ClientQueue:
+    __slots__ = ("event", "items", "last_pull")
+
+    def __init__(self) -> None:
+        self.items: list[tuple] = []
+        self.event = asyncio.Event()
+        self.last_pull = time.monotonic()
+
+
+class Bus:
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.table = RoutingTable()
+        self.outboxes: dict[str, Outbox[tuple]] = {}
+        self.hosts: dict[str, Any] = {}
+        self.clients: dict[str, _ClientQueue] = {}
+        self.counts: Counter[str] = Counter()
+        self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.trace = TraceLog(BUS_NAME)
+
+    # --- registry -----------------------------------------------------------------------------
+    async def register(self, spec: AgentTypeSpec, message_types: list[type]) -> int:
+        if self.table.add_type(spec, message_types):
+            self._broadcast_table()
+        return self.table.version
+
+    async def register_messages(self, message_types: list[type]) -> int:
+        for cls in message_types:
+            self.table.messages.add(cls)
+        self.table.version += 1
+        self._broadcast_table()
+        return self.table.version
+
+    async def subscribe(self, subscription: Subscription) -> int:
+        self.table.spec_of(getattr(subscription, "agent_type", None) or subscription.agent_id.type)
+        if self.table.subscribe(subscription):
+            self._broadcast_table()
+        return self.table.version
+
+    async def unsubscribe(self, subscription: Subscription) -> int:
+        if self.table.unsubscribe(subscription):
+            self._broadcast_table()
+        return self.table.version
+
+    async def get_table(self) -> RoutingTable:
+        return self.table
+
+    def _broadcast_table(self) -> None:
+        for host in self.hosts.values():
+            host.update_table.remote(self.table)
+
+    # --- routing ------------------------------------------------------------------------------
+    async def route(self, origin: str, batch: list[tuple]) -> None:
+        """Accept a batch from a host or a driver; returns before anything is delivered."""
+        from_client = origin.startswith(CLIENT_PREFIX)
+        for wire in batch:
+            kind = wire[0]
+            if kind == Kind.REPLY or kind == Kind.ERROR:
+                self._route_answer(wire)
+                continue
+            sender = wire[3]
+            if from_client:
+                if sender is not None:
+                    wire = (kind, wire[1], wire[2], None, *wire[4:])
+            elif sender is None and wire[5] == "DeadLetter":
+                pass  # the host itself reports what it could not deliver
+            elif sender is None or not self._hosted_at(sender, origin):
+                self._reject(wire, NotAuthorized(f"{origin} may not send as {sender!r}"), origin)
+                continue
+            if kind == Kind.SEND:
+                self._route_send(wire)
+            else:
+                self._route_publish(wire)
+
+    def _hosted_at(self, agent_id: str, endpoint: str) -> bool:
+        try:
+            return self.table.endpoint_of(agent_id) == endpoint
+        except RaybusError:
+            return False
+
+    def _route_send(self, wire: tuple) -> None:
+        try:
+            endpoint = self.table.endpoint_of(wire[4])
+        except RaybusError as exc:
+            self._reject(wire, exc, wire[9])
+            return
+        if is_sampled(wire[2]):
+            self.trace.record(wire[2], Kind.SEND, wire[3], wire[4], wire[5], wire[1])
+        self.counts["sends"] += 1
+        self._outbox(endpoint).put(wire)
+
+    def _route_publish(self, wire: tuple) -> None:
+        self.counts["publishes"] += 1
+        if wire[5] == "DeadLetter":
+            self._record_dead_letter(wire[6])
+        by_endpoint: dict[str, list[str]] = {}
+        for recipient in self.table.recipients(wire[4], wire[3]):
+            try:
+                by_endpoint.setdefault(self.table.endpoint_of(recipient), []).append(recipient)
+            except RaybusError as exc:
+                self._dead_letter(wire, "UnknownAgentType", str(exc))
+        if is_sampled(wire[2]):
+            for recipients in by_endpoint.values():
+                for recipient in recipients:
+                    self.trace.record(wire[2], Kind.PUBLISH, wire[3], recipient, wire[5], wire[1])
+        head = wire[:10]
+        for endpoint, recipients in by_endpoint.items():
+            self.counts["publish_deliveries"] += len(recipients)
+            self._outbox(endpoint).put((*head, tuple(recipients)))
+
+    def _route_answer(self, wire: tuple) -> None:
+        target = wire[4]
+        self.counts["answers"] += 1
+        if target.startswith(CLIENT_PREFIX):
+            queue = self.clients.get(target)
+            if queue is None:
+                self._dead_letter(wire, "unknown_client", f"no driver {target} is connected")
+                return
+            queue.items.append(wire)
+            queue.event.set()
+        elif target:
+            self._outbox(target).put(wire)
+        else:
+            self._dead_letter(wire, "no_origin", "an answer with no caller to go to")
+
+    def _reject(self, wire: tuple, error: RaybusError, origin: str | None) -> None:
+        """Refuse one message: its sender hears why, and the dead-letter topic records it."""
+        self._dead_letter(wire, type(error).__name__, str(error))
+        if wire[0] == Kind.SEND and origin:
+            answer = Envelope.from_wire(wire).answer(Kind.ERROR, "", error_payload(error), None)
+            self._route_answer(answer.to_wire())
+
+    def _dead_letter(self, wire: tuple, reason: str, detail: str) -> None:
+        if wire[5] == "DeadLetter":
+            self.counts["dead_letters_lost"] += 1
+            return
+        self._route_publish(dead_letter_envelope(wire, reason, detail, None).to_wire())
+
+    def _record_dead_letter(self, letter: dict[str, Any]) -> None:
+        self.counts["dead_letters"] += 1
+        self.counts[f"dead_letters_{letter['reason']}"] += 1
+        self.dead_letters.append(letter)
+
+    # --- hosts --------------------------------------------------------------------------------
+    def _outbox(self, endpoint: str) -> Outbox[tuple]:
+        outbox = self.outboxes.get(endpoint)
+        if outbox is None:
+            host = self._host(endpoint)
+            outbox = self.outboxes[endpoint] = Outbox(
+                lambda batch: host.deliver.remote(batch),
+                lambda batch, error: self._host_unreachable(endpoint, batch, error),
+            )
+        return outbox
+
+    def _host(self, endpoint: str) -> Any:
+        host = self.hosts.get(endpoint)
+        if host is None:
+            host = self.hosts[endpoint] = (
+                ray.remote(Host)
+                .options(
+                    name=host_actor_name(endpoint), namespace=self.namespace, lifetime="detached",
+                    get_if_exists=True, max_concurrency=100_000, num_cpus=0,
+                )
+                .remote(endpoint, self.namespace, self.table)
+            )
+            self.counts["hosts_started"] += 1
+        return host
+
+    def _host_unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
+        self.counts["host_unreachable"] += len(batch)
+        for wire in batch:
+            if wire[0] == Kind.SEND:
+                self._reject(wire, RaybusError(f"host {endpoint} is unreachable: {error}"), wire[9])
+            else:
+                self._dead_letter(wire, "host_unreachable", f"{endpoint}: {error}")
+
+    # --- drivers ------------------------------------------------------------------------------
+    async def pull(self, client: str, wait: float = 1.0) -> list[tuple]:
+        """Long poll: a driver's answers, as soon as there are any (or an empty list after ``wait``)."""
+        queue = self.clients.get(client)
+        if queue is None:
+            queue = self.clients[client] = _ClientQueue()
+        queue.last_pull = time.monotonic()
+        if not queue.items:
+            queue.event.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(queue.event.wait(), wait)
+        items, queue.items = queue.items, []
+        return items
+
+    async def disconnect(self, client: str) -> None:
+        queue = self.clients.pop(client, None)
+        if queue is not None:
+            for wire in queue.items:
+                self._dead_letter(wire, "unknown_client", f"driver {client} disconnected")
+            queue.event.set()
+
+    # --- inspection ---------------------------------------------------------------------------
+    async def stats(self) -> dict[str, Any]:
+        found = await asyncio.gather(*(host.stats.remote() for host in self.hosts.values()))
+        hosts = dict(zip(self.hosts, found, strict=True))
+        return {
+            "bus": dict(self.counts) | {
+                "to_host_batches": sum(o.batches for o in self.outboxes.values()),
+                "to_host_items": sum(o.items for o in self.outboxes.values()),
+            },
+            "hosts": hosts,
+        }
+
+    async def agents(self) -> list[str]:
+        found = await asyncio.gather(*(h.agents.remote() for h in self.hosts.values()))
+        return sorted(agent for agents in found for agent in agents)
+
+    async def host_of(self, agent_id: str) -> Any:
+        return self._host(self.table.endpoint_of(agent_id))
+
+    async def trace_events(self, trace_id: str) -> list:
+        found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in self.hosts.values()))
+        return self.trace.events(trace_id) + [event for events in found for event in events]
+
+    async def recent_dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self.dead_letters)[-limit:]
+
+    async def destroy_hosts(self) -> None:
+        for host in self.hosts.values():
+            ray.kill(host, no_restart=True)
+        self.hosts.clear()
+        self.outboxes.clear()

@@ -1,0 +1,64 @@
+"""Client: the driver's endpoint. Sends go to the bus in batches; answers come back by long poll,
+since a driver process cannot be the target of a Ray actor call."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import ray
+
+from ._endpoint import Endpoint
+from ._envelope import Envelope
+from ._outbox import Outbox
+from ._routing import RoutingTable
+
+__all__ = ["Client"]
+
+
+class Client(Endpoint):
+    def __init__(self, bus: Any, table: RoutingTable) -> None:
+        super().__init__(f"client.{uuid.uuid4().hex}", table)
+        self.bus = bus
+        self.unsent = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox: Outbox[tuple] | None = None
+        self._pump: asyncio.Task | None = None
+
+    def _route(self, envelope: Envelope) -> None:
+        self._bind_loop().put(envelope.to_wire())
+
+    def _bind_loop(self) -> Outbox[tuple]:
+        """Start the outbox and the answer pump in the running loop (a new ``asyncio.run`` gets new ones)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._outbox is None:
+            self._loop = loop
+            self._outbox = Outbox(lambda batch: self.bus.route.remote(self.name, batch), self._bus_refused)
+            self._pump = loop.create_task(self._pump_answers())
+        return self._outbox
+
+    def _bus_refused(self, batch: list[tuple], error: BaseException) -> None:
+        self.unsent += len(batch)
+        for wire in batch:
+            future = self.pending.get(wire[1])
+            if future is not None and not future.done():
+                future.set_exception(error)
+
+    async def _pump_answers(self) -> None:
+        while True:
+            for wire in await self.bus.pull.remote(self.name):
+                self.accept_answer(wire)
+
+    def refresh_table(self) -> None:
+        self.table = ray.get(self.bus.get_table.remote())
+
+    async def drain(self) -> None:
+        if self._outbox is not None:
+            await self._outbox.drain()
+
+    def close(self) -> None:
+        if self._pump is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._pump.cancel)
+        self._pump = None
+        self._outbox = None

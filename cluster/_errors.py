@@ -1,0 +1,65 @@
+"""The runtime's exceptions. Each names what was wrong; all travel back to a caller by class name."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DeliveryTimeout",
+    "DuplicateRegistration",
+    "HandlerError",
+    "InvalidMessage",
+    "NotAuthorized",
+    "RaybusError",
+    "UnknownAgentType",
+    "UnknownMessageType",
+    "error_from_wire",
+]
+
+
+class RaybusError(Exception):
+    """Base class of every error the runtime raises."""
+
+
+class UnknownAgentType(RaybusError):
+    """A message was addressed to an agent type nobody registered."""
+
+
+class UnknownMessageType(RaybusError):
+    """A message's type is not registered, or the recipient has no handler for it."""
+
+
+class InvalidMessage(RaybusError):
+    """A payload failed validation against its registered type (pydantic's message names the field)."""
+
+
+class DeliveryTimeout(RaybusError):
+    """No reply arrived before the deadline."""
+
+
+class NotAuthorized(RaybusError):
+    """An interceptor or the bus refused the message."""
+
+
+class DuplicateRegistration(RaybusError):
+    """A type name is already registered with a different definition."""
+
+
+class HandlerError(RaybusError):
+    """The recipient's handler raised; carries the remote exception type, message and traceback."""
+
+    def __init__(self, message: str, remote_type: str = "", remote_traceback: str = "") -> None:
+        super().__init__(message)
+        self.remote_type = remote_type
+        self.remote_traceback = remote_traceback
+
+    def __str__(self) -> str:
+        return f"{self.remote_type}: {self.args[0]}" if self.remote_type else str(self.args[0])
+
+
+_BY_NAME = {cls.__name__: cls for cls in RaybusError.__subclasses__()}
+
+
+def error_from_wire(name: str, message: str, remote_type: str, remote_traceback: str) -> RaybusError:
+    """Rebuild an error that crossed the bus as ``(name, message, remote_type, traceback)``."""
+    if name == HandlerError.__name__:
+        return HandlerError(message, remote_type, remote_traceback)
+    return _BY_NAME.get(name, RaybusError)(message)

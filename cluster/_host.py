@@ -1,0 +1,227 @@
+"""Host: a Ray actor that runs agents, each with its own state and serial mailbox.
+
+A message between two agents of this host is delivered in-process, by the host's copy of the routing
+table and with the same stamping and tracing as the bus; everything else goes through the bus in
+batches. Delivery only enqueues: a batch is accepted at once and replies travel back on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections import Counter
+from typing import Any
+
+import ray
+
+from ._agent import Agent, MessageContext
+from ._agent_id import AgentId
+from ._endpoint import Endpoint
+from ._envelope import Envelope, Kind
+from ._errors import HandlerError, RaybusError, UnknownMessageType
+from ._mailbox import Mailbox
+from ._messages import DeadLetter
+from ._outbox import Outbox
+from ._routing import RoutingTable
+from ._topic import TopicId
+from ._trace import TraceLog, is_sampled
+
+__all__ = ["BUS_NAME", "DEAD_LETTER_TOPIC", "Host", "dead_letter_envelope", "error_payload"]
+
+BUS_NAME = "raybus.bus"
+DEAD_LETTER_TOPIC = TopicId("deadletter", "raybus")
+
+
+def error_payload(error: BaseException) -> tuple[str, str, str, str]:
+    """How an error travels: ``(class name, message, remote type, remote traceback)``."""
+    if isinstance(error, HandlerError):
+        return ("HandlerError", str(error.args[0]), error.remote_type, error.remote_traceback)
+    return (type(error).__name__, str(error), "", "")
+
+
+def dead_letter_envelope(wire: tuple, reason: str, detail: str, sender: str | None) -> Envelope:
+    letter = DeadLetter(
+        message_id=wire[1], trace_id=wire[2], sender=wire[3], target=str(wire[4]),
+        type_name=wire[5], reason=reason, detail=detail[:2000],
+    )
+    envelope = Envelope(Kind.PUBLISH, f"dl-{wire[1]}", wire[2], sender, str(DEAD_LETTER_TOPIC), "DeadLetter",
+                        letter.model_dump())
+    return envelope
+
+
+class _Activation:
+    __slots__ = ("agent", "mailbox")
+
+    def __init__(self, agent: Agent, mailbox: Mailbox[Envelope]) -> None:
+        self.agent = agent
+        self.mailbox = mailbox
+
+
+class Host(Endpoint):
+    def __init__(self, endpoint: str, namespace: str, table: RoutingTable) -> None:
+        super().__init__(endpoint, table)
+        self.namespace = namespace
+        self.bus = ray.get_actor(BUS_NAME, namespace=namespace)
+        self.activations: dict[str, _Activation] = {}
+        self.to_bus: Outbox[tuple] = Outbox(self._send_to_bus, self._bus_unreachable)
+        self.counts: Counter[str] = Counter()
+        self.trace = TraceLog(endpoint)
+
+    # --- Ray-facing methods -------------------------------------------------------------------
+    async def deliver(self, batch: list[tuple]) -> None:
+        for wire in batch:
+            kind = wire[0]
+            if kind == Kind.SEND:
+                self._enqueue(wire[4], Envelope.from_wire(wire))
+            elif kind == Kind.PUBLISH:
+                envelope = Envelope.from_wire(wire)
+                for recipient in wire[10]:
+                    self._enqueue(recipient, envelope)
+            else:
+                self.accept_answer(wire)
+
+    async def update_table(self, table: RoutingTable) -> None:
+        if table.version >= self.table.version:
+            self.table = table
+
+    async def agents(self) -> list[str]:
+        return list(self.activations)
+
+    async def stats(self) -> dict[str, Any]:
+        queued = sum(len(a.mailbox) for a in self.activations.values())
+        return dict(self.counts) | {
+            "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
+            "to_bus_batches": self.to_bus.batches, "to_bus_items": self.to_bus.items,
+        }
+
+    async def trace_events(self, trace_id: str) -> list:
+        return self.trace.events(trace_id)
+
+    async def call_agent(self, agent_id: str, method: str, *args: Any) -> Any:
+        """Run a plain method of one agent, queued behind its messages (for inspection and checks)."""
+        activation = self._activation(agent_id)
+        future = asyncio.get_running_loop().create_future()
+        activation.mailbox.put(Envelope(Kind.SEND, "", "", None, agent_id, "", (method, args, future)))
+        return await future
+
+    # --- routing ------------------------------------------------------------------------------
+    def _route(self, envelope: Envelope) -> None:
+        if envelope.kind == Kind.SEND:
+            try:
+                local = self.table.endpoint_of(envelope.target) == self.name
+            except RaybusError:
+                local = False  # our copy may be stale: the bus has the last word
+            if local:
+                if is_sampled(envelope.trace_id):
+                    self.trace.record(envelope.trace_id, Kind.SEND, envelope.sender, envelope.target,
+                                      envelope.type_name, envelope.message_id)
+                self.counts["local_deliveries"] += 1
+                self._enqueue(envelope.target, envelope)
+                return
+        elif envelope.kind != Kind.PUBLISH and envelope.target == self.name:
+            self.counts["local_answers"] += 1
+            self.accept_answer(envelope.to_wire())
+            return
+        self.to_bus.put(envelope.to_wire())
+
+    def _send_to_bus(self, batch: list[tuple]) -> Any:
+        return self.bus.route.remote(self.name, batch)
+
+    def _bus_unreachable(self, batch: list[tuple], error: BaseException) -> None:
+        self.counts["bus_unreachable"] += len(batch)
+
+    def _late_answer(self, wire: tuple) -> None:
+        super()._late_answer(wire)
+        self._dead_letter(wire, "late_answer", "the caller stopped waiting", None)
+
+    def _dead_letter(self, wire: tuple, reason: str, detail: str, sender: str | None) -> None:
+        if wire[5] != "DeadLetter":  # a dead letter about a dead letter would loop
+            self.to_bus.put(dead_letter_envelope(wire, reason, detail, sender).to_wire())
+
+    # --- agents -------------------------------------------------------------------------------
+    def _activation(self, agent_id: str) -> _Activation:
+        activation = self.activations.get(agent_id)
+        if activation is None:
+            agent_type, _, key = agent_id.partition("/")
+            agent = self.table.agent_class(agent_type)()
+            agent.id = AgentId(agent_type, key)
+            agent.config = self.table.spec_of(agent_type).config
+            handlers = agent.handlers
+            mailbox: Mailbox[Envelope] = Mailbox(
+                lambda envelope: self._process(agent, envelope),
+                lambda envelope: (info := handlers.get(envelope.type_name)) is not None and info.interleave,
+                lambda: self._start(agent),
+            )
+            activation = self.activations[agent_id] = _Activation(agent, mailbox)
+            self.counts["activations"] += 1
+        return activation
+
+    def _enqueue(self, agent_id: str, envelope: Envelope) -> None:
+        try:
+            activation = self._activation(agent_id)
+        except Exception as exc:
+            self._fail(envelope, exc if isinstance(exc, RaybusError) else HandlerError(
+                f"cannot activate {agent_id}: {exc}", type(exc).__qualname__, traceback.format_exc()), agent_id)
+            return
+        activation.mailbox.put(envelope)
+
+    async def _start(self, agent: Agent) -> None:
+        try:
+            await agent.on_start()
+        except Exception:
+            self.counts["start_errors"] += 1
+            traceback.print_exc()
+
+    async def _process(self, agent: Agent, envelope: Envelope) -> None:
+        if envelope.type_name == "":  # call_agent: an inspection call, ordered with the messages
+            method, args, future = envelope.payload
+            try:
+                future.set_result(getattr(agent, method)(*args))
+            except Exception as exc:
+                future.set_exception(exc)
+            return
+        agent_id = str(agent.id)
+        if envelope.expired(time.time()):
+            self._fail(envelope, None, agent_id, reason="expired")
+            return
+        info = agent.handlers.get(envelope.type_name)
+        if info is None:
+            self._fail(envelope, UnknownMessageType(
+                f"{agent_id} has no handler for {envelope.type_name}; it handles {', '.join(agent.handlers)}"),
+                agent_id)
+            return
+        try:
+            message = self.table.messages.decode(envelope.type_name, envelope.payload)
+        except RaybusError as exc:
+            self._fail(envelope, exc, agent_id)
+            return
+        is_publish = envelope.kind == Kind.PUBLISH
+        context = MessageContext(
+            AgentId.from_str(envelope.sender) if envelope.sender else None,
+            TopicId.from_str(envelope.target) if is_publish else None,
+            envelope.message_id, envelope.trace_id, self, agent_id,
+        )
+        try:
+            result = await getattr(agent, info.method)(message, context)
+        except Exception as exc:
+            self._fail(envelope, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
+            return
+        self.counts["handled"] += 1
+        if not is_publish:
+            type_name, payload = ("", None) if result is None else self.table.messages.encode(result)
+            self._answer(envelope, Kind.REPLY, type_name, payload, agent_id)
+
+    def _answer(self, envelope: Envelope, kind: int, type_name: str, payload: Any, agent_id: str) -> None:
+        answer = envelope.answer(kind, type_name, payload, agent_id)
+        if is_sampled(envelope.trace_id):
+            self.trace.record(envelope.trace_id, kind, agent_id, envelope.sender or "driver",
+                              type_name or ("error" if kind == Kind.ERROR else ""), answer.message_id)
+        self._route(answer)
+
+    def _fail(self, envelope: Envelope, error: BaseException | None, agent_id: str, reason: str = "") -> None:
+        reason = reason or type(error).__name__
+        self.counts[f"failed_{reason}"] += 1
+        self._dead_letter(envelope.to_wire(), reason, str(error or reason), agent_id)
+        if envelope.kind == Kind.SEND and error is not None:
+            self._answer(envelope, Kind.ERROR, "", error_payload(error), agent_id)

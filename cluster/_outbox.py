@@ -1,0 +1,82 @@
+"""Outbox: coalesces items bound for one destination into batched calls.
+
+Items put during one event-loop turn travel together; while ``window`` calls are in flight new items
+wait, so batches grow by themselves under load and stay single messages when idle. A call returns
+when its batch is accepted, never when its messages are handled: replies travel back on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from ._tasks import spawn
+
+__all__ = ["Outbox"]
+
+T = TypeVar("T")
+
+MAX_BATCH = 2000
+
+
+class Outbox(Generic[T]):
+    __slots__ = ("_idle", "_inflight", "_items", "_on_failure", "_scheduled", "_send", "_window", "batches", "items")
+
+    def __init__(
+        self,
+        send: Callable[[list[T]], Awaitable[Any]],
+        on_failure: Callable[[list[T], BaseException], None],
+        window: int = 2,
+    ) -> None:
+        self._send = send
+        self._on_failure = on_failure
+        self._window = window
+        self._items: list[T] = []
+        self._inflight = 0
+        self._scheduled = False
+        self._idle: asyncio.Event | None = None
+        self.batches = 0
+        self.items = 0
+
+    def put(self, item: T) -> None:
+        self._items.append(item)
+        if not self._scheduled and self._inflight < self._window:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._kick)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def in_flight(self) -> int:
+        return self._inflight
+
+    def _kick(self) -> None:
+        self._scheduled = False
+        while self._items and self._inflight < self._window:
+            batch, self._items = self._items[:MAX_BATCH], self._items[MAX_BATCH:]
+            self._inflight += 1
+            self.batches += 1
+            self.items += len(batch)
+            spawn(self._call(batch))
+
+    async def _call(self, batch: list[T]) -> None:
+        try:
+            await self._send(batch)
+        except Exception as exc:  # the destination is gone or refused the batch: hand every item back
+            self._on_failure(batch, exc)
+        finally:
+            self._inflight -= 1
+            if self._items:
+                self._kick()
+            elif self._inflight == 0 and self._idle is not None:
+                self._idle.set()
+
+    async def drain(self) -> None:
+        """Wait until everything put so far has been accepted by the destination."""
+        while self._items or self._inflight:
+            self._idle = asyncio.Event()
+            if self._items and not self._scheduled:
+                self._kick()
+            await self._idle.wait()

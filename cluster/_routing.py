@@ -1,0 +1,152 @@
+"""The routing table: registered agent types, their placement, and subscriptions.
+
+The bus owns the authoritative copy; every host keeps a versioned copy so that it can deliver a
+message between two of its own agents in-process, by exactly the same rules."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._agent import Agent
+from ._errors import DuplicateRegistration, UnknownAgentType
+from ._messages import MessageTypes, type_path
+from ._placement import Placement, Sharded
+from ._subscription import MemberSubscription, Subscription, TypeSubscription
+
+__all__ = ["AgentTypeSpec", "RoutingTable", "resolve_agent_class"]
+
+
+def resolve_agent_class(factory: type[Agent] | str) -> type[Agent]:
+    """Accept an Agent subclass or its import path ``"package.module:Class"``."""
+    if isinstance(factory, str):
+        module_name, sep, qualname = factory.partition(":")
+        if not sep:
+            raise ValueError(f"agent import path {factory!r} must look like 'package.module:Class'")
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        factory = obj
+    if not (isinstance(factory, type) and issubclass(factory, Agent)):
+        raise TypeError(f"{factory!r} is not an Agent subclass")
+    return factory
+
+
+@dataclass(frozen=True)
+class AgentTypeSpec:
+    agent_type: str
+    factory: type[Agent] | str
+    placement: Placement
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def same_as(self, other: AgentTypeSpec) -> bool:
+        return (
+            _factory_path(self.factory) == _factory_path(other.factory)
+            and self.placement == other.placement
+            and self.config == other.config
+        )
+
+
+def _factory_path(factory: type[Agent] | str) -> str:
+    return factory if isinstance(factory, str) else type_path(factory)
+
+
+class RoutingTable:
+    def __init__(self) -> None:
+        self.version = 0
+        self.types: dict[str, AgentTypeSpec] = {}
+        self.type_subs: dict[str, tuple[str, ...]] = {}
+        self.members: dict[str, set[str]] = {}
+        self.messages = MessageTypes()
+        self._classes: dict[str, type[Agent]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Classes are re-resolved where the table lands: an import path may name a module the sender lacks.
+        return {k: v for k, v in self.__dict__.items() if k != "_classes"} | {"_classes": {}}
+
+    def add_type(self, spec: AgentTypeSpec, message_types: list[type] = ()) -> bool:
+        """Register ``spec``; registering the same spec again is a no-op (a second driver may)."""
+        known = self.types.get(spec.agent_type)
+        if known is not None:
+            if not known.same_as(spec):
+                raise DuplicateRegistration(
+                    f"agent type {spec.agent_type!r} is already registered as {_factory_path(known.factory)} "
+                    f"with {known.placement}"
+                )
+            return False
+        self._check_pool(spec)
+        for cls in message_types:
+            self.messages.add(cls)
+        self.types[spec.agent_type] = spec
+        self.version += 1
+        return True
+
+    def _check_pool(self, spec: AgentTypeSpec) -> None:
+        placement = spec.placement
+        if not isinstance(placement, Sharded) or placement.pool is None:
+            return
+        for other in self.types.values():
+            same_pool = isinstance(other.placement, Sharded) and other.placement.pool == placement.pool
+            if same_pool and other.placement.n != placement.n:
+                raise DuplicateRegistration(
+                    f"pool {placement.pool!r} has {other.placement.n} hosts (type {other.agent_type!r}); "
+                    f"{spec.agent_type!r} asks for {placement.n}"
+                )
+
+    def subscribe(self, sub: Subscription) -> bool:
+        if isinstance(sub, TypeSubscription):
+            current = self.type_subs.get(sub.topic_type, ())
+            if sub.agent_type in current:
+                return False
+            self.type_subs[sub.topic_type] = (*current, sub.agent_type)
+        elif isinstance(sub, MemberSubscription):
+            members = self.members.setdefault(str(sub.topic), set())
+            if str(sub.agent_id) in members:
+                return False
+            members.add(str(sub.agent_id))
+        else:
+            raise TypeError(f"not a subscription: {sub!r}")
+        self.version += 1
+        return True
+
+    def unsubscribe(self, sub: Subscription) -> bool:
+        if isinstance(sub, TypeSubscription):
+            current = self.type_subs.get(sub.topic_type, ())
+            if sub.agent_type not in current:
+                return False
+            self.type_subs[sub.topic_type] = tuple(t for t in current if t != sub.agent_type)
+        else:
+            members = self.members.get(str(sub.topic), set())
+            if str(sub.agent_id) not in members:
+                return False
+            members.discard(str(sub.agent_id))
+        self.version += 1
+        return True
+
+    def spec_of(self, agent_type: str) -> AgentTypeSpec:
+        spec = self.types.get(agent_type)
+        if spec is None:
+            raise UnknownAgentType(
+                f"unknown agent type {agent_type!r}; registered: {', '.join(sorted(self.types)) or 'none'}"
+            )
+        return spec
+
+    def endpoint_of(self, agent_id: str) -> str:
+        """The host endpoint that runs ``agent_id`` (``"type/key"``)."""
+        agent_type, _, key = agent_id.partition("/")
+        return self.spec_of(agent_type).placement.endpoint(agent_type, key)
+
+    def agent_class(self, agent_type: str) -> type[Agent]:
+        cls = self._classes.get(agent_type)
+        if cls is None:
+            cls = self._classes[agent_type] = resolve_agent_class(self.spec_of(agent_type).factory)
+        return cls
+
+    def recipients(self, topic: str, publisher: str | None) -> set[str]:
+        """Each subscriber once, however many subscriptions match; never the publisher."""
+        topic_type, _, source = topic.partition("/")
+        found = {f"{agent_type}/{source}" for agent_type in self.type_subs.get(topic_type, ())}
+        found |= self.members.get(topic, set())
+        found.discard(publisher)
+        return found

@@ -1,0 +1,141 @@
+"""Runtime: what user code holds. Connects to Ray, registers agent types, sends and publishes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import ray
+from pydantic import BaseModel
+
+from ._agent import Agent
+from ._agent_id import AgentId
+from ._bus import Bus
+from ._client import Client
+from ._host import BUS_NAME, DEAD_LETTER_TOPIC
+from ._ids import check_part
+from ._placement import Dedicated, Placement
+from ._routing import AgentTypeSpec, resolve_agent_class
+from ._subscription import Subscription
+from ._topic import TopicId
+from ._trace import TraceEvent, new_trace_id, to_mermaid
+
+__all__ = ["DEAD_LETTER_TOPIC", "Runtime"]
+
+log = logging.getLogger("raybus")
+
+
+class Runtime:
+    """A driver's handle on one namespace's bus. Agents outlive it: a second driver that connects to the
+    same namespace reaches the same agents."""
+
+    def __init__(self, namespace: str, bus: Any, started_ray: bool) -> None:
+        self.namespace = namespace
+        self._bus = bus
+        self._started_ray = started_ray
+        self._client = Client(bus, ray.get(bus.get_table.remote()))
+
+    @classmethod
+    def connect(cls, namespace: str = "raybus", address: str | None = None, **ray_init: Any) -> Runtime:
+        """Attach to a running cluster (``address``, ``RAY_ADDRESS``, or a local ``ray start``), or
+        start a local Ray when there is none. Extra keywords go to ``ray.init``."""
+        check_part("runtime", "namespace", namespace)
+        started = False
+        if not ray.is_initialized():
+            ray.init(address=address, namespace=namespace, **ray_init)
+            started = True
+        bus = (
+            ray.remote(Bus)
+            .options(
+                name=BUS_NAME, namespace=namespace, lifetime="detached", get_if_exists=True,
+                max_concurrency=100_000, num_cpus=0,
+            )
+            .remote(namespace)
+        )
+        return cls(namespace, bus, started)
+
+    # --- registration -------------------------------------------------------------------------
+    def register(
+        self,
+        agent_type: str,
+        agent: type[Agent] | str,
+        *,
+        subscriptions: Iterable[Subscription] = (),
+        placement: Placement | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        """Register an agent type by class or import path (``"actors.manager:Manager"``); agents of
+        the type are created on their first message. Registering the same definition again is a no-op."""
+        check_part("agent type", "name", agent_type)
+        cls = resolve_agent_class(agent)
+        spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(), dict(config or {}))
+        ray.get(self._bus.register.remote(spec, cls.message_types()))
+        for subscription in subscriptions:
+            ray.get(self._bus.subscribe.remote(subscription))
+        self._client.refresh_table()
+
+    def register_message(self, *message_types: type[BaseModel]) -> None:
+        """Make message types known that no registered handler names (for example a published notice)."""
+        ray.get(self._bus.register_messages.remote(list(message_types)))
+        self._client.refresh_table()
+
+    def subscribe(self, subscription: Subscription) -> None:
+        ray.get(self._bus.subscribe.remote(subscription))
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        ray.get(self._bus.unsubscribe.remote(subscription))
+
+    # --- messaging ----------------------------------------------------------------------------
+    async def send(
+        self, recipient: AgentId, message: BaseModel, *, timeout: float | None = None, trace_id: str | None = None
+    ) -> Any:
+        """Deliver ``message`` to ``recipient`` and return its handler's reply."""
+        return await self._client.send(None, recipient, message, trace_id or new_trace_id(), timeout)
+
+    async def publish(self, topic: TopicId, message: BaseModel, *, trace_id: str | None = None) -> None:
+        await self._client.publish(None, topic, message, trace_id or new_trace_id())
+
+    async def flush(self) -> None:
+        """Wait until the bus has accepted everything this driver sent."""
+        await self._client.drain()
+
+    @staticmethod
+    def new_trace() -> str:
+        """A trace id that every hop records; pass it to ``send`` and read it back with ``trace``."""
+        return new_trace_id(sampled=True)
+
+    # --- inspection ---------------------------------------------------------------------------
+    def trace(self, trace_id: str) -> list[TraceEvent]:
+        return sorted(ray.get(self._bus.trace_events.remote(trace_id)), key=lambda e: e.at)
+
+    def trace_mermaid(self, trace_id: str) -> str:
+        return to_mermaid(self.trace(trace_id))
+
+    def stats(self) -> dict[str, Any]:
+        stats = ray.get(self._bus.stats.remote())
+        stats["driver"] = {"late_answers": self._client.late_answers, "unsent": self._client.unsent}
+        return stats
+
+    def agents(self) -> list[str]:
+        return ray.get(self._bus.agents.remote())
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        return ray.get(self._bus.recent_dead_letters.remote(limit))
+
+    def call(self, agent_id: AgentId, method: str, *args: Any) -> Any:
+        """Run a plain (non-handler) method of an agent, in its mailbox order: for checks and tests."""
+        host = ray.get(self._bus.host_of.remote(str(agent_id)))
+        return ray.get(host.call_agent.remote(str(agent_id), method, *args))
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def shutdown(self, destroy: bool = False) -> None:
+        """Disconnect this driver. ``destroy=True`` also ends the bus and every host of the namespace."""
+        self._client.close()
+        if ray.is_initialized():
+            ray.get(self._bus.disconnect.remote(self._client.name))
+            if destroy:
+                ray.get(self._bus.destroy_hosts.remote())
+                ray.kill(self._bus, no_restart=True)
+            if self._started_ray:
+                ray.shutdown()

@@ -1,0 +1,81 @@
+"""Tracing: every envelope carries a trace id; sampled traces are recorded where they are routed
+(the bus, or the host that delivers in-process) and can be drawn as a Mermaid sequence diagram."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from ._envelope import Kind
+
+__all__ = ["TraceEvent", "TraceLog", "is_sampled", "new_trace_id", "to_mermaid"]
+
+_SAMPLED = "+"
+
+
+def new_trace_id(sampled: bool = False) -> str:
+    """A random trace id; a sampled one ends with ``+`` so every hop knows to record it for free."""
+    return os.urandom(8).hex() + (_SAMPLED if sampled else "")
+
+
+def is_sampled(trace_id: str) -> bool:
+    return trace_id.endswith(_SAMPLED)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
+    at: float
+    kind: int
+    sender: str | None
+    recipient: str
+    type_name: str
+    message_id: str
+    where: str
+
+    @property
+    def arrow(self) -> str:
+        return {Kind.SEND: "->>", Kind.PUBLISH: "-)", Kind.REPLY: "-->>", Kind.ERROR: "--x"}[self.kind]
+
+
+class TraceLog:
+    """The events of the most recent sampled traces, bounded so a long run cannot grow it."""
+
+    def __init__(self, where: str, max_traces: int = 256) -> None:
+        self._where = where
+        self._max = max_traces
+        self._traces: OrderedDict[str, list[TraceEvent]] = OrderedDict()
+
+    def record(
+        self, trace_id: str, kind: int, sender: str | None, recipient: str, type_name: str, message_id: str
+    ) -> None:
+        events = self._traces.get(trace_id)
+        if events is None:
+            events = self._traces[trace_id] = []
+            if len(self._traces) > self._max:
+                self._traces.popitem(last=False)
+        events.append(TraceEvent(time.time(), kind, sender, recipient, type_name, message_id, self._where))
+
+    def events(self, trace_id: str) -> list[TraceEvent]:
+        return list(self._traces.get(trace_id, ()))
+
+
+def _participant(name: str | None) -> str:
+    return "driver" if not name or name.startswith("client.") else name.replace("/", "_").replace(".", "_")
+
+
+def to_mermaid(events: list[TraceEvent]) -> str:
+    """A ``sequenceDiagram`` of the events in time order; replies go back to whoever asked."""
+    lines = ["sequenceDiagram"]
+    seen: list[str] = []
+    for event in sorted(events, key=lambda e: e.at):
+        for name in (event.sender, event.recipient):
+            participant = _participant(name)
+            if participant not in seen:
+                seen.append(participant)
+                label = "driver" if participant == "driver" else name
+                lines.insert(len(seen), f"    participant {participant} as {label}")
+        label = event.type_name or "(no reply)"
+        lines.append(f"    {_participant(event.sender)}{event.arrow}{_participant(event.recipient)}: {label}")
+    return "\n".join(lines)
