@@ -224,6 +224,7 @@ class Bus:
         if queue is not None:
             for wire in queue.items:
                 self._dead_letter(wire, "unknown_client", f"driver {client} disconnected")
+            queue.items = []
             queue.event.set()
 
     # --- inspection ---------------------------------------------------------------------------

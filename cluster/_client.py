@@ -17,14 +17,22 @@ from ._routing import RoutingTable
 __all__ = ["Client"]
 
 
+def _new_name() -> str:
+    return f"client.{uuid.uuid4().hex}"
+
+
 class Client(Endpoint):
     def __init__(self, bus: Any, table: RoutingTable) -> None:
-        super().__init__(f"client.{uuid.uuid4().hex}", table)
+        super().__init__(_new_name(), table)
         self.bus = bus
         self.unsent = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outbox: Outbox[tuple] | None = None
         self._pump: asyncio.Task | None = None
+
+    async def send(self, *args: Any) -> Any:
+        self._bind_loop()  # first: a new loop renames this endpoint, and the envelope carries the name
+        return await super().send(*args)
 
     def _route(self, envelope: Envelope) -> None:
         self._bind_loop().put(envelope.to_wire())
@@ -33,6 +41,11 @@ class Client(Endpoint):
         """Start the outbox and the answer pump in the running loop (a new ``asyncio.run`` gets new ones)."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._outbox is None:
+            if self._loop is not None:
+                # The old loop's long poll may still be parked at the bus: answers sent to that name
+                # would be lost with it, so a new loop is a new endpoint.
+                self.bus.disconnect.remote(self.name)
+                self.name = _new_name()
             self._loop = loop
             self._outbox = Outbox(lambda batch: self.bus.route.remote(self.name, batch), self._bus_refused)
             self._pump = loop.create_task(self._pump_answers())
