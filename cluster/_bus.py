@@ -62,14 +62,15 @@ class Bus:
         self._broadcast_table()
         return self.table.version
 
-    async def subscribe(self, subscription: Subscription) -> int:
-        self.table.spec_of(getattr(subscription, "agent_type", None) or subscription.agent_id.type)
-        if self.table.subscribe(subscription):
+    async def subscribe(self, subscriptions: list[Subscription]) -> int:
+        for subscription in subscriptions:
+            self.table.spec_of(getattr(subscription, "agent_type", None) or subscription.agent_id.type)
+        if any([self.table.subscribe(subscription) for subscription in subscriptions]):
             self._broadcast_table()
         return self.table.version
 
-    async def unsubscribe(self, subscription: Subscription) -> int:
-        if self.table.unsubscribe(subscription):
+    async def unsubscribe(self, subscriptions: list[Subscription]) -> int:
+        if any([self.table.unsubscribe(subscription) for subscription in subscriptions]):
             self._broadcast_table()
         return self.table.version
 

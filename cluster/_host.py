@@ -204,6 +204,9 @@ class Host(Endpoint):
         )
         try:
             result = await getattr(agent, info.method)(message, context)
+        except RaybusError as exc:  # a refusal the handler means (NotAuthorized...) reaches the caller as is
+            self._fail(envelope, exc, agent_id)
+            return
         except Exception as exc:
             self._fail(envelope, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
             return

@@ -71,8 +71,7 @@ class Runtime:
         cls = resolve_agent_class(agent)
         spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(), dict(config or {}))
         ray.get(self._bus.register.remote(spec, cls.message_types()))
-        for subscription in subscriptions:
-            ray.get(self._bus.subscribe.remote(subscription))
+        self.subscribe(*subscriptions)
         self._client.refresh_table()
 
     def register_message(self, *message_types: type[BaseModel]) -> None:
@@ -80,11 +79,14 @@ class Runtime:
         ray.get(self._bus.register_messages.remote(list(message_types)))
         self._client.refresh_table()
 
-    def subscribe(self, subscription: Subscription) -> None:
-        ray.get(self._bus.subscribe.remote(subscription))
+    def subscribe(self, *subscriptions: Subscription) -> None:
+        """Add subscriptions, all in one bus call (one routing-table push to the hosts)."""
+        if subscriptions:
+            ray.get(self._bus.subscribe.remote(list(subscriptions)))
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        ray.get(self._bus.unsubscribe.remote(subscription))
+    def unsubscribe(self, *subscriptions: Subscription) -> None:
+        if subscriptions:
+            ray.get(self._bus.unsubscribe.remote(list(subscriptions)))
 
     # --- messaging ----------------------------------------------------------------------------
     async def send(
