@@ -10,6 +10,7 @@ import time
 from collections import Counter, deque
 from typing import Any
 
+import psutil
 import ray
 
 from ._envelope import Envelope, Kind
@@ -234,6 +235,8 @@ class Bus:
         hosts = dict(zip(self.hosts, found, strict=True))
         return {
             "bus": dict(self.counts) | {
+                "queued": sum(len(o) + o.in_flight for o in self.outboxes.values()),
+                "rss": psutil.Process().memory_info().rss,
                 "to_host_batches": sum(o.batches for o in self.outboxes.values()),
                 "to_host_items": sum(o.items for o in self.outboxes.values()),
             },

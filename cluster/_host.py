@@ -13,6 +13,7 @@ import traceback
 from collections import Counter
 from typing import Any
 
+import psutil
 import ray
 
 from ._agent import Agent, MessageContext
@@ -92,6 +93,7 @@ class Host(Endpoint):
         queued = sum(len(a.mailbox) for a in self.activations.values())
         return dict(self.counts) | {
             "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
+            "outbox": len(self.to_bus) + self.to_bus.in_flight, "rss": psutil.Process().memory_info().rss,
             "to_bus_batches": self.to_bus.batches, "to_bus_items": self.to_bus.items,
         }
 

@@ -1,0 +1,150 @@
+"""The employee agent: asks for time off in words and keeps its own requests and their outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from cluster import Agent, AgentId, MessageContext, NotAuthorized, TopicId, handler
+
+from ._config import org_of
+from .messages import (
+    Cancelled,
+    CancelRequest,
+    Decision,
+    Done,
+    HoldPlaced,
+    PlaceHold,
+    PtoRequest,
+    RequestOutcome,
+    RequestTimeOff,
+    ResolveDates,
+    ResolvedDates,
+    TimeOffCancelled,
+    TimeOffNotice,
+)
+from .org import Employee as Profile
+
+__all__ = ["Employee"]
+
+
+class Employee(Agent):
+    def __init__(self) -> None:
+        self.requests: dict[str, dict[str, Any]] = {}
+        self.task_notices: Counter[str] = Counter()
+        self.refused: list[dict[str, Any]] = []
+        self._in_flight: dict[str, asyncio.Event] = {}
+
+    @property
+    def profile(self) -> Profile:
+        org = org_of(self.config)
+        profile = org.employees.get(self.id.key)
+        if profile is None:
+            raise LookupError(f"unknown employee {self.id.key!r}: not in the org")
+        return profile
+
+    @property
+    def manager(self) -> AgentId:
+        return AgentId("manager", self.profile.manager)
+
+    # A request is a long chain (dates, hr, manager); holding the mailbox for it would queue this
+    # employee's other requests behind it. Its consistency lives in hr (holds) and the teams (cover).
+    @handler(interleave=True)
+    async def on_request(self, message: RequestTimeOff, ctx: MessageContext) -> RequestOutcome:
+        request_id = message.request_id
+        if request_id in self.requests:  # a retried request gets the answer of the first
+            if request_id in self._in_flight:
+                await self._in_flight[request_id].wait()
+            return self._outcome(request_id)
+        self.requests[request_id] = {"status": "resolving", "days": [], "reason": None, "balance": None}
+        self._in_flight[request_id] = asyncio.Event()
+        try:
+            return await self._request(message, ctx)
+        finally:
+            self._in_flight.pop(request_id).set()
+
+    async def _request(self, message: RequestTimeOff, ctx: MessageContext) -> RequestOutcome:
+        request_id, me = message.request_id, self.profile
+        today = message.today or org_of(self.config).today
+        resolved: ResolvedDates = await ctx.send(
+            AgentId("dates", me.department), ResolveDates(request_id=request_id, text=message.text, today=today)
+        )
+        if resolved.error:
+            return self._finish(request_id, "rejected", "invalid_dates", resolved.error)
+        self.requests[request_id]["days"] = resolved.days
+        hold: HoldPlaced = await ctx.send(
+            AgentId("hr", me.department), PlaceHold(request_id=request_id, employee=me.id, days=resolved.days)
+        )
+        self.requests[request_id]["balance"] = hold.balance
+        if not hold.ok:
+            return self._finish(request_id, "rejected", hold.reason or "refused")
+        self.requests[request_id]["status"] = "pending"
+        await ctx.send(self.manager, PtoRequest(request_id=request_id, employee=me.id, days=resolved.days))
+        return self._outcome(request_id)  # on_decision recorded the decision before that call returned
+
+    @handler
+    async def on_decision(self, message: Decision, ctx: MessageContext) -> Done:
+        if ctx.sender != self.manager:
+            self.refused.append({"request_id": message.request_id, "from": str(ctx.sender or "driver")})
+            raise NotAuthorized(
+                f"{ctx.sender or 'the driver'} may not decide for {self.id}: only {self.manager} decides"
+            )
+        record = self.requests.get(message.request_id)
+        if record is None or record["status"] not in ("pending", "approved", "rejected"):
+            return Done(request_id=message.request_id, ok=False, reason="no such pending request")
+        if record["status"] == "pending":  # a redelivered decision changes nothing
+            status = "approved" if message.approved else "rejected"
+            self._finish(message.request_id, status, message.reason)
+            if message.approved:
+                await self._tell(TimeOffNotice(request_id=message.request_id, employee=self.id.key,
+                                               days=record["days"]), ctx)
+        return Done(request_id=message.request_id)
+
+    @handler(interleave=True)
+    async def on_cancel(self, message: CancelRequest, ctx: MessageContext) -> Cancelled:
+        record = self.requests.get(message.request_id)
+        if record is None or record["status"] not in ("approved", "cancelled"):
+            return Cancelled(request_id=message.request_id, ok=False, reason="not an approved request")
+        if record["status"] == "approved":
+            answer: Cancelled = await ctx.send(self.manager, message)
+            if not answer.ok:
+                return answer
+            record["status"] = "cancelled"
+            await self._tell(TimeOffCancelled(request_id=message.request_id, employee=self.id.key,
+                                              days=record["days"]), ctx)
+        return Cancelled(request_id=message.request_id, ok=True)
+
+    @handler
+    async def on_notice(self, message: TimeOffNotice, ctx: MessageContext) -> None:
+        self.task_notices[f"{message.request_id}|{ctx.topic}"] += 1
+
+    @handler
+    async def on_notice_cancelled(self, message: TimeOffCancelled, ctx: MessageContext) -> None:
+        self.task_notices[f"{message.request_id}|{ctx.topic}|cancelled"] += 1
+
+    async def _tell(self, notice: TimeOffNotice | TimeOffCancelled, ctx: MessageContext) -> None:
+        """The department and everyone sharing a task hear who is off when; never why, never balances."""
+        me = self.profile
+        await ctx.publish(TopicId("department", me.department), notice)
+        for task in me.tasks:
+            await ctx.publish(TopicId("task", task), notice)
+
+    def _finish(self, request_id: str, status: str, reason: str | None, detail: str | None = None) -> RequestOutcome:
+        record = self.requests[request_id]
+        record.update(status=status, reason=reason, detail=detail)
+        return self._outcome(request_id)
+
+    def _outcome(self, request_id: str) -> RequestOutcome:
+        record = self.requests[request_id]
+        status = record["status"] if record["status"] in ("approved", "rejected") else "rejected"
+        return RequestOutcome(request_id=request_id, employee=self.id.key, status=status,
+                              reason=record["reason"], days=record["days"], balance=record["balance"])
+
+    def report(self) -> dict[str, Any]:
+        """What the invariant checker reads: every request's status, and the task notices received."""
+        return {
+            "requests": {rid: r["status"] for rid, r in self.requests.items()},
+            "task_notices": dict(self.task_notices),
+            "refused": list(self.refused),
+        }

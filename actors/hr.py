@@ -1,0 +1,65 @@
+"""The hr agent: the system of record for one department's balances, in its own SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cluster import Agent, MessageContext, handler
+
+from ._config import org_of
+from .hr_store import HrStore
+from .messages import Commit, Done, HoldPlaced, PlaceHold, Release, RevokeApproval
+
+__all__ = ["Hr", "hr_db_path"]
+
+
+def hr_db_path(hr_dir: str | Path, department: str) -> Path:
+    return Path(hr_dir) / f"hr-{department}.db"
+
+
+class Hr(Agent):
+    """Serial on purpose: every change is one transaction, in arrival order."""
+
+    store: HrStore
+
+    async def on_start(self) -> None:
+        org = org_of(self.config)
+        path = hr_db_path(self.config["hr_dir"], self.id.key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.store = HrStore(path)
+        self.store.add_employees(
+            {e.id: e.starting_balance for e in org.employees.values() if e.department == self.id.key}
+        )
+
+    @handler
+    async def on_hold(self, message: PlaceHold, ctx: MessageContext) -> HoldPlaced:
+        result = self.store.place_hold(message.request_id, message.employee, message.days)
+        return HoldPlaced(request_id=message.request_id, ok=result.ok, reason=result.reason,
+                          balance=result.balance)
+
+    @handler
+    async def on_commit(self, message: Commit, ctx: MessageContext) -> Done:
+        return _done(message.request_id, self.store.commit(message.request_id))
+
+    @handler
+    async def on_release(self, message: Release, ctx: MessageContext) -> Done:
+        return _done(message.request_id, self.store.release(message.request_id))
+
+    @handler
+    async def on_revoke(self, message: RevokeApproval, ctx: MessageContext) -> Done:
+        return _done(message.request_id, self.store.cancel(message.request_id))
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the invariant checker reads: the store's own reconciliation, every request, and balances."""
+        employees = [e.id for e in org_of(self.config).employees.values() if e.department == self.id.key]
+        return {
+            "violations": self.store.reconcile(),
+            "requests": {r.request_id: (r.employee, r.status, [d.isoformat() for d in r.days])
+                         for r in self.store.requests()},
+            "balances": {e: self.store.balance(e) for e in employees},
+        }
+
+
+def _done(request_id: str, result: Any) -> Done:
+    return Done(request_id=request_id, ok=result.ok, reason=result.reason)

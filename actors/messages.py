@@ -1,0 +1,158 @@
+"""The messages of the PTO flow. Every one carries the ``request_id`` it belongs to.
+
+1. employee → dates: ``ResolveDates`` → ``ResolvedDates``
+2. employee → hr: ``PlaceHold`` → ``HoldPlaced``
+3. employee → manager: ``PtoRequest`` → ``Decision``
+4. manager → each team of the employee: ``Reserve`` → ``Reserved``
+5. manager → hr ``Commit``/``Release``, → teams ``Confirm``/``CancelReservation`` → ``Done``
+6. manager → employee: ``Decision`` → ``Done`` (refused unless it comes from the employee's manager)
+7. employee publishes ``TimeOffNotice`` to its department topic and each of its task topics.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CancelRequest",
+    "CancelReservation",
+    "Cancelled",
+    "Commit",
+    "Confirm",
+    "Decision",
+    "Done",
+    "HoldPlaced",
+    "PlaceHold",
+    "PtoRequest",
+    "Release",
+    "RequestOutcome",
+    "RequestTimeOff",
+    "Reserve",
+    "Reserved",
+    "ResolveDates",
+    "ResolvedDates",
+    "RevokeApproval",
+    "TimeOffCancelled",
+    "TimeOffNotice",
+]
+
+MAX_TEXT = 200
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=100)
+
+
+class RequestTimeOff(_Message):
+    """Driver → employee: ask for time off in words."""
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    today: date | None = None
+
+
+class RequestOutcome(_Message):
+    """The employee's answer to ``RequestTimeOff``: one terminal outcome per request."""
+
+    employee: str
+    status: Literal["approved", "rejected"]
+    reason: str | None = None
+    days: list[date] = []
+    balance: int | None = None  # the employee's own balance: theirs to see, nobody else's
+
+
+class ResolveDates(_Message):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    today: date
+
+
+class ResolvedDates(_Message):
+    days: list[date] = []
+    error: str | None = None
+
+
+class PlaceHold(_Message):
+    employee: str
+    days: list[date]
+
+
+class HoldPlaced(_Message):
+    ok: bool
+    reason: str | None = None
+    balance: int | None = None
+
+
+class PtoRequest(_Message):
+    """Employee → manager: review these held days."""
+
+    employee: str
+    days: list[date]
+
+
+class Reserve(_Message):
+    employee: str
+    days: list[date]
+
+
+class Reserved(_Message):
+    team: str
+    ok: bool
+    reason: str | None = None
+    day: date | None = None
+
+
+class Confirm(_Message):
+    pass
+
+
+class CancelReservation(_Message):
+    pass
+
+
+class Commit(_Message):
+    pass
+
+
+class Release(_Message):
+    pass
+
+
+class RevokeApproval(_Message):
+    """Manager → hr: cancel an approved request, reversing its ledger entries."""
+
+
+class Done(_Message):
+    ok: bool = True
+    reason: str | None = None
+
+
+class Decision(_Message):
+    employee: str
+    approved: bool
+    reason: str | None = None
+    days: list[date] = []
+
+
+class CancelRequest(_Message):
+    """Driver → employee, then employee → manager: cancel an approved request."""
+
+
+class Cancelled(_Message):
+    ok: bool
+    reason: str | None = None
+
+
+class TimeOffNotice(_Message):
+    """Who is off on which days, and nothing else: no balance, no reason."""
+
+    employee: str
+    days: list[date]
+
+
+class TimeOffCancelled(_Message):
+    employee: str
+    days: list[date]

@@ -1,0 +1,41 @@
+"""The team agent: one team's availability. Reservations are tentative until the manager confirms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cluster import Agent, MessageContext, handler
+
+from ._config import org_of
+from .coverage import TeamCalendar
+from .messages import CancelReservation, Confirm, Done, Reserve, Reserved
+
+__all__ = ["Team"]
+
+
+class Team(Agent):
+    """Serial on purpose: the coverage rule is checked and applied in one step per message."""
+
+    calendar: TeamCalendar
+
+    async def on_start(self) -> None:
+        team = org_of(self.config).teams[self.id.key]
+        self.calendar = TeamCalendar(team.id, team.members, team.min_on_duty)
+
+    @handler
+    async def on_reserve(self, message: Reserve, ctx: MessageContext) -> Reserved:
+        result = self.calendar.reserve(message.request_id, message.employee, message.days)
+        return Reserved(request_id=message.request_id, team=self.id.key, ok=result.ok, reason=result.reason,
+                        day=result.day)
+
+    @handler
+    async def on_confirm(self, message: Confirm, ctx: MessageContext) -> Done:
+        return Done(request_id=message.request_id, ok=self.calendar.confirm(message.request_id))
+
+    @handler
+    async def on_cancel(self, message: CancelReservation, ctx: MessageContext) -> Done:
+        return Done(request_id=message.request_id, ok=self.calendar.cancel(message.request_id))
+
+    def report(self) -> dict[str, Any]:
+        """What the invariant checker reads: violations of the rule, and the reservations by status."""
+        return {"violations": self.calendar.check(), "state": self.calendar.to_state()}

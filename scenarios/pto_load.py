@@ -1,0 +1,194 @@
+"""Many concurrent PTO requests, then the invariant check on state read back from the agents.
+
+    python -m scenarios.pto_load --requests 5000 --employees 200 --concurrency 1000 --seed 7 [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+import psutil
+from tqdm import tqdm
+
+from actors.invariants import check, collect
+from actors.messages import RequestOutcome, RequestTimeOff
+from cluster import AgentId, Runtime
+
+from ._common import add_common_flags, connect, machine, print_table, write_json
+from ._mix import PlannedRequest, request_mix
+from ._pto import add_org_flags, load_org, start_app
+
+
+class Recorder:
+    """Latencies, completion times and outcomes: the figures, nothing per request beyond that."""
+
+    def __init__(self, total: int) -> None:
+        self.latencies: list[float] = []
+        self.completed_at: list[float] = []
+        self.outcomes: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.bar = tqdm(total=total, unit="req", disable=not sys.stderr.isatty(), smoothing=0.1)
+
+    def done(self, started: float, outcome: RequestOutcome | None, error: BaseException | None) -> None:
+        now = time.perf_counter()
+        self.latencies.append(now - started)
+        self.completed_at.append(now)
+        if error is not None:
+            self.errors[type(error).__name__] += 1
+            self.outcomes["error"] += 1
+        else:
+            self.outcomes[outcome.status if outcome.status == "approved" else f"rejected: {outcome.reason}"] += 1
+        self.bar.update()
+
+
+async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
+    """Keep exactly ``concurrency`` requests in flight until the plan is done; returns the wall time."""
+    pending = iter(plan)
+
+    async def worker() -> None:
+        for planned in pending:
+            started = time.perf_counter()
+            try:
+                outcome = await rt.send(AgentId("employee", planned.employee),
+                                        RequestTimeOff(request_id=planned.request_id, text=planned.text), timeout=300)
+                recorder.done(started, outcome, None)
+            except Exception as exc:  # counted and reported: the checker will name the request
+                recorder.done(started, None, exc)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await rt.flush()
+    return time.perf_counter() - start
+
+
+class MemoryWatch:
+    """Peak resident memory of the driver and of the bus and hosts, sampled while the run goes."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.driver = 0
+        self.workers: dict[str, int] = {}
+
+    def sample(self) -> dict[str, Any]:
+        self.driver = max(self.driver, psutil.Process().memory_info().rss)
+        stats = self.rt.stats()
+        for name, figures in [("bus", stats["bus"]), *stats["hosts"].items()]:
+            self.workers[name] = max(self.workers.get(name, 0), figures.get("rss", 0))
+        return stats
+
+    async def run(self, every: float = 2.0) -> None:
+        while True:
+            await asyncio.to_thread(self.sample)
+            await asyncio.sleep(every)
+
+
+def settle(rt: Runtime, watch: MemoryWatch, timeout: float = 60.0) -> dict[str, Any]:
+    """Wait until nothing is queued anywhere (published notices are fire-and-forget)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = watch.sample()
+        busy = stats["bus"].get("queued", 0) + sum(h.get("queued", 0) + h.get("outbox", 0)
+                                                   for h in stats["hosts"].values())
+        if not busy or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.2)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+async def run_load(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder,
+                   watch: MemoryWatch) -> float:
+    sampler = asyncio.ensure_future(watch.run())
+    try:
+        return await drive(rt, plan, concurrency, recorder)
+    finally:
+        sampler.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument("--plot", default=None, help="write latency and completions over time to this PNG")
+    add_org_flags(parser, employees=200)
+    add_common_flags(parser)
+    args = parser.parse_args(argv)
+    org = load_org(args)
+    plan = request_mix(org, args.requests, args.seed)
+    rt = connect(args, "pto-load")
+    try:
+        start_app(rt, org, args, "pto_load")
+        print(f"{args.requests:,} requests from {len(org.employees)} employees in {len(org.teams)} teams, "
+              f"{args.concurrency:,} in flight, {args.hosts} PTO hosts, seed {args.seed}", flush=True)
+        recorder, watch = Recorder(len(plan)), MemoryWatch(rt)
+        wall = asyncio.run(run_load(rt, plan, args.concurrency, recorder, watch))
+        recorder.bar.close()
+        stats = settle(rt, watch)
+        results = check(org, collect(rt, org), {p.request_id: p.employee for p in plan})
+        report = figures(args, wall, recorder, stats, watch, results)
+        print_report(report)
+        write_json(args.json_path, report)
+        if args.plot:
+            from ._plot import plot_run
+            plot_run(args.plot, recorder.latencies, recorder.completed_at)
+        return 0 if all(r.ok for r in results) and not recorder.errors else 1
+    finally:
+        rt.shutdown(destroy=True)
+
+
+def figures(args: argparse.Namespace, wall: float, recorder: Recorder, stats: dict[str, Any],
+            watch: MemoryWatch, results: list) -> dict[str, Any]:
+    bus, hosts = stats["bus"], stats["hosts"].values()
+    routed = bus.get("sends", 0) + bus.get("publishes", 0) + bus.get("answers", 0)
+    local = sum(h.get("local_deliveries", 0) + h.get("local_answers", 0) for h in hosts)
+    deliveries = bus.get("sends", 0) + bus.get("publish_deliveries", 0) + sum(h.get("local_deliveries", 0)
+                                                                               for h in hosts)
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "command": "python -m scenarios.pto_load " + " ".join(sys.argv[1:]),
+        "requests": args.requests, "concurrency": args.concurrency, "hosts": args.hosts, "seed": args.seed,
+        "wall_s": wall,
+        "requests_per_s": args.requests / wall,
+        "latency_s": {f"p{q}": percentile(recorder.latencies, q / 100) for q in (50, 95, 99)},
+        "outcomes": dict(sorted(recorder.outcomes.items())),
+        "errors": dict(recorder.errors),
+        "messages": {"routed_by_bus": routed, "delivered_in_process": local,
+                     "deliveries": deliveries, "deliveries_per_s": deliveries / wall,
+                     "dead_letters": bus.get("dead_letters", 0)},
+        "peak_rss_mb": {"driver": watch.driver / 2**20} | {k: v / 2**20 for k, v in watch.workers.items()},
+        "invariants": [{"name": r.name, "ok": r.ok, "violations": r.violations, "example": r.example}
+                       for r in results],
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    latency, messages = report["latency_s"], report["messages"]
+    rows = [
+        ("completed requests/s", report["requests_per_s"]),
+        ("wall time, s", report["wall_s"]),
+        *[(f"latency {q}, s", v) for q, v in latency.items()],
+        *[(f"outcome {k}", v) for k, v in report["outcomes"].items()],
+        ("messages routed by the bus", messages["routed_by_bus"]),
+        ("messages delivered in-process", messages["delivered_in_process"]),
+        ("deliveries/s", messages["deliveries_per_s"]),
+        ("dead letters", messages["dead_letters"]),
+        *[(f"peak RSS {k}, MB", v) for k, v in report["peak_rss_mb"].items()],
+    ]
+    print_table(f"pto_load, {report['date']}, {report['machine']}", ("figure", "value"), rows)
+    print_table("invariants", ("invariant", "result"),
+                [(r["name"], "ok" if r["ok"] else f"VIOLATED x{r['violations']}: {r['example']}")
+                 for r in report["invariants"]])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

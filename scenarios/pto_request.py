@@ -1,0 +1,84 @@
+"""One PTO request end to end, with the trace of every envelope it caused.
+
+    python -m scenarios.pto_request [--employee ID] [--text "next Thursday and Friday"] [--today YYYY-MM-DD]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from actors.messages import RequestTimeOff
+from actors.org import Org
+from cluster import AgentId, Runtime
+
+from ._common import add_common_flags, connect
+from ._pto import add_org_flags, load_org, start_app
+
+
+def pick_employee(org: Org, wanted: str | None) -> str:
+    """The one asked for, else the first employee in two teams (the interesting case)."""
+    if wanted:
+        org.department_of(wanted)  # raises UnknownEmployee naming the id
+        return wanted
+    return next((e.id for e in org.employees.values() if len(e.teams) > 1), next(iter(org.employees)))
+
+
+def who_was_told(rt: Runtime, org: Org, employee: str, request_id: str) -> list[str]:
+    profile = org.employees[employee]
+    told = []
+    notifier = AgentId("notifier", profile.department)
+    if rt.call(notifier, "received").get(request_id):
+        told.append(f"{notifier} (department {profile.department})")
+    for mate in sorted(org.task_mates(employee)):
+        notices = rt.call(AgentId("employee", mate), "report")["task_notices"]
+        topics = [key.split("|")[1] for key in notices if key.startswith(f"{request_id}|")]
+        if topics:
+            told.append(f"employee/{mate} (via {', '.join(topics)})")
+    return told
+
+
+async def request(rt: Runtime, employee: str, text: str, trace_id: str) -> object:
+    outcome = await rt.send(AgentId("employee", employee), RequestTimeOff(request_id="r1", text=text),
+                            trace_id=trace_id, timeout=60)
+    await rt.flush()
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--employee", default=None, help="employee id (default: one who is in two teams)")
+    parser.add_argument("--text", default="next Thursday and Friday", help="the request, in words")
+    add_org_flags(parser, employees=40)
+    add_common_flags(parser)
+    args = parser.parse_args(argv)
+    org = load_org(args)
+    employee = pick_employee(org, args.employee)
+    profile = org.employees[employee]
+    rt = connect(args, "pto-request")
+    try:
+        start_app(rt, org, args, "pto_request")
+        print(f"org: seed {org.seed}, {len(org.employees)} employees, {len(org.teams)} teams, today {org.today}")
+        print(f"employee/{employee}: department {profile.department}, teams {', '.join(profile.teams)}, "
+              f"tasks {', '.join(profile.tasks)}, manager {profile.manager}")
+        print(f'asks: "{args.text}"\n')
+        trace_id = rt.new_trace()
+        outcome = asyncio.run(request(rt, employee, args.text, trace_id))
+        time.sleep(0.5)  # notices are fire-and-forget: let them land before we read who heard
+        print(f"resolved days: {', '.join(d.isoformat() for d in outcome.days) or 'none'}")
+        print(f"decision: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else "")
+              + f"; balance now {outcome.balance}")
+        print("\nsteps:")
+        for number, event in enumerate(rt.trace(trace_id), 1):
+            print(f"  {number:2}. {event.sender or 'driver'} {event.arrow} {event.recipient}: "
+                  f"{event.type_name or '(no reply)'}  [{event.where}]")
+        told = who_was_told(rt, org, employee, "r1")
+        print("\nnotified: " + (", ".join(told) if told else "nobody"))
+        print(f"\ntrace {trace_id} as a Mermaid sequence diagram:\n```mermaid\n{rt.trace_mermaid(trace_id)}\n```")
+    finally:
+        rt.shutdown(destroy=True)
+
+
+if __name__ == "__main__":
+    main()
