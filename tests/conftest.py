@@ -1,0 +1,66 @@
+"""Shared fixtures: one private local Ray for the session, a fresh runtime namespace per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+TESTS_DIR = str(Path(__file__).resolve().parent)
+if TESTS_DIR not in sys.path:  # sample_agents must import the same way here as in Ray workers
+    sys.path.insert(0, TESTS_DIR)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[Any]:
+    """Start this session's own local Ray; never attach to another Ray running on the machine."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    import ray
+
+    temp_dir = tempfile.mkdtemp(prefix="rb-", dir="/tmp")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        _temp_dir=temp_dir,
+        namespace="raybus-tests",
+        runtime_env={"env_vars": {"PYTHONPATH": TESTS_DIR, "RAY_USAGE_STATS_ENABLED": "0"}},
+        log_to_driver=False,
+    )
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def runtime(ray_session: Any) -> Iterator[Any]:
+    """A runtime on a fresh namespace, hence a fresh bus; its bus and hosts are destroyed afterwards."""
+    from cluster import Runtime
+
+    rt = Runtime.connect(namespace=f"t{uuid4().hex[:10]}")
+    try:
+        yield rt
+    finally:
+        rt.shutdown(destroy=True)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with its last value after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+        time.sleep(interval)

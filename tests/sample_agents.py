@@ -1,0 +1,282 @@
+"""Agents and messages the runtime tests use. Ray workers import this module (tests/ is on their
+PYTHONPATH), so it must stay importable on its own and free of test-only imports."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pydantic import BaseModel
+
+from cluster import Agent, AgentId, DeadLetter, MessageContext, NotAuthorized, TopicId, handler
+
+# --- messages -------------------------------------------------------------------------------------
+
+
+class Ping(BaseModel):
+    text: str
+
+
+class Pong(BaseModel):
+    text: str
+    by: str
+
+
+class Nothing(BaseModel):
+    pass
+
+
+class Boom(BaseModel):
+    text: str
+
+
+class Refuse(BaseModel):
+    text: str
+
+
+class Hang(BaseModel):
+    seconds: float = 3600.0
+
+
+class Add(BaseModel):
+    amount: int
+
+
+class Total(BaseModel):
+    value: int
+
+
+class Slow(BaseModel):
+    seconds: float
+
+
+class Done(BaseModel):
+    start: float
+    end: float
+
+
+class Wait(BaseModel):
+    pass
+
+
+class Open(BaseModel):
+    pass
+
+
+class Relay(BaseModel):
+    """Ask a relay to forward ``text`` to ``echo/<to_key>`` and return the echo's reply."""
+
+    to_key: str
+    text: str
+
+
+class Who(BaseModel):
+    pass
+
+
+class SenderSeen(BaseModel):
+    sender: str | None
+
+
+class AskWho(BaseModel):
+    """Ask an agent to send ``Who`` to ``target`` (a ``type/key`` string) and return what it saw."""
+
+    target: str
+
+
+class Notice(BaseModel):
+    text: str
+
+
+class Cast(BaseModel):
+    """Ask a caster to publish ``Notice(text)`` on ``TopicId(topic_type, topic_source)``."""
+
+    topic_type: str
+    topic_source: str
+    text: str
+
+
+class Unhandled(BaseModel):
+    """Registered with ``register_message`` but handled by nobody."""
+
+    value: int
+
+
+class Untyped(BaseModel):
+    """Asks ``Echo`` to return a model whose type no handler names (so it is not registered)."""
+
+
+class Stray(BaseModel):
+    """Never registered: returned by ``Echo.on_untyped``."""
+
+    value: int
+
+
+# --- agents ---------------------------------------------------------------------------------------
+
+
+class Echo(Agent):
+    """Answers pings; also the place for handlers that fail, hang or return nothing."""
+
+    def __init__(self) -> None:
+        self.senders: list[str | None] = []
+
+    @handler
+    async def on_ping(self, msg: Ping, ctx: MessageContext) -> Pong:
+        return Pong(text=msg.text, by=str(self.id))
+
+    @handler
+    async def on_nothing(self, msg: Nothing, ctx: MessageContext) -> None:
+        return None
+
+    @handler
+    async def explode_on_purpose(self, msg: Boom, ctx: MessageContext) -> Pong:
+        raise ValueError(f"kaboom: {msg.text}")
+
+    @handler
+    async def on_refuse(self, msg: Refuse, ctx: MessageContext) -> Pong:
+        raise NotAuthorized(f"refused: {msg.text}")
+
+    @handler
+    async def on_hang(self, msg: Hang, ctx: MessageContext) -> Pong:
+        await asyncio.sleep(msg.seconds)
+        return Pong(text="late", by=str(self.id))
+
+    @handler
+    async def on_who(self, msg: Who, ctx: MessageContext) -> SenderSeen:
+        sender = None if ctx.sender is None else str(ctx.sender)
+        self.senders.append(sender)
+        return SenderSeen(sender=sender)
+
+    @handler
+    async def on_untyped(self, msg: Untyped, ctx: MessageContext) -> None:
+        return Stray(value=1)  # type: ignore[return-value]
+
+    def seen_senders(self) -> list[str | None]:
+        return list(self.senders)
+
+
+class Counter(Agent):
+    """Read, await, write: loses updates unless its mailbox is serial."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @handler
+    async def on_add(self, msg: Add, ctx: MessageContext) -> Total:
+        current = self.count
+        await asyncio.sleep(0.01)
+        self.count = current + msg.amount
+        return Total(value=self.count)
+
+    def get_count(self) -> int:
+        return self.count
+
+
+class Timeline(Agent):
+    """Records when each of its handlers ran."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float]] = []
+
+    @handler
+    async def on_slow(self, msg: Slow, ctx: MessageContext) -> Done:
+        start = time.monotonic()
+        await asyncio.sleep(msg.seconds)
+        end = time.monotonic()
+        self.spans.append((start, end))
+        return Done(start=start, end=end)
+
+    def get_spans(self) -> list[tuple[float, float]]:
+        return list(self.spans)
+
+
+class Opened(BaseModel):
+    waiting: int
+
+
+class Latch(Agent):
+    """``Wait`` returns only once ``Open`` has run: possible only if ``Wait`` interleaves."""
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+        self.waiting = 0
+
+    @handler(interleave=True)
+    async def on_wait(self, msg: Wait, ctx: MessageContext) -> Done:
+        start = time.monotonic()
+        self.waiting += 1
+        try:
+            await self.opened.wait()
+        finally:
+            self.waiting -= 1
+        return Done(start=start, end=time.monotonic())
+
+    @handler
+    async def on_open(self, msg: Open, ctx: MessageContext) -> Opened:
+        self.opened.set()
+        return Opened(waiting=self.waiting)
+
+    def get_waiting(self) -> int:
+        return self.waiting
+
+
+class SerialLatch(Latch):
+    """``Latch`` with a serial ``Wait``: an ``Open`` sent after it queues behind it forever."""
+
+    @handler
+    async def on_wait(self, msg: Wait, ctx: MessageContext) -> Done:
+        return await super().on_wait(msg, ctx)
+
+
+class Relayer(Agent):
+    """Forwards a ``Relay`` to ``echo/<to_key>`` as a ``Ping`` and returns the echo's ``Pong``."""
+
+    @handler
+    async def on_relay(self, msg: Relay, ctx: MessageContext) -> Pong:
+        return await ctx.send(AgentId("echo", msg.to_key), Ping(text=msg.text), timeout=10.0)
+
+    @handler
+    async def on_ask_who(self, msg: AskWho, ctx: MessageContext) -> SenderSeen:
+        return await ctx.send(AgentId.from_str(msg.target), Who(), timeout=10.0)
+
+
+class Listener(Agent):
+    """Records every notice it receives, with the topic and sender it saw."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str | None, str | None]] = []
+
+    @handler
+    async def on_notice(self, msg: Notice, ctx: MessageContext) -> None:
+        topic = None if ctx.topic is None else str(ctx.topic)
+        sender = None if ctx.sender is None else str(ctx.sender)
+        self.received.append((msg.text, topic, sender))
+
+    def get_received(self) -> list[tuple[str, str | None, str | None]]:
+        return list(self.received)
+
+    def texts(self) -> list[str]:
+        return [text for text, _, _ in self.received]
+
+
+class Caster(Listener):
+    """A listener that can also publish (to check it never hears its own publish)."""
+
+    @handler
+    async def on_cast(self, msg: Cast, ctx: MessageContext) -> None:
+        await ctx.publish(TopicId(msg.topic_type, msg.topic_source), Notice(text=msg.text))
+
+
+class DeadLetterWatcher(Agent):
+    """Subscribes to the dead-letter topic and keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.letters: list[dict] = []
+
+    @handler
+    async def on_dead_letter(self, msg: DeadLetter, ctx: MessageContext) -> None:
+        self.letters.append(msg.model_dump())
+
+    def get_letters(self) -> list[dict]:
+        return list(self.letters)

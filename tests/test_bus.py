@@ -1,0 +1,238 @@
+"""The bus on a real (private, local) Ray: publish/subscribe, dead letters, sender stamping, traces."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+import sample_agents as sa
+from conftest import wait_until
+
+from cluster import (
+    DEAD_LETTER_TOPIC,
+    AgentId,
+    HandlerError,
+    MemberSubscription,
+    Runtime,
+    Sharded,
+    TopicId,
+    TypeSubscription,
+    UnknownAgentType,
+)
+
+
+def publish(rt: Runtime, topic: TopicId, text: str) -> None:
+    async def go() -> None:
+        await rt.publish(topic, sa.Notice(text=text))
+        await rt.flush()
+
+    asyncio.run(go())
+
+
+def send(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 10.0) -> Any:
+    return asyncio.run(rt.send(recipient, message, timeout=timeout))
+
+
+def texts_of(rt: Runtime, agent: AgentId) -> list[str]:
+    return rt.call(agent, "texts")
+
+
+def bus_count(rt: Runtime, name: str) -> int:
+    return rt.stats()["bus"].get(name, 0)
+
+
+# --- publish / subscribe --------------------------------------------------------------------------
+
+
+def test_publish_reaches_type_subscription_subscribers(runtime: Runtime) -> None:
+    runtime.register(
+        "listener", sa.Listener, placement=Sharded(1), subscriptions=[TypeSubscription("news", "listener")]
+    )
+    publish(runtime, TopicId("news", "k1"), "hello")
+    listener = AgentId("listener", "k1")
+    wait_until(lambda: texts_of(runtime, listener))
+    assert runtime.call(listener, "get_received") == [("hello", "news/k1", None)]
+    assert runtime.agents() == ["listener/k1"]  # the topic source picked the key; nobody else was made
+
+
+def test_a_member_of_two_topics_receives_from_both(runtime: Runtime) -> None:
+    runtime.register("member", sa.Listener, placement=Sharded(1))
+    member = AgentId("member", "m1")
+    runtime.subscribe(MemberSubscription(TopicId("team", "alpha"), member))
+    runtime.subscribe(MemberSubscription(TopicId("team", "beta"), member))
+    publish(runtime, TopicId("team", "alpha"), "to alpha")
+    publish(runtime, TopicId("team", "beta"), "to beta")
+    publish(runtime, TopicId("team", "gamma"), "to gamma")
+    received = wait_until(lambda: len(got := runtime.call(member, "get_received")) == 2 and got)
+    assert sorted(received) == [("to alpha", "team/alpha", None), ("to beta", "team/beta", None)]
+    assert bus_count(runtime, "publish_deliveries") == 2
+
+
+def test_a_recipient_matched_by_two_subscriptions_gets_one_copy(runtime: Runtime) -> None:
+    runtime.register("member", sa.Listener, placement=Sharded(1), subscriptions=[TypeSubscription("team", "member")])
+    member = AgentId("member", "alpha")
+    runtime.subscribe(MemberSubscription(TopicId("team", "alpha"), member))
+    publish(runtime, TopicId("team", "alpha"), "first")
+    wait_until(lambda: texts_of(runtime, member))
+    # A duplicate of "first" would have been queued with it, so it would show up before "second".
+    publish(runtime, TopicId("team", "alpha"), "second")
+    wait_until(lambda: len(texts_of(runtime, member)) >= 2)
+    assert texts_of(runtime, member) == ["first", "second"]
+    assert bus_count(runtime, "publish_deliveries") == 2
+
+
+def test_the_publisher_does_not_receive_its_own_publish(runtime: Runtime) -> None:
+    shared = Sharded(1, pool="shared")  # one host: a copy for the caster would arrive with the listener's
+    runtime.register("caster", sa.Caster, placement=shared, subscriptions=[TypeSubscription("news", "caster")])
+    runtime.register("listener", sa.Listener, placement=shared, subscriptions=[TypeSubscription("news", "listener")])
+    caster, listener = AgentId("caster", "k1"), AgentId("listener", "k1")
+    send(runtime, caster, sa.Cast(topic_type="news", topic_source="k1", text="from the caster"))
+    wait_until(lambda: texts_of(runtime, listener))
+    assert runtime.call(listener, "get_received") == [("from the caster", "news/k1", "caster/k1")]
+    assert texts_of(runtime, caster) == []
+    assert bus_count(runtime, "publish_deliveries") == 1
+
+
+@pytest.mark.xfail(
+    reason="Runtime.publish only queues in the driver's outbox; when the event loop ends right after it "
+    "(asyncio.run(rt.publish(...))), the batch is never sent and the publish is lost silently",
+    strict=True,
+)
+def test_a_publish_is_delivered_even_if_the_event_loop_ends_right_after_it(runtime: Runtime) -> None:
+    runtime.register(
+        "listener", sa.Listener, placement=Sharded(1), subscriptions=[TypeSubscription("news", "listener")]
+    )
+    asyncio.run(runtime.publish(TopicId("news", "k1"), sa.Notice(text="no flush")))
+    wait_until(lambda: texts_of(runtime, AgentId("listener", "k1")), timeout=2.0)
+
+
+def test_a_publish_to_a_topic_without_subscribers_is_not_an_error(runtime: Runtime) -> None:
+    runtime.register_message(sa.Notice)
+    publish(runtime, TopicId("nobody", "listens"), "into the void")
+    stats = runtime.stats()["bus"]
+    assert stats.get("publishes") == 1
+    assert stats.get("publish_deliveries", 0) == 0
+    assert stats.get("dead_letters", 0) == 0
+    assert runtime.dead_letters() == []
+
+
+# --- sender stamping ------------------------------------------------------------------------------
+
+
+def test_a_handler_sees_the_true_sending_agent_as_sender(runtime: Runtime) -> None:
+    runtime.register("echo", sa.Echo)  # separate hosts: the sender is stamped on the way through the bus
+    runtime.register("relayer", sa.Relayer)
+    seen = send(runtime, AgentId("relayer", "r1"), sa.AskWho(target="echo/e1"))
+    assert seen == sa.SenderSeen(sender="relayer/r1")
+
+
+def test_a_handler_sees_the_true_sender_from_an_agent_on_its_own_host(runtime: Runtime) -> None:
+    shared = Sharded(1, pool="shared")
+    runtime.register("echo", sa.Echo, placement=shared)
+    runtime.register("relayer", sa.Relayer, placement=shared)
+    seen = send(runtime, AgentId("relayer", "r1"), sa.AskWho(target="echo/e1"))
+    assert seen == sa.SenderSeen(sender="relayer/r1")
+
+
+def test_a_handler_sees_no_sender_for_a_driver_message(runtime: Runtime) -> None:
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    assert send(runtime, AgentId("echo", "e1"), sa.Who()) == sa.SenderSeen(sender=None)
+
+
+def test_a_driver_cannot_pose_as_an_agent(runtime: Runtime) -> None:
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    runtime.register("relayer", sa.Relayer, placement=Sharded(1))
+    forged = runtime._client.send("relayer/r1", AgentId("echo", "e1"), sa.Who(), "forged", 10.0)
+    assert asyncio.run(forged) == sa.SenderSeen(sender=None)
+
+
+# --- dead letters ---------------------------------------------------------------------------------
+
+
+def test_a_send_to_an_unknown_agent_type_is_a_dead_letter(runtime: Runtime) -> None:
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    assert bus_count(runtime, "dead_letters") == 0
+
+    async def to_ghost() -> BaseException:
+        try:
+            await runtime.send(AgentId("ghost", "g1"), sa.Ping(text="boo"), timeout=10)
+        except UnknownAgentType as exc:
+            return exc
+        raise AssertionError("sending to an unknown agent type did not raise")
+
+    asyncio.run(to_ghost())
+    assert bus_count(runtime, "dead_letters") == 1
+    assert bus_count(runtime, "dead_letters_UnknownAgentType") == 1
+    [letter] = runtime.dead_letters()
+    assert letter["reason"] == "UnknownAgentType"
+    assert letter["target"] == "ghost/g1"
+    assert letter["type_name"] == "Ping"
+    assert "'ghost'" in letter["detail"]
+    assert letter["sender"] is None
+
+
+def test_a_failing_handler_is_a_dead_letter_naming_the_agent(runtime: Runtime) -> None:
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    with pytest.raises(HandlerError):
+        send(runtime, AgentId("echo", "e1"), sa.Boom(text="bad"))
+    [letter] = wait_until(runtime.dead_letters)
+    assert (letter["reason"], letter["target"], letter["type_name"]) == ("HandlerError", "echo/e1", "Boom")
+    assert "kaboom: bad" in letter["detail"]
+
+
+def test_a_dead_letter_subscriber_receives_the_dead_letter(runtime: Runtime) -> None:
+    runtime.register(
+        "dlwatch",
+        sa.DeadLetterWatcher,
+        placement=Sharded(1),
+        subscriptions=[TypeSubscription(DEAD_LETTER_TOPIC.type, "dlwatch")],
+    )
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    watcher = AgentId("dlwatch", DEAD_LETTER_TOPIC.source)
+
+    async def to_ghost() -> None:
+        with contextlib.suppress(UnknownAgentType):
+            await runtime.send(AgentId("ghost", "g1"), sa.Ping(text="boo"), timeout=10)
+
+    asyncio.run(to_ghost())
+    [letter] = wait_until(lambda: runtime.call(watcher, "get_letters"))
+    assert letter["reason"] == "UnknownAgentType"
+    assert letter["target"] == "ghost/g1"
+    assert letter["type_name"] == "Ping"
+
+
+# --- tracing --------------------------------------------------------------------------------------
+
+
+def test_a_sampled_trace_draws_a_two_hop_chain_as_mermaid(runtime: Runtime) -> None:
+    runtime.register("echo", sa.Echo)
+    runtime.register("relayer", sa.Relayer)
+    trace_id = runtime.new_trace()
+    reply = asyncio.run(
+        runtime.send(AgentId("relayer", "r1"), sa.Relay(to_key="e1", text="traced"), trace_id=trace_id, timeout=10)
+    )
+    assert reply.by == "echo/e1"
+    mermaid = runtime.trace_mermaid(trace_id)
+    lines = [line.strip() for line in mermaid.splitlines()]
+    assert lines[0] == "sequenceDiagram"
+    participants = {line for line in lines if line.startswith("participant")}
+    assert participants == {
+        "participant driver as driver",
+        "participant relayer_r1 as relayer/r1",
+        "participant echo_e1 as echo/e1",
+    }
+    arrows = [line for line in lines if ": " in line and not line.startswith("participant")]
+    assert arrows == [
+        "driver->>relayer_r1: Relay",
+        "relayer_r1->>echo_e1: Ping",
+        "echo_e1-->>relayer_r1: Pong",
+        "relayer_r1-->>driver: Pong",
+    ], mermaid
+
+
+def test_an_unsampled_trace_records_nothing(runtime: Runtime) -> None:
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    asyncio.run(runtime.send(AgentId("echo", "e1"), sa.Ping(text="quiet"), trace_id="0123456789abcdef"))
+    assert runtime.trace("0123456789abcdef") == []

@@ -1,0 +1,313 @@
+"""The runtime on a real (private, local) Ray: request/reply, errors, serial mailboxes, drivers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Any
+
+import pytest
+import sample_agents as sa
+from conftest import TESTS_DIR
+
+from cluster import (
+    AgentId,
+    DeliveryTimeout,
+    DuplicateRegistration,
+    HandlerError,
+    InvalidMessage,
+    NotAuthorized,
+    Runtime,
+    Sharded,
+    UnknownAgentType,
+    UnknownMessageType,
+)
+
+ECHO = AgentId("echo", "e1")
+
+
+def send(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 10.0) -> Any:
+    return asyncio.run(rt.send(recipient, message, timeout=timeout))
+
+
+def send_raises(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 10.0) -> BaseException:
+    async def attempt() -> BaseException:
+        try:
+            await rt.send(recipient, message, timeout=timeout)
+        except Exception as exc:
+            return exc
+        raise AssertionError(f"sending {message!r} to {recipient} did not raise")
+
+    return asyncio.run(attempt())
+
+
+@pytest.fixture
+def echo_rt(runtime: Runtime) -> Runtime:
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    return runtime
+
+
+# --- request / reply ------------------------------------------------------------------------------
+
+
+def test_request_reply_returns_the_typed_reply(echo_rt: Runtime) -> None:
+    reply = send(echo_rt, ECHO, sa.Ping(text="hello"))
+    assert isinstance(reply, sa.Pong)
+    assert reply == sa.Pong(text="hello", by="echo/e1")
+
+
+def test_a_handler_returning_none_gives_none(echo_rt: Runtime) -> None:
+    assert send(echo_rt, ECHO, sa.Nothing()) is None
+
+
+def test_agents_are_created_by_key_on_first_message(echo_rt: Runtime) -> None:
+    async def both() -> list[sa.Pong]:
+        return await asyncio.gather(*(echo_rt.send(AgentId("echo", key), sa.Ping(text=key)) for key in ("a", "b")))
+
+    assert [reply.by for reply in asyncio.run(both())] == ["echo/a", "echo/b"]
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def test_send_to_an_unregistered_agent_type_raises_unknown_agent_type_naming_it(echo_rt: Runtime) -> None:
+    error = send_raises(echo_rt, AgentId("ghost", "g1"), sa.Ping(text="anyone?"))
+    assert isinstance(error, UnknownAgentType)
+    assert "'ghost'" in str(error)
+    assert "echo" in str(error)  # and lists what is registered
+
+
+def test_a_message_type_the_agent_has_no_handler_for_raises_unknown_message_type(echo_rt: Runtime) -> None:
+    echo_rt.register_message(sa.Unhandled)
+    error = send_raises(echo_rt, ECHO, sa.Unhandled(value=1))
+    assert isinstance(error, UnknownMessageType)
+    assert "Unhandled" in str(error)
+    assert "echo/e1" in str(error)
+
+
+def test_an_unregistered_message_type_raises_unknown_message_type_before_sending(echo_rt: Runtime) -> None:
+    error = send_raises(echo_rt, ECHO, sa.Stray(value=1))
+    assert isinstance(error, UnknownMessageType)
+    assert "'Stray'" in str(error)
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")  # the driver dumps the bad value as is
+def test_an_invalid_payload_raises_invalid_message_naming_the_field(echo_rt: Runtime) -> None:
+    bad = sa.Ping.model_construct(text=["not", "a", "string"])
+    error = send_raises(echo_rt, ECHO, bad)
+    assert isinstance(error, InvalidMessage)
+    assert "Ping" in str(error)
+    assert "text" in str(error)
+
+
+def test_a_raising_handler_gives_handler_error_with_remote_type_message_and_traceback(echo_rt: Runtime) -> None:
+    error = send_raises(echo_rt, ECHO, sa.Boom(text="on purpose"))
+    assert isinstance(error, HandlerError)
+    assert error.remote_type == "ValueError"
+    assert "kaboom: on purpose" in str(error)
+    assert "explode_on_purpose" in error.remote_traceback
+    assert "Traceback" in error.remote_traceback
+
+
+def test_a_handler_refusing_with_a_runtime_error_reaches_the_caller_as_that_error(echo_rt: Runtime) -> None:
+    error = send_raises(echo_rt, ECHO, sa.Refuse(text="not you"))
+    assert type(error) is NotAuthorized
+    assert str(error) == "refused: not you"
+
+
+def test_the_agent_keeps_working_after_its_handler_raised(echo_rt: Runtime) -> None:
+    send_raises(echo_rt, ECHO, sa.Boom(text="once"))
+    assert send(echo_rt, ECHO, sa.Ping(text="still here")).text == "still here"
+
+
+def test_a_handler_that_never_answers_raises_delivery_timeout(echo_rt: Runtime) -> None:
+    send(echo_rt, ECHO, sa.Ping(text="warm up"))  # the host is up: the timeout is the handler's
+    started = time.monotonic()
+    error = send_raises(echo_rt, ECHO, sa.Hang(), timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert isinstance(error, DeliveryTimeout)
+    assert "echo/e1" in str(error)
+    assert 0.4 < elapsed < 3.0
+
+
+@pytest.mark.xfail(
+    reason="Host._process encodes the reply outside its try: a reply of an unregistered type raises out "
+    "of the mailbox, so the caller gets no answer (DeliveryTimeout) instead of an error",
+    strict=True,
+)
+def test_a_reply_of_an_unregistered_type_gives_the_caller_an_error_not_a_timeout(echo_rt: Runtime) -> None:
+    send(echo_rt, ECHO, sa.Ping(text="warm up"))
+    error = send_raises(echo_rt, ECHO, sa.Untyped(), timeout=1.5)
+    assert not isinstance(error, DeliveryTimeout), error
+    assert "Stray" in str(error)
+
+
+@pytest.mark.xfail(
+    reason="After Host._process raises, Mailbox._drain stops: messages already queued for that agent "
+    "wait until another message arrives",
+    strict=True,
+)
+def test_messages_queued_behind_a_failed_reply_are_still_handled(echo_rt: Runtime) -> None:
+    send(echo_rt, ECHO, sa.Ping(text="warm up"))
+
+    async def burst() -> list[Any]:
+        return await asyncio.gather(
+            echo_rt.send(ECHO, sa.Untyped(), timeout=1.5),
+            echo_rt.send(ECHO, sa.Ping(text="queued behind"), timeout=1.5),
+            return_exceptions=True,
+        )
+
+    _, queued = asyncio.run(burst())
+    assert isinstance(queued, sa.Pong), queued
+
+
+# --- serial mailboxes and concurrency -------------------------------------------------------------
+
+
+def test_concurrent_sends_to_one_agent_never_lose_an_update(runtime: Runtime) -> None:
+    runtime.register("counter", sa.Counter, placement=Sharded(1))
+    counter = AgentId("counter", "c1")
+
+    async def thirty() -> list[sa.Total]:
+        return await asyncio.gather(*(runtime.send(counter, sa.Add(amount=1), timeout=20) for _ in range(30)))
+
+    totals = asyncio.run(thirty())
+    assert sorted(total.value for total in totals) == list(range(1, 31))
+    assert runtime.call(counter, "get_count") == 30
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_two_agents_on_one_host_run_concurrently_while_each_stays_serial(runtime: Runtime) -> None:
+    runtime.register("timeline", sa.Timeline, placement=Sharded(1))
+    first, second = AgentId("timeline", "a"), AgentId("timeline", "b")
+    send(runtime, first, sa.Slow(seconds=0))  # start the host before timing anything
+
+    async def four() -> None:
+        await asyncio.gather(*(runtime.send(agent, sa.Slow(seconds=0.25)) for agent in (first, second) * 2))
+
+    asyncio.run(four())
+    spans_a = runtime.call(first, "get_spans")[1:]
+    spans_b = runtime.call(second, "get_spans")
+    assert len(spans_a) == len(spans_b) == 2
+    assert not _overlap(*spans_a), spans_a  # one agent's handlers never overlap
+    assert not _overlap(*spans_b), spans_b
+    assert any(_overlap(a, b) for a in spans_a for b in spans_b), (spans_a, spans_b)  # two agents do
+    assert len(runtime.stats()["hosts"]) == 1
+
+
+def test_an_interleaving_handler_runs_while_another_is_suspended(runtime: Runtime) -> None:
+    runtime.register("latch", sa.Latch, placement=Sharded(1))
+    latch = AgentId("latch", "l1")
+
+    async def wait_then_open() -> tuple[sa.Opened, sa.Done]:
+        waiting = asyncio.ensure_future(runtime.send(latch, sa.Wait(), timeout=10))
+        deadline = time.monotonic() + 10
+        while await asyncio.to_thread(runtime.call, latch, "get_waiting") != 1:  # Wait is suspended
+            assert time.monotonic() < deadline, "Wait never started"
+            await asyncio.sleep(0.02)
+        opened = await runtime.send(latch, sa.Open(), timeout=5)
+        return opened, await waiting
+
+    opened, done = asyncio.run(wait_then_open())
+    assert opened == sa.Opened(waiting=1)  # Open ran while Wait was suspended in the same agent
+    assert isinstance(done, sa.Done)
+
+
+def test_a_serial_handler_blocks_the_mailbox_while_suspended(runtime: Runtime) -> None:
+    runtime.register("latch", sa.SerialLatch, placement=Sharded(1))
+    send(runtime, AgentId("latch", "warm"), sa.Open())  # the host is up before timing anything
+    latch = AgentId("latch", "l1")
+
+    async def wait_then_open() -> BaseException | None:
+        waiting = asyncio.ensure_future(runtime.send(latch, sa.Wait(), timeout=5))
+        await asyncio.sleep(0.2)
+        try:
+            await runtime.send(latch, sa.Open(), timeout=0.5)
+        except DeliveryTimeout as exc:
+            return exc
+        finally:
+            waiting.cancel()
+        return None
+
+    assert isinstance(asyncio.run(wait_then_open()), DeliveryTimeout)
+
+
+# --- agents talking to agents ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "placement",
+    [Sharded(1, pool="shared"), None],
+    ids=["same-host-in-process", "separate-hosts-via-bus"],
+)
+def test_an_agent_can_send_to_another_and_get_the_reply(runtime: Runtime, placement: Sharded | None) -> None:
+    runtime.register("echo", sa.Echo, placement=placement)
+    runtime.register("relayer", sa.Relayer, placement=placement)
+    reply = send(runtime, AgentId("relayer", "r1"), sa.Relay(to_key="e7", text="via relay"))
+    assert reply == sa.Pong(text="via relay", by="echo/e7")
+    assert len(runtime.stats()["hosts"]) == (1 if placement else 2)
+
+
+# --- drivers and registration ---------------------------------------------------------------------
+
+
+SECOND_DRIVER = textwrap.dedent(
+    """
+    import asyncio, os
+    from cluster import AgentId, Runtime
+    from sample_agents import Add
+
+    rt = Runtime.connect(namespace=os.environ["RAYBUS_TEST_NAMESPACE"])
+    counter = AgentId("counter", "shared")
+    print("SEEN", rt.call(counter, "get_count"))
+    print("TOTAL", asyncio.run(rt.send(counter, Add(amount=10), timeout=20)).value)
+    rt.shutdown()
+    """
+)
+
+
+def test_a_second_driver_process_reaches_the_same_agent_and_sees_its_state(runtime: Runtime, ray_session: Any) -> None:
+    runtime.register("counter", "sample_agents:Counter", placement=Sharded(1))
+    counter = AgentId("counter", "shared")
+    for _ in range(3):
+        send(runtime, counter, sa.Add(amount=1))
+    env = os.environ | {
+        "RAY_ADDRESS": ray_session.get_runtime_context().gcs_address,
+        "RAYBUS_TEST_NAMESPACE": runtime.namespace,
+        "PYTHONPATH": os.pathsep.join(filter(None, [TESTS_DIR, os.environ.get("PYTHONPATH")])),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    done = subprocess.run([sys.executable, "-c", SECOND_DRIVER], env=env, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("SEEN", "TOTAL")))
+    assert lines == {"SEEN": "3", "TOTAL": "13"}, done.stdout
+    assert runtime.call(counter, "get_count") == 13  # and the first driver sees the second's update
+
+
+def test_agents_lists_activated_agents(echo_rt: Runtime) -> None:
+    assert echo_rt.agents() == []
+    send(echo_rt, AgentId("echo", "x"), sa.Ping(text="1"))
+    send(echo_rt, AgentId("echo", "y"), sa.Ping(text="2"))
+    assert echo_rt.agents() == ["echo/x", "echo/y"]
+
+
+def test_register_accepts_an_import_path(runtime: Runtime) -> None:
+    runtime.register("counter", "sample_agents:Counter", placement=Sharded(1))
+    assert send(runtime, AgentId("counter", "c1"), sa.Add(amount=5)) == sa.Total(value=5)
+
+
+def test_registering_the_same_type_again_is_a_no_op(echo_rt: Runtime) -> None:
+    echo_rt.register("echo", "sample_agents:Echo", placement=Sharded(1))
+    assert send(echo_rt, ECHO, sa.Ping(text="again")).by == "echo/e1"
+
+
+def test_registering_another_definition_under_a_taken_name_raises(echo_rt: Runtime) -> None:
+    with pytest.raises(DuplicateRegistration, match="'echo'"):
+        echo_rt.register("echo", sa.Counter, placement=Sharded(1))
