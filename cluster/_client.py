@@ -34,6 +34,12 @@ class Client(Endpoint):
         self._bind_loop()  # first: a new loop renames this endpoint, and the envelope carries the name
         return await super().send(*args)
 
+    async def publish(self, *args: Any) -> None:
+        """Returns once the bus has the message: a driver may end its loop right after."""
+        outbox = self._bind_loop()
+        await super().publish(*args)
+        await outbox.accepted()
+
     def _route(self, envelope: Envelope) -> None:
         self._bind_loop().put(envelope.to_wire())
 

@@ -214,7 +214,12 @@ class Host(Endpoint):
             return
         self.counts["handled"] += 1
         if not is_publish:
-            type_name, payload = ("", None) if result is None else self.table.messages.encode(result)
+            try:
+                type_name, payload = ("", None) if result is None else self.table.messages.encode(result)
+            except RaybusError as exc:
+                self._fail(envelope, HandlerError(f"cannot send the reply of {agent_id}: {exc}",
+                                                  type(exc).__name__), agent_id)
+                return
             self._answer(envelope, Kind.REPLY, type_name, payload, agent_id)
 
     def _answer(self, envelope: Envelope, kind: int, type_name: str, payload: Any, agent_id: str) -> None:

@@ -7,6 +7,7 @@ RPCs left a counter at 11). A message whose handler opted into interleaving runs
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -16,6 +17,8 @@ from ._tasks import spawn
 __all__ = ["Mailbox"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("raybus.mailbox")
 
 
 class Mailbox(Generic[T]):
@@ -48,16 +51,22 @@ class Mailbox(Generic[T]):
             spawn(self._drain())
 
     async def _drain(self) -> None:
-        try:
-            if self._startup is not None:
-                startup, self._startup = self._startup, None
-                await startup()
-            while self._queue:
-                item = self._queue.popleft()
-                self.handled += 1
-                if self._interleaves(item):
-                    spawn(self._process(item))
-                else:
-                    await self._process(item)
-        finally:
-            self._running = False
+        if self._startup is not None:
+            startup, self._startup = self._startup, None
+            await _guarded(startup())
+        while self._queue:
+            item = self._queue.popleft()
+            self.handled += 1
+            if self._interleaves(item):
+                spawn(_guarded(self._process(item)))
+            else:
+                await _guarded(self._process(item))
+        self._running = False
+
+
+async def _guarded(step: Awaitable[None]) -> None:
+    """A failure of one item is logged, never allowed to strand the items queued behind it."""
+    try:
+        await step
+    except Exception:
+        log.exception("mailbox item failed")

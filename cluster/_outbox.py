@@ -21,7 +21,9 @@ MAX_BATCH = 2000
 
 
 class Outbox(Generic[T]):
-    __slots__ = ("_idle", "_inflight", "_items", "_on_failure", "_scheduled", "_send", "_window", "batches", "items")
+    __slots__ = (
+        "_idle", "_inflight", "_items", "_on_failure", "_scheduled", "_send", "_waiter", "_window", "batches", "items",
+    )
 
     def __init__(
         self,
@@ -36,6 +38,7 @@ class Outbox(Generic[T]):
         self._inflight = 0
         self._scheduled = False
         self._idle: asyncio.Event | None = None
+        self._waiter: asyncio.Future | None = None
         self.batches = 0
         self.items = 0
 
@@ -44,6 +47,12 @@ class Outbox(Generic[T]):
         if not self._scheduled and self._inflight < self._window:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._kick)
+
+    def accepted(self) -> asyncio.Future:
+        """Resolves once the destination has accepted every item put so far (one future per batch)."""
+        if self._waiter is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+        return self._waiter
 
     def __len__(self) -> int:
         return len(self._items)
@@ -56,16 +65,23 @@ class Outbox(Generic[T]):
         self._scheduled = False
         while self._items and self._inflight < self._window:
             batch, self._items = self._items[:MAX_BATCH], self._items[MAX_BATCH:]
+            waiter = None
+            if not self._items:
+                waiter, self._waiter = self._waiter, None
             self._inflight += 1
             self.batches += 1
             self.items += len(batch)
-            spawn(self._call(batch))
+            spawn(self._call(batch, waiter))
 
-    async def _call(self, batch: list[T]) -> None:
+    async def _call(self, batch: list[T], waiter: asyncio.Future | None) -> None:
         try:
             await self._send(batch)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
         except Exception as exc:  # the destination is gone or refused the batch: hand every item back
             self._on_failure(batch, exc)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
         finally:
             self._inflight -= 1
             if self._items:

@@ -83,14 +83,16 @@ class RoutingTable:
         return True
 
     def _check_pool(self, spec: AgentTypeSpec) -> None:
+        """Types whose hosts share a name must agree on how many there are."""
         placement = spec.placement
-        if not isinstance(placement, Sharded) or placement.pool is None:
+        if not isinstance(placement, Sharded):
             return
+        pool = placement.pool or spec.agent_type
         for other in self.types.values():
-            same_pool = isinstance(other.placement, Sharded) and other.placement.pool == placement.pool
-            if same_pool and other.placement.n != placement.n:
+            theirs = other.placement
+            if isinstance(theirs, Sharded) and (theirs.pool or other.agent_type) == pool and theirs.n != placement.n:
                 raise DuplicateRegistration(
-                    f"pool {placement.pool!r} has {other.placement.n} hosts (type {other.agent_type!r}); "
+                    f"pool {pool!r} has {theirs.n} hosts (type {other.agent_type!r}); "
                     f"{spec.agent_type!r} asks for {placement.n}"
                 )
 

@@ -96,6 +96,7 @@ class Runtime:
         return await self._client.send(None, recipient, message, trace_id or new_trace_id(), timeout)
 
     async def publish(self, topic: TopicId, message: BaseModel, *, trace_id: str | None = None) -> None:
+        """Fan ``message`` out to the topic's subscribers; returns once the bus has accepted it."""
         await self._client.publish(None, topic, message, trace_id or new_trace_id())
 
     async def flush(self) -> None:

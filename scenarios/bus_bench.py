@@ -75,8 +75,7 @@ async def bus_publish(rt: Runtime, seconds: float, subscribers: int, wave: int =
     await asyncio.gather(*(rt.send(sink, Count()) for sink in sinks))
     published, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        for n in range(wave):
-            await rt.publish(topic, Tick(n=n))
+        await asyncio.gather(*(rt.publish(topic, Tick(n=n)) for n in range(wave)))
         published += wave
         counts = await asyncio.gather(*(rt.send(sink, Count()) for sink in sinks))
     elapsed = time.perf_counter() - start

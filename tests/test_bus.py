@@ -95,11 +95,6 @@ def test_the_publisher_does_not_receive_its_own_publish(runtime: Runtime) -> Non
     assert bus_count(runtime, "publish_deliveries") == 1
 
 
-@pytest.mark.xfail(
-    reason="Runtime.publish only queues in the driver's outbox; when the event loop ends right after it "
-    "(asyncio.run(rt.publish(...))), the batch is never sent and the publish is lost silently",
-    strict=True,
-)
 def test_a_publish_is_delivered_even_if_the_event_loop_ends_right_after_it(runtime: Runtime) -> None:
     runtime.register(
         "listener", sa.Listener, placement=Sharded(1), subscriptions=[TypeSubscription("news", "listener")]

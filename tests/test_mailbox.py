@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from cluster._mailbox import Mailbox
 
 
@@ -138,11 +136,6 @@ def test_startup_runs_once_before_the_first_item() -> None:
     assert log == ["startup", "a", "b", "c"]
 
 
-@pytest.mark.xfail(
-    reason="Mailbox._drain stops at an item whose process raises; items already queued behind it wait "
-    "until the next put()",
-    strict=True,
-)
 def test_items_queued_behind_a_failing_item_are_still_processed() -> None:
     handled: list[str] = []
 

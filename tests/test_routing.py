@@ -170,11 +170,6 @@ def test_a_pool_with_two_different_sizes_raises_duplicate_registration() -> None
     assert "employee" not in table.types
 
 
-@pytest.mark.xfail(
-    reason="RoutingTable._check_pool only compares types that name a pool; an unpooled Sharded type uses its "
-    "own name as pool name (pool:<type>.N), so it silently shares hosts with pool=<type> at another size",
-    strict=True,
-)
 def test_an_unpooled_type_named_like_a_pool_cannot_join_it_with_another_size() -> None:
     table = RoutingTable()
     table.add_type(spec("pto", sa.Echo, Sharded(4)))

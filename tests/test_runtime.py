@@ -134,11 +134,6 @@ def test_a_handler_that_never_answers_raises_delivery_timeout(echo_rt: Runtime) 
     assert 0.4 < elapsed < 3.0
 
 
-@pytest.mark.xfail(
-    reason="Host._process encodes the reply outside its try: a reply of an unregistered type raises out "
-    "of the mailbox, so the caller gets no answer (DeliveryTimeout) instead of an error",
-    strict=True,
-)
 def test_a_reply_of_an_unregistered_type_gives_the_caller_an_error_not_a_timeout(echo_rt: Runtime) -> None:
     send(echo_rt, ECHO, sa.Ping(text="warm up"))
     error = send_raises(echo_rt, ECHO, sa.Untyped(), timeout=1.5)
@@ -146,11 +141,6 @@ def test_a_reply_of_an_unregistered_type_gives_the_caller_an_error_not_a_timeout
     assert "Stray" in str(error)
 
 
-@pytest.mark.xfail(
-    reason="After Host._process raises, Mailbox._drain stops: messages already queued for that agent "
-    "wait until another message arrives",
-    strict=True,
-)
 def test_messages_queued_behind_a_failed_reply_are_still_handled(echo_rt: Runtime) -> None:
     send(echo_rt, ECHO, sa.Ping(text="warm up"))
 
