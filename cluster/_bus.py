@@ -16,6 +16,7 @@ import ray
 from ._envelope import Envelope, Kind
 from ._errors import NotAuthorized, RaybusError
 from ._host import BUS_NAME, Host, dead_letter_envelope, error_payload
+from ._metrics import MetricsExporter
 from ._outbox import Outbox
 from ._routing import AgentTypeSpec, RoutingTable
 from ._subscription import Subscription
@@ -49,6 +50,7 @@ class Bus:
         self.counts: Counter[str] = Counter()
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.trace = TraceLog(BUS_NAME)
+        self.metrics = MetricsExporter(namespace, "bus", lambda: self.counts)
 
     # --- registry -----------------------------------------------------------------------------
     async def register(self, spec: AgentTypeSpec, message_types: list[type]) -> int:
@@ -85,6 +87,7 @@ class Bus:
     # --- routing ------------------------------------------------------------------------------
     async def route(self, origin: str, batch: list[tuple]) -> None:
         """Accept a batch from a host or a driver; returns before anything is delivered."""
+        self.metrics.start()
         from_client = origin.startswith(CLIENT_PREFIX)
         for wire in batch:
             kind = wire[0]

@@ -23,6 +23,7 @@ from ._envelope import Envelope, Kind
 from ._errors import HandlerError, RaybusError, UnknownMessageType
 from ._mailbox import Mailbox
 from ._messages import DeadLetter
+from ._metrics import MetricsExporter
 from ._outbox import Outbox
 from ._routing import RoutingTable
 from ._topic import TopicId
@@ -68,9 +69,11 @@ class Host(Endpoint):
         self.to_bus: Outbox[tuple] = Outbox(self._send_to_bus, self._bus_unreachable)
         self.counts: Counter[str] = Counter()
         self.trace = TraceLog(endpoint)
+        self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
 
     # --- Ray-facing methods -------------------------------------------------------------------
     async def deliver(self, batch: list[tuple]) -> None:
+        self.metrics.start()
         for wire in batch:
             kind = wire[0]
             if kind == Kind.SEND:
