@@ -1,0 +1,253 @@
+"""HrStore: the system of record for balances, in SQLite.
+
+The balance is never a stored number: it is the sum of the ledger (a grant for the starting balance,
+-1 per committed day, +1 per day of an approved request that is cancelled). Every change is one
+transaction, and every operation is idempotent by request id, so a redelivered message changes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+__all__ = ["HoldResult", "HrStore", "OpResult", "RequestRecord", "UnknownEmployee"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS employees (id TEXT PRIMARY KEY, starting_balance INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    request_id TEXT PRIMARY KEY, employee TEXT NOT NULL REFERENCES employees(id),
+    status TEXT NOT NULL CHECK (status IN ('held', 'committed', 'released', 'cancelled')),
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS request_days (
+    request_id TEXT NOT NULL REFERENCES requests(request_id), employee TEXT NOT NULL, day TEXT NOT NULL,
+    PRIMARY KEY (request_id, day));
+CREATE INDEX IF NOT EXISTS request_days_by_employee ON request_days (employee, day);
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY, employee TEXT NOT NULL, request_id TEXT, day TEXT, delta INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('grant', 'take', 'return')), at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ledger_by_employee ON ledger (employee);
+"""
+
+_LIVE = ("held", "committed")
+
+
+class UnknownEmployee(KeyError):
+    def __str__(self) -> str:
+        return f"unknown employee {self.args[0]!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldResult:
+    ok: bool
+    reason: str | None
+    balance: int
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpResult:
+    ok: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    request_id: str
+    employee: str
+    status: str
+    days: tuple[date, ...]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class HrStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> HrStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _transaction(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    # --- changes ------------------------------------------------------------------------------
+    def add_employees(self, balances: Mapping[str, int]) -> None:
+        db = self._transaction()
+        try:
+            known = dict(db.execute("SELECT id, starting_balance FROM employees"))
+            for employee, balance in balances.items():
+                if employee in known:
+                    if known[employee] != balance:
+                        raise ValueError(f"employee {employee!r} already has starting balance {known[employee]}")
+                    continue
+                db.execute("INSERT INTO employees VALUES (?, ?)", (employee, balance))
+                db.execute("INSERT INTO ledger (employee, delta, kind, at) VALUES (?, ?, 'grant', ?)",
+                           (employee, balance, _now()))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def place_hold(self, request_id: str, employee: str, days: Sequence[date]) -> HoldResult:
+        """Hold ``days`` for a request, or say why not; a refused hold writes nothing."""
+        db = self._transaction()
+        try:
+            result = self._hold(db, request_id, employee, days)
+            db.execute("COMMIT")
+            return result
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _hold(self, db: sqlite3.Connection, request_id: str, employee: str, days: Sequence[date]) -> HoldResult:
+        if db.execute("SELECT 1 FROM employees WHERE id = ?", (employee,)).fetchone() is None:
+            return HoldResult(False, "unknown_employee", 0, 0)
+        balance, held = self._balance(db, employee), self._held(db, employee)
+        refuse = lambda reason: HoldResult(False, reason, balance, balance - held)  # noqa: E731
+        existing = self.request(request_id)
+        if existing is not None:
+            if existing.employee != employee or sorted(existing.days) != sorted(days):
+                return refuse("duplicate_request")
+            return HoldResult(existing.status in _LIVE, None if existing.status in _LIVE else existing.status,
+                              balance, balance - held)
+        if not days or len(set(days)) != len(days) or any(d.weekday() >= 5 for d in days):
+            return refuse("invalid_dates")
+        wanted = [d.isoformat() for d in days]
+        overlap = db.execute(
+            f"SELECT 1 FROM request_days d JOIN requests r USING (request_id) WHERE d.employee = ? "
+            f"AND r.status IN ('held', 'committed') AND d.day IN ({','.join('?' * len(wanted))}) LIMIT 1",
+            (employee, *wanted),
+        ).fetchone()
+        if overlap:
+            return refuse("overlap")
+        if balance - held < len(days):
+            return refuse("insufficient_balance")
+        now = _now()
+        db.execute("INSERT INTO requests VALUES (?, ?, 'held', ?, ?)", (request_id, employee, now, now))
+        db.executemany("INSERT INTO request_days VALUES (?, ?, ?)", [(request_id, employee, d) for d in wanted])
+        return HoldResult(True, None, balance, balance - held - len(days))
+
+    def commit(self, request_id: str) -> OpResult:
+        return self._move(request_id, {"held": "committed"}, done="committed", ledger=("take", -1))
+
+    def release(self, request_id: str) -> OpResult:
+        return self._move(request_id, {"held": "released"}, done="released")
+
+    def cancel(self, request_id: str) -> OpResult:
+        """Cancel an approved request (reversing its ledger) or release a held one."""
+        return self._move(request_id, {"committed": "cancelled", "held": "released"}, done="cancelled",
+                          ledger=("return", +1), also_done="released")
+
+    def _move(self, request_id: str, moves: dict[str, str], done: str,
+              ledger: tuple[str, int] | None = None, also_done: str | None = None) -> OpResult:
+        db = self._transaction()
+        try:
+            row = db.execute("SELECT employee, status FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+            if row is None:
+                result = OpResult(False, "unknown_request")
+            elif row[1] in (done, also_done):
+                result = OpResult(True)  # already done: a retry changes nothing
+            elif row[1] not in moves:
+                result = OpResult(False, f"request is {row[1]}")
+            else:
+                target = moves[row[1]]
+                db.execute("UPDATE requests SET status = ?, updated_at = ? WHERE request_id = ?",
+                           (target, _now(), request_id))
+                if ledger is not None and (row[1], target) in (("held", "committed"), ("committed", "cancelled")):
+                    kind, delta = ledger
+                    db.execute(
+                        "INSERT INTO ledger (employee, request_id, day, delta, kind, at) "
+                        "SELECT employee, request_id, day, ?, ?, ? FROM request_days WHERE request_id = ?",
+                        (delta, kind, _now(), request_id),
+                    )
+                result = OpResult(True)
+            db.execute("COMMIT")
+            return result
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # --- queries ------------------------------------------------------------------------------
+    def _check(self, employee: str) -> None:
+        if self._db.execute("SELECT 1 FROM employees WHERE id = ?", (employee,)).fetchone() is None:
+            raise UnknownEmployee(employee)
+
+    def _balance(self, db: sqlite3.Connection, employee: str) -> int:
+        return db.execute("SELECT COALESCE(SUM(delta), 0) FROM ledger WHERE employee = ?", (employee,)).fetchone()[0]
+
+    def _held(self, db: sqlite3.Connection, employee: str) -> int:
+        return db.execute("SELECT COUNT(*) FROM request_days d JOIN requests r USING (request_id) "
+                          "WHERE d.employee = ? AND r.status = 'held'", (employee,)).fetchone()[0]
+
+    def balance(self, employee: str) -> int:
+        self._check(employee)
+        return self._balance(self._db, employee)
+
+    def held_days(self, employee: str) -> int:
+        self._check(employee)
+        return self._held(self._db, employee)
+
+    def available(self, employee: str) -> int:
+        return self.balance(employee) - self.held_days(employee)
+
+    def starting_balance(self, employee: str) -> int:
+        self._check(employee)
+        return self._db.execute("SELECT starting_balance FROM employees WHERE id = ?", (employee,)).fetchone()[0]
+
+    def request(self, request_id: str) -> RequestRecord | None:
+        found = self.requests(request_id=request_id)
+        return found[0] if found else None
+
+    def requests(self, status: str | None = None, request_id: str | None = None) -> list[RequestRecord]:
+        rows = self._db.execute(
+            "SELECT r.request_id, r.employee, r.status, GROUP_CONCAT(d.day) FROM requests r "
+            "LEFT JOIN request_days d USING (request_id) WHERE (? IS NULL OR r.status = ?) "
+            "AND (? IS NULL OR r.request_id = ?) GROUP BY r.request_id ORDER BY r.request_id",
+            (status, status, request_id, request_id),
+        ).fetchall()
+        return [RequestRecord(rid, employee, st, tuple(sorted(date.fromisoformat(d) for d in (days or "").split(",")
+                                                              if d)))
+                for rid, employee, st, days in rows]
+
+    def committed_days(self, employee: str) -> list[date]:
+        self._check(employee)
+        rows = self._db.execute("SELECT d.day FROM request_days d JOIN requests r USING (request_id) "
+                                "WHERE d.employee = ? AND r.status = 'committed' ORDER BY d.day", (employee,))
+        return [date.fromisoformat(day) for (day,) in rows]
+
+    def reconcile(self) -> list[str]:
+        """Invariant violations, each naming the employee and an example; empty means all is well."""
+        problems = []
+        for employee, starting in self._db.execute("SELECT id, starting_balance FROM employees").fetchall():
+            balance = self._balance(self._db, employee)
+            committed = self.committed_days(employee)
+            if balance < 0:
+                problems.append(f"{employee}: balance {balance} is negative")
+            if balance != starting - len(committed):
+                problems.append(f"{employee}: ledger says {balance}, starting {starting} - {len(committed)} "
+                                f"committed days = {starting - len(committed)}")
+            doubled = sorted({d for d in committed if committed.count(d) > 1})
+            if doubled:
+                problems.append(f"{employee}: {doubled[0]} committed more than once")
+        stray = self._db.execute(
+            "SELECT l.employee, l.request_id, l.kind, r.status FROM ledger l LEFT JOIN requests r USING (request_id) "
+            "WHERE l.kind != 'grant' AND (r.status IS NULL OR (l.kind = 'take' AND r.status NOT IN "
+            "('committed', 'cancelled')) OR (l.kind = 'return' AND r.status != 'cancelled')) LIMIT 5").fetchall()
+        problems += [f"{e}: ledger row '{kind}' for request {rid} which is {status}" for e, rid, kind, status in stray]
+        return problems

@@ -1,0 +1,210 @@
+"""The organisation: departments, teams with a cover rule, managers, employees (some in two teams),
+shared tasks, starting balances, the country for public holidays and a reference "today".
+
+Generated from a seed (the same seed gives the same org) or loaded from a JSON file."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+__all__ = ["Employee", "Manager", "Org", "OrgFileError", "Team", "UnknownEmployee"]
+
+Id = Annotated[str, StringConstraints(pattern=r"^[\w\-\.]+$", min_length=1, max_length=64)]
+
+
+class UnknownEmployee(KeyError):
+    def __str__(self) -> str:
+        return f"unknown employee {self.args[0]!r}"
+
+
+class OrgFileError(ValueError):
+    """An org file that cannot be read, named with what was wrong."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Team(_Frozen):
+    id: Id
+    name: str
+    department: Id
+    manager: Id
+    members: list[Id] = Field(min_length=1)
+    min_on_duty: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _cover_is_possible(self) -> Team:
+        if self.min_on_duty > len(self.members):
+            raise ValueError(f"team {self.id}: min_on_duty {self.min_on_duty} exceeds its {len(self.members)} members")
+        return self
+
+
+class Manager(_Frozen):
+    id: Id
+    name: str
+    department: Id
+    teams: list[Id]
+
+
+class Employee(_Frozen):
+    id: Id
+    name: str
+    department: Id
+    home_team: Id
+    teams: list[Id] = Field(min_length=1)
+    tasks: list[Id] = []
+    manager: Id
+    starting_balance: int = Field(ge=0, le=366)
+
+
+class Org(_Frozen):
+    seed: int | None = None
+    country: str = "US"
+    today: date
+    departments: list[Id]
+    teams: dict[str, Team]
+    managers: dict[str, Manager]
+    employees: dict[str, Employee]
+    tasks: dict[str, list[Id]]
+
+    @model_validator(mode="after")
+    def _references_hold(self) -> Org:
+        problems = [*self._team_problems(), *self._employee_problems()]
+        if problems:
+            more = f" (+{len(problems) - 10} more)" if len(problems) > 10 else ""
+            raise ValueError("; ".join(problems[:10]) + more)
+        return self
+
+    def _team_problems(self) -> list[str]:
+        problems = []
+        departments = set(self.departments)
+        for key, team in self.teams.items():
+            if key != team.id:
+                problems.append(f"teams[{key!r}] has id {team.id!r}")
+            if team.department not in departments:
+                problems.append(f"team {team.id}: unknown department {team.department!r}")
+            if team.manager not in self.managers:
+                problems.append(f"team {team.id}: unknown manager {team.manager!r}")
+            problems += [f"team {team.id}: member {m!r} is not an employee" for m in team.members
+                         if m not in self.employees]
+            problems += [f"team {team.id}: member {m!r} does not list it in teams" for m in team.members
+                         if m in self.employees and team.id not in self.employees[m].teams]
+        for key, manager in self.managers.items():
+            problems += [f"manager {key}: unknown team {t!r}" for t in manager.teams if t not in self.teams]
+        for task, members in self.tasks.items():
+            problems += [f"task {task}: member {m!r} is not an employee" for m in members if m not in self.employees]
+            problems += [f"task {task}: member {m!r} does not list it in tasks" for m in members
+                         if m in self.employees and task not in self.employees[m].tasks]
+        return problems
+
+    def _employee_problems(self) -> list[str]:
+        problems = []
+        for key, employee in self.employees.items():
+            if key != employee.id:
+                problems.append(f"employees[{key!r}] has id {employee.id!r}")
+            problems += [f"employee {key}: unknown team {t!r}" for t in employee.teams if t not in self.teams]
+            problems += [f"employee {key}: not a member of team {t!r}" for t in employee.teams
+                         if t in self.teams and key not in self.teams[t].members]
+            problems += [f"employee {key}: unknown task {k!r}" for k in employee.tasks if k not in self.tasks]
+            home = self.teams.get(employee.home_team)
+            if home is None or employee.home_team != employee.teams[0]:
+                problems.append(f"employee {key}: home_team {employee.home_team!r} must be its first team")
+            elif home.manager != employee.manager or home.department != employee.department:
+                problems.append(f"employee {key}: manager and department must be those of its home team")
+        return problems
+
+    # --- queries ------------------------------------------------------------------------------
+    def employee(self, employee_id: str) -> Employee:
+        try:
+            return self.employees[employee_id]
+        except KeyError:
+            raise UnknownEmployee(employee_id) from None
+
+    def teams_of(self, employee_id: str) -> list[Team]:
+        return [self.teams[t] for t in self.employee(employee_id).teams]
+
+    def manager_of(self, employee_id: str) -> str:
+        return self.employee(employee_id).manager
+
+    def department_of(self, employee_id: str) -> str:
+        return self.employee(employee_id).department
+
+    def reports_of(self, manager_id: str) -> list[str]:
+        return [e.id for e in self.employees.values() if e.manager == manager_id]
+
+    def task_mates(self, employee_id: str) -> set[str]:
+        return {m for task in self.employee(employee_id).tasks for m in self.tasks[task]} - {employee_id}
+
+    # --- files --------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> Org:
+        path = Path(path)
+        try:
+            return cls.model_validate_json(path.read_text())
+        except OSError as exc:
+            raise OrgFileError(f"cannot read org file {path}: {exc.strerror}") from None
+        except ValidationError as exc:
+            raise OrgFileError(f"org file {path} is not a valid org: {exc}") from None
+
+    def dump(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.model_dump(mode="json"), indent=1))
+
+    # --- generation ---------------------------------------------------------------------------
+    @classmethod
+    def generate(cls, seed: int, employees: int = 200, team_size: int = 8, country: str = "US",
+                 today: date = date(2026, 11, 24)) -> Org:
+        """A deterministic org: teams of about ``team_size`` (cover rule 1 to half the team), a manager per
+        team, about one team per 3.5 in a department, one employee in five also in a second team of their
+        department, tasks shared by 2 to 5 colleagues, starting balances of 5 to 25 days."""
+        if employees < 2:
+            raise ValueError("an org needs at least 2 employees")
+        rng = random.Random(seed)
+        n_teams = max(1, round(employees / team_size))
+        n_departments = max(1, round(n_teams / 3.5))
+        departments = [f"d{i}" for i in range(n_departments)]
+        team_of_dept = {f"t{i}": departments[i % n_departments] for i in range(n_teams)}
+        people = [f"e{i}" for i in range(employees)]
+        homes = {e: f"t{i % n_teams}" for i, e in enumerate(people)}
+        teams_of = {e: [homes[e]] for e in people}
+        for e in people:
+            same_dept = [t for t, d in team_of_dept.items() if d == team_of_dept[homes[e]] and t != homes[e]]
+            if same_dept and rng.random() < 0.2:
+                teams_of[e].append(rng.choice(same_dept))
+        members = {t: [e for e in people if t in teams_of[e]] for t in team_of_dept}
+        tasks: dict[str, list[str]] = {}
+        for department in departments:
+            staff = [e for e in people if team_of_dept[homes[e]] == department]
+            rng.shuffle(staff)
+            while staff:
+                size = min(len(staff), rng.randint(2, 5))
+                if len(staff) - size == 1:
+                    size += 1  # nobody is left alone on a task
+                tasks[f"k{len(tasks)}"], staff = staff[:size], staff[size:]
+        tasks_of = {e: [k for k, ms in tasks.items() if e in ms] for e in people}
+        for e in people:  # a second task for some, in the same department
+            others = [k for k, ms in tasks.items() if e not in ms
+                      and team_of_dept[homes[ms[0]]] == team_of_dept[homes[e]]]
+            if others and rng.random() < 0.3:
+                extra = rng.choice(others)
+                tasks[extra].append(e)
+                tasks_of[e].append(extra)
+        return cls(
+            seed=seed, country=country, today=today, departments=departments,
+            teams={t: Team(id=t, name=f"Team {t}", department=d, manager=f"m{t[1:]}", members=members[t],
+                           min_on_duty=max(1, min(len(members[t]), rng.randint(1, max(1, len(members[t]) // 2)))))
+                   for t, d in team_of_dept.items()},
+            managers={f"m{t[1:]}": Manager(id=f"m{t[1:]}", name=f"Manager of {t}", department=d, teams=[t])
+                      for t, d in team_of_dept.items()},
+            employees={e: Employee(id=e, name=f"Agent {e[1:]}", department=team_of_dept[homes[e]], home_team=homes[e],
+                                   teams=teams_of[e], tasks=tasks_of[e], manager=f"m{homes[e][1:]}",
+                                   starting_balance=rng.randint(5, 25))
+                       for e in people},
+            tasks=tasks,
+        )
