@@ -1,0 +1,75 @@
+"""`ray start --head` + `ray job submit`, the way the README says, with token authentication on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def head_node() -> Iterator[tuple[str, dict[str, str]]]:
+    """A head node of our own: its own temp dir, ports and token; stopped by its own process group."""
+    temp_dir = tempfile.mkdtemp(prefix="rbh-", dir="/tmp")
+    dashboard = free_port()
+    env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex,
+                        "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    head = subprocess.Popen(
+        [RAY, "start", "--head", "--block", f"--temp-dir={temp_dir}", f"--port={free_port()}",
+         f"--dashboard-port={dashboard}", "--num-cpus=2", "--include-dashboard=true"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    address = f"http://127.0.0.1:{dashboard}"
+    try:
+        deadline = time.monotonic() + 90
+        while subprocess.run([RAY, "job", "list", "--address", address], env=env,
+                             capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or head.poll() is not None:
+                pytest.fail("the head node did not come up")
+            time.sleep(2)
+        yield address, env
+    finally:
+        _stop_group(head)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=20)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever of ours ignored the TERM
+
+
+def test_a_submitted_load_run_succeeds_with_its_table_and_invariants_in_the_logs(head_node, tmp_path: Path) -> None:
+    address, env = head_node
+    job = subprocess.run(
+        [RAY, "job", "submit", "--address", address, "--working-dir", str(REPO), "--",
+         "python", "-m", "scenarios.pto_load", "--requests", "150", "--employees", "30", "--concurrency", "50",
+         "--run-dir", str(tmp_path / "run")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    logs = job.stdout + job.stderr
+    assert job.returncode == 0, logs[-3000:]
+    assert "succeeded" in logs
+    assert "completed requests/s" in logs
+    assert "VIOLATED" not in logs
