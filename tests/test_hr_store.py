@@ -1,0 +1,331 @@
+"""HrStore: the SQLite HR ledger (holds, commits, releases, cancellations, reconciliation), on a real file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from actors.hr_store import HrStore, UnknownEmployee
+
+MONDAY = date(2026, 11, 30)
+BALANCES = {"alice": 10, "bob": 2}
+
+
+def weekdays(n: int, start: date = MONDAY) -> list[date]:
+    """``n`` consecutive working days (Mon-Fri) from ``start``."""
+    days, day = [], start
+    while len(days) < n:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "hr.sqlite3"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[HrStore]:
+    with HrStore(db_path) as hr:
+        hr.add_employees(BALANCES)
+        yield hr
+
+
+def committed(store: HrStore, request_id: str, employee: str = "alice", n: int = 3,
+              start: date = MONDAY) -> list[date]:
+    """Hold ``n`` days for ``request_id`` and commit them; the days."""
+    days = weekdays(n, start)
+    assert store.place_hold(request_id, employee, days).ok
+    assert store.commit(request_id).ok
+    return days
+
+
+def ledger_rows(db_path: Path, kind: str, request_id: str) -> int:
+    with sqlite3.connect(db_path) as db:
+        return db.execute("SELECT COUNT(*) FROM ledger WHERE kind = ? AND request_id = ?",
+                          (kind, request_id)).fetchone()[0]
+
+
+# --- holds ----------------------------------------------------------------------------------------
+def test_place_hold_reduces_available_but_not_balance(store: HrStore) -> None:
+    result = store.place_hold("r1", "alice", weekdays(3))
+
+    assert (result.ok, result.reason, result.balance, result.available) == (True, None, 10, 7)
+    assert (store.balance("alice"), store.held_days("alice"), store.available("alice")) == (10, 3, 7)
+    assert store.request("r1").status == "held"
+
+
+def test_insufficient_balance_is_rejected_and_writes_nothing(store: HrStore) -> None:
+    result = store.place_hold("r1", "bob", weekdays(3))
+
+    assert (result.ok, result.reason, result.available) == (False, "insufficient_balance", 2)
+    assert store.request("r1") is None
+    assert store.available("bob") == 2
+
+
+def test_existing_holds_count_against_the_balance(store: HrStore) -> None:
+    assert store.place_hold("r1", "alice", weekdays(8)).ok
+
+    result = store.place_hold("r2", "alice", weekdays(3, MONDAY + timedelta(weeks=2)))
+
+    assert (result.ok, result.reason, result.available) == (False, "insufficient_balance", 2)
+
+
+@pytest.mark.parametrize("then_commit", [False, True], ids=["held", "committed"])
+def test_overlap_with_a_live_request_is_rejected(store: HrStore, then_commit: bool) -> None:
+    assert store.place_hold("r1", "alice", weekdays(3)).ok
+    if then_commit:
+        assert store.commit("r1").ok
+
+    result = store.place_hold("r2", "alice", weekdays(2, MONDAY + timedelta(days=2)))
+
+    assert (result.ok, result.reason) == (False, "overlap")
+    assert store.request("r2") is None
+
+
+def test_same_days_for_another_employee_do_not_overlap(store: HrStore) -> None:
+    assert store.place_hold("r1", "alice", weekdays(2)).ok
+
+    assert store.place_hold("r2", "bob", weekdays(2)).ok
+
+
+@pytest.mark.parametrize(
+    "days",
+    [[], [MONDAY, MONDAY], [date(2026, 12, 5)], [MONDAY, date(2026, 12, 6)]],
+    ids=["empty", "duplicate", "saturday", "sunday-among-weekdays"],
+)
+def test_invalid_dates_are_rejected(store: HrStore, days: list[date]) -> None:
+    result = store.place_hold("r1", "alice", days)
+
+    assert (result.ok, result.reason) == (False, "invalid_dates")
+    assert store.request("r1") is None
+    assert store.available("alice") == 10
+
+
+# --- commit, release, cancel ----------------------------------------------------------------------
+def test_commit_moves_the_hold_into_the_ledger(store: HrStore, db_path: Path) -> None:
+    days = committed(store, "r1")
+
+    assert (store.balance("alice"), store.held_days("alice"), store.available("alice")) == (7, 0, 7)
+    assert store.committed_days("alice") == days
+    assert ledger_rows(db_path, "take", "r1") == 3
+    assert store.request("r1").status == "committed"
+
+
+def test_release_frees_the_hold_and_restores_available(store: HrStore) -> None:
+    assert store.place_hold("r1", "alice", weekdays(3)).ok
+
+    assert store.release("r1").ok
+
+    assert (store.balance("alice"), store.held_days("alice"), store.available("alice")) == (10, 0, 10)
+    assert store.request("r1").status == "released"
+
+
+def test_released_days_can_be_held_again(store: HrStore) -> None:
+    assert store.place_hold("r1", "alice", weekdays(3)).ok
+    assert store.release("r1").ok
+
+    assert store.place_hold("r2", "alice", weekdays(3)).ok
+
+
+def test_cancel_of_an_approved_request_reverses_the_ledger(store: HrStore, db_path: Path) -> None:
+    committed(store, "r1")
+
+    assert store.cancel("r1").ok
+
+    assert (store.balance("alice"), store.available("alice")) == (10, 10)
+    assert store.committed_days("alice") == []
+    assert ledger_rows(db_path, "return", "r1") == 3
+    assert store.request("r1").status == "cancelled"
+
+
+def test_cancel_of_an_approved_request_frees_its_days(store: HrStore) -> None:
+    committed(store, "r1")
+    assert store.cancel("r1").ok
+
+    assert store.place_hold("r2", "alice", weekdays(3)).ok
+
+
+def test_cancel_of_a_held_request_releases_it_without_touching_the_ledger(store: HrStore, db_path: Path) -> None:
+    assert store.place_hold("r1", "alice", weekdays(3)).ok
+
+    assert store.cancel("r1").ok
+
+    assert store.request("r1").status == "released"
+    assert (store.balance("alice"), store.available("alice")) == (10, 10)
+    assert ledger_rows(db_path, "return", "r1") == 0
+
+
+def test_commit_of_a_released_request_is_refused(store: HrStore) -> None:
+    assert store.place_hold("r1", "alice", weekdays(3)).ok
+    assert store.release("r1").ok
+
+    result = store.commit("r1")
+
+    assert (result.ok, result.reason) == (False, "request is released")
+    assert store.balance("alice") == 10
+
+
+@pytest.mark.parametrize("operation", ["commit", "release", "cancel"])
+def test_operations_on_an_unknown_request_say_so(store: HrStore, operation: str) -> None:
+    result = getattr(store, operation)("nope")
+
+    assert (result.ok, result.reason) == (False, "unknown_request")
+
+
+# --- idempotence by request id --------------------------------------------------------------------
+def test_place_hold_twice_holds_once(store: HrStore) -> None:
+    days = weekdays(3)
+    assert store.place_hold("r1", "alice", days).ok
+
+    again = store.place_hold("r1", "alice", list(reversed(days)))
+
+    assert (again.ok, again.reason, again.available) == (True, None, 7)
+    assert store.held_days("alice") == 3
+    assert len(store.requests()) == 1
+
+
+def test_place_hold_again_with_other_days_is_a_duplicate_request(store: HrStore) -> None:
+    assert store.place_hold("r1", "alice", weekdays(3)).ok
+
+    again = store.place_hold("r1", "alice", weekdays(2))
+
+    assert (again.ok, again.reason) == (False, "duplicate_request")
+    assert store.request("r1").days == tuple(weekdays(3))
+
+
+def test_commit_twice_takes_the_days_once(store: HrStore, db_path: Path) -> None:
+    committed(store, "r1")
+
+    assert store.commit("r1").ok
+
+    assert store.balance("alice") == 7
+    assert ledger_rows(db_path, "take", "r1") == 3
+
+
+def test_release_twice_is_harmless(store: HrStore) -> None:
+    assert store.place_hold("r1", "alice", weekdays(3)).ok
+    assert store.release("r1").ok
+
+    assert store.release("r1").ok
+
+    assert (store.request("r1").status, store.available("alice")) == ("released", 10)
+
+
+def test_cancel_twice_returns_the_days_once(store: HrStore, db_path: Path) -> None:
+    committed(store, "r1")
+    assert store.cancel("r1").ok
+
+    assert store.cancel("r1").ok
+
+    assert store.balance("alice") == 10
+    assert ledger_rows(db_path, "return", "r1") == 3
+
+
+def test_adding_an_employee_again_does_not_grant_twice(store: HrStore) -> None:
+    store.add_employees({"alice": 10})
+
+    assert store.balance("alice") == 10
+
+
+def test_adding_an_employee_again_with_another_balance_is_refused(store: HrStore) -> None:
+    with pytest.raises(ValueError, match="already has starting balance 10"):
+        store.add_employees({"alice": 12})
+
+    assert store.balance("alice") == 10
+
+
+# --- unknown employees ----------------------------------------------------------------------------
+@pytest.mark.parametrize("query", ["balance", "held_days", "available", "starting_balance", "committed_days"])
+def test_queries_about_an_unknown_employee_raise_unknown_employee(store: HrStore, query: str) -> None:
+    with pytest.raises(UnknownEmployee) as raised:
+        getattr(store, query)("zed")
+
+    assert str(raised.value) == "unknown employee 'zed'"
+
+
+def test_hold_for_an_unknown_employee_is_refused_and_writes_nothing(store: HrStore) -> None:
+    result = store.place_hold("r1", "zed", weekdays(1))
+
+    assert (result.ok, result.reason) == (False, "unknown_employee")
+    assert store.requests() == []
+
+
+# --- reconciliation -------------------------------------------------------------------------------
+def mixed_history(store: HrStore) -> None:
+    """Commits, a cancellation, a release, a refusal and an open hold."""
+    committed(store, "r1", n=2)
+    committed(store, "r2", n=2, start=MONDAY + timedelta(weeks=1))
+    assert store.cancel("r2").ok
+    assert store.place_hold("r3", "bob", weekdays(2)).ok
+    assert store.release("r3").ok
+    committed(store, "r4", employee="bob", n=1)
+    assert not store.place_hold("r5", "bob", weekdays(2, MONDAY + timedelta(weeks=2))).ok
+    assert store.place_hold("r6", "alice", weekdays(1, MONDAY + timedelta(weeks=3))).ok
+
+
+def test_reconcile_finds_nothing_after_a_mixed_history(store: HrStore) -> None:
+    mixed_history(store)
+
+    assert store.reconcile() == []
+    assert (store.balance("alice"), store.balance("bob")) == (8, 1)
+
+
+Corruption = Callable[[sqlite3.Connection], None]
+
+CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
+    "take row deleted": (
+        lambda db: db.execute("DELETE FROM ledger WHERE id = (SELECT MAX(id) FROM ledger "
+                              "WHERE kind = 'take' AND employee = 'alice' AND request_id = 'r1')"),
+        "alice: ledger says 9, starting 10 - 2 committed days = 8",
+    ),
+    "stray take row": (
+        lambda db: db.execute("INSERT INTO ledger (employee, request_id, day, delta, kind, at) "
+                              "VALUES ('alice', 'ghost', '2026-12-21', -1, 'take', 'now')"),
+        "alice: ledger row 'take' for request ghost which is None",
+    ),
+    "released request flipped to committed": (
+        lambda db: db.execute("UPDATE requests SET status = 'committed' WHERE request_id = 'r3'"),
+        "bob: ledger says 1, starting 2 - 3 committed days = -1",
+    ),
+    "grant row deleted": (
+        lambda db: db.execute("DELETE FROM ledger WHERE kind = 'grant' AND employee = 'bob'"),
+        "bob: balance -1 is negative",
+    ),
+    "day committed twice": (
+        lambda db: db.executescript(
+            "INSERT INTO requests VALUES ('r-dup', 'alice', 'committed', 'now', 'now');"
+            "INSERT INTO request_days VALUES ('r-dup', 'alice', '2026-11-30');"
+            "INSERT INTO ledger (employee, request_id, day, delta, kind, at) "
+            "VALUES ('alice', 'r-dup', '2026-11-30', -1, 'take', 'now');"),
+        "alice: 2026-11-30 committed more than once",
+    ),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_reconcile_reports_a_table_corrupted_behind_its_back(store: HrStore, db_path: Path, corruption: str) -> None:
+    mixed_history(store)
+    corrupt, expected = CORRUPTIONS[corruption]
+    with sqlite3.connect(db_path) as db:
+        corrupt(db)
+
+    assert expected in store.reconcile()
+
+
+# --- durability -----------------------------------------------------------------------------------
+def test_a_store_reopened_from_its_file_keeps_its_state(store: HrStore, db_path: Path) -> None:
+    mixed_history(store)
+    before = (store.requests(), [(store.balance(e), store.available(e)) for e in BALANCES])
+    store.close()
+
+    with HrStore(db_path) as reopened:
+        assert (reopened.requests(), [(reopened.balance(e), reopened.available(e)) for e in BALANCES]) == before
+        assert reopened.reconcile() == []
+        assert reopened.place_hold("r6", "alice", weekdays(1, MONDAY + timedelta(weeks=3))).available == 7
