@@ -1,0 +1,389 @@
+"""The invariant checker, on hand-built snapshots (no Ray): a consistent state passes, and each deliberately
+broken state is caught with an example naming the culprit.
+
+The consistent state is played through the real HrStore and TeamCalendar for a small generated org, and
+read back in the shapes the agents report (hr.snapshot, team.report, notifier.received, employee.report)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from actors.coverage import TeamCalendar
+from actors.hr_store import HrStore
+from actors.invariants import InvariantResult, Snapshot, check
+from actors.org import Org
+
+LEDGER = "ledger reconciles and no balance is negative"
+DOUBLE = "no day committed twice for one employee"
+COVER = "every team keeps its minimum on duty"
+OUTCOME = "every request has exactly one terminal outcome"
+LEFTOVER = "a rejected request leaves no hold and no reservation"
+AGREE = "approved requests committed in hr, rejected ones not"
+NOTICE = "each approved notice reached each recipient exactly once, rejected ones none"
+
+MON = date(2026, 11, 30)
+TUE, WED, THU, FRI = (MON + timedelta(days=i) for i in range(1, 5))
+
+
+def weekdays(n: int, start: date = MON) -> list[date]:
+    days, day = [], start
+    while len(days) < n:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+@dataclass
+class World:
+    """The agents' state, kept by the real store and calendars; notices and outcomes by hand."""
+
+    org: Org
+    stores: dict[str, HrStore]
+    calendars: dict[str, TeamCalendar]
+    requested: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    task_notices: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    notifiers: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def hr_of(self, employee: str) -> HrStore:
+        return self.stores[self.org.department_of(employee)]
+
+    def _hold_and_reserve(self, request_id: str, employee: str, days: list[date]) -> None:
+        self.requested[request_id] = employee
+        assert self.hr_of(employee).place_hold(request_id, employee, days).ok
+        for team in self.org.teams_of(employee):
+            assert self.calendars[team.id].reserve(request_id, employee, days).ok
+
+    def approve(self, request_id: str, employee: str, days: list[date]) -> None:
+        self._hold_and_reserve(request_id, employee, days)
+        assert self.hr_of(employee).commit(request_id).ok
+        for team in self.org.teams_of(employee):
+            assert self.calendars[team.id].confirm(request_id)
+        self.statuses[employee][request_id] = "approved"
+        self.notifiers[self.org.department_of(employee)][request_id] += 1
+        self.tell_task_mates(request_id, employee)
+
+    def reject(self, request_id: str, employee: str, days: list[date]) -> None:
+        self._hold_and_reserve(request_id, employee, days)
+        assert self.hr_of(employee).release(request_id).ok
+        for team in self.org.teams_of(employee):
+            assert self.calendars[team.id].cancel(request_id)
+        self.statuses[employee][request_id] = "rejected"
+
+    def refuse_hold(self, request_id: str, employee: str, days: list[date]) -> None:
+        self.requested[request_id] = employee
+        assert not self.hr_of(employee).place_hold(request_id, employee, days).ok
+        self.statuses[employee][request_id] = "rejected"
+
+    def cancel(self, request_id: str) -> None:
+        employee = self.requested[request_id]
+        assert self.hr_of(employee).cancel(request_id).ok
+        for team in self.org.teams_of(employee):
+            assert self.calendars[team.id].cancel(request_id)
+        self.statuses[employee][request_id] = "cancelled"
+        self.tell_task_mates(request_id, employee, "|cancelled")
+
+    def tell_task_mates(self, request_id: str, employee: str, suffix: str = "") -> None:
+        for task in self.org.employees[employee].tasks:
+            for mate in self.org.tasks[task]:
+                if mate != employee:
+                    self.task_notices[mate][f"{request_id}|task/{task}{suffix}"] += 1
+
+    def snapshot(self) -> Snapshot:
+        """Fresh dicts each time, so a test may break one without touching the world."""
+        return Snapshot(
+            hr={dept: {
+                "violations": store.reconcile(),
+                "requests": {r.request_id: (r.employee, r.status, [d.isoformat() for d in r.days])
+                             for r in store.requests()},
+                "balances": {e.id: store.balance(e.id) for e in self.org.employees.values() if e.department == dept},
+            } for dept, store in self.stores.items()},
+            teams={t: {"violations": c.check(), "state": c.to_state()} for t, c in self.calendars.items()},
+            notifiers={d: dict(self.notifiers[d]) for d in self.org.departments},
+            employees={e: {"requests": dict(self.statuses[e]), "task_notices": dict(self.task_notices[e]),
+                           "refused": []} for e in self.org.employees},
+        )
+
+    def check(self, snap: Snapshot | None = None) -> list[InvariantResult]:
+        return check(self.org, snap or self.snapshot(), self.requested)
+
+
+@dataclass(frozen=True)
+class Cast:
+    approved: str  # in two teams, neither first nor last in the org
+    rejected: str  # in another department
+    cancelled: str
+    refused: str  # asks for more than their balance
+
+
+@pytest.fixture(scope="module")
+def org() -> Org:
+    generated = Org.generate(3, employees=20, team_size=3)
+    assert len(generated.departments) >= 2
+    return generated
+
+
+@pytest.fixture(scope="module")
+def cast(org: Org) -> Cast:
+    ids = list(org.employees)
+    approved = next(e for e in ids[1:-1] if len(org.employees[e].teams) == 2)
+    rejected = next(e for e in ids if org.department_of(e) != org.department_of(approved))
+    cancelled = next(e for e in ids if e not in (approved, rejected))
+    refused = next(e for e in ids if e not in (approved, rejected, cancelled))
+    return Cast(approved, rejected, cancelled, refused)
+
+
+@pytest.fixture
+def world(org: Org, cast: Cast, tmp_path: Path) -> Iterator[World]:
+    stores = {d: HrStore(tmp_path / f"hr-{d}.sqlite3") for d in org.departments}
+    for dept, store in stores.items():
+        store.add_employees({e.id: e.starting_balance for e in org.employees.values() if e.department == dept})
+    calendars = {t.id: TeamCalendar(t.id, t.members, t.min_on_duty) for t in org.teams.values()}
+    w = World(org, stores, calendars)
+    w.approve("r-approved", cast.approved, [MON, TUE])
+    w.reject("r-rejected", cast.rejected, [MON])
+    w.approve("r-cancelled", cast.cancelled, [WED, THU])
+    w.cancel("r-cancelled")
+    w.refuse_hold("r-refused", cast.refused, weekdays(org.employees[cast.refused].starting_balance + 1))
+    yield w
+    for store in stores.values():
+        store.close()
+
+
+def failing(results: list[InvariantResult]) -> dict[str, str]:
+    """The violated invariants, each with its example."""
+    return {r.name: r.example for r in results if not r.ok}
+
+
+def department(org: Org, employee: str) -> str:
+    return org.department_of(employee)
+
+
+def a_task_mate(org: Org, employee: str) -> tuple[str, str]:
+    """(mate, task) for the first task mate of ``employee``."""
+    task = org.employees[employee].tasks[0]
+    return next(m for m in org.tasks[task] if m != employee), task
+
+
+# --- a consistent state ---------------------------------------------------------------------------
+def test_a_consistent_state_passes_every_invariant(world: World) -> None:
+    results = world.check()
+
+    assert failing(results) == {}
+    assert {r.name for r in results} == {LEDGER, DOUBLE, COVER, OUTCOME, LEFTOVER, AGREE, NOTICE}
+
+
+def test_the_consistent_state_really_has_each_kind_of_outcome(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    hr = {rid: status for dept in snap.hr.values() for rid, (_, status, _) in dept["requests"].items()}
+
+    assert hr == {"r-approved": "committed", "r-rejected": "released", "r-cancelled": "cancelled"}
+    assert snap.notifiers[department(world.org, cast.approved)]["r-approved"] == 1
+    assert any(key.endswith("|cancelled") for report in snap.employees.values() for key in report["task_notices"])
+
+
+# --- balances and the ledger ----------------------------------------------------------------------
+def test_a_negative_balance_is_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    snap.hr[department(world.org, cast.approved)]["balances"][cast.approved] = -1
+
+    assert failing(world.check(snap)) == {LEDGER: f"{cast.approved}: balance -1"}
+
+
+def test_a_ledger_that_no_longer_reconciles_in_the_store_is_caught(world: World, cast: Cast) -> None:
+    store = world.hr_of(cast.approved)
+    with sqlite3.connect(store.path) as db:
+        db.execute("DELETE FROM ledger WHERE id = (SELECT MAX(id) FROM ledger WHERE request_id = 'r-approved')")
+
+    found = failing(world.check())
+
+    assert set(found) == {LEDGER}
+    assert found[LEDGER].startswith(f"{cast.approved}: ledger says")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="check() never compares reported balances with org starting balance - committed days; it only "
+    "relays the hr store's own reconcile() list, so a balance that disagrees with the ledger passes",
+)
+def test_a_balance_that_disagrees_with_the_committed_days_is_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    starting = world.org.employees[cast.approved].starting_balance
+    snap.hr[department(world.org, cast.approved)]["balances"][cast.approved] = starting  # 2 days committed
+
+    assert LEDGER in failing(world.check(snap))
+
+
+def test_a_day_committed_twice_is_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    snap.hr[department(world.org, cast.approved)]["requests"]["r-again"] = (cast.approved, "committed", ["2026-11-30"])
+
+    assert failing(world.check(snap)) == {DOUBLE: f"{cast.approved} has 2026-11-30 committed 2 times"}
+
+
+# --- cover ----------------------------------------------------------------------------------------
+def test_a_team_below_its_minimum_in_the_ledger_is_caught(world: World) -> None:
+    team = world.org.teams[min(world.org.teams)]
+    for member in team.members:  # hr alone does not know the cover rule, so it commits them all
+        assert world.hr_of(member).place_hold(f"r-{member}", member, [FRI]).ok
+        assert world.hr_of(member).commit(f"r-{member}").ok
+
+    found = failing(world.check())
+
+    assert set(found) == {COVER}
+    assert found[COVER] == (f"team {team.id} on {FRI}: {sorted(team.members)} off, "
+                            f"at most {len(team.members) - team.min_on_duty}")
+
+
+def test_a_team_reporting_its_own_breach_is_caught(world: World) -> None:
+    team = world.org.teams[min(world.org.teams)]
+    state = world.calendars[team.id].to_state()
+    state["reservations"] = {f"r{i}": {"employee": m, "status": "confirmed", "days": [FRI.isoformat()]}
+                             for i, m in enumerate(team.members)}
+    snap = world.snapshot()
+    snap.teams[team.id]["violations"] = TeamCalendar.from_state(state).check()
+
+    found = failing(world.check(snap))
+
+    assert set(found) == {COVER}
+    assert found[COVER].startswith(f"team {team.id} on {FRI}")
+
+
+# --- outcomes -------------------------------------------------------------------------------------
+def test_a_request_without_an_outcome_is_caught(world: World, cast: Cast) -> None:
+    world.requested["r-lost"] = cast.refused
+
+    assert failing(world.check()) == {OUTCOME: f"r-lost ({cast.refused}): no outcome"}
+
+
+def test_a_request_left_in_flight_is_caught(world: World, cast: Cast) -> None:
+    world.requested["r-stuck"] = cast.refused
+    world.statuses[cast.refused]["r-stuck"] = "resolving"
+
+    assert failing(world.check()) == {OUTCOME: "r-stuck: still resolving"}
+
+
+@pytest.mark.parametrize(
+    "recorded_by",
+    [
+        pytest.param(-1, id="second-recorder-later-in-org"),
+        pytest.param(0, id="second-recorder-earlier-in-org", marks=pytest.mark.xfail(
+            strict=True,
+            reason="check() folds employee reports into one dict keyed by request id, so a second outcome "
+            "recorded by an employee listed before the requester is overwritten and never seen",
+        )),
+    ],
+)
+def test_a_request_with_two_terminal_outcomes_is_caught(world: World, cast: Cast, recorded_by: int) -> None:
+    other = list(world.org.employees)[recorded_by]
+    assert other != cast.approved
+    snap = world.snapshot()
+    snap.employees[other]["requests"]["r-approved"] = "rejected"
+
+    found = failing(world.check(snap))
+
+    assert OUTCOME in found
+    assert "r-approved" in found[OUTCOME]
+
+
+def test_an_approval_that_hr_never_committed_is_caught(world: World) -> None:
+    snap = world.snapshot()
+    for dept in snap.hr.values():
+        if "r-approved" in dept["requests"]:
+            employee, _, days = dept["requests"]["r-approved"]
+            dept["requests"]["r-approved"] = (employee, "released", days)
+
+    assert failing(world.check(snap)) == {AGREE: "r-approved: approved but hr has it released"}
+
+
+def test_a_rejected_request_still_held_in_hr_is_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    requests = snap.hr[department(world.org, cast.rejected)]["requests"]
+    requests["r-rejected"] = (cast.rejected, "held", requests["r-rejected"][2])
+
+    found = failing(world.check(snap))
+
+    assert found[LEFTOVER] == f"r-rejected ({cast.rejected}): hold still held"
+
+
+def test_a_reservation_never_confirmed_is_caught(world: World, cast: Cast) -> None:
+    team = world.org.employees[cast.approved].teams[0]
+    snap = world.snapshot()
+    snap.teams[team]["state"]["reservations"]["r-approved"]["status"] = "tentative"
+
+    assert failing(world.check(snap)) == {
+        LEFTOVER: f"team {team}: reservation r-approved is tentative, request approved"}
+
+
+# --- notices --------------------------------------------------------------------------------------
+def test_a_notice_delivered_twice_to_the_department_is_caught(world: World, cast: Cast) -> None:
+    dept = department(world.org, cast.approved)
+    snap = world.snapshot()
+    snap.notifiers[dept]["r-approved"] = 2
+
+    assert failing(world.check(snap)) == {NOTICE: f"r-approved: notifier/{dept} told 2 times"}
+
+
+def test_a_notice_delivered_twice_to_a_task_mate_is_caught(world: World, cast: Cast) -> None:
+    mate, task = a_task_mate(world.org, cast.approved)
+    snap = world.snapshot()
+    snap.employees[mate]["task_notices"][f"r-approved|task/{task}"] = 2
+
+    assert failing(world.check(snap)) == {NOTICE: f"r-approved: employee/{mate}@task/{task} told 2 times"}
+
+
+def test_a_task_mate_never_told_is_caught(world: World, cast: Cast) -> None:
+    mate, task = a_task_mate(world.org, cast.approved)
+    snap = world.snapshot()
+    del snap.employees[mate]["task_notices"][f"r-approved|task/{task}"]
+
+    assert failing(world.check(snap)) == {NOTICE: f"r-approved: employee/{mate}@task/{task} told 0 times"}
+
+
+def test_a_notice_to_someone_outside_the_task_is_caught(world: World, cast: Cast) -> None:
+    task = world.org.employees[cast.approved].tasks[0]
+    outsider = next(e for e in world.org.employees if e not in world.org.tasks[task])
+    snap = world.snapshot()
+    snap.employees[outsider]["task_notices"][f"r-approved|task/{task}"] = 1
+
+    found = failing(world.check(snap))
+
+    assert set(found) == {NOTICE}
+    assert found[NOTICE].startswith(f"r-approved: employee/{outsider}@task/{task} told")
+
+
+def test_a_notice_to_another_department_is_caught(world: World, cast: Cast) -> None:
+    elsewhere = department(world.org, cast.rejected)
+    assert elsewhere != department(world.org, cast.approved)
+    snap = world.snapshot()
+    snap.notifiers[elsewhere]["r-approved"] = 1
+
+    found = failing(world.check(snap))
+
+    assert set(found) == {NOTICE}
+    assert found[NOTICE].startswith(f"r-approved: notifier/{elsewhere} told")
+
+
+def test_a_notice_for_a_rejected_request_is_caught(world: World, cast: Cast) -> None:
+    dept = department(world.org, cast.rejected)
+    snap = world.snapshot()
+    snap.notifiers[dept]["r-rejected"] = 1
+
+    assert failing(world.check(snap)) == {
+        NOTICE: f"r-rejected: notifier/{dept} told but the request was not approved"}
+
+
+def test_cancellation_notices_do_not_count_as_notices(world: World, cast: Cast) -> None:
+    mate, task = a_task_mate(world.org, cast.approved)
+    snap = world.snapshot()
+    snap.employees[mate]["task_notices"][f"r-approved|task/{task}|cancelled"] = 3
+
+    assert failing(world.check(snap)) == {}
