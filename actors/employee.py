@@ -57,7 +57,8 @@ class Employee(Agent):
             if request_id in self._in_flight:
                 await self._in_flight[request_id].wait()
             return self._outcome(request_id)
-        self.requests[request_id] = {"status": "resolving", "days": [], "reason": None, "balance": None}
+        self.requests[request_id] = {"status": "resolving", "days": [], "reason": None, "detail": None,
+                                     "balance": None}
         self._in_flight[request_id] = asyncio.Event()
         try:
             return await self._request(message, ctx)
@@ -97,6 +98,8 @@ class Employee(Agent):
             status = "approved" if message.approved else "rejected"
             self._finish(message.request_id, status, message.reason)
             if message.approved:
+                if record["balance"] is not None:  # the hold's balance, less the days now committed
+                    record["balance"] -= len(record["days"])
                 await self._tell(TimeOffNotice(request_id=message.request_id, employee=self.id.key,
                                                days=record["days"]), ctx)
         return Done(request_id=message.request_id)
@@ -139,7 +142,8 @@ class Employee(Agent):
         record = self.requests[request_id]
         status = record["status"] if record["status"] in ("approved", "rejected") else "rejected"
         return RequestOutcome(request_id=request_id, employee=self.id.key, status=status,
-                              reason=record["reason"], days=record["days"], balance=record["balance"])
+                              reason=record["reason"], detail=record["detail"], days=record["days"],
+                              balance=record["balance"])
 
     def report(self) -> dict[str, Any]:
         """What the invariant checker reads: every request's status, and the task notices received."""

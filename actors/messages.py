@@ -61,6 +61,7 @@ class RequestOutcome(_Message):
     employee: str
     status: Literal["approved", "rejected"]
     reason: str | None = None
+    detail: str | None = None  # what the reason is about, e.g. the date phrase that could not be read
     days: list[date] = []
     balance: int | None = None  # the employee's own balance: theirs to see, nobody else's
 

@@ -1,0 +1,37 @@
+"""Agents the PTO tests add next to the real ones: a probe that keeps every notice it hears, verbatim,
+and a forger that sends a Decision it has no right to send. Ray workers import this module (tests/ is on
+their PYTHONPATH), so it must stay importable on its own and free of test-only imports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from actors.messages import Decision, Done, TimeOffNotice
+from cluster import Agent, AgentId, MessageContext, handler
+
+
+class Forge(BaseModel):
+    """Driver → forger: send ``decision`` to ``employee`` as if it were the manager's."""
+
+    employee: str
+    decision: Decision
+
+
+class NoticeProbe(Agent):
+    def __init__(self) -> None:
+        self.heard: list[dict[str, Any]] = []
+
+    @handler
+    async def on_notice(self, message: TimeOffNotice, ctx: MessageContext) -> None:
+        self.heard.append({"topic": str(ctx.topic), "fields": message.model_dump(mode="json")})
+
+    def notices(self) -> list[dict[str, Any]]:
+        return list(self.heard)
+
+
+class Forger(Agent):
+    @handler
+    async def on_forge(self, message: Forge, ctx: MessageContext) -> Done:
+        return await ctx.send(AgentId("employee", message.employee), message.decision)
