@@ -35,6 +35,7 @@ class Employee(Agent):
         self.task_notices: Counter[str] = Counter()
         self.refused: list[dict[str, Any]] = []
         self._in_flight: dict[str, asyncio.Event] = {}
+        self._cancelling: dict[str, asyncio.Event] = {}
 
     @property
     def profile(self) -> Profile:
@@ -106,17 +107,24 @@ class Employee(Agent):
 
     @handler(interleave=True)
     async def on_cancel(self, message: CancelRequest, ctx: MessageContext) -> Cancelled:
-        record = self.requests.get(message.request_id)
+        request_id = message.request_id
+        while request_id in self._cancelling:  # a retried cancel waits for the first: one notice, not two
+            await self._cancelling[request_id].wait()
+        record = self.requests.get(request_id)
         if record is None or record["status"] not in ("approved", "cancelled"):
-            return Cancelled(request_id=message.request_id, ok=False, reason="not an approved request")
+            return Cancelled(request_id=request_id, ok=False, reason="not an approved request")
         if record["status"] == "approved":
-            answer: Cancelled = await ctx.send(self.manager, message)
-            if not answer.ok:
-                return answer
-            record["status"] = "cancelled"
+            self._cancelling[request_id] = asyncio.Event()
+            try:
+                answer: Cancelled = await ctx.send(self.manager, message)
+                if not answer.ok:
+                    return answer
+                record["status"] = "cancelled"
+            finally:
+                self._cancelling.pop(request_id).set()
             await self._tell(TimeOffCancelled(request_id=message.request_id, employee=self.id.key,
                                               days=record["days"]), ctx)
-        return Cancelled(request_id=message.request_id, ok=True)
+        return Cancelled(request_id=request_id, ok=True)
 
     @handler
     async def on_notice(self, message: TimeOffNotice, ctx: MessageContext) -> None:

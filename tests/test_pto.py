@@ -292,6 +292,23 @@ def test_cancelling_twice_returns_the_days_once(app: App) -> None:
         assert store.reconcile() == []
 
 
+def test_cancel_retried_while_the_first_is_in_flight_tells_teammates_once(app: App) -> None:
+    assert app.ask("a1", "Dec 3", "r1").status == "approved"
+
+    async def cancel_three_times() -> list[Cancelled]:
+        return await asyncio.gather(*(app.rt.send(AgentId("employee", "a1"), CancelRequest(request_id="r1"),
+                                                  timeout=30) for _ in range(3)))
+
+    assert all(answer.ok for answer in asyncio.run(cancel_three_times()))
+    app.settle()
+    mates = {"a2": "task/klaunch", "b1": "task/klaunch", "x": "task/kaudit"}
+    for mate, topic in mates.items():
+        assert app.employee(mate)["task_notices"] == {f"r1|{topic}": 1, f"r1|{topic}|cancelled": 1}, mate
+    with app.store() as store:
+        assert store.balance("a1") == 10
+        assert store.reconcile() == []
+
+
 def test_cancelling_a_rejected_request_is_refused(app: App) -> None:
     assert app.ask("a2", "3 days starting next Monday", "r1").status == "rejected"
 
@@ -341,7 +358,31 @@ def test_decision_from_another_manager_agent_is_refused_and_changes_nothing(app:
 # --- many at once ---------------------------------------------------------------------------------
 
 
-def test_concurrent_requests_and_cancellations_keep_every_invariant(runtime: Runtime, tmp_path: Path) -> None:
+def _check_invariants(app: App, requested: dict[str, str]) -> None:
+    app.settle()
+    results = check(app.org, collect(app.rt, app.org), requested)
+    assert [r for r in results if not r.ok] == []
+
+
+def test_concurrent_requests_for_the_same_days_keep_every_invariant(app: App) -> None:
+    texts = ["Dec 3", "Dec 3 to Dec 4", "next Thursday and Friday", "Dec 2"]
+    plan = {f"r-{e}-{n}": (e, text) for e in app.org.employees for n, text in enumerate(texts)}
+
+    async def run() -> list[RequestOutcome]:
+        return await asyncio.gather(*(
+            app.rt.send(AgentId("employee", e), RequestTimeOff(request_id=rid, text=text), timeout=60)
+            for rid, (e, text) in plan.items()))
+
+    outcomes = asyncio.run(run())
+
+    assert {"coverage", "overlap", None} <= {o.reason for o in outcomes}
+    on_dec_3 = {o.employee for o in outcomes if o.status == "approved" and THU in o.days}
+    assert len(on_dec_3 & {"b1", "b2", "x"}) <= 1  # beta: 3 people, 2 on duty
+    assert len(on_dec_3 & {"a1", "a2", "a3", "x"}) <= 2  # alpha: 4 people, 2 on duty
+    _check_invariants(app, {rid: e for rid, (e, _) in plan.items()})
+
+
+def test_concurrent_mixed_requests_and_cancellations_keep_every_invariant(runtime: Runtime, tmp_path: Path) -> None:
     app = start(runtime, tmp_path, "--seed", "7", "--employees", "24")
     plan = request_mix(app.org, 30, seed=7, horizon_days=10)  # ten days: requests collide on teams
 
@@ -357,9 +398,7 @@ def test_concurrent_requests_and_cancellations_keep_every_invariant(runtime: Run
         return outcomes
 
     outcomes = asyncio.run(run())
-    app.settle()
 
     reasons = {o.reason for o in outcomes}
     assert None in reasons and reasons & {"coverage", "insufficient_balance", "overlap", "invalid_dates"}
-    results = check(app.org, collect(app.rt, app.org), {p.request_id: p.employee for p in plan})
-    assert [r for r in results if not r.ok] == []
+    _check_invariants(app, {p.request_id: p.employee for p in plan})
