@@ -86,7 +86,12 @@ class RuleBasedDateModel:
             raise DateParseError(text, "empty")
         if len(text) > MAX_PHRASE:
             raise DateParseError(text[:40] + "...", f"longer than {MAX_PHRASE} characters")
-        days = self._days(phrase, today, text)
+        try:
+            days = self._days(phrase, today, text)
+        except DateParseError:
+            raise
+        except (ValueError, OverflowError) as exc:  # date arithmetic beyond year 9999
+            raise DateParseError(text, f"cannot be resolved: {exc}") from None
         if min(days) < today:
             raise DateParseError(text, f"{min(days)} is in the past (today is {today})")
         if (max(days) - min(days)).days >= MAX_SPAN_DAYS:
@@ -118,6 +123,8 @@ class RuleBasedDateModel:
                 raise DateParseError(text, f"ends ({end}) before it starts ({start})")
             return [start + timedelta(days=i) for i in range((end - start).days + 1)]
         parts = [part for part in _LIST.split(phrase) if part]
+        if not parts:  # "and", ",": only separators
+            raise DateParseError(text, "names no day")
         modifier = None
         days = []
         for part in parts:

@@ -220,10 +220,14 @@ def test_employee_in_two_teams_rejected_by_one_cancels_the_other_teams_reservati
 
 
 def test_unparseable_date_phrase_is_rejected_naming_it_and_leaves_nothing(app: App) -> None:
-    outcome = app.ask("a1", "blorp next fortnight", "r1")
+    phrases = ["blorp next fortnight", "and", "3 days starting Dec 31 9999"]
 
-    assert (outcome.status, outcome.reason, outcome.days) == ("rejected", "invalid_dates", [])
-    assert "blorp next fortnight" in (outcome.detail or "")
+    outcomes = [app.ask("a1", phrase, f"r{n}") for n, phrase in enumerate(phrases)]
+
+    for phrase, outcome in zip(phrases, outcomes, strict=True):
+        assert (outcome.status, outcome.reason, outcome.days) == ("rejected", "invalid_dates", []), phrase
+        assert repr(phrase) in (outcome.detail or ""), outcome
+    assert set(app.employee("a1")["requests"].values()) == {"rejected"}
     assert app.hr()["requests"] == {}
     assert app.hr()["balances"]["a1"] == 10
     assert app.reservations("alpha") == {}
