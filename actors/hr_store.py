@@ -211,15 +211,19 @@ class HrStore:
         return self._db.execute("SELECT starting_balance FROM employees WHERE id = ?", (employee,)).fetchone()[0]
 
     def request(self, request_id: str) -> RequestRecord | None:
-        found = self.requests(request_id=request_id)
-        return found[0] if found else None
+        """One request by its key (an index lookup: this runs on every hold)."""
+        row = self._db.execute("SELECT employee, status FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+        if row is None:
+            return None
+        days = self._db.execute("SELECT day FROM request_days WHERE request_id = ?", (request_id,)).fetchall()
+        return RequestRecord(request_id, row[0], row[1], tuple(sorted(date.fromisoformat(d) for (d,) in days)))
 
-    def requests(self, status: str | None = None, request_id: str | None = None) -> list[RequestRecord]:
+    def requests(self, status: str | None = None) -> list[RequestRecord]:
         rows = self._db.execute(
             "SELECT r.request_id, r.employee, r.status, GROUP_CONCAT(d.day) FROM requests r "
             "LEFT JOIN request_days d USING (request_id) WHERE (? IS NULL OR r.status = ?) "
-            "AND (? IS NULL OR r.request_id = ?) GROUP BY r.request_id ORDER BY r.request_id",
-            (status, status, request_id, request_id),
+            "GROUP BY r.request_id ORDER BY r.request_id",
+            (status, status),
         ).fetchall()
         return [RequestRecord(rid, employee, st, tuple(sorted(date.fromisoformat(d) for d in (days or "").split(",")
                                                               if d)))
