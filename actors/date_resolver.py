@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
+from functools import lru_cache
+
 from cluster import Agent, MessageContext, handler
 
 from ._config import org_of
@@ -13,15 +17,20 @@ __all__ = ["DateResolver"]
 
 
 class DateResolver(Agent):
+    """Remembers recent answers: a phrase said on a given day always means the same days, and the model
+    behind it may be a paid, slow chat endpoint."""
+
     model: DateModel
+    _resolve: Callable[[str, date], tuple[date, ...]]
 
     async def on_start(self) -> None:
         self.model = date_model_from_env(country=org_of(self.config).country)
+        self._resolve = lru_cache(maxsize=4096)(lambda text, today: tuple(self.model.resolve(text, today)))
 
     @handler(interleave=True)  # stateless: no reason to queue one phrase behind another
     async def on_resolve(self, message: ResolveDates, ctx: MessageContext) -> ResolvedDates:
         try:
-            days = self.model.resolve(message.text, message.today)
+            days = list(self._resolve(message.text, message.today))
         except DateParseError as exc:
             return ResolvedDates(request_id=message.request_id, error=str(exc))
         return ResolvedDates(request_id=message.request_id, days=days)
