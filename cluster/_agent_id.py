@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ._ids import check_part, split_pair
 
@@ -22,7 +23,13 @@ class AgentId:
 
     @classmethod
     def from_str(cls, text: str) -> AgentId:
-        return cls(*split_pair("agent id", text))
+        return _parse(text) if cls is AgentId else cls(*split_pair("agent id", text))
 
     def __str__(self) -> str:
         return f"{self.type}/{self.key}"
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse(text: str) -> AgentId:
+    """Every delivery names its sender as text; the same few thousand ids recur, and ids are immutable."""
+    return AgentId(*split_pair("agent id", text))

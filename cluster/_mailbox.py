@@ -45,6 +45,10 @@ class Mailbox(Generic[T]):
         return self._running
 
     def put(self, item: T) -> None:
+        if not self._running and self._startup is None and self._interleaves(item):
+            self.handled += 1  # nothing queued ahead of it: skip the drain task, run it as its own
+            spawn(_guarded(self._process(item)))
+            return
         self._queue.append(item)
         if not self._running:
             self._running = True
