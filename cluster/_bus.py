@@ -10,13 +10,12 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-import psutil
 import ray
 
 from ._envelope import Envelope, Kind
 from ._errors import NotAuthorized, RaybusError
 from ._host import BUS_NAME, Host, dead_letter_envelope, error_payload
-from ._metrics import MetricsExporter
+from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import AgentTypeSpec, RoutingTable
 from ._subscription import Subscription
@@ -239,7 +238,7 @@ class Bus:
         return {
             "bus": dict(self.counts) | {
                 "queued": sum(len(o) + o.in_flight for o in self.outboxes.values()),
-                "rss": psutil.Process().memory_info().rss,
+                **process_figures(),
                 "to_host_batches": sum(o.batches for o in self.outboxes.values()),
                 "to_host_items": sum(o.items for o in self.outboxes.values()),
             },

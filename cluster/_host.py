@@ -13,7 +13,6 @@ import traceback
 from collections import Counter
 from typing import Any
 
-import psutil
 import ray
 
 from ._agent import Agent, MessageContext
@@ -23,7 +22,7 @@ from ._envelope import Envelope, Kind
 from ._errors import HandlerError, RaybusError, UnknownMessageType
 from ._mailbox import Mailbox
 from ._messages import DeadLetter
-from ._metrics import MetricsExporter
+from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
 from ._topic import TopicId
@@ -96,7 +95,7 @@ class Host(Endpoint):
         queued = sum(len(a.mailbox) for a in self.activations.values())
         return dict(self.counts) | {
             "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
-            "outbox": len(self.to_bus) + self.to_bus.in_flight, "rss": psutil.Process().memory_info().rss,
+            "outbox": len(self.to_bus) + self.to_bus.in_flight, **process_figures(),
             "to_bus_batches": self.to_bus.batches, "to_bus_items": self.to_bus.items,
         }
 

@@ -67,20 +67,31 @@ async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recor
     return time.perf_counter() - start
 
 
-class MemoryWatch:
-    """Peak resident memory of the driver and of the bus and hosts, sampled while the run goes."""
+class ResourceWatch:
+    """Peak resident memory and CPU seconds of the driver, the bus and the hosts, sampled while the run goes."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.driver = 0
         self.workers: dict[str, int] = {}
+        self.cpu_first: dict[str, float] = {}
+        self.cpu_last: dict[str, float] = {}
 
     def sample(self) -> dict[str, Any]:
-        self.driver = max(self.driver, psutil.Process().memory_info().rss)
+        driver = psutil.Process()
+        self.driver = max(self.driver, driver.memory_info().rss)
         stats = self.rt.stats()
+        cpu = {"driver": sum(driver.cpu_times()[:2])}
         for name, figures in [("bus", stats["bus"]), *stats["hosts"].items()]:
             self.workers[name] = max(self.workers.get(name, 0), figures.get("rss", 0))
+            cpu[name] = figures.get("cpu_s", 0.0)
+        for name, seconds in cpu.items():
+            self.cpu_first.setdefault(name, seconds)
+            self.cpu_last[name] = seconds
         return stats
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {name: self.cpu_last[name] - self.cpu_first[name] for name in self.cpu_last}
 
     async def run(self, every: float = 2.0) -> None:
         while True:
@@ -88,7 +99,7 @@ class MemoryWatch:
             await asyncio.sleep(every)
 
 
-def settle(rt: Runtime, watch: MemoryWatch, timeout: float = 60.0) -> dict[str, Any]:
+def settle(rt: Runtime, watch: ResourceWatch, timeout: float = 60.0) -> dict[str, Any]:
     """Wait until nothing is queued anywhere (published notices are fire-and-forget)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -106,7 +117,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_load(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder,
-                   watch: MemoryWatch) -> float:
+                   watch: ResourceWatch) -> float:
     sampler = asyncio.ensure_future(watch.run())
     try:
         return await drive(rt, plan, concurrency, recorder)
@@ -129,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         start_app(rt, org, args, "pto_load")
         print(f"{args.requests:,} requests from {len(org.employees)} employees in {len(org.teams)} teams, "
               f"{args.concurrency:,} in flight, {args.hosts} PTO hosts, seed {args.seed}", flush=True)
-        recorder, watch = Recorder(len(plan)), MemoryWatch(rt)
+        recorder, watch = Recorder(len(plan)), ResourceWatch(rt)
         wall = asyncio.run(run_load(rt, plan, args.concurrency, recorder, watch))
         recorder.bar.close()
         stats = settle(rt, watch)
@@ -146,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def figures(args: argparse.Namespace, wall: float, recorder: Recorder, stats: dict[str, Any],
-            watch: MemoryWatch, results: list) -> dict[str, Any]:
+            watch: ResourceWatch, results: list) -> dict[str, Any]:
     bus, hosts = stats["bus"], stats["hosts"].values()
     routed = bus.get("sends", 0) + bus.get("publishes", 0) + bus.get("answers", 0)
     local = sum(h.get("local_deliveries", 0) + h.get("local_answers", 0) for h in hosts)
@@ -164,8 +175,12 @@ def figures(args: argparse.Namespace, wall: float, recorder: Recorder, stats: di
         "errors": dict(recorder.errors),
         "messages": {"routed_by_bus": routed, "delivered_in_process": local,
                      "deliveries": deliveries, "deliveries_per_s": deliveries / wall,
-                     "dead_letters": bus.get("dead_letters", 0)},
+                     "dead_letters": bus.get("dead_letters", 0),
+                     "per_call_to_hosts": bus.get("to_host_items", 0) / max(1, bus.get("to_host_batches", 0)),
+                     "per_call_to_bus": sum(h.get("to_bus_items", 0) for h in hosts)
+                     / max(1, sum(h.get("to_bus_batches", 0) for h in hosts))},
         "peak_rss_mb": {"driver": watch.driver / 2**20} | {k: v / 2**20 for k, v in watch.workers.items()},
+        "cpu_s": watch.cpu_seconds(),
         "invariants": [{"name": r.name, "ok": r.ok, "violations": r.violations, "example": r.example}
                        for r in results],
     }
@@ -182,7 +197,10 @@ def print_report(report: dict[str, Any]) -> None:
         ("messages delivered in-process", messages["delivered_in_process"]),
         ("deliveries/s", messages["deliveries_per_s"]),
         ("dead letters", messages["dead_letters"]),
+        ("messages per call, hosts to bus", messages["per_call_to_bus"]),
+        ("messages per call, bus to hosts", messages["per_call_to_hosts"]),
         *[(f"peak RSS {k}, MB", v) for k, v in report["peak_rss_mb"].items()],
+        *[(f"CPU {k}, s", v) for k, v in report["cpu_s"].items()],
     ]
     print_table(f"pto_load, {report['date']}, {report['machine']}", ("figure", "value"), rows)
     print_table("invariants", ("invariant", "result"),
