@@ -71,7 +71,8 @@ class RuleBasedDateModel:
     - In a list ("next Thursday and Friday") a leading "next"/"this" applies to every bare weekday after it.
     - A range's end ("from Monday to Wednesday") is the first such day on or after the range's start.
     - A date without a year ("Dec 22") is its next occurrence on or after today; a range end without a year
-      is the first on or after the start, so "Dec 30 to Jan 2" crosses the new year.
+      is the first on or after the start, so "Dec 30 to Jan 2" crosses the new year; so is a later date in a
+      list, and a bare day number keeps the month before it ("Dec 22 and 23").
     Also: "today", "tomorrow", "this week", "next week", "the week after next", "N days starting X"
     (N working days), ISO dates. A phrase in the past, longer than a year, or naming no working day is an error.
     """
@@ -129,7 +130,9 @@ class RuleBasedDateModel:
         days = []
         for part in parts:
             modifier = _modifier(part) or modifier
-            days.append(self._day(part, today, text, modifier))
+            # like a range's end, a later calendar date reads on from the item before: "Dec 22 and 23"
+            anchor = days[-1] if days and _is_calendar_date(part) else today
+            days.append(self._day(part, anchor, text, modifier))
         return days
 
     def _count_from(self, start: date, count: int) -> list[date]:
@@ -167,6 +170,11 @@ class RuleBasedDateModel:
         if not re.search(r"\d{4}", part) and day < anchor:
             day += relativedelta(years=1)  # "Jan 2" said in December means next year
         return day
+
+
+def _is_calendar_date(part: str) -> bool:
+    words = part.split()
+    return bool(words) and words[-1] not in WEEKDAYS and part not in ("today", "tomorrow")
 
 
 def _modifier(part: str) -> str | None:
