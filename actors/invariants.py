@@ -48,16 +48,21 @@ def collect(rt: Runtime, org: Org) -> Snapshot:
 def check(org: Org, snap: Snapshot, requested: dict[str, str]) -> list[InvariantResult]:
     """``requested`` maps each request id the driver sent to its employee."""
     hr_requests = {rid: record for dept in snap.hr.values() for rid, record in dept["requests"].items()}
-    outcomes = {rid: (eid, status) for eid, report in snap.employees.items()
-                for rid, status in report["requests"].items()}
+    recorded: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for eid, report in snap.employees.items():
+        for rid, status in report["requests"].items():
+            recorded[rid].append((eid, status))
+    outcomes = {rid: next((r for r in records if r[0] == requested.get(rid)), records[0])
+                for rid, records in recorded.items()}
     return [
         _result("ledger reconciles and no balance is negative",
-                [v for dept in snap.hr.values() for v in dept["violations"]]
-                + [f"{e}: balance {b}" for dept in snap.hr.values() for e, b in dept["balances"].items() if b < 0]),
+                [v for dept in snap.hr.values() for v in dept["violations"]] + _balances(org, snap, hr_requests)),
         _result("no day committed twice for one employee", _double_commits(hr_requests)),
         _result("every team keeps its minimum on duty", _coverage(org, hr_requests)
                 + [v for report in snap.teams.values() for v in report["violations"]]),
-        _result("every request has exactly one terminal outcome", _outcomes(requested, outcomes)),
+        _result("every request has exactly one terminal outcome", _outcomes(requested, outcomes)
+                + [f"{rid}: recorded by {', '.join(e for e, _ in records)}" for rid, records in recorded.items()
+                   if len(records) > 1]),
         _result("a rejected request leaves no hold and no reservation", _leftovers(snap, outcomes, hr_requests)),
         _result("approved requests committed in hr, rejected ones not", _agreement(outcomes, hr_requests)),
         _result("each approved notice reached each recipient exactly once, rejected ones none",
@@ -75,6 +80,20 @@ def _committed(hr_requests: dict[str, tuple]) -> dict[str, list[str]]:
         if status == "committed":
             by_employee[employee].extend(days)
     return by_employee
+
+
+def _balances(org: Org, snap: Snapshot, hr_requests: dict[str, tuple]) -> list[str]:
+    """Each reported balance against the org's starting balance less the committed days, recomputed here."""
+    committed = _committed(hr_requests)
+    problems = []
+    for dept in snap.hr.values():
+        for employee, balance in dept["balances"].items():
+            expected = org.employees[employee].starting_balance - len(committed.get(employee, []))
+            if balance < 0 or balance != expected:
+                problems.append(f"{employee}: balance {balance}, expected {expected} (starting "
+                                f"{org.employees[employee].starting_balance} - {len(committed.get(employee, []))} "
+                                f"committed days)")
+    return problems
 
 
 def _double_commits(hr_requests: dict[str, tuple]) -> list[str]:

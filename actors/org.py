@@ -150,6 +150,8 @@ class Org(_Frozen):
             return cls.model_validate_json(path.read_text())
         except OSError as exc:
             raise OrgFileError(f"cannot read org file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise OrgFileError(f"org file {path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
         except ValidationError as exc:
             raise OrgFileError(f"org file {path} is not a valid org: {exc}") from None
 

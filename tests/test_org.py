@@ -214,11 +214,6 @@ def test_a_malformed_org_file_raises_org_file_error_naming_the_problem(
     assert str(path) in str(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Org.load only wraps OSError and ValidationError: a file that is not UTF-8 escapes as a bare "
-    "UnicodeDecodeError from Path.read_text instead of OrgFileError",
-)
 def test_a_file_that_is_not_utf8_raises_org_file_error(tmp_path: Path) -> None:
     path = tmp_path / "org.json"
     path.write_bytes(b"\xff\xfe{}")
