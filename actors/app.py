@@ -9,7 +9,7 @@ from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId, Type
 from .messages import TimeOffCancelled, TimeOffNotice
 from .org import Org
 
-__all__ = ["AGENT_TYPES", "register_pto"]
+__all__ = ["AGENT_TYPES", "department_groups", "register_pto"]
 
 AGENT_TYPES = {
     "employee": "actors.employee:Employee",
@@ -21,11 +21,12 @@ AGENT_TYPES = {
 }
 
 
-def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2) -> None:
-    """All PTO types share one pool of ``hosts`` actors, so most of a request's ~20 messages are
-    delivered in-process (thousands of employees would not fit one Ray actor each)."""
+def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_department: bool = True) -> None:
+    """All PTO types share one pool of ``hosts`` actors (thousands of employees would not fit one Ray
+    actor each). ``by_department`` keeps each department's agents on one host: a request's messages then
+    stay in-process but for the driver's call, its answer and the notices; otherwise agents are hashed."""
     config = {"org": org.model_dump_json(), "hr_dir": str(Path(hr_dir).resolve())}
-    placement = Sharded(hosts, pool="pto")
+    placement = Sharded(hosts, pool="pto", groups=department_groups(org) if by_department else {})
     for agent_type, path in AGENT_TYPES.items():
         rt.register(agent_type, path, placement=placement, config=config)
     rt.register_message(TimeOffNotice, TimeOffCancelled)
@@ -37,3 +38,13 @@ def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2) -> N
             for employee in members
         ),
     )
+
+
+def department_groups(org: Org) -> dict[str, str]:
+    """Every agent id of the app to its department. A team shared across departments still works: its
+    messages from the other department just cross hosts."""
+    groups = {f"{kind}/{d}": d for d in org.departments for kind in ("hr", "dates", "notifier")}
+    groups |= {f"employee/{e.id}": e.department for e in org.employees.values()}
+    groups |= {f"manager/{m.id}": m.department for m in org.managers.values()}
+    groups |= {f"team/{t.id}": t.department for t in org.teams.values()}
+    return groups

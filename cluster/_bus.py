@@ -50,6 +50,7 @@ class Bus:
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.trace = TraceLog(BUS_NAME)
         self.metrics = MetricsExporter(namespace, "bus", lambda: self.counts)
+        self.cpu_at_start = process_figures()["cpu_s"]
 
     # --- registry -----------------------------------------------------------------------------
     async def register(self, spec: AgentTypeSpec, message_types: list[type]) -> int:
@@ -238,7 +239,7 @@ class Bus:
         return {
             "bus": dict(self.counts) | {
                 "queued": sum(len(o) + o.in_flight for o in self.outboxes.values()),
-                **process_figures(),
+                **process_figures(self.cpu_at_start),
                 "to_host_batches": sum(o.batches for o in self.outboxes.values()),
                 "to_host_items": sum(o.items for o in self.outboxes.values()),
             },

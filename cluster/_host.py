@@ -69,6 +69,7 @@ class Host(Endpoint):
         self.counts: Counter[str] = Counter()
         self.trace = TraceLog(endpoint)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
+        self.cpu_at_start = process_figures()["cpu_s"]
 
     # --- Ray-facing methods -------------------------------------------------------------------
     async def deliver(self, batch: list[tuple]) -> None:
@@ -95,7 +96,7 @@ class Host(Endpoint):
         queued = sum(len(a.mailbox) for a in self.activations.values())
         return dict(self.counts) | {
             "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
-            "outbox": len(self.to_bus) + self.to_bus.in_flight, **process_figures(),
+            "outbox": len(self.to_bus) + self.to_bus.in_flight, **process_figures(self.cpu_at_start),
             "to_bus_batches": self.to_bus.batches, "to_bus_items": self.to_bus.items,
         }
 

@@ -20,6 +20,8 @@ def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
     parser.add_argument("--org", default=None, help="load the org from this JSON file instead of generating it")
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="reference date, YYYY-MM-DD")
     parser.add_argument("--hosts", type=int, default=2, help="host actors in the PTO pool")
+    parser.add_argument("--placement", choices=("department", "hash"), default="department",
+                        help="keep each department's agents on one host, or hash every agent to a host")
     parser.add_argument("--run-dir", default=None, help="where the HR databases go (default: runs/<name>-<time>)")
 
 
@@ -36,5 +38,5 @@ def run_dir(args: argparse.Namespace, name: str) -> Path:
 
 def start_app(rt: Runtime, org: Org, args: argparse.Namespace, name: str) -> Path:
     path = run_dir(args, name)
-    register_pto(rt, org, path / "hr", hosts=args.hosts)
+    register_pto(rt, org, path / "hr", hosts=args.hosts, by_department=args.placement == "department")
     return path

@@ -86,7 +86,8 @@ class ResourceWatch:
             self.workers[name] = max(self.workers.get(name, 0), figures.get("rss", 0))
             cpu[name] = figures.get("cpu_s", 0.0)
         for name, seconds in cpu.items():
-            self.cpu_first.setdefault(name, seconds)
+            # a host first seen mid-run was created by the run: all its CPU (counted from its creation) is the run's
+            self.cpu_first.setdefault(name, seconds if not self.cpu_last else 0.0)
             self.cpu_last[name] = seconds
         return stats
 

@@ -36,7 +36,12 @@ def head_node() -> Iterator[tuple[str, dict[str, str]]]:
     env.pop("RAY_ADDRESS", None)
     head = subprocess.Popen(
         [RAY, "start", "--head", "--block", f"--temp-dir={temp_dir}", f"--port={free_port()}",
-         f"--dashboard-port={dashboard}", "--num-cpus=2", "--include-dashboard=true"],
+         f"--dashboard-port={dashboard}", "--num-cpus=2", "--include-dashboard=true",
+         # every port of our own: another Ray on this machine (the test session's) holds the defaults
+         *(f"--{name}={free_port()}" for name in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                                                   "metrics-export-port", "runtime-env-agent-port",
+                                                   "ray-client-server-port", "node-manager-port",
+                                                   "object-manager-port"))],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     address = f"http://127.0.0.1:{dashboard}"
@@ -60,14 +65,21 @@ def _stop_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)  # whatever of ours ignored the TERM
 
 
+def submit(address: str, env: dict[str, str], *command: str) -> subprocess.CompletedProcess:
+    """``ray job submit``; a head that answers ``job list`` may still be starting its job agent, so retry that."""
+    deadline = time.monotonic() + 90
+    while True:
+        job = subprocess.run([RAY, "job", "submit", "--address", address, "--working-dir", str(REPO), "--", *command],
+                             env=env, capture_output=True, text=True, timeout=600)
+        if "No available agent" not in job.stderr or time.monotonic() > deadline:
+            return job
+        time.sleep(2)
+
+
 def test_a_submitted_load_run_succeeds_with_its_table_and_invariants_in_the_logs(head_node, tmp_path: Path) -> None:
     address, env = head_node
-    job = subprocess.run(
-        [RAY, "job", "submit", "--address", address, "--working-dir", str(REPO), "--",
-         "python", "-m", "scenarios.pto_load", "--requests", "150", "--employees", "30", "--concurrency", "50",
-         "--run-dir", str(tmp_path / "run")],
-        env=env, capture_output=True, text=True, timeout=600,
-    )
+    job = submit(address, env, "python", "-m", "scenarios.pto_load", "--requests", "150", "--employees", "30",
+                 "--concurrency", "50", "--run-dir", str(tmp_path / "run"))
     logs = job.stdout + job.stderr
     assert job.returncode == 0, logs[-3000:]
     assert "succeeded" in logs

@@ -140,10 +140,10 @@ def start(rt: Runtime, tmp_path: Path, *flags: str) -> App:
     return App(rt, org, start_app(rt, org, args, "test_pto"))
 
 
-def start_small_org(rt: Runtime, tmp_path: Path, hosts: int) -> App:
+def start_small_org(rt: Runtime, tmp_path: Path, hosts: int, *flags: str) -> App:
     org_file = tmp_path / "org.json"
     org_file.write_text(json.dumps(ORG))
-    return start(rt, tmp_path, "--org", str(org_file), "--hosts", str(hosts))
+    return start(rt, tmp_path, "--org", str(org_file), "--hosts", str(hosts), *flags)
 
 
 @pytest.fixture
@@ -374,7 +374,7 @@ def _check_invariants(app: App, requested: dict[str, str]) -> None:
 
 
 def test_concurrent_requests_for_the_same_days_keep_every_invariant(runtime: Runtime, tmp_path: Path) -> None:
-    app = start_small_org(runtime, tmp_path, hosts=2)
+    app = start_small_org(runtime, tmp_path, 2, "--placement", "hash")  # one department: hash to cross hosts
     texts = ["Dec 3", "Dec 3 to Dec 4", "next Thursday and Friday", "Dec 2"]
     plan = {f"r-{e}-{n}": (e, text) for e in app.org.employees for n, text in enumerate(texts)}
 

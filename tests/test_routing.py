@@ -232,6 +232,36 @@ def test_sharded_with_a_pool_uses_the_pool_name() -> None:
     assert Sharded(1, pool="pto").endpoint("employee", "e1") == "pool:pto.0"
 
 
+GROUPS = {"employee/e1": "d0", "hr/d0": "d0", "employee/e2": "d1", "hr/d1": "d1", "team/t9": "d2"}
+
+
+def test_sharded_groups_put_agents_of_one_group_on_one_host_whatever_their_type() -> None:
+    placement = Sharded(2, pool="pto", groups=GROUPS)
+    assert placement.endpoint("employee", "e1") == placement.endpoint("hr", "d0")
+    assert placement.endpoint("employee", "e2") == placement.endpoint("hr", "d1")
+
+
+def test_sharded_groups_are_dealt_to_the_hosts_in_turn() -> None:
+    placement = Sharded(2, pool="pto", groups=GROUPS)
+    assert [placement.endpoint("hr", "d0"), placement.endpoint("hr", "d1"), placement.endpoint("team", "t9")] == [
+        "pool:pto.0", "pool:pto.1", "pool:pto.0"]
+
+
+def test_sharded_ids_outside_the_groups_are_hashed_as_before() -> None:
+    assert Sharded(4, groups=GROUPS).endpoint("employee", "e17") == Sharded(4).endpoint("employee", "e17")
+
+
+def test_sharded_groups_survive_pickling_to_another_process() -> None:
+    placement = Sharded(2, pool="pto", groups=GROUPS)
+    assert pickle.loads(pickle.dumps(placement)).endpoint("employee", "e2") == placement.endpoint("employee", "e2")
+
+
+def test_the_same_type_registered_with_other_groups_is_a_duplicate_registration() -> None:
+    table = table_with(spec("employee", sa.Counter, Sharded(2, groups=GROUPS)))
+    with pytest.raises(DuplicateRegistration):
+        table.add_type(spec("employee", sa.Counter, Sharded(2, groups={"employee/e1": "d9"})))
+
+
 @pytest.mark.parametrize("n", [0, -1, 1.5, "2"])
 def test_sharded_rejects_a_non_positive_or_non_integer_n(n: object) -> None:
     with pytest.raises(ValueError, match="n must be a positive integer"):
