@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from cluster import Agent, AgentId, MessageContext, NotAuthorized, TopicId, handler
+from cluster import Agent, AgentId, DeltaCounter, MessageContext, NotAuthorized, TopicId, handler
 
 from ._config import org_of
 from .messages import (
@@ -27,6 +27,8 @@ from .messages import (
 from .org import Employee as Profile
 
 __all__ = ["Employee"]
+
+REQUESTS = DeltaCounter("raybus_pto_requests", "PTO requests by terminal outcome", ("status", "reason"))
 
 
 class Employee(Agent):
@@ -144,6 +146,7 @@ class Employee(Agent):
     def _finish(self, request_id: str, status: str, reason: str | None, detail: str | None = None) -> RequestOutcome:
         record = self.requests[request_id]
         record.update(status=status, reason=reason, detail=detail)
+        REQUESTS.inc(status=status, reason=reason or "")
         return self._outcome(request_id)
 
     def _outcome(self, request_id: str) -> RequestOutcome:

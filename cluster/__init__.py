@@ -13,6 +13,7 @@ from ._errors import (
     UnknownMessageType,
 )
 from ._messages import DeadLetter
+from ._metrics import DeltaCounter
 from ._placement import Dedicated, Placement, Sharded
 from ._runtime import DEAD_LETTER_TOPIC, Runtime
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
@@ -26,6 +27,7 @@ __all__ = [
     "DeadLetter",
     "Dedicated",
     "DeliveryTimeout",
+    "DeltaCounter",
     "DuplicateRegistration",
     "HandlerError",
     "InvalidMessage",

@@ -5,13 +5,14 @@ Exported as deltas once a second: a metric call per message would cost more than
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 from collections.abc import Callable, Mapping
 
 import psutil
 from ray.util.metrics import Counter
 
-__all__ = ["MetricsExporter", "process_figures"]
+__all__ = ["DeltaCounter", "MetricsExporter", "process_figures"]
 
 _ROUTED = {"sends": "send", "publishes": "publish", "answers": "answer",
            "local_deliveries": "local_send", "local_answers": "local_answer"}
@@ -57,6 +58,33 @@ class MetricsExporter:
                 self._dead.inc(value, self._tags | {"reason": key.removeprefix(_DEAD_PREFIX)})
         if delta.get(_REFUSED_PREFIX):
             self._refused.inc(delta[_REFUSED_PREFIX], self._tags)
+
+
+class DeltaCounter:
+    """A dashboard counter for application events (requests by outcome...): ``inc`` only bumps an in-process
+    tally, which goes to Ray's metrics as deltas once a second from the running loop."""
+
+    def __init__(self, name: str, description: str, tag_keys: tuple[str, ...]) -> None:
+        self._metric = Counter(name, description, tag_keys)
+        self._tally: collections.Counter[tuple[tuple[str, str], ...]] = collections.Counter()
+        self._sent: dict[tuple[tuple[str, str], ...], int] = {}
+        self._task: asyncio.Task | None = None
+
+    def inc(self, **tags: str) -> None:
+        self._tally[tuple(sorted(tags.items()))] += 1
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            self.export()
+
+    def export(self) -> None:
+        for tags, total in list(self._tally.items()):
+            if total != self._sent.get(tags, 0):
+                self._metric.inc(total - self._sent.get(tags, 0), dict(tags))
+                self._sent[tags] = total
 
 
 def process_figures(cpu_since: float = 0.0) -> dict[str, float]:

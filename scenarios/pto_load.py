@@ -18,11 +18,13 @@ from tqdm import tqdm
 
 from actors.invariants import check, collect
 from actors.messages import RequestOutcome, RequestTimeOff
+from actors.org import Org
 from cluster import AgentId, Runtime
 
 from ._common import add_common_flags, connect, machine, print_table, write_json
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, load_org, start_app
+from .bus_bench import raw_pipelined
 
 
 class Recorder:
@@ -141,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         start_app(rt, org, args, "pto_load")
         print(f"{args.requests:,} requests from {len(org.employees)} employees in {len(org.teams)} teams, "
               f"{args.concurrency:,} in flight, {args.hosts} PTO hosts, seed {args.seed}", flush=True)
+        baseline = raw_pipelined(2.0, 1000)  # this machine, this minute: the yardstick for the ratio
         recorder, watch = Recorder(len(plan)), ResourceWatch(rt)
         wall = asyncio.run(run_load(rt, plan, args.concurrency, recorder, watch))
         recorder.bar.close()
         stats = settle(rt, watch)
         results = check(org, collect(rt, org), {p.request_id: p.employee for p in plan})
-        report = figures(args, wall, recorder, stats, watch, results)
+        report = figures(args, org, wall, recorder, stats, watch, results, baseline)
         print_report(report)
         write_json(args.json_path, report)
         if args.plot:
@@ -157,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         rt.shutdown(destroy=True)
 
 
-def figures(args: argparse.Namespace, wall: float, recorder: Recorder, stats: dict[str, Any],
-            watch: ResourceWatch, results: list) -> dict[str, Any]:
+def figures(args: argparse.Namespace, org: Org, wall: float, recorder: Recorder, stats: dict[str, Any],
+            watch: ResourceWatch, results: list, baseline: float) -> dict[str, Any]:
     bus, hosts = stats["bus"], stats["hosts"].values()
     routed = bus.get("sends", 0) + bus.get("publishes", 0) + bus.get("answers", 0)
     local = sum(h.get("local_deliveries", 0) + h.get("local_answers", 0) for h in hosts)
@@ -169,8 +172,11 @@ def figures(args: argparse.Namespace, wall: float, recorder: Recorder, stats: di
         "machine": machine(),
         "command": "python -m scenarios.pto_load " + " ".join(sys.argv[1:]),
         "requests": args.requests, "concurrency": args.concurrency, "hosts": args.hosts, "seed": args.seed,
+        "employees": len(org.employees), "placement": args.placement,
         "wall_s": wall,
         "requests_per_s": args.requests / wall,
+        "raw_ray_calls_per_s": baseline,
+        "requests_per_raw_call": args.requests / wall / baseline,
         "latency_s": {f"p{q}": percentile(recorder.latencies, q / 100) for q in (50, 95, 99)},
         "outcomes": dict(sorted(recorder.outcomes.items())),
         "errors": dict(recorder.errors),
@@ -191,6 +197,8 @@ def print_report(report: dict[str, Any]) -> None:
     latency, messages = report["latency_s"], report["messages"]
     rows = [
         ("completed requests/s", report["requests_per_s"]),
+        ("raw Ray pipelined calls/s, same run", report["raw_ray_calls_per_s"]),
+        ("requests/s per raw Ray call/s", report["requests_per_raw_call"]),
         ("wall time, s", report["wall_s"]),
         *[(f"latency {q}, s", v) for q, v in latency.items()],
         *[(f"outcome {k}", v) for k, v in report["outcomes"].items()],
