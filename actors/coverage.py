@@ -12,9 +12,24 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-__all__ = ["ReserveResult", "TeamCalendar"]
+__all__ = ["DayCover", "ReserveResult", "TeamCalendar"]
 
 TENTATIVE, CONFIRMED = "tentative", "confirmed"
+
+
+@dataclass(frozen=True, slots=True)
+class DayCover:
+    """One day of a team as a request finds it: the members already off (the requester aside) and the
+    most that may be off. Manager decisions are audited with it."""
+
+    day: date
+    off: int
+    allowed: int
+
+    @property
+    def short(self) -> bool:
+        """One more off would drop the team below its minimum on duty."""
+        return self.off >= self.allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +53,12 @@ class TeamCalendar:
     def off_on(self, day: date) -> set[str]:
         return set(self._off.get(day, ()))
 
+    def cover(self, employee: str, days: Iterable[date]) -> list[DayCover]:
+        """Each day's cover for ``employee``, in day order: the rule ``reserve`` applies, and what it saw.
+        The employee's own days off do not count: asking twice for a day takes no one else off."""
+        capacity = self.capacity()
+        return [DayCover(day, len(self._off.get(day, {}).keys() - {employee}), capacity) for day in sorted(set(days))]
+
     def reserve(self, request_id: str, employee: str, days: Iterable[date]) -> ReserveResult:
         known = self.reservations.get(request_id)
         if known is not None:  # a redelivered request gets the first answer
@@ -45,10 +66,9 @@ class TeamCalendar:
         if employee not in self.members:
             return ReserveResult(False, "not_a_member")
         days = sorted(set(days))
-        for day in days:
-            off = self._off.get(day, {})
-            if employee not in off and len(off) >= self.capacity():
-                return ReserveResult(False, "coverage", day)
+        short = next((cover.day for cover in self.cover(employee, days) if cover.short), None)
+        if short is not None:
+            return ReserveResult(False, "coverage", short)
         self.reservations[request_id] = {"employee": employee, "days": days, "status": TENTATIVE}
         for day in days:
             self._off[day][employee] = self._off[day].get(employee, 0) + 1

@@ -38,17 +38,18 @@ class Hr(Agent):
         return HoldPlaced(request_id=message.request_id, ok=result.ok, reason=result.reason,
                           balance=result.balance)
 
+    # The audit names the decider as the runtime stamped the message's sender: a message cannot claim one.
     @handler
     async def on_commit(self, message: Commit, ctx: MessageContext) -> Done:
-        return _done(message.request_id, self.store.commit(message.request_id))
+        return _done(message.request_id, self.store.commit(message.request_id, message.decision, _sender(ctx)))
 
     @handler
     async def on_release(self, message: Release, ctx: MessageContext) -> Done:
-        return _done(message.request_id, self.store.release(message.request_id))
+        return _done(message.request_id, self.store.release(message.request_id, message.decision, _sender(ctx)))
 
     @handler
     async def on_revoke(self, message: RevokeApproval, ctx: MessageContext) -> Done:
-        return _done(message.request_id, self.store.cancel(message.request_id))
+        return _done(message.request_id, self.store.cancel(message.request_id, _sender(ctx)))
 
     def snapshot(self) -> dict[str, Any]:
         """What the invariant checker reads: the store's own reconciliation, every request, and balances."""
@@ -59,6 +60,10 @@ class Hr(Agent):
                          for r in self.store.requests()},
             "balances": {e: self.store.balance(e) for e in employees},
         }
+
+
+def _sender(ctx: MessageContext) -> str | None:
+    return None if ctx.sender is None else str(ctx.sender)
 
 
 def _done(request_id: str, result: Any) -> Done:

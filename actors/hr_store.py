@@ -3,15 +3,20 @@
 The balance is never a stored number: it is the sum of the ledger (a grant for the starting balance,
 -1 per committed day, +1 per day of an approved request that is cancelled). Every change is one
 transaction, and every operation is idempotent by request id, so a redelivered message changes nothing.
+A manager's decision is recorded (``actors.audit``) in the transaction of the commit or release it caused,
+and the cancellation of an approved request in the transaction that returns its days.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+
+from . import audit
+from .audit import DecisionAudit, DecisionRecord
 
 __all__ = ["HoldResult", "HrStore", "OpResult", "RequestRecord", "UnknownEmployee"]
 
@@ -71,7 +76,7 @@ class HrStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + audit.SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -143,19 +148,45 @@ class HrStore:
         db.executemany("INSERT INTO request_days VALUES (?, ?, ?)", [(request_id, employee, d) for d in wanted])
         return HoldResult(True, None, balance, balance - held - len(days))
 
-    def commit(self, request_id: str) -> OpResult:
-        return self._move(request_id, {"held": "committed"}, done="committed", ledger=("take", -1))
+    # ``decided_by`` and ``cancelled_by`` are agent ids as the runtime stamped them; None is the driver.
+    def commit(self, request_id: str, decision: DecisionAudit | None = None, decided_by: str | None = None) -> OpResult:
+        return self._move(request_id, {"held": "committed"}, done="committed", ledger=("take", -1),
+                          then=self._recorder(request_id, decision, decided_by))
 
-    def release(self, request_id: str) -> OpResult:
-        return self._move(request_id, {"held": "released"}, done="released")
+    def release(self, request_id: str, decision: DecisionAudit | None = None,
+                decided_by: str | None = None) -> OpResult:
+        return self._move(request_id, {"held": "released"}, done="released",
+                          then=self._recorder(request_id, decision, decided_by))
 
-    def cancel(self, request_id: str) -> OpResult:
-        """Cancel an approved request (reversing its ledger) or release a held one."""
+    def cancel(self, request_id: str, cancelled_by: str | None = None) -> OpResult:
+        """Cancel an approved request (reversing its ledger and marking its decision) or release a held one."""
         return self._move(request_id, {"committed": "cancelled", "held": "released"}, done="cancelled",
-                          ledger=("return", +1), also_done="released")
+                          ledger=("return", +1), also_done="released",
+                          then=lambda db, at: audit.mark_cancelled(db, request_id, cancelled_by, at))
 
-    def _move(self, request_id: str, moves: dict[str, str], done: str,
-              ledger: tuple[str, int] | None = None, also_done: str | None = None) -> OpResult:
+    def record_decision(self, request_id: str, decision: DecisionAudit, decided_by: str | None) -> bool:
+        """Record a decision on its own; whether it was new (a request keeps its first decision)."""
+        db = self._transaction()
+        try:
+            recorded = audit.record(db, request_id, decision, decided_by, _now())
+            db.execute("COMMIT")
+            return recorded
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _recorder(request_id: str, decision: DecisionAudit | None,
+                  decided_by: str | None) -> Callable[[sqlite3.Connection, str], object] | None:
+        if decision is None:
+            return None
+        return lambda db, at: audit.record(db, request_id, decision, decided_by, at)
+
+    def _move(self, request_id: str, moves: dict[str, str], done: str, ledger: tuple[str, int] | None = None,
+              also_done: str | None = None,
+              then: Callable[[sqlite3.Connection, str], object] | None = None) -> OpResult:
+        """Move a request on; ``then`` runs in the same transaction if it moved or had already moved, so
+        what the audit says happened, happened (a refused move records nothing)."""
         db = self._transaction()
         try:
             row = db.execute("SELECT employee, status FROM requests WHERE request_id = ?", (request_id,)).fetchone()
@@ -177,6 +208,8 @@ class HrStore:
                         (delta, kind, _now(), request_id),
                     )
                 result = OpResult(True)
+            if result.ok and then is not None:
+                then(db, _now())
             db.execute("COMMIT")
             return result
         except BaseException:
@@ -228,6 +261,12 @@ class HrStore:
         return [RequestRecord(rid, employee, st, tuple(sorted(date.fromisoformat(d) for d in (days or "").split(",")
                                                               if d)))
                 for rid, employee, st, days in rows]
+
+    def decisions(self, employee: str | None = None, request_id: str | None = None) -> list[DecisionRecord]:
+        """Manager decisions recorded here, oldest first; an employee this store does not know is an error."""
+        if employee is not None:
+            self._check(employee)
+        return audit.select(self._db, employee, request_id)
 
     def committed_days(self, employee: str) -> list[date]:
         self._check(employee)

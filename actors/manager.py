@@ -9,6 +9,7 @@ from typing import Any
 from cluster import Agent, AgentId, MessageContext, NotAuthorized, handler
 
 from ._config import org_of
+from .audit import DecisionAudit, TeamCover
 from .messages import (
     Cancelled,
     CancelRequest,
@@ -55,17 +56,20 @@ class Manager(Agent):
         hr = AgentId("hr", department)
         reason: str | None = None
         detail = ""
+        covers: list[TeamCover] = []
         try:
             answers: list[Reserved] = await asyncio.gather(*(
                 ctx.send(team, Reserve(request_id=request_id, employee=message.employee, days=message.days))
                 for team in teams
             ))
+            covers = [TeamCover(team=a.team, reserved=a.ok, reason=a.reason, days=a.cover) for a in answers]
             refused = [answer for answer in answers if not answer.ok]
             if refused:
                 reason = refused[0].reason or "coverage"
                 detail = "; ".join(f"team {a.team} on {a.day}" for a in refused)
             else:
-                committed: Done = await ctx.send(hr, Commit(request_id=request_id))
+                committed: Done = await ctx.send(hr, Commit(request_id=request_id,
+                                                            decision=_audit(message, covers, None, "")))
                 if not committed.ok:
                     reason, detail = "hold_lost", committed.reason or ""
         except Exception as exc:  # whatever failed, undo everything below: a rejection leaves nothing behind
@@ -74,7 +78,7 @@ class Manager(Agent):
             await asyncio.gather(*(ctx.send(team, Confirm(request_id=request_id)) for team in teams))
         else:
             await asyncio.gather(*(ctx.send(team, CancelReservation(request_id=request_id)) for team in teams))
-            await ctx.send(hr, Release(request_id=request_id))
+            await ctx.send(hr, Release(request_id=request_id, decision=_audit(message, covers, reason, detail)))
         return {"employee": message.employee, "department": department, "approved": reason is None,
                 "reason": reason, "detail": detail, "teams": [t.key for t in teams], "cancelled": False}
 
@@ -97,3 +101,9 @@ class Manager(Agent):
 
     def report(self) -> dict[str, Any]:
         return {"decisions": {rid: d["approved"] for rid, d in self.decisions.items()}}
+
+
+def _audit(message: PtoRequest, covers: list[TeamCover], reason: str | None, detail: str) -> DecisionAudit:
+    """What hr records with the commit or release: the decision and the cover it rested on."""
+    return DecisionAudit(employee=message.employee, days=message.days, approved=reason is None, reason=reason,
+                         detail=detail, teams=covers)

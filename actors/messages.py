@@ -3,8 +3,9 @@
 1. employee → dates: ``ResolveDates`` → ``ResolvedDates``
 2. employee → hr: ``PlaceHold`` → ``HoldPlaced``
 3. employee → manager: ``PtoRequest`` → ``Decision``
-4. manager → each team of the employee: ``Reserve`` → ``Reserved``
-5. manager → hr ``Commit``/``Release``, → teams ``Confirm``/``CancelReservation`` → ``Done``
+4. manager → each team of the employee: ``Reserve`` → ``Reserved`` (with each day's cover)
+5. manager → hr ``Commit``/``Release`` (with the ``DecisionAudit``), → teams ``Confirm``/``CancelReservation``
+   → ``Done``
 6. manager → employee: ``Decision`` → ``Done`` (refused unless it comes from the employee's manager)
 7. employee publishes ``TimeOffNotice`` to its department topic and each of its task topics.
 """
@@ -15,6 +16,9 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .audit import DecisionAudit
+from .coverage import DayCover
 
 __all__ = [
     "CancelRequest",
@@ -104,6 +108,7 @@ class Reserved(_Message):
     ok: bool
     reason: str | None = None
     day: date | None = None
+    cover: list[DayCover] = []  # each requested day as the team found it, for the audit trail
 
 
 class Confirm(_Message):
@@ -115,11 +120,15 @@ class CancelReservation(_Message):
 
 
 class Commit(_Message):
-    pass
+    """Manager → hr: take the held days; hr records the decision in the same transaction."""
+
+    decision: DecisionAudit
 
 
 class Release(_Message):
-    pass
+    """Manager → hr: give the held days back; hr records the rejection in the same transaction."""
+
+    decision: DecisionAudit
 
 
 class RevokeApproval(_Message):

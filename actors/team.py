@@ -24,9 +24,10 @@ class Team(Agent):
 
     @handler
     async def on_reserve(self, message: Reserve, ctx: MessageContext) -> Reserved:
+        cover = self.calendar.cover(message.employee, message.days)  # before this request takes its days
         result = self.calendar.reserve(message.request_id, message.employee, message.days)
         return Reserved(request_id=message.request_id, team=self.id.key, ok=result.ok, reason=result.reason,
-                        day=result.day)
+                        day=result.day, cover=cover)
 
     @handler
     async def on_confirm(self, message: Confirm, ctx: MessageContext) -> Done:
