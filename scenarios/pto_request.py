@@ -15,6 +15,7 @@ from cluster import AgentId, Runtime
 
 from ._common import add_common_flags, connect
 from ._pto import add_org_flags, load_org, start_app
+from .audit import print_decisions, read_decisions
 
 
 def pick_employee(org: Org, wanted: str | None) -> str:
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     profile = org.employees[employee]
     rt = connect(args, "pto-request")
     try:
-        start_app(rt, org, args, "pto_request")
+        run = start_app(rt, org, args, "pto_request")
         print(f"org: seed {org.seed}, {len(org.employees)} employees, {len(org.teams)} teams, today {org.today}")
         print(f"employee/{employee}: department {profile.department}, teams {', '.join(profile.teams)}, "
               f"tasks {', '.join(profile.tasks)}, manager {profile.manager}")
@@ -76,6 +77,11 @@ def main(argv: list[str] | None = None) -> None:
         told = who_was_told(rt, org, employee, "r1")
         print("\nnotified: " + (", ".join(told) if told else "nobody"))
         print(f"\ntrace {trace_id} as a Mermaid sequence diagram:\n```mermaid\n{rt.trace_mermaid(trace_id)}\n```")
+        _, audited = read_decisions(run, employee, "r1")
+        if audited:
+            print_decisions(f"audit record (python -m scenarios.audit --employee {employee} --run-dir {run})", audited)
+        else:
+            print("\naudit: no manager decision for r1: the dates or hr refused it before review")
     finally:
         rt.shutdown(destroy=True)
 
