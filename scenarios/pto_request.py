@@ -15,7 +15,7 @@ from cluster import AgentId, Runtime
 
 from ._common import add_common_flags, connect
 from ._pto import add_org_flags, load_org, start_app
-from .audit import print_decisions, read_decisions
+from .audit import AuditError, print_decisions, read_decisions
 
 
 def pick_employee(org: Org, wanted: str | None) -> str:
@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> None:
         told = who_was_told(rt, org, employee, "r1")
         print("\nnotified: " + (", ".join(told) if told else "nobody"))
         print(f"\ntrace {trace_id} as a Mermaid sequence diagram:\n```mermaid\n{rt.trace_mermaid(trace_id)}\n```")
-        _, audited = read_decisions(run, employee, "r1")
+        try:
+            _, audited = read_decisions(run, employee, "r1")
+        except AuditError:  # no hr database: the request never reached hr, which opens it on first use
+            audited = []
         if audited:
             print_decisions(f"audit record (python -m scenarios.audit --employee {employee} --run-dir {run})", audited)
         else:
