@@ -8,6 +8,7 @@ from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId, Type
 
 from .messages import TimeOffCancelled, TimeOffNotice
 from .org import Org
+from .policy import pto_policy
 
 __all__ = ["AGENT_TYPES", "department_groups", "register_pto"]
 
@@ -21,7 +22,8 @@ AGENT_TYPES = {
 }
 
 
-def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_department: bool = True) -> None:
+def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_department: bool = True,
+                 policy: bool = True) -> None:
     """All PTO types share one pool of ``hosts`` actors (thousands of employees would not fit one Ray
     actor each). ``by_department`` keeps each department's agents on one host: a request's messages then
     stay in-process but for the driver's call, its answer and the notices; otherwise agents are hashed."""
@@ -30,6 +32,8 @@ def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_d
     for agent_type, path in AGENT_TYPES.items():
         rt.register(agent_type, path, placement=placement, config=config)
     rt.register_message(TimeOffNotice, TimeOffCancelled)
+    if policy:
+        rt.intercept(pto_policy(org))
     rt.subscribe(
         TypeSubscription("department", "notifier"),
         *(

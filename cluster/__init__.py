@@ -12,9 +12,11 @@ from ._errors import (
     UnknownAgentType,
     UnknownMessageType,
 )
+from ._interceptor import Intercepted, Interceptor
 from ._messages import DeadLetter
 from ._metrics import DeltaCounter
 from ._placement import Dedicated, Placement, Sharded
+from ._policy import Policy, PublishRule, Redact, SendRule
 from ._runtime import DEAD_LETTER_TOPIC, Runtime
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
 from ._topic import TopicId
@@ -30,13 +32,19 @@ __all__ = [
     "DeltaCounter",
     "DuplicateRegistration",
     "HandlerError",
+    "Intercepted",
+    "Interceptor",
     "InvalidMessage",
     "MemberSubscription",
     "MessageContext",
     "NotAuthorized",
     "Placement",
+    "Policy",
+    "PublishRule",
     "RaybusError",
+    "Redact",
     "Runtime",
+    "SendRule",
     "Sharded",
     "Subscription",
     "TopicId",

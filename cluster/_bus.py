@@ -15,6 +15,7 @@ import ray
 from ._envelope import Envelope, Kind
 from ._errors import NotAuthorized, RaybusError
 from ._host import BUS_NAME, Host, dead_letter_envelope, error_payload
+from ._interceptor import Interceptor
 from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import AgentTypeSpec, RoutingTable
@@ -63,6 +64,11 @@ class Bus:
             self.table.messages.add(cls)
         self.table.version += 1
         self._broadcast_table()
+        return self.table.version
+
+    async def intercept(self, interceptors: list[Interceptor]) -> int:
+        if self.table.add_interceptors(interceptors):
+            self._broadcast_table()
         return self.table.version
 
     async def subscribe(self, subscriptions: list[Subscription]) -> int:
@@ -117,6 +123,7 @@ class Bus:
     def _route_send(self, wire: tuple) -> None:
         try:
             endpoint = self.table.endpoint_of(wire[4])
+            wire = self._screened(wire, is_publish=False)
         except RaybusError as exc:
             self._reject(wire, exc, wire[9])
             return
@@ -125,7 +132,16 @@ class Bus:
         self.counts["sends"] += 1
         self._outbox(endpoint).put(wire)
 
+    def _screened(self, wire: tuple, is_publish: bool) -> tuple:
+        payload = self.table.screen(is_publish, wire[3], wire[4], wire[5], wire[6])
+        return wire if payload is wire[6] else (*wire[:6], payload, *wire[7:])
+
     def _route_publish(self, wire: tuple) -> None:
+        try:
+            wire = self._screened(wire, is_publish=True)
+        except RaybusError as exc:
+            self._reject(wire, exc, None)
+            return
         self.counts["publishes"] += 1
         if wire[5] == "DeadLetter":
             self._record_dead_letter(wire[6])

@@ -69,6 +69,8 @@ class Endpoint:
 
     async def publish(self, sender: str | None, topic: TopicId, message: BaseModel, trace_id: str) -> None:
         type_name, payload = self.table.messages.encode(message)
+        # the bus screens every publish again; this copy only lets a refused publisher hear NotAuthorized
+        payload = self.table.screen(True, sender, str(topic), type_name, payload)
         self._route(Envelope(Kind.PUBLISH, new_message_id(), trace_id, sender, str(topic), type_name, payload))
 
     def accept_answer(self, wire: tuple) -> None:

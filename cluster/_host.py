@@ -21,7 +21,7 @@ from ._endpoint import Endpoint
 from ._envelope import Envelope, Kind
 from ._errors import HandlerError, RaybusError, UnknownMessageType
 from ._mailbox import Mailbox
-from ._messages import DeadLetter
+from ._messages import DEAD_LETTER_TOPIC, DeadLetter
 from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
@@ -31,7 +31,6 @@ from ._trace import TraceLog, is_sampled
 __all__ = ["BUS_NAME", "DEAD_LETTER_TOPIC", "Host", "dead_letter_envelope", "error_payload"]
 
 BUS_NAME = "raybus.bus"
-DEAD_LETTER_TOPIC = TopicId("deadletter", "raybus")
 
 
 def error_payload(error: BaseException) -> tuple[str, str, str, str]:
@@ -118,6 +117,12 @@ class Host(Endpoint):
             except RaybusError:
                 local = False  # our copy may be stale: the bus has the last word
             if local:
+                try:
+                    envelope.payload = self.table.screen(False, envelope.sender, envelope.target,
+                                                         envelope.type_name, envelope.payload)
+                except RaybusError as exc:  # refused by the same interceptors the bus would have run
+                    self._fail(envelope, exc, None)
+                    return
                 if is_sampled(envelope.trace_id):
                     self.trace.record(envelope.trace_id, Kind.SEND, envelope.sender, envelope.target,
                                       envelope.type_name, envelope.message_id)

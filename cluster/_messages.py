@@ -8,8 +8,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ._errors import DuplicateRegistration, InvalidMessage, UnknownMessageType
+from ._topic import TopicId
 
-__all__ = ["DeadLetter", "MessageTypes", "type_path"]
+__all__ = ["DEAD_LETTER_TOPIC", "DeadLetter", "MessageTypes", "type_path"]
+
+DEAD_LETTER_TOPIC = TopicId("deadletter", "raybus")
 
 
 class DeadLetter(BaseModel):

@@ -11,11 +11,14 @@ from typing import Any
 
 from ._agent import Agent
 from ._errors import DuplicateRegistration, UnknownAgentType
-from ._messages import MessageTypes, type_path
+from ._interceptor import Interceptor, screen
+from ._messages import DEAD_LETTER_TOPIC, MessageTypes, type_path
 from ._placement import Placement, Sharded
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
 
 __all__ = ["AgentTypeSpec", "RoutingTable", "resolve_agent_class"]
+
+_DEAD_LETTERS = str(DEAD_LETTER_TOPIC)
 
 
 def resolve_agent_class(factory: type[Agent] | str) -> type[Agent]:
@@ -59,6 +62,7 @@ class RoutingTable:
         self.type_subs: dict[str, tuple[str, ...]] = {}
         self.members: dict[str, set[str]] = {}
         self.messages = MessageTypes()
+        self.interceptors: tuple[Interceptor, ...] = ()
         self._classes: dict[str, type[Agent]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -125,6 +129,24 @@ class RoutingTable:
             members.discard(str(sub.agent_id))
         self.version += 1
         return True
+
+    def add_interceptors(self, interceptors: list[Interceptor]) -> bool:
+        """Append interceptors (run in the order added); adding an equal one again is a no-op."""
+        new = [i for i in interceptors if i not in self.interceptors]
+        for interceptor in new:
+            if not isinstance(interceptor, Interceptor):
+                raise TypeError(f"not an Interceptor: {interceptor!r}")
+        if not new:
+            return False
+        self.interceptors = (*self.interceptors, *new)
+        self.version += 1
+        return True
+
+    def screen(self, is_publish: bool, sender: str | None, target: str, type_name: str, payload: Any) -> Any:
+        """The payload as the interceptors let it through, or the ``RaybusError`` of the one that refused."""
+        if not self.interceptors or (type_name == "DeadLetter" and target == _DEAD_LETTERS):
+            return payload  # the runtime's own reports of what it could not deliver are not screened
+        return screen(self.interceptors, is_publish, sender, target, type_name, payload)
 
     def spec_of(self, agent_type: str) -> AgentTypeSpec:
         spec = self.types.get(agent_type)

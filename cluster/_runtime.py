@@ -15,6 +15,7 @@ from ._bus import Bus
 from ._client import Client
 from ._host import BUS_NAME, DEAD_LETTER_TOPIC
 from ._ids import check_part
+from ._interceptor import Interceptor
 from ._placement import Dedicated, Placement
 from ._routing import AgentTypeSpec, resolve_agent_class
 from ._subscription import Subscription
@@ -77,6 +78,12 @@ class Runtime:
     def register_message(self, *message_types: type[BaseModel]) -> None:
         """Make message types known that no registered handler names (for example a published notice)."""
         ray.get(self._bus.register_messages.remote(list(message_types)))
+        self._client.refresh_table()
+
+    def intercept(self, *interceptors: Interceptor) -> None:
+        """Have every send and publish of this namespace pass ``interceptors`` (in order) where it is routed.
+        They travel to the bus and every host, so they must pickle; they stay for the namespace's life."""
+        ray.get(self._bus.intercept.remote(list(interceptors)))
         self._client.refresh_table()
 
     def subscribe(self, *subscriptions: Subscription) -> None:

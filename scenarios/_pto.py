@@ -22,6 +22,8 @@ def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
     parser.add_argument("--hosts", type=int, default=2, help="host actors in the PTO pool")
     parser.add_argument("--placement", choices=("department", "hash"), default="department",
                         help="keep each department's agents on one host, or hash every agent to a host")
+    parser.add_argument("--no-policy", action="store_true",
+                        help="leave out the PTO policy (who may send what); the agents' own checks stay")
     parser.add_argument("--run-dir", default=None, help="where the HR databases go (default: runs/<name>-<time>)")
 
 
@@ -38,5 +40,6 @@ def run_dir(args: argparse.Namespace, name: str) -> Path:
 
 def start_app(rt: Runtime, org: Org, args: argparse.Namespace, name: str) -> Path:
     path = run_dir(args, name)
-    register_pto(rt, org, path / "hr", hosts=args.hosts, by_department=args.placement == "department")
+    register_pto(rt, org, path / "hr", hosts=args.hosts, by_department=args.placement == "department",
+                 policy=not args.no_policy)
     return path

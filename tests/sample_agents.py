@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from cluster import Agent, AgentId, DeadLetter, MessageContext, NotAuthorized, TopicId, handler
+from cluster import (
+    Agent,
+    AgentId,
+    DeadLetter,
+    Intercepted,
+    Interceptor,
+    MessageContext,
+    NotAuthorized,
+    TopicId,
+    handler,
+)
 
 # --- messages -------------------------------------------------------------------------------------
 
@@ -280,3 +291,34 @@ class DeadLetterWatcher(Agent):
 
     def get_letters(self) -> list[dict]:
         return list(self.letters)
+
+
+class Loud(BaseModel):
+    text: str
+    secret: str | None = None
+
+
+class LoudListener(Agent):
+    """Keeps every ``Loud`` it hears exactly as it arrived."""
+
+    def __init__(self) -> None:
+        self.heard: list[dict] = []
+
+    @handler
+    async def on_loud(self, msg: Loud, ctx: MessageContext) -> None:
+        self.heard.append(msg.model_dump())
+
+    def get_heard(self) -> list[dict]:
+        return list(self.heard)
+
+
+@dataclass(frozen=True)
+class Shout(Interceptor):
+    """Rewrites every ``Ping`` to upper case; refuses any ``Ping`` whose text is "forbidden"."""
+
+    def on_send(self, message: Intercepted) -> object:
+        if message.type_name != "Ping":
+            return message.payload
+        if message.payload["text"] == "forbidden":
+            raise NotAuthorized(f"{message.sender or 'driver'} may not say that to {message.target}")
+        return {**message.payload, "text": message.payload["text"].upper()}

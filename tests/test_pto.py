@@ -348,7 +348,7 @@ def test_decision_from_the_driver_is_refused_and_changes_nothing(app: App) -> No
     assert all(isinstance(e, NotAuthorized) for e in errors), errors
     assert "manager/m1" in str(errors[0])
     assert _state(app) == before
-    assert [r["from"] for r in app.employee("a1")["refused"]] == ["driver", "driver"]
+    assert refusals(app, "Decision") == [(None, "employee/a1"), (None, "employee/a1")]
 
 
 def test_decision_from_another_manager_agent_is_refused_and_changes_nothing(app: App) -> None:
@@ -361,7 +361,24 @@ def test_decision_from_another_manager_agent_is_refused_and_changes_nothing(app:
 
     assert isinstance(error, NotAuthorized), error
     assert _state(app) == before
-    assert [r["from"] for r in app.employee("a1")["refused"]] == ["forger/m2"]
+    assert refusals(app, "Decision") == [("forger/m2", "employee/a1")]
+
+
+def test_without_the_policy_the_employee_still_refuses_a_decision_from_the_driver(
+        runtime: Runtime, tmp_path: Path) -> None:
+    app = start_small_org(runtime, tmp_path, 1, "--no-policy")
+    assert app.ask("a1", "Dec 3", "r1").status == "approved"
+
+    error = send_raises(app.rt, AgentId("employee", "a1"), Decision(request_id="r1", employee="a1", approved=False))
+
+    assert isinstance(error, NotAuthorized) and "only manager/m1 decides" in str(error)
+    assert [r["from"] for r in app.employee("a1")["refused"]] == ["driver"]
+
+
+def refusals(app: App, type_name: str) -> list[tuple[str | None, str]]:
+    """The dead-letter record of each refused message of ``type_name``: who sent it, to whom."""
+    return [(d["sender"], d["target"]) for d in app.rt.dead_letters()
+            if d["reason"] == "NotAuthorized" and d["type_name"] == type_name]
 
 
 # --- many at once ---------------------------------------------------------------------------------

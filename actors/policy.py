@@ -1,0 +1,61 @@
+"""The PTO application's rules, as data the runtime enforces where messages are routed.
+
+Who may say what: only the employee's own manager decides; only an employee asks a hold, for itself,
+from its own department's hr; only a manager of the department commits, releases or revokes days (so
+only hr, on their word, changes balances); only the managers of a team's members reserve its days; only
+an employee's own manager hears its requests. What others may see: broadcasts on department and task
+topics never carry a balance, a reason or a detail, whoever publishes them; only a task's members and a
+department's people publish there. The agents keep their own checks too: the policy is the fence, not
+the only lock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from cluster import Policy, PublishRule, Redact, SendRule
+
+from .org import Org
+
+__all__ = ["PRIVATE_FIELDS", "pto_policy"]
+
+PRIVATE_FIELDS = frozenset({"balance", "available", "reason", "detail"})
+
+
+def pto_policy(org: Org) -> Policy:
+    employees = org.employees.values()
+    of_department = _group((e.department, e.id) for e in employees)
+    managers_of_department = _group((e.department, e.manager) for e in employees)
+    team_managers = _group((t, org.employees[m].manager) for t, team in org.teams.items() for m in team.members)
+    return Policy((
+        SendRule(frozenset({"Decision"}), "employee",
+                 {f"employee/{e.id}": frozenset({f"manager/{e.manager}"}) for e in employees},
+                 "only the employee's own manager decides"),
+        SendRule(frozenset({"PtoRequest", "CancelRequest"}), "manager",
+                 _agents("manager", _group((e.manager, e.id) for e in employees), "employee"),
+                 "only the manager's own reports ask it"),
+        SendRule(frozenset({"PlaceHold"}), "hr", _agents("hr", of_department, "employee"),
+                 "an employee asks its own department's hr", sender_field="employee"),
+        SendRule(frozenset({"Commit", "Release", "RevokeApproval"}), "hr",
+                 _agents("hr", managers_of_department, "manager"),
+                 "only a manager of the department changes what hr holds"),
+        SendRule(frozenset({"Reserve", "Confirm", "CancelReservation"}), "team",
+                 _agents("team", team_managers, "manager"),
+                 "only the managers of the team's members reserve its days"),
+        PublishRule("task", _agents("task", {k: set(m) for k, m in org.tasks.items()}, "employee"),
+                    "only the task's members publish there"),
+        PublishRule("department", _agents("department", of_department, "employee"),
+                    "only the department's people publish there"),
+        Redact(frozenset({"department", "task"}), PRIVATE_FIELDS),
+    ))
+
+
+def _group(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for key, member in pairs:
+        grouped[key].add(member)
+    return grouped
+
+
+def _agents(target_type: str, members: dict[str, set[str]], member_type: str) -> dict[str, frozenset[str]]:
+    return {f"{target_type}/{key}": frozenset(f"{member_type}/{m}" for m in found) for key, found in members.items()}
