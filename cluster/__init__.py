@@ -15,6 +15,7 @@ from ._errors import (
 from ._interceptor import Intercepted, Interceptor
 from ._messages import DeadLetter
 from ._metrics import DeltaCounter
+from ._otel import trace_to_spans
 from ._placement import Dedicated, Placement, Sharded
 from ._policy import Policy, PublishRule, Redact, SendRule
 from ._runtime import DEAD_LETTER_TOPIC, Runtime
@@ -54,4 +55,5 @@ __all__ = [
     "UnknownMessageType",
     "handler",
     "to_mermaid",
+    "trace_to_spans",
 ]

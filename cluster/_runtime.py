@@ -122,6 +122,12 @@ class Runtime:
     def trace_mermaid(self, trace_id: str) -> str:
         return to_mermaid(self.trace(trace_id))
 
+    def trace_spans(self, trace_id: str, tracer_provider: Any = None) -> list[Any]:
+        """The trace as OpenTelemetry spans, through ``tracer_provider`` if given (needs ``raybus[otel]``)."""
+        from ._otel import trace_to_spans
+
+        return trace_to_spans(trace_id, self.trace(trace_id), tracer_provider)
+
     def stats(self) -> dict[str, Any]:
         stats = ray.get(self._bus.stats.remote())
         stats["driver"] = {"late_answers": self._client.late_answers, "unsent": self._client.unsent}

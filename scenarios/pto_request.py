@@ -1,13 +1,17 @@
 """One PTO request end to end, with the trace of every envelope it caused.
 
     python -m scenarios.pto_request [--employee ID] [--text "next Thursday and Friday"] [--today YYYY-MM-DD]
+                                    [--otel-json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
+from pathlib import Path
+from typing import Any
 
 from actors.messages import RequestTimeOff
 from actors.org import Org
@@ -47,13 +51,44 @@ async def request(rt: Runtime, employee: str, text: str, trace_id: str) -> objec
     return outcome
 
 
+def span_collector() -> tuple[Any, Any]:
+    """A tracer provider keeping its spans in memory, and that memory; raises ImportError without the SDK."""
+    # Imported here: the OpenTelemetry SDK is the optional raybus[otel] extra, needed only for --otel-json.
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "raybus"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def write_otel_json(rt: Runtime, trace_id: str, collector: tuple[Any, Any], path: str) -> int:
+    """The trace's OpenTelemetry spans as a JSON list, one object per span; returns how many."""
+    provider, exporter = collector
+    rt.trace_spans(trace_id, provider)
+    spans = exporter.get_finished_spans()
+    Path(path).write_text(json.dumps([json.loads(span.to_json()) for span in spans], indent=2) + "\n")
+    return len(spans)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--employee", default=None, help="employee id (default: one who is in two teams)")
     parser.add_argument("--text", default="next Thursday and Friday", help="the request, in words")
+    parser.add_argument("--otel-json", default=None, metavar="PATH",
+                        help="also write the trace as OpenTelemetry spans to this JSON file (needs raybus[otel])")
     add_org_flags(parser, employees=40)
     add_common_flags(parser)
     args = parser.parse_args(argv)
+    collector = None
+    if args.otel_json:
+        try:  # before the run, not after it
+            collector = span_collector()
+        except ImportError:
+            parser.error("--otel-json needs opentelemetry-sdk: pip install 'raybus[otel]'")
     org = load_org(args)
     employee = pick_employee(org, args.employee)
     profile = org.employees[employee]
@@ -77,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
         told = who_was_told(rt, org, employee, "r1")
         print("\nnotified: " + (", ".join(told) if told else "nobody"))
         print(f"\ntrace {trace_id} as a Mermaid sequence diagram:\n```mermaid\n{rt.trace_mermaid(trace_id)}\n```")
+        if collector is not None:
+            count = write_otel_json(rt, trace_id, collector, args.otel_json)
+            print(f"\n{count} OpenTelemetry spans written to {args.otel_json}")
         try:
             _, audited = read_decisions(run, employee, "r1")
         except AuditError:  # no hr database: the request never reached hr, which opens it on first use
