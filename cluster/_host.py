@@ -234,7 +234,7 @@ class Host(Endpoint):
         answer = envelope.answer(kind, type_name, payload, agent_id)
         if is_sampled(envelope.trace_id):
             self.trace.record(envelope.trace_id, kind, agent_id, envelope.sender or "driver",
-                              type_name or ("error" if kind == Kind.ERROR else ""), answer.message_id)
+                              type_name or ("error" if kind == Kind.ERROR else ""), envelope.message_id)
         self._route(answer)
 
     def _fail(self, envelope: Envelope, error: BaseException | None, agent_id: str, reason: str = "") -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,23 +60,13 @@ def _hash_id(text: str, size: int) -> int:
 
 
 def _pair(events: list[TraceEvent]) -> list[_Delivery]:
-    """Deliveries in time order, each SEND closed by its answer.
-
-    An answer's event carries the answer's own message id, not the request's, so it is matched by who
-    talks to whom: the answer goes from the SEND's recipient back to its sender, and answers between one
-    pair close that pair's SENDs first in, first out. SENDs are queued before any answer is matched, so a
-    clock skew between the bus and a host cannot leave an answer without its SEND.
-    """
+    """Deliveries in time order, each SEND closed by the answer that carries its message id."""
     ordered = sorted(events, key=lambda e: e.at)
     deliveries = [_Delivery(e) for e in ordered if e.kind in (Kind.SEND, Kind.PUBLISH)]
-    waiting: dict[tuple[str, str], deque[_Delivery]] = {}
-    for delivery in deliveries:
-        if delivery.is_send:
-            waiting.setdefault((delivery.opened.sender or _DRIVER, delivery.opened.recipient), deque()).append(delivery)
+    sends = {d.opened.message_id: d for d in deliveries if d.is_send}
     for event in ordered:
-        queue = waiting.get((event.recipient, event.sender or "")) if event.kind in (Kind.REPLY, Kind.ERROR) else None
-        if queue:
-            queue.popleft().answer = event
+        if event.kind in (Kind.REPLY, Kind.ERROR) and event.message_id in sends:
+            sends[event.message_id].answer = event
     # A SEND still unanswered when the trace was read is drawn as open until the last thing recorded.
     last = ordered[-1].at if ordered else 0.0
     for delivery in deliveries:

@@ -26,6 +26,9 @@ def is_sampled(trace_id: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class TraceEvent:
+    """One hop of a sampled trace. ``message_id`` is the message's own id; for a REPLY or ERROR, the id of
+    the message it answers, so an answer pairs with its request exactly."""
+
     at: float
     kind: int
     sender: str | None

@@ -28,8 +28,8 @@ def relay_chain() -> list[TraceEvent]:
     return [
         event(100.0, Kind.SEND, None, "relayer/r1", "Relay", "m1"),
         event(100.1, Kind.SEND, "relayer/r1", "echo/e1", "Ping", "m2"),
-        event(100.3, Kind.REPLY, "echo/e1", "relayer/r1", "Pong", "a2"),
-        event(100.5, Kind.REPLY, "relayer/r1", "driver", "Pong", "a1"),
+        event(100.3, Kind.REPLY, "echo/e1", "relayer/r1", "Pong", "m2"),
+        event(100.5, Kind.REPLY, "relayer/r1", "driver", "Pong", "m1"),
     ]
 
 
@@ -47,7 +47,7 @@ def by_type(spans: list[Any]) -> dict[str, Any]:
 def test_a_send_and_its_reply_become_one_span_with_the_routing_facts() -> None:
     [span] = trace_to_spans(TRACE, [
         event(10.0, Kind.SEND, None, "echo/e1", "Ping", "m1"),
-        event(10.25, Kind.REPLY, "echo/e1", "driver", "Pong", "a1"),
+        event(10.25, Kind.REPLY, "echo/e1", "driver", "Pong", "m1"),
     ])
     assert span.name == "send Ping to echo"
     assert span.kind == trace.SpanKind.CLIENT
@@ -70,7 +70,7 @@ def test_a_send_and_its_reply_become_one_span_with_the_routing_facts() -> None:
 def test_an_error_answer_gives_the_span_an_error_status() -> None:
     [span] = trace_to_spans(TRACE, [
         event(1.0, Kind.SEND, None, "echo/e1", "Boom", "m1"),
-        event(1.1, Kind.ERROR, "echo/e1", "driver", "error", "a1"),
+        event(1.1, Kind.ERROR, "echo/e1", "driver", "error", "m1"),
     ])
     assert span.status.status_code == trace.StatusCode.ERROR
     assert span.attributes["raybus.reply_type"] == "error"
@@ -92,12 +92,12 @@ def test_the_innermost_open_message_of_the_sender_is_the_parent() -> None:
         event(1.1, Kind.SEND, "employee/e1", "manager/m", "Review", "m2"),
         event(1.2, Kind.SEND, "manager/m", "employee/e1", "Decision", "m3"),
         event(1.3, Kind.SEND, "employee/e1", "team/t", "Notify", "m4"),
-        event(1.4, Kind.REPLY, "team/t", "employee/e1", "", "a4"),
-        event(1.5, Kind.REPLY, "employee/e1", "manager/m", "", "a3"),
-        event(1.6, Kind.REPLY, "manager/m", "employee/e1", "", "a2"),
+        event(1.4, Kind.REPLY, "team/t", "employee/e1", "", "m4"),
+        event(1.5, Kind.REPLY, "employee/e1", "manager/m", "", "m3"),
+        event(1.6, Kind.REPLY, "manager/m", "employee/e1", "", "m2"),
         event(1.7, Kind.SEND, "employee/e1", "team/t", "Close", "m5"),
-        event(1.8, Kind.REPLY, "team/t", "employee/e1", "", "a5"),
-        event(1.9, Kind.REPLY, "employee/e1", "driver", "", "a1"),
+        event(1.8, Kind.REPLY, "team/t", "employee/e1", "", "m5"),
+        event(1.9, Kind.REPLY, "employee/e1", "driver", "", "m1"),
     ]))
     assert spans["Review"].parent.span_id == spans["Ask"].context.span_id
     assert spans["Decision"].parent.span_id == spans["Review"].context.span_id
@@ -109,7 +109,7 @@ def test_each_publish_delivery_is_an_instant_span_under_what_its_publisher_was_h
     # The bus records the publish after the handler that made it has answered: it still nests there.
     spans = trace_to_spans(TRACE, [
         event(1.0, Kind.SEND, None, "caster/c1", "Cast", "m1"),
-        event(1.1, Kind.REPLY, "caster/c1", "driver", "", "a1"),
+        event(1.1, Kind.REPLY, "caster/c1", "driver", "", "m1"),
         event(1.2, Kind.PUBLISH, "caster/c1", "listener/l1", "Notice", "p1"),
         event(1.2001, Kind.PUBLISH, "caster/c1", "listener/l2", "Notice", "p1"),
     ])
@@ -123,16 +123,16 @@ def test_each_publish_delivery_is_an_instant_span_under_what_its_publisher_was_h
         assert "raybus.answered" not in notice.attributes
 
 
-def test_answers_between_one_pair_close_its_sends_in_order_and_an_unanswered_send_stays_open() -> None:
+def test_each_answer_closes_the_send_it_answers_and_an_unanswered_send_stays_open() -> None:
     spans = trace_to_spans(TRACE, [
         event(1.0, Kind.SEND, None, "echo/e1", "Ping", "m1"),
         event(1.1, Kind.SEND, None, "echo/e1", "Ping", "m2"),
         event(1.2, Kind.SEND, None, "echo/e1", "Hang", "m3"),
-        event(1.3, Kind.REPLY, "echo/e1", "driver", "Pong", "a1"),
-        event(1.4, Kind.REPLY, "echo/e1", "driver", "Pong", "a2"),
+        event(1.3, Kind.REPLY, "echo/e1", "driver", "Pong", "m2"),  # the second Ping answers first
+        event(1.4, Kind.REPLY, "echo/e1", "driver", "Pong", "m1"),
     ])
     ends = {span.attributes["raybus.message_id"]: span.end_time for span in spans}
-    assert ends == {"m1": 1_300_000_000, "m2": 1_400_000_000, "m3": 1_400_000_000}
+    assert ends == {"m1": 1_400_000_000, "m2": 1_300_000_000, "m3": 1_400_000_000}
     assert [span.attributes["raybus.answered"] for span in spans] == [True, True, False]
 
 
