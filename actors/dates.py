@@ -24,7 +24,7 @@ _RANGE = re.compile(r"^(?:from\s+)?(?P<start>.+?)\s*(?:\bto\b|\bthrough\b|\bthru
                     r"(?P<end>.+)$")
 _COUNT = re.compile(r"^(?P<n>\d+|" + "|".join(NUMBERS) + r")\s+(?:working\s+|work\s+)?days?\s+"
                     r"(?:starting|from|beginning)\s+(?:on\s+)?(?P<start>.+)$")
-_LIST = re.compile(r"\s*(?:,\s*and\s+|,|\band\b|&)\s*")
+_LIST = re.compile(r"\s*(,\s*and\s+|,|\band\b|&)\s*")  # keeps the separators: a comma may be inside a date
 
 
 class DateParseError(ValueError):
@@ -73,6 +73,8 @@ class RuleBasedDateModel:
     - A date without a year ("Dec 22") is its next occurrence on or after today; a range end without a year
       is the first on or after the start, so "Dec 30 to Jan 2" crosses the new year; so is a later date in a
       list, and a bare day number keeps the month before it ("Dec 22 and 23").
+    - A comma inside one date does not make a list: "Dec 3, 2026" and "Friday, Dec 4" are one day each (a
+      weekday that is not the date's is an error).
     Also: "today", "tomorrow", "this week", "next week", "the week after next", "N days starting X"
     (N working days), ISO dates. A phrase in the past, longer than a year, or naming no working day is an error.
     """
@@ -103,11 +105,12 @@ class RuleBasedDateModel:
         return found
 
     def _days(self, phrase: str, today: date, text: str) -> list[date]:
-        weeks = {"this week": _monday(today), "next week": _next_week_monday(today),
-                 "the week after next": _next_week_monday(today) + timedelta(days=7),
-                 "week after next": _next_week_monday(today) + timedelta(days=7)}
+        # computed only when asked: near 9999-12-31 the week after next does not exist, and need not
+        weeks = {"this week": lambda: _monday(today), "next week": lambda: _next_week_monday(today),
+                 "the week after next": lambda: _next_week_monday(today) + timedelta(days=7),
+                 "week after next": lambda: _next_week_monday(today) + timedelta(days=7)}
         if phrase in weeks:
-            monday = weeks[phrase]
+            monday = weeks[phrase]()
             return [d for d in (monday + timedelta(days=i) for i in range(5)) if d >= today] or [monday]
         if match := _COUNT.match(phrase):
             count = int(match["n"]) if match["n"].isdigit() else NUMBERS[match["n"]]
@@ -123,7 +126,7 @@ class RuleBasedDateModel:
             if end < start or (rolled_over and (end - start).days > 92):  # "Dec 24 to Dec 1" is a slip
                 raise DateParseError(text, f"ends ({end}) before it starts ({start})")
             return [start + timedelta(days=i) for i in range((end - start).days + 1)]
-        parts = [part for part in _LIST.split(phrase) if part]
+        parts = _list_items(_LIST.split(phrase))
         if not parts:  # "and", ",": only separators
             raise DateParseError(text, "names no day")
         modifier = None
@@ -137,11 +140,12 @@ class RuleBasedDateModel:
 
     def _count_from(self, start: date, count: int) -> list[date]:
         days, day = [], start
-        while len(days) < count:
+        while True:
             if working_days([day], self.country, self.subdiv):
                 days.append(day)
+                if len(days) == count:  # stop before stepping on: the last day may be 9999-12-31
+                    return days
             day += timedelta(days=1)
-        return days
 
     def _day(self, part: str, anchor: date, text: str, inherited: str | None) -> date:
         """One day; ``anchor`` is today, or a range's start for its end."""
@@ -158,7 +162,11 @@ class RuleBasedDateModel:
                 return _next_week_monday(anchor) + timedelta(days=weekday)
             if modifier in (None, "this", "coming"):
                 return anchor + relativedelta(weekday=weekday)
-        return self._absolute(part, anchor, text)
+        named = WEEKDAYS.get(words[0]) if len(words) > 1 else None  # "friday dec 4": the date, checked
+        day = self._absolute(" ".join(words[1:]) if named is not None else part, anchor, text)
+        if named is not None and day.weekday() != named:
+            raise DateParseError(text, f"{day} is a {day:%A}, not a {words[0].capitalize()}")
+        return day
 
     @staticmethod
     def _absolute(part: str, anchor: date, text: str) -> date:
@@ -170,6 +178,25 @@ class RuleBasedDateModel:
         if not re.search(r"\d{4}", part) and day < anchor:
             day += relativedelta(years=1)  # "Jan 2" said in December means next year
         return day
+
+
+def _list_items(pieces: list[str]) -> list[str]:
+    """The items of a list split with its separators (item, separator, item...). A comma may sit inside one
+    date: "Dec 3, 2026" (a bare year joins the date before it) and "Friday, Dec 4" (a bare weekday joins the
+    date after it) are one day each, not two."""
+    items: list[str] = []
+    for index in range(0, len(pieces), 2):
+        part = pieces[index]
+        if not part:
+            continue
+        after_comma = index > 0 and pieces[index - 1].strip() == ","
+        if after_comma and items and (
+                (re.fullmatch(r"\d{4}", part) and not re.search(r"\d{4}", items[-1]))
+                or (items[-1] in WEEKDAYS and _is_calendar_date(part))):
+            items[-1] = f"{items[-1]} {part}"
+        else:
+            items.append(part)
+    return items
 
 
 def _is_calendar_date(part: str) -> bool:
