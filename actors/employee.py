@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import date
 from typing import Any
 
 from cluster import Agent, AgentId, DeltaCounter, MessageContext, NotAuthorized, TopicId, handler
@@ -152,9 +153,18 @@ class Employee(Agent):
     def _outcome(self, request_id: str) -> RequestOutcome:
         record = self.requests[request_id]
         status = record["status"] if record["status"] in ("approved", "rejected") else "rejected"
+        reason = "cancelled" if record["status"] == "cancelled" else record["reason"]  # said to a late retry
         return RequestOutcome(request_id=request_id, employee=self.id.key, status=status,
-                              reason=record["reason"], detail=record["detail"], days=record["days"],
+                              reason=reason, detail=record["detail"], days=record["days"],
                               balance=record["balance"])
+
+    def save_state(self) -> dict[str, Any]:
+        return {"requests": self.requests, "task_notices": dict(self.task_notices), "refused": self.refused}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.requests = {rid: r | {"days": [date.fromisoformat(d) for d in r["days"]]}
+                         for rid, r in state["requests"].items()}
+        self.task_notices, self.refused = Counter(state["task_notices"]), state["refused"]
 
     def report(self) -> dict[str, Any]:
         """What the invariant checker reads: every request's status, and the task notices received."""

@@ -99,6 +99,12 @@ class Manager(Agent):
             record["cancelled"] = True
         return Cancelled(request_id=message.request_id, ok=True)
 
+    def save_state(self) -> dict[str, Any]:
+        return {"decisions": self.decisions}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.decisions = state["decisions"]
+
     def report(self) -> dict[str, Any]:
         return {"decisions": {rid: d["approved"] for rid, d in self.decisions.items()}}
 

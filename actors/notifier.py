@@ -24,6 +24,12 @@ class Notifier(Agent):
     async def on_cancelled(self, message: TimeOffCancelled, ctx: MessageContext) -> None:
         self.cancellations[message.request_id] += 1
 
+    def save_state(self) -> dict[str, dict[str, int]]:
+        return {"notices": dict(self.notices), "cancellations": dict(self.cancellations)}
+
+    def load_state(self, state: dict[str, dict[str, int]]) -> None:
+        self.notices, self.cancellations = Counter(state["notices"]), Counter(state["cancellations"])
+
     def received(self) -> dict[str, int]:
         """Notices by request id, with how many times each arrived (the checker wants exactly once)."""
         return dict(self.notices)

@@ -17,10 +17,18 @@ class Team(Agent):
     """Serial on purpose: the coverage rule is checked and applied in one step per message."""
 
     calendar: TeamCalendar
+    _saved: dict[str, Any] | None = None
 
     async def on_start(self) -> None:
         team = org_of(self.config).teams[self.id.key]
-        self.calendar = TeamCalendar(team.id, team.members, team.min_on_duty)
+        self.calendar = (TeamCalendar.from_state(self._saved) if self._saved is not None
+                         else TeamCalendar(team.id, team.members, team.min_on_duty))
+
+    def save_state(self) -> dict[str, Any]:
+        return self.calendar.to_state()
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._saved = state  # the calendar is built in on_start, which runs after this
 
     @handler
     async def on_reserve(self, message: Reserve, ctx: MessageContext) -> Reserved:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, deque
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -41,8 +42,9 @@ class _ClientQueue:
 
 
 class Bus:
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, state_dir: str | None = None) -> None:
         self.namespace = namespace
+        self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
         self.table = RoutingTable()
         self.outboxes: dict[str, Outbox[tuple]] = {}
         self.hosts: dict[str, Any] = {}
@@ -95,6 +97,8 @@ class Bus:
         """Accept a batch from a host or a driver; returns before anything is delivered."""
         self.metrics.start()
         from_client = origin.startswith(CLIENT_PREFIX)
+        if from_client and origin not in self.clients:  # an answer made at once must not beat the first pull
+            self.clients[origin] = _ClientQueue()
         for wire in batch:
             kind = wire[0]
             if kind == Kind.REPLY or kind == Kind.ERROR:
@@ -211,9 +215,9 @@ class Bus:
                 ray.remote(Host)
                 .options(
                     name=host_actor_name(endpoint), namespace=self.namespace, lifetime="detached",
-                    get_if_exists=True, max_concurrency=100_000, num_cpus=0,
+                    get_if_exists=True, max_concurrency=100_000, num_cpus=0, max_restarts=-1,
                 )
-                .remote(endpoint, self.namespace, self.table)
+                .remote(endpoint, self.namespace, self.table, self.state_path)
             )
             self.counts["hosts_started"] += 1
         return host

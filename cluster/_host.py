@@ -25,6 +25,7 @@ from ._messages import DEAD_LETTER_TOPIC, DeadLetter
 from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
+from ._state import SqliteStateStore, StateStore, encode_state
 from ._topic import TopicId
 from ._trace import TraceLog, is_sampled
 
@@ -51,18 +52,24 @@ def dead_letter_envelope(wire: tuple, reason: str, detail: str, sender: str | No
 
 
 class _Activation:
-    __slots__ = ("agent", "mailbox")
+    __slots__ = ("agent", "mailbox", "saved")
 
     def __init__(self, agent: Agent, mailbox: Mailbox[Envelope]) -> None:
         self.agent = agent
         self.mailbox = mailbox
+        self.saved: str | None = None  # the state as last stored: an unchanged state is not written again
 
 
 class Host(Endpoint):
-    def __init__(self, endpoint: str, namespace: str, table: RoutingTable) -> None:
+    def __init__(self, endpoint: str, namespace: str, table: RoutingTable, state_path: str | None = None) -> None:
         super().__init__(endpoint, table)
         self.namespace = namespace
         self.bus = ray.get_actor(BUS_NAME, namespace=namespace)
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            self.table = ray.get(self.bus.get_table.remote())  # the table we were created with is old news
+        self.store: StateStore | None = SqliteStateStore(state_path) if state_path else None
+        self._dirty: set[str] = set()
+        self._saving: asyncio.Future | None = None
         self.activations: dict[str, _Activation] = {}
         self.to_bus: Outbox[tuple] = Outbox(self._send_to_bus, self._bus_unreachable)
         self.counts: Counter[str] = Counter()
@@ -164,6 +171,11 @@ class Host(Endpoint):
                 lambda: self._start(agent),
             )
             activation = self.activations[agent_id] = _Activation(agent, mailbox)
+            state = self.store.load(agent_id) if self.store is not None else None
+            if state is not None:  # before on_start, which the mailbox runs ahead of the first message
+                agent.load_state(state)
+                activation.saved = encode_state(state)
+                self.counts["states_loaded"] += 1
             self.counts["activations"] += 1
         return activation
 
@@ -221,6 +233,12 @@ class Host(Endpoint):
             self._fail(envelope, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
             return
         self.counts["handled"] += 1
+        try:
+            await self._save_state(agent_id)
+        except Exception as exc:
+            self._fail(envelope, HandlerError(f"{agent_id} handled {envelope.type_name} but could not save its "
+                                              f"state: {exc}", type(exc).__qualname__), agent_id)
+            return
         if not is_publish:
             try:
                 type_name, payload = ("", None) if result is None else self.table.messages.encode(result)
@@ -229,6 +247,39 @@ class Host(Endpoint):
                                                   type(exc).__name__), agent_id)
                 return
             self._answer(envelope, Kind.REPLY, type_name, payload, agent_id)
+
+    async def _save_state(self, agent_id: str) -> None:
+        """Store the agent's state before its answer leaves: an answered message is a durable one. Every
+        agent that handled something in this turn of the loop is encoded once and saved in one transaction."""
+        if self.store is None or type(self.activations[agent_id].agent).save_state is Agent.save_state:
+            return
+        self._dirty.add(agent_id)
+        if self._saving is None:
+            loop = asyncio.get_running_loop()
+            self._saving = loop.create_future()
+            loop.call_soon(self._write_states)
+        await asyncio.shield(self._saving)
+
+    def _write_states(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        saving, self._saving = self._saving, None
+        changed: dict[str, str] = {}
+        try:
+            for agent_id in dirty:
+                activation = self.activations[agent_id]
+                state = activation.agent.save_state()
+                encoded = None if state is None else encode_state(state)
+                if encoded is not None and encoded != activation.saved:
+                    changed[agent_id] = encoded
+            if changed:
+                self.store.save_many(changed)
+                self.counts["state_writes"] += 1
+                self.counts["states_saved"] += len(changed)
+            for agent_id, encoded in changed.items():
+                self.activations[agent_id].saved = encoded
+            saving.set_result(None)
+        except Exception as exc:
+            saving.set_exception(exc)
 
     def _answer(self, envelope: Envelope, kind: int, type_name: str, payload: Any, agent_id: str) -> None:
         answer = envelope.answer(kind, type_name, payload, agent_id)

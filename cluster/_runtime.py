@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -38,9 +39,14 @@ class Runtime:
         self._client = Client(bus, ray.get(bus.get_table.remote()))
 
     @classmethod
-    def connect(cls, namespace: str = "raybus", address: str | None = None, **ray_init: Any) -> Runtime:
+    def connect(cls, namespace: str = "raybus", address: str | None = None, state_dir: str | None = None,
+                **ray_init: Any) -> Runtime:
         """Attach to a running cluster (``address``, ``RAY_ADDRESS``, or a local ``ray start``), or
-        start a local Ray when there is none. Extra keywords go to ``ray.init``."""
+        start a local Ray when there is none. Extra keywords go to ``ray.init``.
+
+        ``state_dir`` makes agent state durable: each agent's ``save_state()`` is stored in
+        ``<state_dir>/<namespace>.db`` before its answer leaves, and loaded when the agent is activated
+        again (a host restarts after a crash). The first driver of a namespace decides it."""
         check_part("runtime", "namespace", namespace)
         started = False
         if not ray.is_initialized():
@@ -52,7 +58,7 @@ class Runtime:
                 name=BUS_NAME, namespace=namespace, lifetime="detached", get_if_exists=True,
                 max_concurrency=100_000, num_cpus=0,
             )
-            .remote(namespace)
+            .remote(namespace, str(Path(state_dir).resolve()) if state_dir else None)
         )
         return cls(namespace, bus, started)
 

@@ -23,10 +23,10 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", dest="json_path", default=None, help="also write the figures to this file")
 
 
-def connect(args: argparse.Namespace, prefix: str) -> Runtime:
+def connect(args: argparse.Namespace, prefix: str, state_dir: str | None = None) -> Runtime:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     namespace = args.namespace or f"{prefix}-{int(time.time())}-{os.getpid()}"
-    return Runtime.connect(namespace=namespace, address=args.address, log_to_driver=False)
+    return Runtime.connect(namespace=namespace, address=args.address, state_dir=state_dir, log_to_driver=False)
 
 
 def machine() -> str:

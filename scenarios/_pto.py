@@ -11,7 +11,7 @@ from actors.app import register_pto
 from actors.org import Org
 from cluster import Runtime
 
-__all__ = ["add_org_flags", "load_org", "run_dir", "start_app"]
+__all__ = ["add_org_flags", "load_org", "run_dir", "start_app", "state_dir"]
 
 
 def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
@@ -23,7 +23,9 @@ def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
     parser.add_argument("--placement", choices=("department", "hash"), default="department",
                         help="keep each department's agents on one host, or hash every agent to a host")
     parser.add_argument("--no-policy", action="store_true",
-                        help="leave out the PTO policy (who may send what); the agents' own checks stay")
+                        help="leave out the PTO policy: then only employee and manager check their senders")
+    parser.add_argument("--durable", action="store_true",
+                        help="store every agent's state in SQLite after each message (survives host restarts)")
     parser.add_argument("--run-dir", default=None, help="where the HR databases go (default: runs/<name>-<time>)")
 
 
@@ -35,7 +37,13 @@ def load_org(args: argparse.Namespace) -> Org:
 def run_dir(args: argparse.Namespace, name: str) -> Path:
     path = Path(args.run_dir or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     path.mkdir(parents=True, exist_ok=True)
+    args.run_dir = str(path)  # one run, one directory, however often it is asked for
     return path
+
+
+def state_dir(args: argparse.Namespace, name: str) -> str | None:
+    """Where agent state is kept with ``--durable`` (the run's ``state/``); None keeps it in memory."""
+    return str(run_dir(args, name) / "state") if args.durable else None
 
 
 def start_app(rt: Runtime, org: Org, args: argparse.Namespace, name: str) -> Path:

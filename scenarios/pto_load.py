@@ -23,7 +23,7 @@ from cluster import AgentId, Runtime
 
 from ._common import add_common_flags, connect, machine, print_table, write_json
 from ._mix import PlannedRequest, request_mix
-from ._pto import add_org_flags, load_org, start_app
+from ._pto import add_org_flags, load_org, start_app, state_dir
 from .bus_bench import raw_pipelined
 
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     org = load_org(args)
     plan = request_mix(org, args.requests, args.seed)
-    rt = connect(args, "pto-load")
+    rt = connect(args, "pto-load", state_dir(args, "pto_load"))
     try:
         start_app(rt, org, args, "pto_load")
         print(f"{args.requests:,} requests from {len(org.employees)} employees in {len(org.teams)} teams, "

@@ -18,7 +18,7 @@ from actors.org import Org
 from cluster import AgentId, Runtime
 
 from ._common import add_common_flags, connect
-from ._pto import add_org_flags, load_org, start_app
+from ._pto import add_org_flags, load_org, start_app, state_dir
 from .audit import AuditError, print_decisions, read_decisions
 
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     org = load_org(args)
     employee = pick_employee(org, args.employee)
     profile = org.employees[employee]
-    rt = connect(args, "pto-request")
+    rt = connect(args, "pto-request", state_dir(args, "pto_request"))
     try:
         run = start_app(rt, org, args, "pto_request")
         print(f"org: seed {org.seed}, {len(org.employees)} employees, {len(org.teams)} teams, today {org.today}")

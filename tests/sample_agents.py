@@ -184,6 +184,16 @@ class Counter(Agent):
         return self.count
 
 
+class DurableCounter(Counter):
+    """A ``Counter`` whose count outlives its host (with a runtime that has a ``state_dir``)."""
+
+    def save_state(self) -> dict:
+        return {"count": self.count}
+
+    def load_state(self, state: dict) -> None:
+        self.count = state["count"]
+
+
 class Timeline(Agent):
     """Records when each of its handlers ran."""
 

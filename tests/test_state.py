@@ -1,0 +1,96 @@
+"""Durable agent state: the SQLite store, and agents that outlive their host actor on a real Ray."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import ray
+import sample_agents as sa
+
+from cluster import AgentId, RaybusError, Runtime, Sharded
+from cluster._state import SqliteStateStore, StateStore, encode_state
+
+COUNTER = AgentId("counter", "c1")
+
+
+def test_a_saved_state_loads_back_as_it_was(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "ns.db")
+    store.save_many({"counter/c1": encode_state({"count": 3, "days": ["2026-12-03"]})})
+    assert store.load("counter/c1") == {"count": 3, "days": ["2026-12-03"]}
+
+
+def test_an_agent_never_saved_loads_as_none(tmp_path: Path) -> None:
+    assert SqliteStateStore(tmp_path / "ns.db").load("counter/c9") is None
+
+
+def test_a_later_save_replaces_the_earlier_one(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "ns.db")
+    store.save_many({"counter/c1": encode_state({"count": 1})})
+    store.save_many({"counter/c1": encode_state({"count": 2})})
+    assert store.load("counter/c1") == {"count": 2}
+
+
+def test_the_sqlite_store_satisfies_the_protocol(tmp_path: Path) -> None:
+    assert isinstance(SqliteStateStore(tmp_path / "ns.db"), StateStore)
+
+
+@pytest.fixture
+def durable(ray_session: Any, tmp_path: Path) -> Iterator[tuple[Runtime, Path]]:
+    namespace = f"d{uuid4().hex[:10]}"
+    rt = Runtime.connect(namespace=namespace, state_dir=str(tmp_path))
+    rt.register("counter", sa.DurableCounter, placement=Sharded(1))
+    try:
+        yield rt, tmp_path
+    finally:
+        rt.shutdown(destroy=True)
+
+
+def add(rt: Runtime, amount: int, timeout: float = 10.0) -> int:
+    return asyncio.run(rt.send(COUNTER, sa.Add(amount=amount), timeout=timeout)).value
+
+
+def add_once_back(rt: Runtime, amount: int, within: float = 60.0) -> int:
+    """Retry while the killed host restarts: a message sent to the dead actor is a dead letter, not lost."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return add(rt, amount, timeout=5.0)
+        except RaybusError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_a_host_killed_while_holding_state_comes_back_with_it(durable: tuple[Runtime, Path]) -> None:
+    rt, _ = durable
+    assert [add(rt, 1) for _ in range(3)] == [1, 2, 3]
+    ray.kill(ray.get(rt._bus.host_of.remote(str(COUNTER))), no_restart=False)
+    assert add_once_back(rt, 1) == 4
+    assert rt.stats()["hosts"]["pool:counter.0"]["states_loaded"] == 1
+
+
+def test_state_outlives_every_host_of_the_namespace(durable: tuple[Runtime, Path], ray_session: Any) -> None:
+    rt, state_dir = durable
+    add(rt, 5)
+    ray.get(rt._bus.destroy_hosts.remote())
+    assert add(rt, 1) == 6
+    assert (state_dir / f"{rt.namespace}.db").exists()
+
+
+def test_an_unchanged_state_is_not_written_again(durable: tuple[Runtime, Path]) -> None:
+    rt, _ = durable
+    add(rt, 1)
+    add(rt, 0)
+    assert rt.stats()["hosts"]["pool:counter.0"]["states_saved"] == 1
+
+
+def test_without_a_state_dir_nothing_is_stored(runtime: Runtime) -> None:
+    runtime.register("counter", sa.DurableCounter, placement=Sharded(1))
+    asyncio.run(runtime.send(COUNTER, sa.Add(amount=1), timeout=10.0))
+    assert runtime.stats()["hosts"]["pool:counter.0"].get("states_saved", 0) == 0
