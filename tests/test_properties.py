@@ -670,12 +670,6 @@ def test_interleaved_requests_retries_and_cancels_keep_every_invariant(runtime: 
     check_invariants(app, requested)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a retried RequestTimeOff after its approval was cancelled answers status='rejected' with reason=None: "
-    "Employee._outcome maps every status but approved/rejected to 'rejected' (and keeps the reason of the "
-    "approval, None), though the request was never rejected and 'a retried request gets the answer of the first'. "
-    "Minimal: ask('a1', 'Dec 3', 'r1') -> approved; cancel('a1', 'r1') -> ok; ask('a1', 'Dec 3', 'r1') -> "
-    "RequestOutcome(status='rejected', reason=None, days=[2026-12-03])"))
 def test_a_retry_after_a_cancel_still_answers_as_the_first_did(runtime: Runtime, tmp_path: Path) -> None:
     app = start_small_org(runtime, tmp_path, hosts=1)
     first = app.ask("a1", "Dec 3", "r1")
@@ -691,13 +685,6 @@ def test_a_retry_after_a_cancel_still_answers_as_the_first_did(runtime: Runtime,
 # --- the runtime: a refusal the bus makes at once --------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a driver's first batch from a new event loop can reach the bus before that endpoint's first Bus.pull: "
-    "an answer the bus makes at once (NotAuthorized from the policy, UnknownAgentType) then finds no client "
-    "queue and Bus._route_answer dead-letters it as 'unknown_client', so the send hangs until DeliveryTimeout. "
-    "Black-box: asyncio.run(rt.send(AgentId('employee','a1'), Decision(request_id='r', employee='a1', "
-    "approved=True), timeout=3)) in a fresh loop each time timed out in 1 to 2 of 120 tries; here the order "
-    "is forced: Bus.route, then the first Bus.pull"))
 def test_a_refusal_the_bus_makes_at_once_reaches_a_driver_that_has_not_polled_yet(runtime: Runtime) -> None:
     bus, driver = runtime._bus, "client.has-not-polled-yet"
     send = Envelope(Kind.SEND, "m-1", "trace-1", None, "nowhere/x", "Anything", {}, time.time() + 10, None, driver)
