@@ -21,17 +21,10 @@ _DEAD_PREFIX = "dead_letters_"
 _REFUSED_PREFIX = "dead_letters_NotAuthorized"
 
 
-class MetricsExporter:
-    def __init__(self, namespace: str, where: str, counts: Callable[[], Mapping[str, int]]) -> None:
-        self._tags = {"namespace": namespace, "where": where}
-        self._counts = counts
-        self._last: dict[str, int] = {}
-        self._task: asyncio.Task | None = None
-        keys = ("namespace", "where")
-        self._routed = Counter("raybus_messages_routed", "Envelopes routed, by kind", (*keys, "kind"))
-        self._deliveries = Counter("raybus_deliveries", "Messages handed to an agent's mailbox", keys)
-        self._dead = Counter("raybus_dead_letters", "Undeliverable messages, by reason", (*keys, "reason"))
-        self._refused = Counter("raybus_refused", "Messages refused as not authorized", keys)
+class _EverySecond:
+    """Calls ``export`` once a second from the running loop, from the first ``start`` on."""
+
+    _task: asyncio.Task | None = None
 
     def start(self) -> None:
         """Begin exporting from the running loop (idempotent)."""
@@ -42,6 +35,21 @@ class MetricsExporter:
         while True:
             await asyncio.sleep(every)
             self.export()
+
+    def export(self) -> None:
+        raise NotImplementedError
+
+
+class MetricsExporter(_EverySecond):
+    def __init__(self, namespace: str, where: str, counts: Callable[[], Mapping[str, int]]) -> None:
+        self._tags = {"namespace": namespace, "where": where}
+        self._counts = counts
+        self._last: dict[str, int] = {}
+        keys = ("namespace", "where")
+        self._routed = Counter("raybus_messages_routed", "Envelopes routed, by kind", (*keys, "kind"))
+        self._deliveries = Counter("raybus_deliveries", "Messages handed to an agent's mailbox", keys)
+        self._dead = Counter("raybus_dead_letters", "Undeliverable messages, by reason", (*keys, "reason"))
+        self._refused = Counter("raybus_refused", "Messages refused as not authorized", keys)
 
     def export(self) -> None:
         counts = dict(self._counts())
@@ -60,7 +68,7 @@ class MetricsExporter:
             self._refused.inc(delta[_REFUSED_PREFIX], self._tags)
 
 
-class DeltaCounter:
+class DeltaCounter(_EverySecond):
     """A dashboard counter for application events (requests by outcome...): ``inc`` only bumps an in-process
     tally, which goes to Ray's metrics as deltas once a second from the running loop."""
 
@@ -68,17 +76,10 @@ class DeltaCounter:
         self._metric = Counter(name, description, tag_keys)
         self._tally: collections.Counter[tuple[tuple[str, str], ...]] = collections.Counter()
         self._sent: dict[tuple[tuple[str, str], ...], int] = {}
-        self._task: asyncio.Task | None = None
 
     def inc(self, **tags: str) -> None:
         self._tally[tuple(sorted(tags.items()))] += 1
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self, every: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(every)
-            self.export()
+        self.start()
 
     def export(self) -> None:
         for tags, total in list(self._tally.items()):

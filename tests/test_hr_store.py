@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import weekdays_from
 
 from actors.hr_store import HrStore, UnknownEmployee
 
@@ -16,13 +17,7 @@ BALANCES = {"alice": 10, "bob": 2}
 
 
 def weekdays(n: int, start: date = MONDAY) -> list[date]:
-    """``n`` consecutive working days (Mon-Fri) from ``start``."""
-    days, day = [], start
-    while len(days) < n:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
+    return weekdays_from(start, n)
 
 
 @pytest.fixture

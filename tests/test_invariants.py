@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import weekdays_from
 
 from actors.coverage import TeamCalendar
 from actors.hr_store import HrStore
@@ -33,12 +34,7 @@ TUE, WED, THU, FRI = (MON + timedelta(days=i) for i in range(1, 5))
 
 
 def weekdays(n: int, start: date = MON) -> list[date]:
-    days, day = [], start
-    while len(days) < n:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
+    return weekdays_from(start, n)
 
 
 @dataclass
