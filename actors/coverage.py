@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from cluster import StateMap
+
 __all__ = ["DayCover", "ReserveResult", "TeamCalendar"]
 
 TENTATIVE, CONFIRMED = "tentative", "confirmed"
@@ -44,7 +46,8 @@ class TeamCalendar:
         self.team_id = team_id
         self.members = frozenset(members)
         self.min_on_duty = min_on_duty
-        self.reservations: dict[str, dict[str, Any]] = {}  # request id → employee, days, status, answer
+        # request id → employee, days, status; a reservation is replaced, never edited (saves go by entry)
+        self.reservations: StateMap = StateMap()
         self._off: dict[date, dict[str, int]] = defaultdict(dict)  # day → employee → requests covering it
 
     def capacity(self) -> int:
@@ -78,7 +81,7 @@ class TeamCalendar:
         reservation = self.reservations.get(request_id)
         if reservation is None:
             return False
-        reservation["status"] = CONFIRMED
+        self.reservations[request_id] = reservation | {"status": CONFIRMED}
         return True
 
     def cancel(self, request_id: str) -> bool:
@@ -117,4 +120,10 @@ class TeamCalendar:
             calendar.reservations[rid] = {"employee": r["employee"], "days": days, "status": r["status"]}
             for day in days:
                 calendar._off[day][r["employee"]] = calendar._off[day].get(r["employee"], 0) + 1
+        calendar.reservations.changed.clear()  # as loaded: nothing to save again
         return calendar
+
+    def durable_state(self) -> dict[str, Any]:
+        """What an agent saves: like ``to_state``, but the reservations as the StateMap they are kept in."""
+        return {"team_id": self.team_id, "members": sorted(self.members), "min_on_duty": self.min_on_duty,
+                "reservations": self.reservations}

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from datetime import date
 from typing import Any
 
-from cluster import Agent, AgentId, DeltaCounter, MessageContext, NotAuthorized, TopicId, handler
+from cluster import Agent, AgentId, DeltaCounter, MessageContext, NotAuthorized, StateMap, TopicId, handler
 
 from ._config import org_of
 from .messages import (
@@ -34,8 +33,8 @@ REQUESTS = DeltaCounter("raybus_pto_requests", "PTO requests by terminal outcome
 
 class Employee(Agent):
     def __init__(self) -> None:
-        self.requests: dict[str, dict[str, Any]] = {}
-        self.task_notices: Counter[str] = Counter()
+        self.requests: StateMap = StateMap()  # request id → its record; a record is replaced, never edited
+        self.task_notices: StateMap = StateMap()  # "request|topic" → copies heard
         self.refused: list[dict[str, Any]] = []
         self._in_flight: dict[str, asyncio.Event] = {}
         self._cancelling: dict[str, asyncio.Event] = {}
@@ -77,14 +76,14 @@ class Employee(Agent):
         )
         if resolved.error:
             return self._finish(request_id, "rejected", "invalid_dates", resolved.error)
-        self.requests[request_id]["days"] = resolved.days
+        self._update(request_id, days=resolved.days)
         hold: HoldPlaced = await ctx.send(
             AgentId("hr", me.department), PlaceHold(request_id=request_id, employee=me.id, days=resolved.days)
         )
-        self.requests[request_id]["balance"] = hold.balance
+        self._update(request_id, balance=hold.balance)
         if not hold.ok:
             return self._finish(request_id, "rejected", hold.reason or "refused")
-        self.requests[request_id]["status"] = "pending"
+        self._update(request_id, status="pending")
         await ctx.send(self.manager, PtoRequest(request_id=request_id, employee=me.id, days=resolved.days))
         return self._outcome(request_id)  # on_decision recorded the decision before that call returned
 
@@ -103,7 +102,7 @@ class Employee(Agent):
             self._finish(message.request_id, status, message.reason)
             if message.approved:
                 if record["balance"] is not None:  # the hold's balance, less the days now committed
-                    record["balance"] -= len(record["days"])
+                    record = self._update(message.request_id, balance=record["balance"] - len(record["days"]))
                 await self._tell(TimeOffNotice(request_id=message.request_id, employee=self.id.key,
                                                days=record["days"]), ctx)
         return Done(request_id=message.request_id)
@@ -122,7 +121,7 @@ class Employee(Agent):
                 answer: Cancelled = await ctx.send(self.manager, message)
                 if not answer.ok:
                     return answer
-                record["status"] = "cancelled"
+                record = self._update(request_id, status="cancelled")
             finally:
                 self._cancelling.pop(request_id).set()
             await self._tell(TimeOffCancelled(request_id=message.request_id, employee=self.id.key,
@@ -131,11 +130,11 @@ class Employee(Agent):
 
     @handler
     async def on_notice(self, message: TimeOffNotice, ctx: MessageContext) -> None:
-        self.task_notices[f"{message.request_id}|{ctx.topic}"] += 1
+        self._heard(f"{message.request_id}|{ctx.topic}")
 
     @handler
     async def on_notice_cancelled(self, message: TimeOffCancelled, ctx: MessageContext) -> None:
-        self.task_notices[f"{message.request_id}|{ctx.topic}|cancelled"] += 1
+        self._heard(f"{message.request_id}|{ctx.topic}|cancelled")
 
     async def _tell(self, notice: TimeOffNotice | TimeOffCancelled, ctx: MessageContext) -> None:
         """The department and everyone sharing a task hear who is off when; never why, never balances."""
@@ -145,8 +144,7 @@ class Employee(Agent):
             await ctx.publish(TopicId("task", task), notice)
 
     def _finish(self, request_id: str, status: str, reason: str | None, detail: str | None = None) -> RequestOutcome:
-        record = self.requests[request_id]
-        record.update(status=status, reason=reason, detail=detail)
+        self._update(request_id, status=status, reason=reason, detail=detail)
         REQUESTS.inc(status=status, reason=reason or "")
         return self._outcome(request_id)
 
@@ -158,13 +156,20 @@ class Employee(Agent):
                               reason=reason, detail=record["detail"], days=record["days"],
                               balance=record["balance"])
 
+    def _update(self, request_id: str, **changes: Any) -> dict[str, Any]:
+        record = self.requests[request_id] = self.requests[request_id] | changes
+        return record
+
+    def _heard(self, key: str) -> None:
+        self.task_notices[key] = self.task_notices.get(key, 0) + 1
+
     def save_state(self) -> dict[str, Any]:
-        return {"requests": self.requests, "task_notices": dict(self.task_notices), "refused": self.refused}
+        return {"requests": self.requests, "task_notices": self.task_notices, "refused": self.refused}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.requests = {rid: r | {"days": [date.fromisoformat(d) for d in r["days"]]}
-                         for rid, r in state["requests"].items()}
-        self.task_notices, self.refused = Counter(state["task_notices"]), state["refused"]
+        self.requests = StateMap.loaded({rid: r | {"days": [date.fromisoformat(d) for d in r["days"]]}
+                                  for rid, r in state.get("requests", {}).items()})
+        self.task_notices, self.refused = StateMap.loaded(state.get("task_notices", {})), state.get("refused", [])
 
     def report(self) -> dict[str, Any]:
         """What the invariant checker reads: every request's status, and the task notices received."""

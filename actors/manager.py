@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cluster import Agent, AgentId, MessageContext, NotAuthorized, handler
+from cluster import Agent, AgentId, MessageContext, NotAuthorized, StateMap, handler
 
 from ._config import org_of
 from .audit import DecisionAudit, TeamCover
@@ -30,7 +30,7 @@ __all__ = ["Manager"]
 
 class Manager(Agent):
     def __init__(self) -> None:
-        self.decisions: dict[str, dict[str, Any]] = {}
+        self.decisions: StateMap = StateMap()  # request id → what was decided; a record is replaced, never edited
 
     # Reviews interleave: a manager with many reports would otherwise review one request at a time for
     # the whole chain. Nothing here needs the mailbox: the teams enforce cover and hr the balances,
@@ -96,14 +96,14 @@ class Manager(Agent):
                 return Cancelled(request_id=message.request_id, ok=False, reason=revoked.reason)
             await asyncio.gather(*(ctx.send(AgentId("team", team), CancelReservation(request_id=message.request_id))
                                    for team in record["teams"]))
-            record["cancelled"] = True
+            self.decisions[message.request_id] = record | {"cancelled": True}
         return Cancelled(request_id=message.request_id, ok=True)
 
     def save_state(self) -> dict[str, Any]:
         return {"decisions": self.decisions}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.decisions = state["decisions"]
+        self.decisions = StateMap.loaded(state.get("decisions", {}))
 
     def report(self) -> dict[str, Any]:
         return {"decisions": {rid: d["approved"] for rid, d in self.decisions.items()}}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-from cluster import Agent, MessageContext, handler
+from cluster import Agent, MessageContext, StateMap, handler
 
 from .messages import TimeOffCancelled, TimeOffNotice
 
@@ -13,22 +11,23 @@ __all__ = ["Notifier"]
 
 class Notifier(Agent):
     def __init__(self) -> None:
-        self.notices: Counter[str] = Counter()
-        self.cancellations: Counter[str] = Counter()
+        self.notices: StateMap = StateMap()  # request id → copies heard
+        self.cancellations: StateMap = StateMap()
 
     @handler
     async def on_notice(self, message: TimeOffNotice, ctx: MessageContext) -> None:
-        self.notices[message.request_id] += 1
+        self.notices[message.request_id] = self.notices.get(message.request_id, 0) + 1
 
     @handler
     async def on_cancelled(self, message: TimeOffCancelled, ctx: MessageContext) -> None:
-        self.cancellations[message.request_id] += 1
+        self.cancellations[message.request_id] = self.cancellations.get(message.request_id, 0) + 1
 
-    def save_state(self) -> dict[str, dict[str, int]]:
-        return {"notices": dict(self.notices), "cancellations": dict(self.cancellations)}
+    def save_state(self) -> dict[str, StateMap]:
+        return {"notices": self.notices, "cancellations": self.cancellations}
 
     def load_state(self, state: dict[str, dict[str, int]]) -> None:
-        self.notices, self.cancellations = Counter(state["notices"]), Counter(state["cancellations"])
+        self.notices = StateMap.loaded(state.get("notices", {}))
+        self.cancellations = StateMap.loaded(state.get("cancellations", {}))
 
     def received(self) -> dict[str, int]:
         """Notices by request id, with how many times each arrived (the checker wants exactly once)."""

@@ -25,7 +25,7 @@ class Team(Agent):
                          else TeamCalendar(team.id, team.members, team.min_on_duty))
 
     def save_state(self) -> dict[str, Any]:
-        return self.calendar.to_state()
+        return self.calendar.durable_state()
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._saved = state  # the calendar is built in on_start, which runs after this

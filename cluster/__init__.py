@@ -19,6 +19,7 @@ from ._otel import trace_to_spans
 from ._placement import Dedicated, Placement, Sharded
 from ._policy import Policy, PublishRule, Redact, SendRule
 from ._runtime import DEAD_LETTER_TOPIC, Runtime
+from ._state import SqliteStateStore, StateMap, StateStore
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
 from ._topic import TopicId
 from ._trace import TraceEvent, to_mermaid
@@ -47,6 +48,9 @@ __all__ = [
     "Runtime",
     "SendRule",
     "Sharded",
+    "SqliteStateStore",
+    "StateMap",
+    "StateStore",
     "Subscription",
     "TopicId",
     "TraceEvent",

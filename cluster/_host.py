@@ -25,7 +25,7 @@ from ._messages import DEAD_LETTER_TOPIC, DeadLetter
 from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
-from ._state import SqliteStateStore, StateStore, encode_state
+from ._state import SqliteStateStore, StateStore, encode_parts
 from ._topic import TopicId
 from ._trace import TraceLog, is_sampled
 
@@ -52,12 +52,13 @@ def dead_letter_envelope(wire: tuple, reason: str, detail: str, sender: str | No
 
 
 class _Activation:
-    __slots__ = ("agent", "mailbox", "saved")
+    __slots__ = ("agent", "mailbox", "saved", "unsure")
 
     def __init__(self, agent: Agent, mailbox: Mailbox[Envelope]) -> None:
         self.agent = agent
         self.mailbox = mailbox
-        self.saved: str | None = None  # the state as last stored: an unchanged state is not written again
+        self.saved: dict[str, str] = {}  # plain state parts as last stored: unchanged ones are not written
+        self.unsure = False  # a write failed: the next save writes everything
 
 
 class Host(Endpoint):
@@ -174,7 +175,6 @@ class Host(Endpoint):
             state = self.store.load(agent_id) if self.store is not None else None
             if state is not None:  # before on_start, which the mailbox runs ahead of the first message
                 agent.load_state(state)
-                activation.saved = encode_state(state)
                 self.counts["states_loaded"] += 1
             self.counts["activations"] += 1
         return activation
@@ -233,52 +233,65 @@ class Host(Endpoint):
             self._fail(envelope, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
             return
         self.counts["handled"] += 1
-        try:
-            await self._save_state(agent_id)
-        except Exception as exc:
-            self._fail(envelope, HandlerError(f"{agent_id} handled {envelope.type_name} but could not save its "
-                                              f"state: {exc}", type(exc).__qualname__), agent_id)
-            return
-        if not is_publish:
-            try:
-                type_name, payload = ("", None) if result is None else self.table.messages.encode(result)
-            except RaybusError as exc:
-                self._fail(envelope, HandlerError(f"cannot send the reply of {agent_id}: {exc}",
-                                                  type(exc).__name__), agent_id)
-                return
-            self._answer(envelope, Kind.REPLY, type_name, payload, agent_id)
+        saving = self._save_state(agent_id)
+        if saving is None:
+            self._reply(envelope, result, agent_id)
+        else:  # the mailbox goes on; the answer leaves once the state it reports is stored
+            saving.add_done_callback(lambda done: self._reply_when_saved(done, envelope, result, agent_id))
 
-    async def _save_state(self, agent_id: str) -> None:
-        """Store the agent's state before its answer leaves: an answered message is a durable one. Every
-        agent that handled something in this turn of the loop is encoded once and saved in one transaction."""
-        if self.store is None or type(self.activations[agent_id].agent).save_state is Agent.save_state:
+    def _reply(self, envelope: Envelope, result: Any, agent_id: str) -> None:
+        if envelope.kind == Kind.PUBLISH:
             return
+        try:
+            type_name, payload = ("", None) if result is None else self.table.messages.encode(result)
+        except RaybusError as exc:
+            self._fail(envelope, HandlerError(f"cannot send the reply of {agent_id}: {exc}",
+                                              type(exc).__name__), agent_id)
+            return
+        self._answer(envelope, Kind.REPLY, type_name, payload, agent_id)
+
+    def _reply_when_saved(self, saving: asyncio.Future, envelope: Envelope, result: Any, agent_id: str) -> None:
+        if saving.exception() is None:
+            self._reply(envelope, result, agent_id)
+        else:
+            self._fail(envelope, HandlerError(f"{agent_id} handled {envelope.type_name} but could not save its "
+                                              f"state: {saving.exception()}", type(saving.exception()).__qualname__),
+                       agent_id)
+
+    def _save_state(self, agent_id: str) -> asyncio.Future | None:
+        """Mark the agent's state to be stored before its answer leaves (an answered message is a durable
+        one); None when there is nothing to store. Every agent marked in this turn of the loop is encoded
+        once and saved in one transaction, without holding its mailbox meanwhile."""
+        if self.store is None or type(self.activations[agent_id].agent).save_state is Agent.save_state:
+            return None
         self._dirty.add(agent_id)
         if self._saving is None:
             loop = asyncio.get_running_loop()
             self._saving = loop.create_future()
             loop.call_soon(self._write_states)
-        await asyncio.shield(self._saving)
+        return self._saving
 
     def _write_states(self) -> None:
         dirty, self._dirty = self._dirty, set()
         saving, self._saving = self._saving, None
-        changed: dict[str, str] = {}
+        changed: dict[str, dict[str, str | None]] = {}
         try:
             for agent_id in dirty:
                 activation = self.activations[agent_id]
                 state = activation.agent.save_state()
-                encoded = None if state is None else encode_state(state)
-                if encoded is not None and encoded != activation.saved:
-                    changed[agent_id] = encoded
+                parts = {} if state is None else encode_parts(state, activation.saved, activation.unsure)
+                activation.unsure = False
+                if parts:
+                    changed[agent_id] = parts
             if changed:
                 self.store.save_many(changed)
                 self.counts["state_writes"] += 1
                 self.counts["states_saved"] += len(changed)
-            for agent_id, encoded in changed.items():
-                self.activations[agent_id].saved = encoded
+                self.counts["state_parts_saved"] += sum(len(parts) for parts in changed.values())
             saving.set_result(None)
         except Exception as exc:
+            for agent_id in changed:
+                self.activations[agent_id].saved, self.activations[agent_id].unsure = {}, True
             saving.set_exception(exc)
 
     def _answer(self, envelope: Envelope, kind: int, type_name: str, payload: Any, agent_id: str) -> None:

@@ -11,22 +11,83 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["SqliteStateStore", "StateStore", "encode_state"]
+__all__ = ["SqliteStateStore", "StateMap", "StateStore", "encode_parts", "encode_state"]
+
+
+_PART = "\x1f"  # between a StateMap's name and an entry's key in a stored part's name
+
+
+class StateMap(dict):
+    """Keyed records kept in an agent's state (requests by id, reservations by id): the runtime stores only
+    the entries set or deleted since the last save, so a save costs what changed, not what the agent holds.
+    A value changed in place is not seen: assign it again."""
+
+    __slots__ = ("changed",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.changed: set[str] = set(self)
+
+    @classmethod
+    def loaded(cls, entries: Mapping[str, Any]) -> StateMap:
+        """The map as ``load_state`` gets it back: already stored, so nothing to save yet."""
+        found = cls(entries)
+        found.changed.clear()
+        return found
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.changed.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.changed.add(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.changed.add(key)
+        return super().pop(key, *default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
 
 
 @runtime_checkable
 class StateStore(Protocol):
     def load(self, agent_id: str) -> dict[str, Any] | None:
-        """The last state saved for ``agent_id``, or ``None``."""
+        """The last state saved for ``agent_id``, or ``None``; a StateMap's entries come back as a dict."""
         ...
 
-    def save_many(self, states: Mapping[str, str]) -> None:
-        """Store encoded states (``encode_state``) by agent id, all in one transaction."""
+    def save_many(self, parts: Mapping[str, Mapping[str, str | None]]) -> None:
+        """By agent id, encoded parts to store (``None`` deletes one), all in one transaction."""
         ...
 
 
-def encode_state(state: dict[str, Any]) -> str:
-    """JSON, with dates and other simple values as strings; equal states encode equal (to skip rewrites)."""
+def encode_parts(state: dict[str, Any], saved: dict[str, str], full: bool = False) -> dict[str, str | None]:
+    """The parts of ``state`` that differ from ``saved`` (updated in place): a plain value is one part, a
+    StateMap one part per changed entry (every entry when ``full``). Equal values encode equal, so an
+    unchanged plain part is not rewritten."""
+    parts: dict[str, str | None] = {}
+    for name, value in state.items():
+        if isinstance(value, StateMap):
+            for key in (set(value) | value.changed) if full else value.changed:
+                part = f"{name}{_PART}{key}"
+                parts[part] = encode_state(value[key]) if key in value else None
+            value.changed.clear()
+        else:
+            encoded = encode_state(value)
+            if saved.get(name) != encoded:
+                parts[name] = saved[name] = encoded
+    return parts
+
+
+def encode_state(state: Any) -> str:
+    """JSON, with dates and other simple values as strings."""
     return json.dumps(state, default=str, separators=(",", ":"))
 
 
@@ -37,17 +98,30 @@ class SqliteStateStore:
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS agent_state (agent_id TEXT PRIMARY KEY, state TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS agent_state (agent_id TEXT NOT NULL, part TEXT NOT NULL, "
+                         "state TEXT NOT NULL, PRIMARY KEY (agent_id, part))")
 
     def load(self, agent_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT state FROM agent_state WHERE agent_id = ?", (agent_id,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        rows = self._db.execute("SELECT part, state FROM agent_state WHERE agent_id = ?", (agent_id,)).fetchall()
+        if not rows:
+            return None
+        state: dict[str, Any] = {}
+        for part, encoded in rows:
+            name, sep, key = part.partition(_PART)
+            if sep:
+                state.setdefault(name, {})[key] = json.loads(encoded)
+            else:
+                state[name] = json.loads(encoded)
+        return state
 
-    def save_many(self, states: Mapping[str, str]) -> None:
+    def save_many(self, parts: Mapping[str, Mapping[str, str | None]]) -> None:
+        rows = [(agent_id, part, encoded) for agent_id, found in parts.items() for part, encoded in found.items()]
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT INTO agent_state VALUES (?, ?) ON CONFLICT (agent_id) DO UPDATE "
-                                 "SET state = excluded.state", list(states.items()))
+            self._db.executemany("INSERT INTO agent_state VALUES (?, ?, ?) ON CONFLICT (agent_id, part) DO UPDATE "
+                                 "SET state = excluded.state", [r for r in rows if r[2] is not None])
+            self._db.executemany("DELETE FROM agent_state WHERE agent_id = ? AND part = ?",
+                                 [r[:2] for r in rows if r[2] is None])
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")

@@ -13,27 +13,47 @@ import pytest
 import ray
 import sample_agents as sa
 
-from cluster import AgentId, RaybusError, Runtime, Sharded
-from cluster._state import SqliteStateStore, StateStore, encode_state
+from cluster import AgentId, RaybusError, Runtime, Sharded, SqliteStateStore, StateMap, StateStore
+from cluster._state import encode_parts
 
 COUNTER = AgentId("counter", "c1")
 
 
-def test_a_saved_state_loads_back_as_it_was(tmp_path: Path) -> None:
+def store_with(tmp_path: Path, state: dict[str, Any]) -> SqliteStateStore:
     store = SqliteStateStore(tmp_path / "ns.db")
-    store.save_many({"counter/c1": encode_state({"count": 3, "days": ["2026-12-03"]})})
-    assert store.load("counter/c1") == {"count": 3, "days": ["2026-12-03"]}
+    store.save_many({"counter/c1": encode_parts(state, {})})
+    return store
+
+
+def test_a_saved_state_loads_back_as_it_was(tmp_path: Path) -> None:
+    state = {"count": 3, "days": ["2026-12-03"], "requests": StateMap({"r1": {"status": "approved"}})}
+    assert store_with(tmp_path, state).load("counter/c1") == {"count": 3, "days": ["2026-12-03"],
+                                                              "requests": {"r1": {"status": "approved"}}}
 
 
 def test_an_agent_never_saved_loads_as_none(tmp_path: Path) -> None:
     assert SqliteStateStore(tmp_path / "ns.db").load("counter/c9") is None
 
 
-def test_a_later_save_replaces_the_earlier_one(tmp_path: Path) -> None:
-    store = SqliteStateStore(tmp_path / "ns.db")
-    store.save_many({"counter/c1": encode_state({"count": 1})})
-    store.save_many({"counter/c1": encode_state({"count": 2})})
-    assert store.load("counter/c1") == {"count": 2}
+def test_only_the_entries_of_a_state_map_set_since_the_last_save_are_encoded() -> None:
+    requests = StateMap.loaded({"r1": {"status": "approved"}})
+    requests["r2"] = {"status": "rejected"}
+    assert encode_parts({"requests": requests}, {}) == {"requests\x1fr2": '{"status":"rejected"}'}
+    assert encode_parts({"requests": requests}, {}) == {}
+
+
+def test_an_unchanged_plain_part_is_not_encoded_again() -> None:
+    saved: dict[str, str] = {}
+    assert encode_parts({"count": 1}, saved) == {"count": "1"}
+    assert encode_parts({"count": 1}, saved) == {}
+
+
+def test_a_deleted_entry_is_deleted_from_the_store(tmp_path: Path) -> None:
+    requests = StateMap({"r1": {"status": "approved"}, "r2": {"status": "held"}})
+    store = store_with(tmp_path, {"requests": requests})
+    requests.pop("r2")
+    store.save_many({"counter/c1": encode_parts({"requests": requests}, {})})
+    assert store.load("counter/c1") == {"requests": {"r1": {"status": "approved"}}}
 
 
 def test_the_sqlite_store_satisfies_the_protocol(tmp_path: Path) -> None:
@@ -81,6 +101,13 @@ def test_state_outlives_every_host_of_the_namespace(durable: tuple[Runtime, Path
     ray.get(rt._bus.destroy_hosts.remote())
     assert add(rt, 1) == 6
     assert (state_dir / f"{rt.namespace}.db").exists()
+
+
+def test_an_answer_leaves_only_once_the_state_it_reports_is_stored(durable: tuple[Runtime, Path]) -> None:
+    rt, state_dir = durable
+    for amount in (2, 3):
+        total = add(rt, amount)
+        assert SqliteStateStore(state_dir / f"{rt.namespace}.db").load(str(COUNTER)) == {"count": total}
 
 
 def test_an_unchanged_state_is_not_written_again(durable: tuple[Runtime, Path]) -> None:
