@@ -3,6 +3,7 @@
 from ._agent import Agent, MessageContext, handler
 from ._agent_id import AgentId
 from ._errors import (
+    BusUnavailable,
     DeliveryTimeout,
     DuplicateRegistration,
     HandlerError,
@@ -28,6 +29,7 @@ __all__ = [
     "DEAD_LETTER_TOPIC",
     "Agent",
     "AgentId",
+    "BusUnavailable",
     "DeadLetter",
     "Dedicated",
     "DeliveryTimeout",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pickle
 import time
 from collections import Counter, deque
 from pathlib import Path
@@ -45,7 +46,10 @@ class Bus:
     def __init__(self, namespace: str, state_dir: str | None = None) -> None:
         self.namespace = namespace
         self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
+        self.table_path = Path(state_dir) / f"{namespace}.table" if state_dir else None
         self.table = RoutingTable()
+        if ray.get_runtime_context().was_current_actor_reconstructed and self.table_path and self.table_path.exists():
+            self.table = pickle.loads(self.table_path.read_bytes())  # registry, subscriptions, interceptors
         self.outboxes: dict[str, Outbox[tuple]] = {}
         self.hosts: dict[str, Any] = {}
         self.clients: dict[str, _ClientQueue] = {}
@@ -89,6 +93,10 @@ class Bus:
         return self.table
 
     def _broadcast_table(self) -> None:
+        if self.table_path is not None:  # kept so that a restarted bus routes as before
+            temporary = self.table_path.with_suffix(".tmp")
+            temporary.write_bytes(pickle.dumps(self.table))
+            temporary.replace(self.table_path)
         for host in self.hosts.values():
             host.update_table.remote(self.table)
 

@@ -11,6 +11,7 @@ import ray
 
 from ._endpoint import Endpoint
 from ._envelope import Envelope
+from ._errors import BusUnavailable
 from ._outbox import Outbox
 from ._routing import RoutingTable
 
@@ -62,11 +63,16 @@ class Client(Endpoint):
         for wire in batch:
             future = self.pending.get(wire[1])
             if future is not None and not future.done():
-                future.set_exception(error)
+                future.set_exception(BusUnavailable(f"the bus did not take {wire[5]} for {wire[4]}: {error}"))
 
     async def _pump_answers(self) -> None:
         while True:
-            for wire in await self.bus.pull.remote(self.name):
+            try:
+                answers = await self.bus.pull.remote(self.name)
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                await asyncio.sleep(0.2)  # the bus is restarting: poll again; callers' own timeouts still run
+                continue
+            for wire in answers:
                 self.accept_answer(wire)
 
     def refresh_table(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BusUnavailable",
     "DeliveryTimeout",
     "DuplicateRegistration",
     "HandlerError",
@@ -33,6 +34,10 @@ class InvalidMessage(RaybusError):
 
 class DeliveryTimeout(RaybusError):
     """No reply arrived before the deadline."""
+
+
+class BusUnavailable(RaybusError):
+    """The bus did not take the message (it died or is restarting); nothing was delivered, try again."""
 
 
 class NotAuthorized(RaybusError):

@@ -56,7 +56,7 @@ class Runtime:
             ray.remote(Bus)
             .options(
                 name=BUS_NAME, namespace=namespace, lifetime="detached", get_if_exists=True,
-                max_concurrency=100_000, num_cpus=0,
+                max_concurrency=100_000, num_cpus=0, max_restarts=-1,
             )
             .remote(namespace, str(Path(state_dir).resolve()) if state_dir else None)
         )

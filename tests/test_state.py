@@ -12,8 +12,19 @@ from uuid import uuid4
 import pytest
 import ray
 import sample_agents as sa
+from conftest import wait_until
 
-from cluster import AgentId, RaybusError, Runtime, Sharded, SqliteStateStore, StateMap, StateStore
+from cluster import (
+    AgentId,
+    RaybusError,
+    Runtime,
+    Sharded,
+    SqliteStateStore,
+    StateMap,
+    StateStore,
+    TopicId,
+    TypeSubscription,
+)
 from cluster._state import encode_parts
 
 COUNTER = AgentId("counter", "c1")
@@ -108,6 +119,16 @@ def test_an_answer_leaves_only_once_the_state_it_reports_is_stored(durable: tupl
     for amount in (2, 3):
         total = add(rt, amount)
         assert SqliteStateStore(state_dir / f"{rt.namespace}.db").load(str(COUNTER)) == {"count": total}
+
+
+def test_a_restarted_bus_routes_with_the_registry_and_subscriptions_it_had(durable: tuple[Runtime, Path]) -> None:
+    rt, _ = durable
+    rt.register("listener", sa.Listener, placement=Sharded(1), subscriptions=[TypeSubscription("news", "listener")])
+    assert add(rt, 1) == 1
+    ray.kill(rt._bus, no_restart=False)
+    assert add_once_back(rt, 1) == 2
+    asyncio.run(rt.publish(TopicId("news", "k1"), sa.Notice(text="after the restart")))
+    assert wait_until(lambda: rt.call(AgentId("listener", "k1"), "texts")) == ["after the restart"]
 
 
 def test_an_unchanged_state_is_not_written_again(durable: tuple[Runtime, Path]) -> None:
