@@ -47,6 +47,8 @@ class Bus:
         self.namespace = namespace
         self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
         self.table_path = Path(state_dir) / f"{namespace}.table" if state_dir else None
+        if self.table_path is not None:
+            self.table_path.parent.mkdir(parents=True, exist_ok=True)
         self.table = RoutingTable()
         if ray.get_runtime_context().was_current_actor_reconstructed and self.table_path and self.table_path.exists():
             self.table = pickle.loads(self.table_path.read_bytes())  # registry, subscriptions, interceptors

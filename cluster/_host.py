@@ -25,7 +25,7 @@ from ._messages import DEAD_LETTER_TOPIC, DeadLetter
 from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
-from ._state import SqliteStateStore, StateStore, encode_parts
+from ._state import SqliteStateStore, StateWriter
 from ._topic import TopicId
 from ._trace import TraceLog, is_sampled
 
@@ -52,13 +52,11 @@ def dead_letter_envelope(wire: tuple, reason: str, detail: str, sender: str | No
 
 
 class _Activation:
-    __slots__ = ("agent", "mailbox", "saved", "unsure")
+    __slots__ = ("agent", "mailbox")
 
     def __init__(self, agent: Agent, mailbox: Mailbox[Envelope]) -> None:
         self.agent = agent
         self.mailbox = mailbox
-        self.saved: dict[str, str] = {}  # plain state parts as last stored: unchanged ones are not written
-        self.unsure = False  # a write failed: the next save writes everything
 
 
 class Host(Endpoint):
@@ -68,12 +66,10 @@ class Host(Endpoint):
         self.bus = ray.get_actor(BUS_NAME, namespace=namespace)
         if ray.get_runtime_context().was_current_actor_reconstructed:
             self.table = ray.get(self.bus.get_table.remote())  # the table we were created with is old news
-        self.store: StateStore | None = SqliteStateStore(state_path) if state_path else None
-        self._dirty: set[str] = set()
-        self._saving: asyncio.Future | None = None
         self.activations: dict[str, _Activation] = {}
         self.to_bus: Outbox[tuple] = Outbox(self._send_to_bus, self._bus_unreachable)
         self.counts: Counter[str] = Counter()
+        self.states = StateWriter(SqliteStateStore(state_path), self.counts) if state_path else None
         self.trace = TraceLog(endpoint)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
@@ -172,7 +168,7 @@ class Host(Endpoint):
                 lambda: self._start(agent),
             )
             activation = self.activations[agent_id] = _Activation(agent, mailbox)
-            state = self.store.load(agent_id) if self.store is not None else None
+            state = self.states.store.load(agent_id) if self.states is not None else None
             if state is not None:  # before on_start, which the mailbox runs ahead of the first message
                 agent.load_state(state)
                 self.counts["states_loaded"] += 1
@@ -259,40 +255,12 @@ class Host(Endpoint):
                        agent_id)
 
     def _save_state(self, agent_id: str) -> asyncio.Future | None:
-        """Mark the agent's state to be stored before its answer leaves (an answered message is a durable
-        one); None when there is nothing to store. Every agent marked in this turn of the loop is encoded
-        once and saved in one transaction, without holding its mailbox meanwhile."""
-        if self.store is None or type(self.activations[agent_id].agent).save_state is Agent.save_state:
+        """The write the agent's answer must wait for (an answered message is a durable one); None when
+        there is nothing to store."""
+        agent = self.activations[agent_id].agent
+        if self.states is None or type(agent).save_state is Agent.save_state:
             return None
-        self._dirty.add(agent_id)
-        if self._saving is None:
-            loop = asyncio.get_running_loop()
-            self._saving = loop.create_future()
-            loop.call_soon(self._write_states)
-        return self._saving
-
-    def _write_states(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        saving, self._saving = self._saving, None
-        changed: dict[str, dict[str, str | None]] = {}
-        try:
-            for agent_id in dirty:
-                activation = self.activations[agent_id]
-                state = activation.agent.save_state()
-                parts = {} if state is None else encode_parts(state, activation.saved, activation.unsure)
-                activation.unsure = False
-                if parts:
-                    changed[agent_id] = parts
-            if changed:
-                self.store.save_many(changed)
-                self.counts["state_writes"] += 1
-                self.counts["states_saved"] += len(changed)
-                self.counts["state_parts_saved"] += sum(len(parts) for parts in changed.values())
-            saving.set_result(None)
-        except Exception as exc:
-            for agent_id in changed:
-                self.activations[agent_id].saved, self.activations[agent_id].unsure = {}, True
-            saving.set_exception(exc)
+        return self.states.mark(agent_id, agent.save_state)
 
     def _answer(self, envelope: Envelope, kind: int, type_name: str, payload: Any, agent_id: str) -> None:
         answer = envelope.answer(kind, type_name, payload, agent_id)

@@ -5,13 +5,15 @@ the namespace's hosts (so on a multi-node cluster its directory must be on stora
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["SqliteStateStore", "StateMap", "StateStore", "encode_parts", "encode_state"]
+__all__ = ["SqliteStateStore", "StateMap", "StateStore", "StateWriter", "encode_parts", "encode_state"]
 
 
 _PART = "\x1f"  # between a StateMap's name and an entry's key in a stored part's name
@@ -129,3 +131,49 @@ class SqliteStateStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+class StateWriter:
+    """A host's group commit: ``mark`` an agent once it has handled a message; in the next turn of the loop
+    every marked agent's state is encoded into its changed parts and stored in one transaction. ``mark``
+    returns the future of that write: the answers of the marked messages wait on it, the agents do not."""
+
+    def __init__(self, store: StateStore, counts: Counter[str]) -> None:
+        self.store = store
+        self.counts = counts
+        self._dirty: dict[str, Callable[[], dict[str, Any] | None]] = {}
+        self._saved: dict[str, dict[str, str]] = {}  # plain parts as last stored: unchanged ones are not written
+        self._unsure: set[str] = set()  # a write failed for these: the next one writes everything
+        self._writing: asyncio.Future | None = None
+
+    def mark(self, agent_id: str, save_state: Callable[[], dict[str, Any] | None]) -> asyncio.Future:
+        self._dirty[agent_id] = save_state
+        if self._writing is None:
+            loop = asyncio.get_running_loop()
+            self._writing = loop.create_future()
+            loop.call_soon(self._write)
+        return self._writing
+
+    def _write(self) -> None:
+        dirty, self._dirty = self._dirty, {}
+        writing, self._writing = self._writing, None
+        changed: dict[str, dict[str, str | None]] = {}
+        try:
+            for agent_id, save_state in dirty.items():
+                state = save_state()
+                saved = self._saved.setdefault(agent_id, {})
+                parts = {} if state is None else encode_parts(state, saved, agent_id in self._unsure)
+                self._unsure.discard(agent_id)
+                if parts:
+                    changed[agent_id] = parts
+            if changed:
+                self.store.save_many(changed)
+                self.counts["state_writes"] += 1
+                self.counts["states_saved"] += len(changed)
+                self.counts["state_parts_saved"] += sum(len(parts) for parts in changed.values())
+            writing.set_result(None)
+        except Exception as exc:
+            for agent_id in changed:
+                self._saved[agent_id] = {}
+                self._unsure.add(agent_id)
+            writing.set_exception(exc)

@@ -74,10 +74,11 @@ def test_the_sqlite_store_satisfies_the_protocol(tmp_path: Path) -> None:
 @pytest.fixture
 def durable(ray_session: Any, tmp_path: Path) -> Iterator[tuple[Runtime, Path]]:
     namespace = f"d{uuid4().hex[:10]}"
-    rt = Runtime.connect(namespace=namespace, state_dir=str(tmp_path))
+    state_dir = tmp_path / "state"  # not there yet: the runtime makes it
+    rt = Runtime.connect(namespace=namespace, state_dir=str(state_dir))
     rt.register("counter", sa.DurableCounter, placement=Sharded(1))
     try:
-        yield rt, tmp_path
+        yield rt, state_dir
     finally:
         rt.shutdown(destroy=True)
 
