@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import pickle
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,9 @@ from ._subscription import Subscription
 from ._trace import TraceLog, is_sampled
 
 __all__ = ["Bus", "host_actor_name"]
+
+REDELIVERY_DELAY = 0.5  # seconds: long enough for Ray to restart a host actor, short against a send's timeout
+MAX_REDELIVERIES = 5
 
 CLIENT_PREFIX = "client."
 
@@ -57,6 +60,7 @@ class Bus:
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.redelivered: OrderedDict[str, int] = OrderedDict()  # message id → times sent again
         self.trace = TraceLog(BUS_NAME)
         self.metrics = MetricsExporter(namespace, "bus", lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
@@ -233,12 +237,36 @@ class Bus:
         return host
 
     def _host_unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
-        self.counts["host_unreachable"] += len(batch)
+        """A host that died comes back (hosts restart): what can still arrive in time goes again, the
+        recipient drops what it has handled already; the rest is refused and dead-lettered."""
+        again = [wire for wire in batch if self._may_redeliver(wire)]
+        if again:
+            self.counts["redeliveries"] += len(again)
+            asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, endpoint, again)
+        self.counts["host_unreachable"] += len(batch) - len(again)
+        going_again = {id(wire) for wire in again}
         for wire in batch:
+            if id(wire) in going_again:
+                continue
             if wire[0] == Kind.SEND:
                 self._reject(wire, RaybusError(f"host {endpoint} is unreachable: {error}"), wire[9])
             else:
                 self._dead_letter(wire, "host_unreachable", f"{endpoint}: {error}")
+
+    def _may_redeliver(self, wire: tuple) -> bool:
+        # an answer's caller died with the host: its future is gone, so an answer is never sent again
+        if wire[0] not in (Kind.SEND, Kind.PUBLISH) or (wire[7] is not None and wire[7] < time.time()):
+            return False
+        tries = self.redelivered.pop(wire[1], 0) + 1
+        self.redelivered[wire[1]] = tries
+        while len(self.redelivered) > 10_000:
+            self.redelivered.popitem(last=False)
+        return tries <= MAX_REDELIVERIES
+
+    def _redeliver(self, endpoint: str, batch: list[tuple]) -> None:
+        outbox = self._outbox(endpoint)
+        for wire in batch:
+            outbox.put(wire)
 
     # --- drivers ------------------------------------------------------------------------------
     async def pull(self, client: str, wait: float = 1.0) -> list[tuple]:

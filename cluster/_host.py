@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any
 
 import ray
@@ -51,12 +51,24 @@ def dead_letter_envelope(wire: tuple, reason: str, detail: str, sender: str | No
     return envelope
 
 
+_SEEN = 1024  # message ids an agent remembers, to drop a redelivered copy of one it has had
+
+
 class _Activation:
-    __slots__ = ("agent", "mailbox")
+    __slots__ = ("agent", "mailbox", "seen")
 
     def __init__(self, agent: Agent, mailbox: Mailbox[Envelope]) -> None:
         self.agent = agent
         self.mailbox = mailbox
+        self.seen: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, message_id: str) -> bool:
+        if message_id in self.seen:
+            return False
+        self.seen[message_id] = None
+        if len(self.seen) > _SEEN:
+            self.seen.popitem(last=False)
+        return True
 
 
 class Host(Endpoint):
@@ -200,6 +212,9 @@ class Host(Endpoint):
                 future.set_exception(exc)
             return
         agent_id = str(agent.id)
+        if not self.activations[agent_id].first_time(envelope.message_id):
+            self.counts["duplicates_dropped"] += 1  # the first copy's answer is (or will be) the answer
+            return
         if envelope.expired(time.time()):
             self._fail(envelope, None, agent_id, reason="expired")
             return
