@@ -239,19 +239,19 @@ class Bus:
     def _host_unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
         """A host that died comes back (hosts restart): what can still arrive in time goes again, the
         recipient drops what it has handled already; the rest is refused and dead-lettered."""
-        again = [wire for wire in batch if self._may_redeliver(wire)]
-        if again:
-            self.counts["redeliveries"] += len(again)
-            asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, endpoint, again)
-        self.counts["host_unreachable"] += len(batch) - len(again)
-        going_again = {id(wire) for wire in again}
+        again = []
         for wire in batch:
-            if id(wire) in going_again:
+            if self._may_redeliver(wire):
+                again.append(wire)
                 continue
+            self.counts["host_unreachable"] += 1
             if wire[0] == Kind.SEND:
                 self._reject(wire, RaybusError(f"host {endpoint} is unreachable: {error}"), wire[9])
             else:
                 self._dead_letter(wire, "host_unreachable", f"{endpoint}: {error}")
+        if again:
+            self.counts["redeliveries"] += len(again)
+            asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, endpoint, again)
 
     def _may_redeliver(self, wire: tuple) -> bool:
         # an answer's caller died with the host: its future is gone, so an answer is never sent again

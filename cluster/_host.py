@@ -180,7 +180,7 @@ class Host(Endpoint):
                 lambda: self._start(agent),
             )
             activation = self.activations[agent_id] = _Activation(agent, mailbox)
-            state = self.states.store.load(agent_id) if self.states is not None else None
+            state = self.states.load(agent_id) if self.states is not None else None
             if state is not None:  # before on_start, which the mailbox runs ahead of the first message
                 agent.load_state(state)
                 self.counts["states_loaded"] += 1
@@ -262,12 +262,12 @@ class Host(Endpoint):
         self._answer(envelope, Kind.REPLY, type_name, payload, agent_id)
 
     def _reply_when_saved(self, saving: asyncio.Future, envelope: Envelope, result: Any, agent_id: str) -> None:
-        if saving.exception() is None:
+        error = saving.exception()
+        if error is None:
             self._reply(envelope, result, agent_id)
         else:
             self._fail(envelope, HandlerError(f"{agent_id} handled {envelope.type_name} but could not save its "
-                                              f"state: {saving.exception()}", type(saving.exception()).__qualname__),
-                       agent_id)
+                                              f"state: {error}", type(error).__qualname__), agent_id)
 
     def _save_state(self, agent_id: str) -> asyncio.Future | None:
         """The write the agent's answer must wait for (an answered message is a durable one); None when

@@ -146,6 +146,9 @@ class StateWriter:
         self._unsure: set[str] = set()  # a write failed for these: the next one writes everything
         self._writing: asyncio.Future | None = None
 
+    def load(self, agent_id: str) -> dict[str, Any] | None:
+        return self.store.load(agent_id)
+
     def mark(self, agent_id: str, save_state: Callable[[], dict[str, Any] | None]) -> asyncio.Future:
         self._dirty[agent_id] = save_state
         if self._writing is None:
