@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from pydantic import BaseModel
 
-from cluster import Agent, MessageContext, handler
+from cluster import Agent, AgentId, MessageContext, handler
 
-__all__ = ["Count", "Counted", "Echo", "Ping", "Pong", "RawSink", "Sink", "Tick"]
+__all__ = [
+    "Count", "Counted", "Echo", "Fire", "Fired", "HotSender", "Ping", "Pong", "RawSink", "Sink", "Tick",
+    "keep_in_flight",
+]
+
+
+async def keep_in_flight(send: Callable[[int], Awaitable[Any]], in_flight: int, seconds: float) -> int:
+    """Keep ``in_flight`` calls of ``send(worker index)`` outstanding for ``seconds``; return how many came
+    back. The driver and the sender agents load the bus the same way, so their figures compare."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(index: int) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await send(index)
+            done += 1
+
+    await asyncio.gather(*(worker(i) for i in range(in_flight)))
+    return done
 
 
 class Ping(BaseModel):
@@ -19,6 +43,18 @@ class Pong(BaseModel):
 
 class Tick(BaseModel):
     n: int
+
+
+class Fire(BaseModel):
+    """Tells a ``HotSender`` what to load, and for how long."""
+
+    target: str
+    in_flight: int
+    seconds: float
+
+
+class Fired(BaseModel):
+    round_trips: int
 
 
 class Count(BaseModel):
@@ -48,6 +84,17 @@ class Sink(Agent):
     @handler
     async def on_count(self, message: Count, ctx: MessageContext) -> Counted:
         return Counted(ticks=self.ticks)
+
+
+class HotSender(Agent):
+    """Loads one target from inside the runtime: a hot key is hit by agents too, whose sends leave from a
+    host (its outbox, its endpoint's answers) rather than from the driver. Answers once it is done."""
+
+    @handler
+    async def on_fire(self, message: Fire, ctx: MessageContext) -> Fired:
+        target = AgentId.from_str(message.target)
+        done = await keep_in_flight(lambda i: ctx.send(target, Ping(n=i)), message.in_flight, message.seconds)
+        return Fired(round_trips=done)
 
 
 class RawSink:

@@ -1,6 +1,10 @@
 """The bus against raw Ray actor calls, in one run on the same Ray, so ratios survive a noisy machine.
 
     python -m scenarios.bus_bench [--seconds 3] [--json PATH]
+
+Besides sends spread over 64 agents and publishes to a few subscribers, it measures a hot key (every send
+to one agent, hence one serial mailbox: from the driver, then from agents on a host of their own) and a hot
+topic (one topic with a thousand subscribers). A size of 0 (an empty list for --fanouts) skips a section.
 """
 
 from __future__ import annotations
@@ -15,10 +19,15 @@ import ray
 
 from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId
 
-from ._bench_agents import Count, Ping, RawSink, Tick
+from ._bench_agents import Count, Fire, Fired, Ping, RawSink, Tick, keep_in_flight
 from ._common import add_common_flags, connect, machine, print_table, write_json
 
 POOL = Sharded(2, pool="bench")
+# The hot key's senders get a host of their own, so each of their sends crosses the bus as a driver's does.
+SENDERS = Sharded(1, pool="benchsenders")
+SPREAD = [AgentId("echo", f"k{i}") for i in range(64)]
+HOT_KEY = AgentId("echo", "hot")
+Measure = tuple[str, str, Callable[[], float | Awaitable[float]]]
 
 
 def raw_pipelined(seconds: float, in_flight: int) -> float:
@@ -47,31 +56,37 @@ def raw_batched(seconds: float, batch: int = 100, calls: int = 50) -> float:
     return rate
 
 
-async def bus_send(rt: Runtime, seconds: float, in_flight: int, agents: int = 64) -> float:
-    """Round trips per second with ``in_flight`` sends outstanding at all times."""
-    targets = [AgentId("echo", f"k{i}") for i in range(agents)]
+async def bus_send(rt: Runtime, seconds: float, in_flight: int, targets: list[AgentId]) -> float:
+    """Round trips per second from the driver with ``in_flight`` sends outstanding at all times, dealt to
+    ``targets`` in turn."""
     await asyncio.gather(*(rt.send(target, Ping(n=0)) for target in targets))
-    done = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(index: int) -> None:
-        nonlocal done
-        target = targets[index % agents]
-        while time.perf_counter() < deadline:
-            await rt.send(target, Ping(n=index))
-            done += 1
-
     start = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(in_flight)))
+    done = await keep_in_flight(lambda i: rt.send(targets[i % len(targets)], Ping(n=i)), in_flight, seconds)
     return done / (time.perf_counter() - start)
 
 
-async def bus_publish(rt: Runtime, seconds: float, subscribers: int, wave: int = 1000) -> float:
-    """Deliveries per second of publishes to ``subscribers`` agents, counted by the agents themselves."""
-    topic = TopicId("bench", f"fanout{subscribers}")
-    sinks = [AgentId("sink", f"f{subscribers}-{i}") for i in range(subscribers)]
-    for sink in sinks:
-        rt.subscribe(MemberSubscription(topic, sink))
+async def agents_send(rt: Runtime, seconds: float, senders: int, in_flight: int, target: AgentId) -> float:
+    """Round trips per second to ``target`` from ``senders`` agents with ``in_flight`` sends each, counted by
+    the senders; each is started by one driver message and answers when its time is up."""
+    agents = [AgentId("hotsender", f"s{i}") for i in range(senders)]
+
+    async def fire(length: float) -> list[Fired]:
+        order = Fire(target=str(target), in_flight=in_flight, seconds=length)
+        return await asyncio.gather(*(rt.send(agent, order, timeout=length + 60) for agent in agents))
+
+    await fire(min(seconds, 0.2))  # activates the senders and warms their host's path to the target
+    start = time.perf_counter()
+    reports = await fire(seconds)
+    return sum(report.round_trips for report in reports) / (time.perf_counter() - start)
+
+
+async def bus_publish(rt: Runtime, seconds: float, subscribers: int, wave: int = 1000, name: str = "") -> float:
+    """Deliveries per second of publishes to ``subscribers`` agents, counted by the agents themselves after
+    each ``wave`` of concurrent publishes. ``name`` keeps one topic's subscribers apart from another's."""
+    name = name or f"fanout{subscribers}"
+    topic = TopicId("bench", name)
+    sinks = [AgentId("sink", f"{name}-{i}") for i in range(subscribers)]
+    rt.subscribe(*(MemberSubscription(topic, sink) for sink in sinks))  # one bus call, one table push
     await asyncio.gather(*(rt.send(sink, Count()) for sink in sinks))
     published, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -85,16 +100,32 @@ async def bus_publish(rt: Runtime, seconds: float, subscribers: int, wave: int =
     return published * subscribers / elapsed
 
 
-def run(rt: Runtime, seconds: float, in_flight: int, fanouts: list[int]) -> list[tuple[str, str, float]]:
-    measure: list[tuple[str, str, Callable[[], float | Awaitable[float]]]] = [
+def sections(rt: Runtime, args: argparse.Namespace) -> list[Measure]:
+    """What to measure, in order; the raw baseline comes first: every ratio divides by it."""
+    seconds, in_flight = args.seconds, args.in_flight
+    measure: list[Measure] = [
         ("raw Ray pipelined calls", "calls/s", lambda: raw_pipelined(seconds, in_flight)),
         ("raw Ray calls carrying 100 msgs", "msgs/s", lambda: raw_batched(seconds)),
-        ("bus send, 1 in flight", "round trips/s", lambda: bus_send(rt, seconds, 1)),
-        (f"bus send, {in_flight} in flight", "round trips/s", lambda: bus_send(rt, seconds, in_flight)),
-        *[(f"bus publish to {k}", "deliveries/s", lambda k=k: bus_publish(rt, seconds, k)) for k in fanouts],
+        ("bus send, 1 in flight", "round trips/s", lambda: bus_send(rt, seconds, 1, SPREAD)),
+        (f"bus send, {in_flight} in flight", "round trips/s", lambda: bus_send(rt, seconds, in_flight, SPREAD)),
+        *[(f"bus publish to {k}", "deliveries/s", lambda k=k: bus_publish(rt, seconds, k)) for k in args.fanouts],
     ]
+    if args.hot_in_flight:
+        measure.append((f"hot key: bus send to one agent, {args.hot_in_flight} in flight from the driver",
+                        "round trips/s", lambda: bus_send(rt, seconds, args.hot_in_flight, [HOT_KEY])))
+    if args.hot_senders and args.hot_sender_in_flight:
+        measure.append((f"hot key: bus send to one agent from {args.hot_senders} agents x "
+                        f"{args.hot_sender_in_flight} in flight", "round trips/s",
+                        lambda: agents_send(rt, seconds, args.hot_senders, args.hot_sender_in_flight, HOT_KEY)))
+    if args.hot_subscribers:
+        measure.append((f"hot topic: bus publish to one topic of {args.hot_subscribers} subscribers",
+                        "deliveries/s", lambda: bus_publish(rt, seconds, args.hot_subscribers, args.hot_wave, "hot")))
+    return measure
+
+
+def run(rt: Runtime, args: argparse.Namespace) -> list[tuple[str, str, float]]:
     results = []
-    for name, unit, fn in measure:
+    for name, unit, fn in sections(rt, args):
         value = fn()
         if asyncio.iscoroutine(value):
             value = asyncio.run(value)
@@ -103,26 +134,50 @@ def run(rt: Runtime, seconds: float, in_flight: int, fanouts: list[int]) -> list
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
+def register(rt: Runtime) -> None:
+    rt.register("echo", "scenarios._bench_agents:Echo", placement=POOL)
+    rt.register("sink", "scenarios._bench_agents:Sink", placement=POOL)
+    rt.register("hotsender", "scenarios._bench_agents:HotSender", placement=SENDERS)
+    rt.register_message(Tick)
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(k) for k in text.split(",") if k.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measurement")
     parser.add_argument("--in-flight", type=int, default=1000, help="concurrency of the pipelined figures")
-    parser.add_argument("--fanouts", default="1,4,16,64", help="subscriber counts for publish")
+    parser.add_argument("--fanouts", type=_sizes, default="1,4,16,64",
+                        help="subscriber counts for publish ('' skips them)")
+    parser.add_argument("--hot-in-flight", type=int, default=1000,
+                        help="hot key: the driver's sends in flight to one agent (0 skips)")
+    parser.add_argument("--hot-senders", type=int, default=100,
+                        help="hot key: agents sending to that one agent from a host of their own (0 skips)")
+    parser.add_argument("--hot-sender-in-flight", type=int, default=10, help="hot key: sends in flight per agent")
+    parser.add_argument("--hot-subscribers", type=int, default=1000,
+                        help="hot topic: subscribers of its one topic (0 skips)")
+    parser.add_argument("--hot-wave", type=int, default=200,
+                        help="hot topic: publishes in flight between two counts (each reaches every subscriber)")
     add_common_flags(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     rt = connect(args, "bench")
     try:
-        rt.register("echo", "scenarios._bench_agents:Echo", placement=POOL)
-        rt.register("sink", "scenarios._bench_agents:Sink", placement=POOL)
-        rt.register_message(Tick)
-        fanouts = [int(k) for k in args.fanouts.split(",")]
-        results = run(rt, args.seconds, args.in_flight, fanouts)
+        register(rt)
+        results = run(rt, args)
         baseline = results[0][2]
         rows = [(name, f"{value:,.0f} {unit}", f"{value / baseline:.2f}x") for name, unit, value in results]
         when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        print_table(f"bus_bench, {when}, {machine()}, hosts: {POOL}", ("figure", "value", "vs raw pipelined"), rows)
+        print_table(f"bus_bench, {when}, {machine()}, hosts: {POOL}, hot key senders: {SENDERS}",
+                    ("figure", "value", "vs raw pipelined"), rows)
         write_json(args.json_path, {
-            "date": when, "machine": machine(), "placement": str(POOL), "seconds": args.seconds,
+            "date": when, "machine": machine(), "placement": str(POOL), "sender_placement": str(SENDERS),
+            "seconds": args.seconds,
             "figures": [{"name": n, "unit": u, "value": v, "ratio": v / baseline} for n, u, v in results],
         })
     finally:

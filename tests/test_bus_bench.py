@@ -1,0 +1,32 @@
+"""The bus benchmark's hot key and hot topic sections, at tiny sizes, against this session's Ray."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scenarios import bus_bench
+
+
+def test_hot_sections_report_positive_figures(runtime: Any) -> None:
+    args = bus_bench.parser().parse_args([
+        "--seconds", "0.5", "--in-flight", "10", "--fanouts", "",
+        "--hot-in-flight", "10", "--hot-senders", "5", "--hot-sender-in-flight", "2",
+        "--hot-subscribers", "50", "--hot-wave", "10",
+    ])
+    bus_bench.register(runtime)
+    figures = {name: value for name, _unit, value in bus_bench.run(runtime, args)}
+    hot = {name: value for name, value in figures.items() if name.startswith("hot ")}
+    assert sorted(hot) == [
+        "hot key: bus send to one agent from 5 agents x 2 in flight",
+        "hot key: bus send to one agent, 10 in flight from the driver",
+        "hot topic: bus publish to one topic of 50 subscribers",
+    ]
+    assert all(value > 0 for value in figures.values())
+    assert not any(name.startswith("bus publish to ") for name in figures)  # --fanouts '' skips them
+
+
+def test_zero_skips_the_hot_sections(runtime: Any) -> None:
+    args = bus_bench.parser().parse_args(["--hot-in-flight", "0", "--hot-senders", "0", "--hot-subscribers", "0"])
+    names = [name for name, _unit, _fn in bus_bench.sections(runtime, args)]
+    assert names[0] == "raw Ray pipelined calls"
+    assert not [name for name in names if name.startswith("hot ")]
