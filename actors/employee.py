@@ -28,6 +28,7 @@ from .org import Employee as Profile
 
 __all__ = ["Employee"]
 
+TERMINAL = ("approved", "rejected", "cancelled")
 REQUESTS = DeltaCounter("raybus_pto_requests", "PTO requests by terminal outcome", ("status", "reason"))
 
 
@@ -56,12 +57,14 @@ class Employee(Agent):
     @handler(interleave=True)
     async def on_request(self, message: RequestTimeOff, ctx: MessageContext) -> RequestOutcome:
         request_id = message.request_id
-        if request_id in self.requests:  # a retried request gets the answer of the first
-            if request_id in self._in_flight:
-                await self._in_flight[request_id].wait()
+        if request_id in self._in_flight:  # a retried request gets the answer of the first
+            await self._in_flight[request_id].wait()
             return self._outcome(request_id)
-        self.requests[request_id] = {"status": "resolving", "days": [], "reason": None, "detail": None,
-                                     "balance": None}
+        if self.requests.get(request_id, {}).get("status") in TERMINAL:
+            return self._outcome(request_id)
+        # new, or begun by an earlier life of this agent that crashed: (re)run it; every step is idempotent
+        self.requests.setdefault(request_id, {"status": "resolving", "days": [], "reason": None, "detail": None,
+                                              "balance": None})
         self._in_flight[request_id] = asyncio.Event()
         try:
             return await self._request(message, ctx)

@@ -27,7 +27,7 @@ from ._trace import TraceLog, is_sampled
 __all__ = ["Bus", "host_actor_name"]
 
 REDELIVERY_DELAY = 0.5  # seconds: long enough for Ray to restart a host actor, short against a send's timeout
-MAX_REDELIVERIES = 5
+MAX_REDELIVERIES = 20  # with the delay, ~10 s for a host to come back (a node's loss takes longer than a crash)
 
 CLIENT_PREFIX = "client."
 
@@ -53,10 +53,10 @@ class Bus:
         if self.table_path is not None:
             self.table_path.parent.mkdir(parents=True, exist_ok=True)
         self.table = RoutingTable()
-        if ray.get_runtime_context().was_current_actor_reconstructed and self.table_path and self.table_path.exists():
-            self.table = pickle.loads(self.table_path.read_bytes())  # registry, subscriptions, interceptors
         self.outboxes: dict[str, Outbox[tuple]] = {}
         self.hosts: dict[str, Any] = {}
+        # by host, what it was given and has not finished: sent again if it restarts
+        self.unacked: dict[str, dict[str, tuple]] = {}
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
@@ -64,6 +64,22 @@ class Bus:
         self.trace = TraceLog(BUS_NAME)
         self.metrics = MetricsExporter(namespace, "bus", lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
+        if ray.get_runtime_context().was_current_actor_reconstructed and self.table_path and self.table_path.exists():
+            self._restore()
+
+    def _restore(self) -> None:
+        """Come back as before a crash: the registry, subscriptions and interceptors; and every host hears
+        that what it had sent and not yet had answered is gone with the old bus."""
+        self.table, endpoints = pickle.loads(self.table_path.read_bytes())
+        for endpoint in endpoints:
+            self._host(endpoint).bus_restarted.remote()
+        self.counts["restarts"] += 1
+
+    def _save_table(self) -> None:
+        if self.table_path is not None:
+            temporary = self.table_path.with_suffix(".tmp")
+            temporary.write_bytes(pickle.dumps((self.table, sorted(self.hosts))))
+            temporary.replace(self.table_path)
 
     # --- registry -----------------------------------------------------------------------------
     async def register(self, spec: AgentTypeSpec, message_types: list[type]) -> int:
@@ -99,10 +115,7 @@ class Bus:
         return self.table
 
     def _broadcast_table(self) -> None:
-        if self.table_path is not None:  # kept so that a restarted bus routes as before
-            temporary = self.table_path.with_suffix(".tmp")
-            temporary.write_bytes(pickle.dumps(self.table))
-            temporary.replace(self.table_path)
+        self._save_table()
         for host in self.hosts.values():
             host.update_table.remote(self.table)
 
@@ -113,10 +126,17 @@ class Bus:
         from_client = origin.startswith(CLIENT_PREFIX)
         if from_client and origin not in self.clients:  # an answer made at once must not beat the first pull
             self.clients[origin] = _ClientQueue()
+        unacked = self.unacked.get(origin)
         for wire in batch:
             kind = wire[0]
             if kind == Kind.REPLY or kind == Kind.ERROR:
+                if unacked:  # an answer acknowledges the call it answers
+                    unacked.pop(wire[8], None)
                 self._route_answer(wire)
+                continue
+            if kind == Kind.ACK:
+                if unacked:
+                    unacked.pop(wire[1], None)
                 continue
             sender = wire[3]
             if from_client:
@@ -148,7 +168,7 @@ class Bus:
         if is_sampled(wire[2]):
             self.trace.record(wire[2], Kind.SEND, wire[3], wire[4], wire[5], wire[1])
         self.counts["sends"] += 1
-        self._outbox(endpoint).put(wire)
+        self._deliver(endpoint, wire)
 
     def _screened(self, wire: tuple, is_publish: bool) -> tuple:
         payload = self.table.screen(is_publish, wire[3], wire[4], wire[5], wire[6])
@@ -176,7 +196,7 @@ class Bus:
         head = wire[:10]
         for endpoint, recipients in by_endpoint.items():
             self.counts["publish_deliveries"] += len(recipients)
-            self._outbox(endpoint).put((*head, tuple(recipients)))
+            self._deliver(endpoint, (*head, tuple(recipients)))
 
     def _route_answer(self, wire: tuple) -> None:
         target = wire[4]
@@ -184,8 +204,10 @@ class Bus:
         if target.startswith(CLIENT_PREFIX):
             queue = self.clients.get(target)
             if queue is None:
-                self._dead_letter(wire, "unknown_client", f"no driver {target} is connected")
-                return
+                if not self.counts["restarts"]:  # a bus that never restarted met every driver at its first send
+                    self._dead_letter(wire, "unknown_client", f"no driver {target} is connected")
+                    return
+                queue = self.clients[target] = _ClientQueue()  # its long poll comes back for it
             queue.items.append(wire)
             queue.event.set()
         elif target:
@@ -212,6 +234,13 @@ class Bus:
         self.dead_letters.append(letter)
 
     # --- hosts --------------------------------------------------------------------------------
+    def _deliver(self, endpoint: str, wire: tuple) -> None:
+        unacked = self.unacked.get(endpoint)
+        if unacked is None:
+            unacked = self.unacked[endpoint] = {}
+        unacked[wire[1]] = wire
+        self._outbox(endpoint).put(wire)
+
     def _outbox(self, endpoint: str) -> Outbox[tuple]:
         outbox = self.outboxes.get(endpoint)
         if outbox is None:
@@ -230,43 +259,51 @@ class Bus:
                 .options(
                     name=host_actor_name(endpoint), namespace=self.namespace, lifetime="detached",
                     get_if_exists=True, max_concurrency=100_000, num_cpus=0, max_restarts=-1,
+                    scheduling_strategy="SPREAD",  # over the cluster's nodes: one node's loss takes few hosts
                 )
                 .remote(endpoint, self.namespace, self.table, self.state_path)
             )
             self.counts["hosts_started"] += 1
+            self._save_table()
         return host
 
-    def _host_unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
-        """A host that died comes back (hosts restart): what can still arrive in time goes again, the
-        recipient drops what it has handled already; the rest is refused and dead-lettered."""
-        again = []
-        for wire in batch:
-            if self._may_redeliver(wire):
-                again.append(wire)
-                continue
-            self.counts["host_unreachable"] += 1
-            if wire[0] == Kind.SEND:
-                self._reject(wire, RaybusError(f"host {endpoint} is unreachable: {error}"), wire[9])
-            else:
-                self._dead_letter(wire, "host_unreachable", f"{endpoint}: {error}")
-        if again:
-            self.counts["redeliveries"] += len(again)
-            asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, endpoint, again)
+    async def host_restarted(self, endpoint: str) -> None:
+        """A host came back after a crash: what it had been given and not finished goes again."""
+        self.counts["host_restarts"] += 1
+        self._redeliver(endpoint, list(self.unacked.get(endpoint, ())), "host restarted")
 
-    def _may_redeliver(self, wire: tuple) -> bool:
-        # an answer's caller died with the host: its future is gone, so an answer is never sent again
-        if wire[0] not in (Kind.SEND, Kind.PUBLISH) or (wire[7] is not None and wire[7] < time.time()):
-            return False
-        tries = self.redelivered.pop(wire[1], 0) + 1
-        self.redelivered[wire[1]] = tries
+    def _host_unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
+        """A batch the host did not take (it died; hosts restart): calls and publishes go again shortly, the
+        host drops what it has handled already; answers for its callers, who died with it, are dead letters."""
+        self.counts["host_unreachable"] += len(batch)
+        for wire in batch:
+            if wire[0] != Kind.SEND and wire[0] != Kind.PUBLISH:
+                self._dead_letter(wire, "host_unreachable", f"{endpoint}: {error}")
+        again = [wire[1] for wire in batch if wire[0] == Kind.SEND or wire[0] == Kind.PUBLISH]
+        asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, endpoint, again, str(error))
+
+    def _redeliver(self, endpoint: str, message_ids: list[str], why: str) -> None:
+        unacked = self.unacked.get(endpoint, {})
+        now = time.time()
+        for message_id in message_ids:
+            wire = unacked.get(message_id)
+            if wire is None:
+                continue  # handled meanwhile
+            tries = self.redelivered.pop(message_id, 0) + 1
+            self.redelivered[message_id] = tries
+            if tries > MAX_REDELIVERIES or (wire[7] and wire[7] < now):
+                del unacked[message_id]
+                self.counts["given_up"] += 1
+                error = RaybusError(f"host {endpoint} did not handle it after {tries - 1} redeliveries: {why}")
+                if wire[0] == Kind.SEND:
+                    self._reject(wire, error, wire[9])
+                else:
+                    self._dead_letter(wire, "host_unreachable", str(error))
+                continue
+            self.counts["redeliveries"] += 1
+            self._outbox(endpoint).put(wire)
         while len(self.redelivered) > 10_000:
             self.redelivered.popitem(last=False)
-        return tries <= MAX_REDELIVERIES
-
-    def _redeliver(self, endpoint: str, batch: list[tuple]) -> None:
-        outbox = self._outbox(endpoint)
-        for wire in batch:
-            outbox.put(wire)
 
     # --- drivers ------------------------------------------------------------------------------
     async def pull(self, client: str, wait: float = 1.0) -> list[tuple]:
@@ -292,11 +329,13 @@ class Bus:
 
     # --- inspection ---------------------------------------------------------------------------
     async def stats(self) -> dict[str, Any]:
-        found = await asyncio.gather(*(host.stats.remote() for host in self.hosts.values()))
-        hosts = dict(zip(self.hosts, found, strict=True))
+        found = await asyncio.gather(*(host.stats.remote() for host in self.hosts.values()), return_exceptions=True)
+        hosts = {endpoint: {"unavailable": str(figures)} if isinstance(figures, BaseException) else figures
+                 for endpoint, figures in zip(self.hosts, found, strict=True)}  # one restarting says so
         return {
             "bus": dict(self.counts) | {
                 "queued": sum(len(o) + o.in_flight for o in self.outboxes.values()),
+                "unacked": sum(len(u) for u in self.unacked.values()),
                 **process_figures(self.cpu_at_start),
                 "to_host_batches": sum(o.batches for o in self.outboxes.values()),
                 "to_host_items": sum(o.items for o in self.outboxes.values()),

@@ -10,8 +10,9 @@ from typing import Any
 import ray
 
 from ._endpoint import Endpoint
-from ._envelope import Envelope
+from ._envelope import Envelope, Kind
 from ._errors import BusUnavailable
+from ._host import BUS_RETRY_DELAY
 from ._outbox import Outbox
 from ._routing import RoutingTable
 
@@ -39,10 +40,16 @@ class Client(Endpoint):
         """Returns once the bus has the message: a driver may end its loop right after."""
         outbox = self._bind_loop()
         await super().publish(*args)
-        await outbox.accepted()
+        try:
+            await outbox.accepted()
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
+            raise BusUnavailable(f"the bus did not take the publish: {exc}") from exc
 
     def _route(self, envelope: Envelope) -> None:
-        self._bind_loop().put(envelope.to_wire())
+        wire = envelope.to_wire()
+        if wire[0] == Kind.SEND:
+            self.via_bus[wire[1]] = wire
+        self._bind_loop().put(wire)
 
     def _bind_loop(self) -> Outbox[tuple]:
         """Start the outbox and the answer pump in the running loop (a new ``asyncio.run`` gets new ones)."""
@@ -59,19 +66,29 @@ class Client(Endpoint):
         return self._outbox
 
     def _bus_refused(self, batch: list[tuple], error: BaseException) -> None:
+        """The bus is restarting: a call goes again shortly, until its caller's timeout; a publish's caller
+        hears ``BusUnavailable`` from ``publish``."""
         self.unsent += len(batch)
-        for wire in batch:
-            future = self.pending.get(wire[1])
-            if future is not None and not future.done():
-                future.set_exception(BusUnavailable(f"the bus did not take {wire[5]} for {wire[4]}: {error}"))
+        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._send_again, [w[1] for w in batch])
+
+    def _send_again(self, message_ids: list[str]) -> None:
+        for message_id in message_ids:
+            wire = self.via_bus.get(message_id)
+            if wire is not None and self._outbox is not None:
+                self._outbox.put(wire)
 
     async def _pump_answers(self) -> None:
+        bus_lost = False
         while True:
             try:
                 answers = await self.bus.pull.remote(self.name)
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                await asyncio.sleep(0.2)  # the bus is restarting: poll again; callers' own timeouts still run
+                bus_lost = True  # it is restarting: poll again; callers' own timeouts still run
+                await asyncio.sleep(BUS_RETRY_DELAY)
                 continue
+            if bus_lost:  # what the old bus held is gone: our unanswered calls go again (copies are dropped)
+                bus_lost = False
+                self._send_again(list(self.via_bus))
             for wire in answers:
                 self.accept_answer(wire)
 

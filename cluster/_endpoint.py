@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._agent_id import AgentId
-from ._envelope import Envelope, Kind, new_message_id
+from ._envelope import REPLAYED, Envelope, Kind, new_message_id
 from ._errors import DeliveryTimeout, UnknownMessageType, error_from_wire
 from ._routing import RoutingTable
 from ._topic import TopicId
@@ -34,7 +34,9 @@ class Endpoint:
         self.name = name
         self.table = table
         self.pending: dict[str, asyncio.Future] = {}
+        self.via_bus: dict[str, tuple] = {}  # pending calls the bus routes: sent again if it restarts
         self.late_answers = 0
+        self.duplicate_answers = 0
 
     def _route(self, envelope: Envelope) -> None:
         raise NotImplementedError
@@ -66,6 +68,7 @@ class Endpoint:
         finally:
             timer.cancel()
             self.pending.pop(envelope.message_id, None)
+            self.via_bus.pop(envelope.message_id, None)
 
     async def publish(self, sender: str | None, topic: TopicId, message: BaseModel, trace_id: str) -> None:
         type_name, payload = self.table.messages.encode(message)
@@ -77,7 +80,10 @@ class Endpoint:
         """Resolve the RPC that ``wire`` (a REPLY or ERROR tuple) answers."""
         future = self.pending.pop(wire[8], None)
         if future is None or future.done():
-            self._late_answer(wire)
+            if wire[9] == REPLAYED:  # the answer to a copy of a call that was answered already
+                self.duplicate_answers += 1
+            else:
+                self._late_answer(wire)
             return
         if wire[0] == Kind.ERROR:
             future.set_exception(error_from_wire(*wire[6]))

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-__all__ = ["Envelope", "Kind", "new_message_id"]
+__all__ = ["REPLAYED", "Envelope", "Kind", "new_message_id"]
 
 
 class Kind:
@@ -17,6 +17,12 @@ class Kind:
     PUBLISH = 1
     REPLY = 2
     ERROR = 3
+    ACK = 4  # ``(ACK, message_id)``: a host is done with a message the bus delivered that has no answer
+
+
+# In an answer's ``origin`` (unused by answers): a copy of an answer already sent, which its caller may
+# have had; one that finds no caller waiting is counted, not reported as a dead letter.
+REPLAYED = "replayed"
 
 
 _PREFIX = f"{os.getpid():x}{int(time.time() * 1e3) & 0xFFFFFF:x}{os.urandom(3).hex()}"

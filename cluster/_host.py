@@ -8,17 +8,19 @@ batches. Delivery only enqueues: a batch is accepted at once and replies travel 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import traceback
-from collections import Counter, OrderedDict
+from collections import Counter
 from typing import Any
 
 import ray
 
+from ._activation import NEW, RUNNING, Activation, Answer
 from ._agent import Agent, MessageContext
 from ._agent_id import AgentId
 from ._endpoint import Endpoint
-from ._envelope import Envelope, Kind
+from ._envelope import REPLAYED, Envelope, Kind
 from ._errors import HandlerError, RaybusError, UnknownMessageType
 from ._mailbox import Mailbox
 from ._messages import DEAD_LETTER_TOPIC, DeadLetter
@@ -26,12 +28,17 @@ from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
 from ._state import SqliteStateStore, StateWriter
+from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog, is_sampled
 
 __all__ = ["BUS_NAME", "DEAD_LETTER_TOPIC", "Host", "dead_letter_envelope", "error_payload"]
 
 BUS_NAME = "raybus.bus"
+BUS_RETRY_DELAY = 0.5  # seconds between tries while the bus restarts
+BUS_RETRIES = 120
+
+log = logging.getLogger("raybus.host")
 
 
 def error_payload(error: BaseException) -> tuple[str, str, str, str]:
@@ -51,26 +58,6 @@ def dead_letter_envelope(wire: tuple, reason: str, detail: str, sender: str | No
     return envelope
 
 
-_SEEN = 1024  # message ids an agent remembers, to drop a redelivered copy of one it has had
-
-
-class _Activation:
-    __slots__ = ("agent", "mailbox", "seen")
-
-    def __init__(self, agent: Agent, mailbox: Mailbox[Envelope]) -> None:
-        self.agent = agent
-        self.mailbox = mailbox
-        self.seen: OrderedDict[str, None] = OrderedDict()
-
-    def first_time(self, message_id: str) -> bool:
-        if message_id in self.seen:
-            return False
-        self.seen[message_id] = None
-        if len(self.seen) > _SEEN:
-            self.seen.popitem(last=False)
-        return True
-
-
 class Host(Endpoint):
     def __init__(self, endpoint: str, namespace: str, table: RoutingTable, state_path: str | None = None) -> None:
         super().__init__(endpoint, table)
@@ -78,13 +65,16 @@ class Host(Endpoint):
         self.bus = ray.get_actor(BUS_NAME, namespace=namespace)
         if ray.get_runtime_context().was_current_actor_reconstructed:
             self.table = ray.get(self.bus.get_table.remote())  # the table we were created with is old news
-        self.activations: dict[str, _Activation] = {}
+        self.activations: dict[str, Activation] = {}
+        self.copies_unfinished: dict[str, int] = {}  # publish id → its recipients here that have not finished
         self.to_bus: Outbox[tuple] = Outbox(self._send_to_bus, self._bus_unreachable)
         self.counts: Counter[str] = Counter()
         self.states = StateWriter(SqliteStateStore(state_path), self.counts) if state_path else None
         self.trace = TraceLog(endpoint)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            self.bus.host_restarted.remote(endpoint)  # what we had not finished comes again
 
     # --- Ray-facing methods -------------------------------------------------------------------
     async def deliver(self, batch: list[tuple]) -> None:
@@ -92,13 +82,22 @@ class Host(Endpoint):
         for wire in batch:
             kind = wire[0]
             if kind == Kind.SEND:
+                if wire[9] == self.name:  # our own call, sent round by a stale table: it lives and dies with us
+                    self.to_bus.put((Kind.ACK, wire[1]))
                 self._enqueue(wire[4], Envelope.from_wire(wire))
             elif kind == Kind.PUBLISH:
                 envelope = Envelope.from_wire(wire)
+                self.copies_unfinished[wire[1]] = len(wire[10])
                 for recipient in wire[10]:
                     self._enqueue(recipient, envelope)
             else:
                 self.accept_answer(wire)
+
+    async def bus_restarted(self) -> None:
+        """The bus lost what it held: our calls still waiting for an answer go again (recipients drop copies)."""
+        self.counts["resent_after_bus_restart"] += len(self.via_bus)
+        for wire in self.via_bus.values():
+            self.to_bus.put(wire)
 
     async def update_table(self, table: RoutingTable) -> None:
         if table.version >= self.table.version:
@@ -111,6 +110,7 @@ class Host(Endpoint):
         queued = sum(len(a.mailbox) for a in self.activations.values())
         return dict(self.counts) | {
             "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
+            "duplicate_answers": self.duplicate_answers,
             "outbox": len(self.to_bus) + self.to_bus.in_flight, **process_figures(self.cpu_at_start),
             "to_bus_batches": self.to_bus.batches, "to_bus_items": self.to_bus.items,
         }
@@ -149,13 +149,30 @@ class Host(Endpoint):
             self.counts["local_answers"] += 1
             self.accept_answer(envelope.to_wire())
             return
-        self.to_bus.put(envelope.to_wire())
+        wire = envelope.to_wire()
+        if wire[0] == Kind.SEND:
+            self.via_bus[wire[1]] = wire
+        self.to_bus.put(wire)
 
     def _send_to_bus(self, batch: list[tuple]) -> Any:
         return self.bus.route.remote(self.name, batch)
 
     def _bus_unreachable(self, batch: list[tuple], error: BaseException) -> None:
         self.counts["bus_unreachable"] += len(batch)
+        spawn(self._resend(batch))
+
+    async def _resend(self, batch: list[tuple]) -> None:
+        """The bus is restarting: try again until it is back; a call its caller gave up on is let go."""
+        for _ in range(BUS_RETRIES):
+            await asyncio.sleep(BUS_RETRY_DELAY)
+            batch = [wire for wire in batch if wire[0] != Kind.SEND or wire[1] in self.pending]
+            try:
+                await self._send_to_bus(batch)
+                return
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                continue
+        self.counts["lost_to_bus"] += len(batch)
+        log.error("%s: the bus did not come back; %d messages not sent", self.name, len(batch))
 
     def _late_answer(self, wire: tuple) -> None:
         super()._late_answer(wire)
@@ -166,7 +183,7 @@ class Host(Endpoint):
             self.to_bus.put(dead_letter_envelope(wire, reason, detail, sender).to_wire())
 
     # --- agents -------------------------------------------------------------------------------
-    def _activation(self, agent_id: str) -> _Activation:
+    def _activation(self, agent_id: str) -> Activation:
         activation = self.activations.get(agent_id)
         if activation is None:
             agent_type, _, key = agent_id.partition("/")
@@ -179,10 +196,11 @@ class Host(Endpoint):
                 lambda envelope: (info := handlers.get(envelope.type_name)) is not None and info.interleave,
                 lambda: self._start(agent),
             )
-            activation = self.activations[agent_id] = _Activation(agent, mailbox)
-            state = self.states.load(agent_id) if self.states is not None else None
+            durable = self.states is not None and type(agent).save_state is not Agent.save_state
+            activation = self.activations[agent_id] = Activation(agent, mailbox, durable)
+            state = self.states.load(agent_id) if durable else None
             if state is not None:  # before on_start, which the mailbox runs ahead of the first message
-                agent.load_state(state)
+                activation.load(state)
                 self.counts["states_loaded"] += 1
             self.counts["activations"] += 1
         return activation
@@ -212,8 +230,9 @@ class Host(Endpoint):
                 future.set_exception(exc)
             return
         agent_id = str(agent.id)
-        if not self.activations[agent_id].first_time(envelope.message_id):
-            self.counts["duplicates_dropped"] += 1  # the first copy's answer is (or will be) the answer
+        admitted = self.activations[agent_id].admit(envelope.message_id)
+        if admitted is not NEW:
+            self._repeat(envelope, agent_id, admitted)
             return
         if envelope.expired(time.time()):
             self._fail(envelope, None, agent_id, reason="expired")
@@ -244,49 +263,81 @@ class Host(Endpoint):
             self._fail(envelope, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
             return
         self.counts["handled"] += 1
-        saving = self._save_state(agent_id)
-        if saving is None:
-            self._reply(envelope, result, agent_id)
-        else:  # the mailbox goes on; the answer leaves once the state it reports is stored
-            saving.add_done_callback(lambda done: self._reply_when_saved(done, envelope, result, agent_id))
+        self._finish(envelope, agent_id, self._result_answer(envelope, result, agent_id))
 
-    def _reply(self, envelope: Envelope, result: Any, agent_id: str) -> None:
+    def _result_answer(self, envelope: Envelope, result: Any, agent_id: str) -> Answer:
         if envelope.kind == Kind.PUBLISH:
-            return
+            return None
         try:
             type_name, payload = ("", None) if result is None else self.table.messages.encode(result)
         except RaybusError as exc:
-            self._fail(envelope, HandlerError(f"cannot send the reply of {agent_id}: {exc}",
-                                              type(exc).__name__), agent_id)
+            error = HandlerError(f"cannot send the reply of {agent_id}: {exc}", type(exc).__name__)
+            self._report_failure(envelope, error, agent_id, type(error).__name__)
+            return (Kind.ERROR, "", error_payload(error))
+        return (Kind.REPLY, type_name, payload)
+
+    def _finish(self, envelope: Envelope, agent_id: str, answer: Answer) -> None:
+        """The agent is done with the message: its answer is remembered, stored with the agent's state (when
+        durable), and only then sent, so an answered message is a durable one."""
+        activation = self.activations.get(agent_id)
+        if activation is None or envelope.message_id not in activation.running:
+            self._conclude(envelope, agent_id, answer)
             return
-        self._answer(envelope, Kind.REPLY, type_name, payload, agent_id)
+        activation.record(envelope.message_id, answer)
+        if not activation.durable:
+            self._conclude(envelope, agent_id, answer)
+            return
+        saving = self.states.mark(agent_id, activation.state)  # the mailbox goes on meanwhile
+        saving.add_done_callback(lambda done: self._conclude_when_saved(done, envelope, agent_id, answer))
 
-    def _reply_when_saved(self, saving: asyncio.Future, envelope: Envelope, result: Any, agent_id: str) -> None:
+    def _conclude_when_saved(self, saving: asyncio.Future, envelope: Envelope, agent_id: str, answer: Answer) -> None:
         error = saving.exception()
-        if error is None:
-            self._reply(envelope, result, agent_id)
-        else:
-            self._fail(envelope, HandlerError(f"{agent_id} handled {envelope.type_name} but could not save its "
-                                              f"state: {error}", type(error).__qualname__), agent_id)
+        if error is not None:
+            failure = HandlerError(f"{agent_id} handled {envelope.type_name} but could not save its state: {error}",
+                                   type(error).__qualname__)
+            self._report_failure(envelope, failure, agent_id, "state_write")
+            answer = (Kind.ERROR, "", error_payload(failure)) if envelope.kind == Kind.SEND else None
+            self.activations[agent_id].record(envelope.message_id, answer)  # what a copy hears too
+        self._conclude(envelope, agent_id, answer)
 
-    def _save_state(self, agent_id: str) -> asyncio.Future | None:
-        """The write the agent's answer must wait for (an answered message is a durable one); None when
-        there is nothing to store."""
-        agent = self.activations[agent_id].agent
-        if self.states is None or type(agent).save_state is Agent.save_state:
-            return None
-        return self.states.mark(agent_id, agent.save_state)
+    def _conclude(self, envelope: Envelope, agent_id: str, answer: Answer, replayed: bool = False) -> None:
+        """Send the answer (which the bus takes as the message's acknowledgement), or acknowledge a message
+        the bus delivered that has none."""
+        activation = self.activations.get(agent_id)
+        if activation is not None:
+            activation.release(envelope.message_id)
+        if answer is not None:
+            self._answer(envelope, *answer, agent_id, replayed)
+        elif envelope.kind == Kind.SEND:
+            if envelope.origin != self.name:
+                self.to_bus.put((Kind.ACK, envelope.message_id))
+        elif (left := self.copies_unfinished.pop(envelope.message_id, 1) - 1) > 0:
+            self.copies_unfinished[envelope.message_id] = left
+        else:  # every recipient here is done with this publish
+            self.to_bus.put((Kind.ACK, envelope.message_id))
 
-    def _answer(self, envelope: Envelope, kind: int, type_name: str, payload: Any, agent_id: str) -> None:
+    def _repeat(self, envelope: Envelope, agent_id: str, admitted: Any) -> None:
+        """A copy of a message the agent has had: the first copy answers, or answered and is answered again."""
+        self.counts["duplicates_dropped"] += 1
+        if admitted is not RUNNING:
+            self.counts["answers_replayed"] += admitted is not None
+            self._conclude(envelope, agent_id, admitted, replayed=True)
+
+    def _answer(self, envelope: Envelope, kind: int, type_name: str, payload: Any, agent_id: str,
+                replayed: bool = False) -> None:
         answer = envelope.answer(kind, type_name, payload, agent_id)
+        if replayed:
+            answer.origin = REPLAYED
         if is_sampled(envelope.trace_id):
             self.trace.record(envelope.trace_id, kind, agent_id, envelope.sender or "driver",
                               type_name or ("error" if kind == Kind.ERROR else ""), envelope.message_id)
         self._route(answer)
 
-    def _fail(self, envelope: Envelope, error: BaseException | None, agent_id: str, reason: str = "") -> None:
-        reason = reason or type(error).__name__
+    def _report_failure(self, envelope: Envelope, error: BaseException | None, agent_id: str, reason: str) -> None:
         self.counts[f"failed_{reason}"] += 1
         self._dead_letter(envelope.to_wire(), reason, str(error or reason), agent_id)
-        if envelope.kind == Kind.SEND and error is not None:
-            self._answer(envelope, Kind.ERROR, "", error_payload(error), agent_id)
+
+    def _fail(self, envelope: Envelope, error: BaseException | None, agent_id: str, reason: str = "") -> None:
+        self._report_failure(envelope, error, agent_id, reason or type(error).__name__)
+        answer = (Kind.ERROR, "", error_payload(error)) if envelope.kind == Kind.SEND and error is not None else None
+        self._finish(envelope, agent_id, answer)

@@ -136,7 +136,8 @@ class Runtime:
 
     def stats(self) -> dict[str, Any]:
         stats = ray.get(self._bus.stats.remote())
-        stats["driver"] = {"late_answers": self._client.late_answers, "unsent": self._client.unsent}
+        stats["driver"] = {"late_answers": self._client.late_answers, "unsent": self._client.unsent,
+                           "duplicate_answers": self._client.duplicate_answers}
         return stats
 
     def agents(self) -> list[str]:

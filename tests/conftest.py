@@ -55,6 +55,22 @@ def runtime(ray_session: Any) -> Iterator[Any]:
         rt.shutdown(destroy=True)
 
 
+@pytest.fixture
+def durable(ray_session: Any, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
+    """A runtime whose agents keep their state under ``tmp_path/state``, with a durable counter registered."""
+    import sample_agents as sa
+
+    from cluster import Runtime, Sharded
+
+    state_dir = tmp_path / "state"  # not there yet: the runtime makes it
+    rt = Runtime.connect(namespace=f"d{uuid4().hex[:10]}", state_dir=str(state_dir))
+    rt.register("counter", sa.DurableCounter, placement=Sharded(1))
+    try:
+        yield rt, state_dir
+    finally:
+        rt.shutdown(destroy=True)
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.05) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with its last value after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -51,6 +51,7 @@ class Hang(BaseModel):
 
 class Add(BaseModel):
     amount: int
+    pause: float = 0.01  # between reading the count and writing it
 
 
 class Total(BaseModel):
@@ -176,7 +177,7 @@ class Counter(Agent):
     @handler
     async def on_add(self, msg: Add, ctx: MessageContext) -> Total:
         current = self.count
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(msg.pause)
         self.count = current + msg.amount
         return Total(value=self.count)
 

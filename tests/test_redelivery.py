@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import ray
 import sample_agents as sa
@@ -36,3 +37,48 @@ def test_a_copy_of_a_message_the_agent_has_had_is_dropped(runtime: Runtime) -> N
     wait_until(lambda: runtime.call(COUNTER, "get_count") == 6)
     assert wait_until(lambda: runtime.stats()["hosts"]["pool:counter.0"].get("duplicates_dropped")) == 1
     assert runtime.call(COUNTER, "get_count") == 6
+
+
+def test_a_message_the_host_had_taken_but_not_handled_when_it_died_is_handled_once_it_is_back(
+        durable: tuple[Runtime, Path]) -> None:
+    rt, _ = durable
+    assert add(rt, 1) == 1
+
+    async def slow_add_through_a_crash() -> int:
+        call = asyncio.ensure_future(rt.send(COUNTER, sa.Add(amount=10, pause=2.0), timeout=60.0))
+        await asyncio.sleep(0.7)  # the host has it and is in the middle of the handler
+        await asyncio.to_thread(ray.kill, ray.get(rt._bus.host_of.remote(str(COUNTER))), no_restart=False)
+        return (await call).value
+
+    assert asyncio.run(slow_add_through_a_crash()) == 11
+    assert rt.call(COUNTER, "get_count") == 11
+    bus = rt.stats()["bus"]
+    assert bus["host_restarts"] == 1 and bus["redeliveries"] >= 1
+
+
+def test_a_copy_of_a_handled_message_gets_the_first_answer_even_after_a_restart(durable: tuple[Runtime, Path]) -> None:
+    rt, _ = durable
+    assert add(rt, 1) == 1
+    copy = Envelope(Kind.SEND, "m-once", "t-1", None, str(COUNTER), "Add", {"amount": 5}, time.time() + 60, None, "")
+    ray.get(ray.get(rt._bus.host_of.remote(str(COUNTER))).deliver.remote([copy.to_wire()]))
+    wait_until(lambda: rt.call(COUNTER, "get_count") == 6)
+    ray.kill(ray.get(rt._bus.host_of.remote(str(COUNTER))), no_restart=False)
+    wait_until(lambda: rt.stats()["bus"].get("host_restarts"), timeout=30.0)
+    ray.get(ray.get(rt._bus.host_of.remote(str(COUNTER))).deliver.remote([copy.to_wire()]))
+    host = wait_until(lambda: rt.stats()["hosts"]["pool:counter.0"], timeout=10.0)
+    assert wait_until(lambda: rt.stats()["hosts"]["pool:counter.0"].get("answers_replayed")) == 1
+    assert rt.call(COUNTER, "get_count") == 6 and host["states_loaded"] == 1
+
+
+def test_a_call_in_flight_when_the_bus_dies_still_gets_its_reply(durable: tuple[Runtime, Path]) -> None:
+    rt, _ = durable
+    assert add(rt, 1) == 1
+
+    async def slow_add_through_a_bus_crash() -> int:
+        call = asyncio.ensure_future(rt.send(COUNTER, sa.Add(amount=10, pause=1.0), timeout=60.0))
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(ray.kill, rt._bus, no_restart=False)
+        return (await call).value
+
+    assert asyncio.run(slow_add_through_a_bus_crash()) == 11
+    assert rt.call(COUNTER, "get_count") == 11

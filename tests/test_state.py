@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
-import pytest
 import ray
 import sample_agents as sa
 from conftest import wait_until
@@ -71,18 +68,6 @@ def test_the_sqlite_store_satisfies_the_protocol(tmp_path: Path) -> None:
     assert isinstance(SqliteStateStore(tmp_path / "ns.db"), StateStore)
 
 
-@pytest.fixture
-def durable(ray_session: Any, tmp_path: Path) -> Iterator[tuple[Runtime, Path]]:
-    namespace = f"d{uuid4().hex[:10]}"
-    state_dir = tmp_path / "state"  # not there yet: the runtime makes it
-    rt = Runtime.connect(namespace=namespace, state_dir=str(state_dir))
-    rt.register("counter", sa.DurableCounter, placement=Sharded(1))
-    try:
-        yield rt, state_dir
-    finally:
-        rt.shutdown(destroy=True)
-
-
 def add(rt: Runtime, amount: int, timeout: float = 10.0) -> int:
     return asyncio.run(rt.send(COUNTER, sa.Add(amount=amount), timeout=timeout)).value
 
@@ -119,7 +104,9 @@ def test_an_answer_leaves_only_once_the_state_it_reports_is_stored(durable: tupl
     rt, state_dir = durable
     for amount in (2, 3):
         total = add(rt, amount)
-        assert SqliteStateStore(state_dir / f"{rt.namespace}.db").load(str(COUNTER)) == {"count": total}
+        stored = SqliteStateStore(state_dir / f"{rt.namespace}.db").load(str(COUNTER))
+        assert stored["count"] == total
+        assert [2, "Total", {"value": total}] in [answer for _, answer in stored["\x1eseen"].values()]
 
 
 def test_a_restarted_bus_routes_with_the_registry_and_subscriptions_it_had(durable: tuple[Runtime, Path]) -> None:
@@ -132,11 +119,11 @@ def test_a_restarted_bus_routes_with_the_registry_and_subscriptions_it_had(durab
     assert wait_until(lambda: rt.call(AgentId("listener", "k1"), "texts")) == ["after the restart"]
 
 
-def test_an_unchanged_state_is_not_written_again(durable: tuple[Runtime, Path]) -> None:
+def test_an_unchanged_part_is_not_written_again(durable: tuple[Runtime, Path]) -> None:
     rt, _ = durable
-    add(rt, 1)
-    add(rt, 0)
-    assert rt.stats()["hosts"]["pool:counter.0"]["states_saved"] == 1
+    add(rt, 1)  # the count, and the message as seen
+    add(rt, 0)  # only the message as seen: the count is as stored
+    assert rt.stats()["hosts"]["pool:counter.0"]["state_parts_saved"] == 3
 
 
 def test_without_a_state_dir_nothing_is_stored(runtime: Runtime) -> None:

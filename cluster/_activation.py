@@ -1,0 +1,73 @@
+"""Activation: one agent at work in a host, with its serial mailbox and the messages it has had.
+
+Delivery is at least once (the bus sends again what a dead host had not finished), so a message can
+arrive twice. The activation remembers the last ``SEEN`` message ids with their answers: a copy of a
+message still being handled is dropped (the first copy answers), a copy of one already handled gets the
+first answer again. With durable state the ids and answers are stored with the agent's state, in the
+same transaction, so a restarted host still knows them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from ._agent import Agent
+from ._envelope import Envelope
+from ._mailbox import Mailbox
+from ._state import StateMap
+
+__all__ = ["NEW", "RUNNING", "SEEN", "Activation"]
+
+SEEN = 1024
+_SEEN_PART = "\x1eseen"  # cannot clash with an agent's own part names, which are identifiers
+
+NEW: Final = object()  # admit: a first copy, now running
+RUNNING: Final = object()  # admit: a copy of a message still being handled
+
+Answer = tuple[int, str, Any] | None  # (kind, type name, payload) of a REPLY or ERROR; None: nothing to say
+
+
+class Activation:
+    __slots__ = ("agent", "durable", "mailbox", "running", "seen")
+
+    def __init__(self, agent: Agent, mailbox: Mailbox[Envelope], durable: bool) -> None:
+        self.agent = agent
+        self.mailbox = mailbox
+        self.durable = durable
+        self.running: set[str] = set()
+        # message id → [when, answer]; a StateMap when durable, so only the entries that changed are stored
+        self.seen: dict[str, list] = StateMap() if durable else {}
+
+    def admit(self, message_id: str) -> Any:
+        """``NEW`` for a first copy (now running), ``RUNNING`` for a copy of one still being handled, else
+        the first copy's answer."""
+        if message_id in self.running:
+            return RUNNING
+        found = self.seen.get(message_id)
+        if found is not None:
+            return found[1]
+        self.running.add(message_id)
+        return NEW
+
+    def record(self, message_id: str, answer: Answer) -> None:
+        """The message is handled and this is its answer: remembered (and saved with the state) before it
+        leaves, so a copy that comes later, even after a restart, gets the same one."""
+        self.seen[message_id] = [time.time(), answer]
+        if len(self.seen) > SEEN:
+            del self.seen[next(iter(self.seen))]
+
+    def release(self, message_id: str) -> None:
+        """Its answer has left: a copy from now on is answered from ``seen``."""
+        self.running.discard(message_id)
+
+    def state(self) -> dict[str, Any]:
+        return {**(self.agent.save_state() or {}), _SEEN_PART: self.seen}
+
+    def load(self, state: dict[str, Any]) -> None:
+        seen = state.pop(_SEEN_PART, {})
+        for message_id, entry in sorted(seen.items(), key=lambda item: item[1][0]):
+            self.seen[message_id] = [entry[0], None if entry[1] is None else tuple(entry[1])]
+        if isinstance(self.seen, StateMap):
+            self.seen.changed.clear()  # as stored
+        if state:
+            self.agent.load_state(state)
