@@ -8,32 +8,26 @@ import asyncio
 import contextlib
 import pickle
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
 import ray
 
 from ._envelope import Envelope, Kind
-from ._errors import NotAuthorized, RaybusError
-from ._host import BUS_NAME, Host, dead_letter_envelope, error_payload
+from ._errors import NotAuthorized, RaybusError, error_payload
+from ._host import BUS_NAME
 from ._interceptor import Interceptor
+from ._links import HostLinks, host_actor_name
+from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
-from ._outbox import Outbox
 from ._routing import AgentTypeSpec, RoutingTable
 from ._subscription import Subscription
 from ._trace import TraceLog, is_sampled
 
 __all__ = ["Bus", "host_actor_name"]
 
-REDELIVERY_DELAY = 0.5  # seconds: long enough for Ray to restart a host actor, short against a send's timeout
-MAX_REDELIVERIES = 20  # with the delay, ~10 s for a host to come back (a node's loss takes longer than a crash)
-
 CLIENT_PREFIX = "client."
-
-
-def host_actor_name(endpoint: str) -> str:
-    return f"raybus.host.{endpoint}"
 
 
 class _ClientQueue:
@@ -53,14 +47,11 @@ class Bus:
         if self.table_path is not None:
             self.table_path.parent.mkdir(parents=True, exist_ok=True)
         self.table = RoutingTable()
-        self.outboxes: dict[str, Outbox[tuple]] = {}
-        self.hosts: dict[str, Any] = {}
-        # by host, what it was given and has not finished: sent again if it restarts
-        self.unacked: dict[str, dict[str, tuple]] = {}
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
+        self.links = HostLinks(namespace, self.state_path, self.counts, lambda: self.table, self._give_up,
+                               self._save_table)
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
-        self.redelivered: OrderedDict[str, int] = OrderedDict()  # message id → times sent again
         self.trace = TraceLog(BUS_NAME)
         self.metrics = MetricsExporter(namespace, "bus", lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
@@ -72,13 +63,13 @@ class Bus:
         that what it had sent and not yet had answered is gone with the old bus."""
         self.table, endpoints = pickle.loads(self.table_path.read_bytes())
         for endpoint in endpoints:
-            self._host(endpoint).bus_restarted.remote()
+            self.links.host(endpoint).bus_restarted.remote()
         self.counts["restarts"] += 1
 
     def _save_table(self) -> None:
         if self.table_path is not None:
             temporary = self.table_path.with_suffix(".tmp")
-            temporary.write_bytes(pickle.dumps((self.table, sorted(self.hosts))))
+            temporary.write_bytes(pickle.dumps((self.table, sorted(self.links.hosts))))
             temporary.replace(self.table_path)
 
     # --- registry -----------------------------------------------------------------------------
@@ -116,7 +107,7 @@ class Bus:
 
     def _broadcast_table(self) -> None:
         self._save_table()
-        for host in self.hosts.values():
+        for host in self.links.hosts.values():
             host.update_table.remote(self.table)
 
     # --- routing ------------------------------------------------------------------------------
@@ -126,17 +117,14 @@ class Bus:
         from_client = origin.startswith(CLIENT_PREFIX)
         if from_client and origin not in self.clients:  # an answer made at once must not beat the first pull
             self.clients[origin] = _ClientQueue()
-        unacked = self.unacked.get(origin)
         for wire in batch:
             kind = wire[0]
             if kind == Kind.REPLY or kind == Kind.ERROR:
-                if unacked:  # an answer acknowledges the call it answers
-                    unacked.pop(wire[8], None)
+                self.links.done(origin, wire[8])  # an answer acknowledges the call it answers
                 self._route_answer(wire)
                 continue
             if kind == Kind.ACK:
-                if unacked:
-                    unacked.pop(wire[1], None)
+                self.links.done(origin, wire[1])
                 continue
             sender = wire[3]
             if from_client:
@@ -168,7 +156,7 @@ class Bus:
         if is_sampled(wire[2]):
             self.trace.record(wire[2], Kind.SEND, wire[3], wire[4], wire[5], wire[1])
         self.counts["sends"] += 1
-        self._deliver(endpoint, wire)
+        self.links.deliver(endpoint, wire)
 
     def _screened(self, wire: tuple, is_publish: bool) -> tuple:
         payload = self.table.screen(is_publish, wire[3], wire[4], wire[5], wire[6])
@@ -196,7 +184,7 @@ class Bus:
         head = wire[:10]
         for endpoint, recipients in by_endpoint.items():
             self.counts["publish_deliveries"] += len(recipients)
-            self._deliver(endpoint, (*head, tuple(recipients)))
+            self.links.deliver(endpoint, (*head, tuple(recipients)))
 
     def _route_answer(self, wire: tuple) -> None:
         target = wire[4]
@@ -211,7 +199,7 @@ class Bus:
             queue.items.append(wire)
             queue.event.set()
         elif target:
-            self._outbox(target).put(wire)
+            self.links.outbox(target).put(wire)
         else:
             self._dead_letter(wire, "no_origin", "an answer with no caller to go to")
 
@@ -233,77 +221,15 @@ class Bus:
         self.counts[f"dead_letters_{letter['reason']}"] += 1
         self.dead_letters.append(letter)
 
-    # --- hosts --------------------------------------------------------------------------------
-    def _deliver(self, endpoint: str, wire: tuple) -> None:
-        unacked = self.unacked.get(endpoint)
-        if unacked is None:
-            unacked = self.unacked[endpoint] = {}
-        unacked[wire[1]] = wire
-        self._outbox(endpoint).put(wire)
-
-    def _outbox(self, endpoint: str) -> Outbox[tuple]:
-        outbox = self.outboxes.get(endpoint)
-        if outbox is None:
-            host = self._host(endpoint)
-            outbox = self.outboxes[endpoint] = Outbox(
-                lambda batch: host.deliver.remote(batch),
-                lambda batch, error: self._host_unreachable(endpoint, batch, error),
-            )
-        return outbox
-
-    def _host(self, endpoint: str) -> Any:
-        host = self.hosts.get(endpoint)
-        if host is None:
-            host = self.hosts[endpoint] = (
-                ray.remote(Host)
-                .options(
-                    name=host_actor_name(endpoint), namespace=self.namespace, lifetime="detached",
-                    get_if_exists=True, max_concurrency=100_000, num_cpus=0, max_restarts=-1,
-                    scheduling_strategy="SPREAD",  # over the cluster's nodes: one node's loss takes few hosts
-                )
-                .remote(endpoint, self.namespace, self.table, self.state_path)
-            )
-            self.counts["hosts_started"] += 1
-            self._save_table()
-        return host
-
     async def host_restarted(self, endpoint: str) -> None:
         """A host came back after a crash: what it had been given and not finished goes again."""
-        self.counts["host_restarts"] += 1
-        self._redeliver(endpoint, list(self.unacked.get(endpoint, ())), "host restarted")
+        self.links.restarted(endpoint)
 
-    def _host_unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
-        """A batch the host did not take (it died; hosts restart): calls and publishes go again shortly, the
-        host drops what it has handled already; answers for its callers, who died with it, are dead letters."""
-        self.counts["host_unreachable"] += len(batch)
-        for wire in batch:
-            if wire[0] != Kind.SEND and wire[0] != Kind.PUBLISH:
-                self._dead_letter(wire, "host_unreachable", f"{endpoint}: {error}")
-        again = [wire[1] for wire in batch if wire[0] == Kind.SEND or wire[0] == Kind.PUBLISH]
-        asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, endpoint, again, str(error))
-
-    def _redeliver(self, endpoint: str, message_ids: list[str], why: str) -> None:
-        unacked = self.unacked.get(endpoint, {})
-        now = time.time()
-        for message_id in message_ids:
-            wire = unacked.get(message_id)
-            if wire is None:
-                continue  # handled meanwhile
-            tries = self.redelivered.pop(message_id, 0) + 1
-            self.redelivered[message_id] = tries
-            if tries > MAX_REDELIVERIES or (wire[7] and wire[7] < now):
-                del unacked[message_id]
-                self.counts["given_up"] += 1
-                error = RaybusError(f"host {endpoint} did not handle it after {tries - 1} redeliveries: {why}")
-                if wire[0] == Kind.SEND:
-                    self._reject(wire, error, wire[9])
-                else:
-                    self._dead_letter(wire, "host_unreachable", str(error))
-                continue
-            self.counts["redeliveries"] += 1
-            self._outbox(endpoint).put(wire)
-        while len(self.redelivered) > 10_000:
-            self.redelivered.popitem(last=False)
+    def _give_up(self, wire: tuple, error: RaybusError) -> None:
+        if wire[0] == Kind.SEND:
+            self._reject(wire, error, wire[9])
+        else:
+            self._dead_letter(wire, "host_unreachable", str(error))
 
     # --- drivers ------------------------------------------------------------------------------
     async def pull(self, client: str, wait: float = 1.0) -> list[tuple]:
@@ -329,36 +255,28 @@ class Bus:
 
     # --- inspection ---------------------------------------------------------------------------
     async def stats(self) -> dict[str, Any]:
-        found = await asyncio.gather(*(host.stats.remote() for host in self.hosts.values()), return_exceptions=True)
+        links = self.links.hosts
+        found = await asyncio.gather(*(host.stats.remote() for host in links.values()), return_exceptions=True)
         hosts = {endpoint: {"unavailable": str(figures)} if isinstance(figures, BaseException) else figures
-                 for endpoint, figures in zip(self.hosts, found, strict=True)}  # one restarting says so
+                 for endpoint, figures in zip(links, found, strict=True)}  # one restarting says so
         return {
-            "bus": dict(self.counts) | {
-                "queued": sum(len(o) + o.in_flight for o in self.outboxes.values()),
-                "unacked": sum(len(u) for u in self.unacked.values()),
-                **process_figures(self.cpu_at_start),
-                "to_host_batches": sum(o.batches for o in self.outboxes.values()),
-                "to_host_items": sum(o.items for o in self.outboxes.values()),
-            },
+            "bus": dict(self.counts) | self.links.figures() | process_figures(self.cpu_at_start),
             "hosts": hosts,
         }
 
     async def agents(self) -> list[str]:
-        found = await asyncio.gather(*(h.agents.remote() for h in self.hosts.values()))
+        found = await asyncio.gather(*(h.agents.remote() for h in self.links.hosts.values()))
         return sorted(agent for agents in found for agent in agents)
 
     async def host_of(self, agent_id: str) -> Any:
-        return self._host(self.table.endpoint_of(agent_id))
+        return self.links.host(self.table.endpoint_of(agent_id))
 
     async def trace_events(self, trace_id: str) -> list:
-        found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in self.hosts.values()))
+        found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in self.links.hosts.values()))
         return self.trace.events(trace_id) + [event for events in found for event in events]
 
     async def recent_dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         return list(self.dead_letters)[-limit:]
 
     async def destroy_hosts(self) -> None:
-        for host in self.hosts.values():
-            ray.kill(host, no_restart=True)
-        self.hosts.clear()
-        self.outboxes.clear()
+        self.links.destroy()

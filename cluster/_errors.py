@@ -68,3 +68,10 @@ def error_from_wire(name: str, message: str, remote_type: str, remote_traceback:
     if name == HandlerError.__name__:
         return HandlerError(message, remote_type, remote_traceback)
     return _BY_NAME.get(name, RaybusError)(message)
+
+
+def error_payload(error: BaseException) -> tuple[str, str, str, str]:
+    """How an error travels: ``(class name, message, remote type, remote traceback)``."""
+    if isinstance(error, HandlerError):
+        return ("HandlerError", str(error.args[0]), error.remote_type, error.remote_traceback)
+    return (type(error).__name__, str(error), "", "")

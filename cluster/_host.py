@@ -21,9 +21,9 @@ from ._agent import Agent, MessageContext
 from ._agent_id import AgentId
 from ._endpoint import Endpoint
 from ._envelope import REPLAYED, Envelope, Kind
-from ._errors import HandlerError, RaybusError, UnknownMessageType
+from ._errors import HandlerError, RaybusError, UnknownMessageType, error_payload
 from ._mailbox import Mailbox
-from ._messages import DEAD_LETTER_TOPIC, DeadLetter
+from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
@@ -32,30 +32,13 @@ from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog, is_sampled
 
-__all__ = ["BUS_NAME", "DEAD_LETTER_TOPIC", "Host", "dead_letter_envelope", "error_payload"]
+__all__ = ["BUS_NAME", "Host"]
 
 BUS_NAME = "raybus.bus"
 BUS_RETRY_DELAY = 0.5  # seconds between tries while the bus restarts
 BUS_RETRIES = 120
 
 log = logging.getLogger("raybus.host")
-
-
-def error_payload(error: BaseException) -> tuple[str, str, str, str]:
-    """How an error travels: ``(class name, message, remote type, remote traceback)``."""
-    if isinstance(error, HandlerError):
-        return ("HandlerError", str(error.args[0]), error.remote_type, error.remote_traceback)
-    return (type(error).__name__, str(error), "", "")
-
-
-def dead_letter_envelope(wire: tuple, reason: str, detail: str, sender: str | None) -> Envelope:
-    letter = DeadLetter(
-        message_id=wire[1], trace_id=wire[2], sender=wire[3], target=str(wire[4]),
-        type_name=wire[5], reason=reason, detail=detail[:2000],
-    )
-    envelope = Envelope(Kind.PUBLISH, f"dl-{wire[1]}", wire[2], sender, str(DEAD_LETTER_TOPIC), "DeadLetter",
-                        letter.model_dump())
-    return envelope
 
 
 class Host(Endpoint):

@@ -7,10 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ._envelope import Envelope, Kind
 from ._errors import DuplicateRegistration, InvalidMessage, UnknownMessageType
 from ._topic import TopicId
 
-__all__ = ["DEAD_LETTER_TOPIC", "DeadLetter", "MessageTypes", "type_path"]
+__all__ = ["DEAD_LETTER_TOPIC", "DeadLetter", "MessageTypes", "dead_letter_envelope", "type_path"]
 
 DEAD_LETTER_TOPIC = TopicId("deadletter", "raybus")
 
@@ -25,6 +26,16 @@ class DeadLetter(BaseModel):
     type_name: str
     reason: str
     detail: str = ""
+
+
+def dead_letter_envelope(wire: tuple, reason: str, detail: str, sender: str | None) -> Envelope:
+    """The publish on the dead-letter topic that reports ``wire``, sent by ``sender`` (None: the runtime)."""
+    letter = DeadLetter(
+        message_id=wire[1], trace_id=wire[2], sender=wire[3], target=str(wire[4]),
+        type_name=wire[5], reason=reason, detail=detail[:2000],
+    )
+    return Envelope(Kind.PUBLISH, f"dl-{wire[1]}", wire[2], sender, str(DEAD_LETTER_TOPIC), "DeadLetter",
+                    letter.model_dump())
 
 
 def type_path(cls: type) -> str:

@@ -14,9 +14,10 @@ from ._agent import Agent
 from ._agent_id import AgentId
 from ._bus import Bus
 from ._client import Client
-from ._host import BUS_NAME, DEAD_LETTER_TOPIC
+from ._host import BUS_NAME
 from ._ids import check_part
 from ._interceptor import Interceptor
+from ._messages import DEAD_LETTER_TOPIC
 from ._placement import Dedicated, Placement
 from ._routing import AgentTypeSpec, resolve_agent_class
 from ._subscription import Subscription

@@ -1,0 +1,132 @@
+"""HostLinks: the bus's side of its hosts. One outbox per host, and what each host was given and has not
+finished: a host is done with a message when it answers it or acknowledges it (``Kind.ACK``); until then
+the bus keeps it, and sends it again when the host restarts or did not take its batch."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import ray
+
+from ._envelope import Kind
+from ._errors import RaybusError
+from ._host import Host
+from ._outbox import Outbox
+from ._routing import RoutingTable
+
+__all__ = ["HostLinks", "host_actor_name"]
+
+REDELIVERY_DELAY = 0.5  # seconds: long enough for Ray to restart a host actor, short against a send's timeout
+MAX_REDELIVERIES = 20  # with the delay, ~10 s for a host to come back (a node's loss takes longer than a crash)
+
+
+def host_actor_name(endpoint: str) -> str:
+    return f"raybus.host.{endpoint}"
+
+
+class HostLinks:
+    def __init__(self, namespace: str, state_path: str | None, counts: Counter[str],
+                 table: Callable[[], RoutingTable], give_up: Callable[[tuple, RaybusError], None],
+                 started: Callable[[], None]) -> None:
+        self.namespace = namespace
+        self.state_path = state_path
+        self.counts = counts
+        self._table = table
+        self._give_up = give_up  # refuses a call, dead-letters anything else
+        self._started = started
+        self.hosts: dict[str, Any] = {}
+        self.outboxes: dict[str, Outbox[tuple]] = {}
+        self.unacked: dict[str, dict[str, tuple]] = {}
+        self.redelivered: OrderedDict[str, int] = OrderedDict()  # message id → times sent again
+
+    def deliver(self, endpoint: str, wire: tuple) -> None:
+        """A call or a publish: kept until the host is done with it."""
+        unacked = self.unacked.get(endpoint)
+        if unacked is None:
+            unacked = self.unacked[endpoint] = {}
+        unacked[wire[1]] = wire
+        self.outbox(endpoint).put(wire)
+
+    def done(self, endpoint: str, message_id: str) -> None:
+        unacked = self.unacked.get(endpoint)
+        if unacked:
+            unacked.pop(message_id, None)
+
+    def outbox(self, endpoint: str) -> Outbox[tuple]:
+        outbox = self.outboxes.get(endpoint)
+        if outbox is None:
+            host = self.host(endpoint)
+            outbox = self.outboxes[endpoint] = Outbox(
+                lambda batch: host.deliver.remote(batch),
+                lambda batch, error: self._unreachable(endpoint, batch, error),
+            )
+        return outbox
+
+    def host(self, endpoint: str) -> Any:
+        host = self.hosts.get(endpoint)
+        if host is None:
+            host = self.hosts[endpoint] = (
+                ray.remote(Host)
+                .options(
+                    name=host_actor_name(endpoint), namespace=self.namespace, lifetime="detached",
+                    get_if_exists=True, max_concurrency=100_000, num_cpus=0, max_restarts=-1,
+                    scheduling_strategy="SPREAD",  # over the cluster's nodes: one node's loss takes few hosts
+                )
+                .remote(endpoint, self.namespace, self._table(), self.state_path)
+            )
+            self.counts["hosts_started"] += 1
+            self._started()
+        return host
+
+    def restarted(self, endpoint: str) -> None:
+        self.counts["host_restarts"] += 1
+        self._redeliver(endpoint, list(self.unacked.get(endpoint, ())), "host restarted")
+
+    def _unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
+        """A batch the host did not take (it died; hosts restart): calls and publishes go again shortly, the
+        host drops what it has handled already; answers for its callers, who died with it, are let go."""
+        self.counts["host_unreachable"] += len(batch)
+        again = []
+        for wire in batch:
+            if wire[0] == Kind.SEND or wire[0] == Kind.PUBLISH:
+                again.append(wire[1])
+            else:
+                self._give_up(wire, RaybusError(f"host {endpoint} is unreachable: {error}"))
+        asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, endpoint, again, str(error))
+
+    def _redeliver(self, endpoint: str, message_ids: list[str], why: str) -> None:
+        unacked = self.unacked.get(endpoint, {})
+        now = time.time()
+        for message_id in message_ids:
+            wire = unacked.get(message_id)
+            if wire is None:
+                continue  # handled meanwhile
+            tries = self.redelivered.pop(message_id, 0) + 1
+            self.redelivered[message_id] = tries
+            if tries > MAX_REDELIVERIES or (wire[7] and wire[7] < now):
+                del unacked[message_id]
+                self.counts["given_up"] += 1
+                self._give_up(wire, RaybusError(f"host {endpoint} did not handle it after {tries - 1} "
+                                                f"redeliveries: {why}"))
+                continue
+            self.counts["redeliveries"] += 1
+            self.outbox(endpoint).put(wire)
+        while len(self.redelivered) > 10_000:
+            self.redelivered.popitem(last=False)
+
+    def figures(self) -> dict[str, int]:
+        outboxes = self.outboxes.values()
+        return {"queued": sum(len(o) + o.in_flight for o in outboxes),
+                "unacked": sum(len(u) for u in self.unacked.values()),
+                "to_host_batches": sum(o.batches for o in outboxes), "to_host_items": sum(o.items for o in outboxes)}
+
+    def destroy(self) -> None:
+        for host in self.hosts.values():
+            ray.kill(host, no_restart=True)
+        self.hosts.clear()
+        self.outboxes.clear()
+        self.unacked.clear()
