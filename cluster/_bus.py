@@ -24,6 +24,7 @@ from ._metrics import MetricsExporter, process_figures
 from ._routing import AgentTypeSpec, RoutingTable
 from ._subscription import Subscription
 from ._trace import TraceLog, is_sampled
+from ._window import DEFAULT_WINDOW
 
 __all__ = ["Bus", "host_actor_name"]
 
@@ -40,7 +41,7 @@ class _ClientQueue:
 
 
 class Bus:
-    def __init__(self, namespace: str, state_dir: str | None = None) -> None:
+    def __init__(self, namespace: str, state_dir: str | None = None, window: int = DEFAULT_WINDOW) -> None:
         self.namespace = namespace
         self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
         self.table_path = Path(state_dir) / f"{namespace}.table" if state_dir else None
@@ -49,7 +50,8 @@ class Bus:
         self.table = RoutingTable()
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
-        self.links = HostLinks(namespace, self.state_path, self.counts, lambda: self.table, self._give_up,
+        self.window = window
+        self.links = HostLinks(namespace, self.state_path, window, self.counts, lambda: self.table, self._give_up,
                                self._save_table)
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.trace = TraceLog(BUS_NAME)
@@ -104,6 +106,9 @@ class Bus:
 
     async def get_table(self) -> RoutingTable:
         return self.table
+
+    async def get_window(self) -> int:
+        return self.window
 
     def _broadcast_table(self) -> None:
         self._save_table()

@@ -15,6 +15,7 @@ from ._errors import BusUnavailable
 from ._host import BUS_RETRY_DELAY
 from ._outbox import Outbox
 from ._routing import RoutingTable
+from ._window import SendWindow
 
 __all__ = ["Client"]
 
@@ -24,8 +25,8 @@ def _new_name() -> str:
 
 
 class Client(Endpoint):
-    def __init__(self, bus: Any, table: RoutingTable) -> None:
-        super().__init__(_new_name(), table)
+    def __init__(self, bus: Any, table: RoutingTable, window: int) -> None:
+        super().__init__(_new_name(), table, window)
         self.bus = bus
         self.unsent = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -61,6 +62,7 @@ class Client(Endpoint):
                 self.bus.disconnect.remote(self.name)
                 self.name = _new_name()
             self._loop = loop
+            self.window = SendWindow(self.window.size)  # its semaphores belong to the old loop
             self._outbox = Outbox(lambda batch: self.bus.route.remote(self.name, batch), self._bus_refused)
             self._pump = loop.create_task(self._pump_answers())
         return self._outbox

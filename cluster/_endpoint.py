@@ -13,9 +13,10 @@ from pydantic import BaseModel
 
 from ._agent_id import AgentId
 from ._envelope import REPLAYED, Envelope, Kind, new_message_id
-from ._errors import DeliveryTimeout, UnknownMessageType, error_from_wire
+from ._errors import DeliveryTimeout, RaybusError, UnknownMessageType, error_from_wire
 from ._routing import RoutingTable
 from ._topic import TopicId
+from ._window import DEFAULT_WINDOW, SendWindow
 
 __all__ = ["DEFAULT_TIMEOUT", "Endpoint"]
 
@@ -30,9 +31,10 @@ def _expire(future: asyncio.Future, recipient: str, type_name: str, timeout: flo
 class Endpoint:
     """Subclasses say where an envelope goes (``_route``) and how a late answer is reported."""
 
-    def __init__(self, name: str, table: RoutingTable) -> None:
+    def __init__(self, name: str, table: RoutingTable, window: int = DEFAULT_WINDOW) -> None:
         self.name = name
         self.table = table
+        self.window = SendWindow(window)
         self.pending: dict[str, asyncio.Future] = {}
         self.via_bus: dict[str, tuple] = {}  # pending calls the bus routes: sent again if it restarts
         self.late_answers = 0
@@ -58,6 +60,10 @@ class Endpoint:
             Kind.SEND, new_message_id(), trace_id, sender, str(recipient), type_name, payload,
             time.time() + timeout, None, self.name,
         )
+        destination = self._remote_endpoint(envelope.target)
+        if destination is not None:
+            await self.window.enter(destination, timeout, f"{type_name} to {recipient}")
+            timeout = max(0.0, envelope.deadline - time.time())
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.pending[envelope.message_id] = future
@@ -69,6 +75,17 @@ class Endpoint:
             timer.cancel()
             self.pending.pop(envelope.message_id, None)
             self.via_bus.pop(envelope.message_id, None)
+            if destination is not None:
+                self.window.leave(destination)
+
+    def _remote_endpoint(self, agent_id: str) -> str | None:
+        """The host a call to ``agent_id`` goes to through the bus; None for this endpoint's own agents or
+        an agent type not known here (the bus answers that one)."""
+        try:
+            endpoint = self.table.endpoint_of(agent_id)
+        except RaybusError:
+            return None
+        return None if endpoint == self.name else endpoint
 
     async def publish(self, sender: str | None, topic: TopicId, message: BaseModel, trace_id: str) -> None:
         type_name, payload = self.table.messages.encode(message)

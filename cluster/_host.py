@@ -31,6 +31,7 @@ from ._state import SqliteStateStore, StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog, is_sampled
+from ._window import DEFAULT_WINDOW
 
 __all__ = ["BUS_NAME", "Host"]
 
@@ -42,8 +43,9 @@ log = logging.getLogger("raybus.host")
 
 
 class Host(Endpoint):
-    def __init__(self, endpoint: str, namespace: str, table: RoutingTable, state_path: str | None = None) -> None:
-        super().__init__(endpoint, table)
+    def __init__(self, endpoint: str, namespace: str, table: RoutingTable, state_path: str | None = None,
+                 window: int = DEFAULT_WINDOW) -> None:
+        super().__init__(endpoint, table, window)
         self.namespace = namespace
         self.bus = ray.get_actor(BUS_NAME, namespace=namespace)
         if ray.get_runtime_context().was_current_actor_reconstructed:
@@ -93,7 +95,7 @@ class Host(Endpoint):
         queued = sum(len(a.mailbox) for a in self.activations.values())
         return dict(self.counts) | {
             "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
-            "duplicate_answers": self.duplicate_answers,
+            "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(),
             "outbox": len(self.to_bus) + self.to_bus.in_flight, **process_figures(self.cpu_at_start),
             "to_bus_batches": self.to_bus.batches, "to_bus_items": self.to_bus.items,
         }

@@ -29,11 +29,12 @@ def host_actor_name(endpoint: str) -> str:
 
 
 class HostLinks:
-    def __init__(self, namespace: str, state_path: str | None, counts: Counter[str],
+    def __init__(self, namespace: str, state_path: str | None, window: int, counts: Counter[str],
                  table: Callable[[], RoutingTable], give_up: Callable[[tuple, RaybusError], None],
                  started: Callable[[], None]) -> None:
         self.namespace = namespace
         self.state_path = state_path
+        self.window = window
         self.counts = counts
         self._table = table
         self._give_up = give_up  # refuses a call, dead-letters anything else
@@ -76,7 +77,7 @@ class HostLinks:
                     get_if_exists=True, max_concurrency=100_000, num_cpus=0, max_restarts=-1,
                     scheduling_strategy="SPREAD",  # over the cluster's nodes: one node's loss takes few hosts
                 )
-                .remote(endpoint, self.namespace, self._table(), self.state_path)
+                .remote(endpoint, self.namespace, self._table(), self.state_path, self.window)
             )
             self.counts["hosts_started"] += 1
             self._started()

@@ -23,6 +23,7 @@ from ._routing import AgentTypeSpec, resolve_agent_class
 from ._subscription import Subscription
 from ._topic import TopicId
 from ._trace import TraceEvent, new_trace_id, to_mermaid
+from ._window import DEFAULT_WINDOW
 
 __all__ = ["DEAD_LETTER_TOPIC", "Runtime"]
 
@@ -37,17 +38,23 @@ class Runtime:
         self.namespace = namespace
         self._bus = bus
         self._started_ray = started_ray
-        self._client = Client(bus, ray.get(bus.get_table.remote()))
+        table, window = ray.get([bus.get_table.remote(), bus.get_window.remote()])
+        self._client = Client(bus, table, window)
 
     @classmethod
     def connect(cls, namespace: str = "raybus", address: str | None = None, state_dir: str | None = None,
-                **ray_init: Any) -> Runtime:
+                window: int = DEFAULT_WINDOW, **ray_init: Any) -> Runtime:
         """Attach to a running cluster (``address``, ``RAY_ADDRESS``, or a local ``ray start``), or
         start a local Ray when there is none. Extra keywords go to ``ray.init``.
 
         ``state_dir`` makes agent state durable: each agent's ``save_state()`` is stored in
         ``<state_dir>/<namespace>.db`` before its answer leaves, and loaded when the agent is activated
-        again (a host restarts after a crash). The first driver of a namespace decides it."""
+        again (a host restarts after a crash).
+
+        ``window`` is the backpressure: at most that many calls from one sender (this driver, or a host
+        for its agents) in flight to one host; more wait for room, within their timeout.
+
+        The first driver of a namespace decides both."""
         check_part("runtime", "namespace", namespace)
         started = False
         if not ray.is_initialized():
@@ -59,7 +66,7 @@ class Runtime:
                 name=BUS_NAME, namespace=namespace, lifetime="detached", get_if_exists=True,
                 max_concurrency=100_000, num_cpus=0, max_restarts=-1,
             )
-            .remote(namespace, str(Path(state_dir).resolve()) if state_dir else None)
+            .remote(namespace, str(Path(state_dir).resolve()) if state_dir else None, window)
         )
         return cls(namespace, bus, started)
 
@@ -138,7 +145,8 @@ class Runtime:
     def stats(self) -> dict[str, Any]:
         stats = ray.get(self._bus.stats.remote())
         stats["driver"] = {"late_answers": self._client.late_answers, "unsent": self._client.unsent,
-                           "duplicate_answers": self._client.duplicate_answers}
+                           "duplicate_answers": self._client.duplicate_answers,
+                           "waiting_for_window": self._client.window.waiting()}
         return stats
 
     def agents(self) -> list[str]:

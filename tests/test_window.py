@@ -1,0 +1,80 @@
+"""Backpressure: a sender waits for room in its window instead of filling the bus and a slow receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import sample_agents as sa
+
+from cluster import AgentId, DeliveryTimeout, Runtime, Sharded
+from cluster._window import SendWindow
+
+COUNTER = AgentId("counter", "slow")
+
+
+def test_a_call_past_the_window_waits_for_one_to_leave() -> None:
+    async def scenario() -> list[str]:
+        window, order = SendWindow(2), []
+
+        async def call(name: str, hold: float) -> None:
+            await window.enter("pool:x.0", 5.0, name)
+            order.append(name)
+            await asyncio.sleep(hold)
+            window.leave("pool:x.0")
+
+        await asyncio.gather(call("a", 0.05), call("b", 0.05), call("c", 0.0))
+        return order
+
+    assert asyncio.run(scenario()) == ["a", "b", "c"]
+
+
+def test_a_call_that_finds_no_room_within_its_timeout_says_which_host_was_full() -> None:
+    async def scenario() -> None:
+        window = SendWindow(1)
+        await window.enter("pool:x.0", 1.0, "first")
+        await window.enter("pool:x.0", 0.05, "Add to counter/c1")
+
+    with pytest.raises(DeliveryTimeout, match=r"Add to counter/c1: pool:x.0 already had 1 calls"):
+        asyncio.run(scenario())
+
+
+def test_a_window_must_hold_at_least_one_call() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        SendWindow(0)
+
+
+def test_a_slow_receiver_never_has_more_than_the_window_queued(ray_session: Any) -> None:
+    rt = Runtime.connect(namespace=f"w{uuid4().hex[:10]}", window=20)
+    try:
+        rt.register("counter", sa.Counter, placement=Sharded(1))
+        peaks = {"unacked": 0, "queued": 0, "waiting": 0}
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                stats = rt.stats()
+                host = stats["hosts"].get("pool:counter.0", {})
+                peaks["unacked"] = max(peaks["unacked"], stats["bus"].get("unacked", 0))
+                peaks["queued"] = max(peaks["queued"], host.get("queued", 0))
+                peaks["waiting"] = max(peaks["waiting"], stats["driver"]["waiting_for_window"])
+
+        async def flood() -> list[int]:
+            calls = [rt.send(COUNTER, sa.Add(amount=1, pause=0.005), timeout=60.0) for _ in range(300)]
+            return [total.value for total in await asyncio.gather(*calls)]
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            totals = asyncio.run(flood())
+        finally:
+            done.set()
+            watcher.join()
+        assert sorted(totals) == list(range(1, 301))
+        assert peaks["unacked"] <= 20 and peaks["queued"] <= 20
+        assert peaks["waiting"] > 0  # the driver did wait: the bound was the window, not luck
+    finally:
+        rt.shutdown(destroy=True)
