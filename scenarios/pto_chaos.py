@@ -1,0 +1,341 @@
+"""A PTO load run while agent hosts and the bus are killed (Ray restarts them) and, with ``--nodes``, a simulated
+multi-node cluster loses a worker node; then the invariant check and what surviving it took.
+
+    python -m scenarios.pto_chaos --requests 2000 --kills 5 [--nodes 3] [--seed 7] [--json PATH]
+
+State is always durable: a restarted host must find its agents' state. The driver retries a failed request
+with the same request id (the PTO flow is idempotent by it). Exit code 1 if an invariant fails, if a request
+has not exactly one terminal outcome (``lost``), or if a killed actor did not come back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any
+
+import ray
+import ray._private.state as ray_state  # the GCS actor table: restarts and node of an actor, no dashboard needed
+from ray.cluster_utils import Cluster
+
+from actors.invariants import check, collect
+from actors.messages import RequestTimeOff
+from actors.org import Org
+from cluster import AgentId, Runtime
+from cluster._bus import host_actor_name
+from cluster._host import BUS_NAME
+
+from ._common import add_common_flags, connect, machine, print_table, write_json
+from ._mix import PlannedRequest, request_mix
+from ._pto import add_org_flags, load_org, start_app, state_dir
+from .pto_load import Recorder, ResourceWatch, percentile, settle
+
+COUNTED = {"redeliveries", "duplicates_dropped", "answers_replayed", "dead_letters", "resent_after_bus_restart",
+           "host_unreachable", "bus_unreachable"}
+BUS_SHARE = 0.2  # about one kill in five takes the bus
+
+
+class ChaosWatch(ResourceWatch):
+    """Rides out a restarting bus, and sums counters across restarts: an actor's counters start again from 0
+    in its new process (a new pid), so what the new process counted is added whole."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt)
+        self.latest: dict[str, Any] = {"bus": {}, "hosts": {}}
+        self.seen: dict[tuple[str, str], tuple[Any, int]] = {}  # (actor, counter) → (pid, last value)
+        self.totals: Counter[str] = Counter()
+
+    def sample(self) -> dict[str, Any]:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.latest = stats = super().sample()
+                break
+            except Exception:  # the bus (or a host it asks) is restarting; it comes back
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        for actor, figures in [("bus", stats["bus"]), *stats["hosts"].items()]:
+            side = "bus" if actor == "bus" else "hosts"
+            for name, value in figures.items():
+                if name in COUNTED or name.startswith("failed_"):
+                    pid, last = self.seen.get((actor, name), (figures.get("pid"), 0))
+                    restarted = pid != figures.get("pid") or value < last
+                    self.totals[f"{side}.{name}"] += value if restarted else value - last
+                    self.seen[(actor, name)] = (figures.get("pid"), value)
+        return stats
+
+
+class Driver:
+    """Keeps ``concurrency`` requests in flight, each retried with its own id until it has an outcome; a request
+    past a chaos moment waits until that moment has come, so every strike lands with requests in flight."""
+
+    def __init__(self, rt: Runtime, args: argparse.Namespace, recorder: Recorder) -> None:
+        self.rt, self.args, self.recorder = rt, args, recorder
+        self.started = 0
+        self.retries: Counter[str] = Counter()  # by the error that caused them
+        self.retried: set[str] = set()
+        self.gave_up: dict[str, str] = {}
+        self.gates: list[tuple[int, asyncio.Event]] = []
+
+    async def attempt(self, planned: PlannedRequest) -> Any:
+        deadline, tries = time.monotonic() + self.args.deadline, 0
+        while True:
+            try:
+                return await self.rt.send(AgentId("employee", planned.employee),
+                                          RequestTimeOff(request_id=planned.request_id, text=planned.text),
+                                          timeout=min(self.args.timeout, max(1.0, deadline - time.monotonic())))
+            except Exception as exc:  # whatever it was, the same request id again: the flow is idempotent by it
+                pause = min(5.0, 0.25 * 2**tries)
+                if time.monotonic() + pause >= deadline:
+                    raise
+                tries += 1
+                self.retries[type(exc).__name__] += 1
+                self.retried.add(planned.request_id)
+                await asyncio.sleep(pause)
+
+    async def drive(self, plan: list[PlannedRequest]) -> None:
+        pending = iter(enumerate(plan))
+
+        async def worker() -> None:
+            for index, planned in pending:
+                for at, gate in self.gates:
+                    if index >= at:
+                        await gate.wait()
+                self.started += 1
+                started = time.perf_counter()
+                try:
+                    self.recorder.done(started, await self.attempt(planned), None)
+                except Exception as exc:
+                    self.gave_up[planned.request_id] = f"{type(exc).__name__}: {exc}"
+                    self.recorder.done(started, None, exc)
+
+        await asyncio.gather(*(worker() for _ in range(self.args.concurrency)))
+        await self.rt.flush()
+
+
+def actor_info(handle: Any) -> dict[str, Any]:
+    return ray_state.actors(handle._actor_id.hex())
+
+
+def wait_back(name: str, handle: Any, before: int, timeout: float = 180.0) -> float | str:
+    """Seconds until the actor has restarted and answers a cheap call, or why it did not come back."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        info = actor_info(handle)
+        if info.get("State") == "DEAD":  # Ray gave up on it: waiting longer would only hang the run
+            cause = str(info.get("DeathCause", ""))
+            return "DEAD: " + next(iter(re.findall(r"\w+(?:Error|Exception): [^\\\n\"]{0,300}", cause)), cause[:300])
+        if info.get("State") == "ALIVE" and info.get("NumRestarts", 0) > before:
+            try:
+                ray.get(handle.recent_dead_letters.remote(1) if name == BUS_NAME else handle.agents.remote(),
+                        timeout=10)
+                return time.monotonic() - start
+            except Exception:  # still starting up: try again
+                pass
+        time.sleep(0.2)
+    return f"not back within {timeout:.0f}s"
+
+
+class Chaos:
+    """Kills (and with a cluster, one node loss) at seeded request counts between 5% and 90% of the run, one
+    at a time: the next waits until every victim of the last is back. Stops at one that does not come back."""
+
+    def __init__(self, rt: Runtime, args: argparse.Namespace, watch: ChaosWatch, cluster: Cluster | None) -> None:
+        self.rt, self.watch, self.cluster = rt, watch, cluster
+        self.rng = random.Random(f"chaos-{args.seed}")
+        kinds = ["kill"] * args.kills + (["node"] if cluster else [])
+        spots = self.rng.sample(range(max(1, args.requests // 20), max(2, args.requests * 9 // 10)), len(kinds))
+        self.rng.shuffle(kinds)
+        self.moments = [(at, kind, asyncio.Event()) for at, kind in zip(sorted(spots), kinds, strict=True)]
+        self.log: list[dict[str, Any]] = []
+
+    async def run(self, driver: Driver) -> None:
+        driver.gates = [(at, gate) for at, _, gate in self.moments]
+        try:
+            for at, kind, gate in self.moments:
+                while driver.started < at:
+                    await asyncio.sleep(0.05)
+                victims, blow = await asyncio.to_thread(self.aim, kind)
+                self.log.append({"kind": kind, "at_request": at, **await self.strike(victims, blow, gate)})
+                if not self.log[-1]["survived"]:
+                    return
+        finally:  # a killer that failed must not leave the driver waiting at a gate forever
+            for _, _, gate in self.moments:
+                gate.set()
+
+    def aim(self, kind: str) -> tuple[dict[str, Any], Any]:
+        names = [BUS_NAME] + [host_actor_name(endpoint) for endpoint in sorted(self.watch.latest["hosts"])]
+        actors = {name: ray.get_actor(name, namespace=self.rt.namespace) for name in names}
+        if kind == "kill":
+            name = BUS_NAME if self.rng.random() < BUS_SHARE else self.rng.choice(names[1:])
+            return {name: actors[name]}, partial(ray.kill, actors[name], no_restart=False)
+        # the worker node that runs most of our actors (Ray places them at random): an empty one proves little
+        where = {name: actor_info(handle)["Address"]["NodeID"] for name, handle in actors.items()}
+        node = max(sorted(self.cluster.worker_nodes, key=lambda n: n.node_id),
+                   key=lambda n: sum(at == n.node_id for at in where.values()))
+        return {name: actors[name] for name, at in where.items() if at == node.node_id}, \
+            partial(self.cluster.remove_node, node)
+
+    async def strike(self, victims: dict[str, Any], blow: Any, gate: asyncio.Event) -> dict[str, Any]:
+        before = {name: (await asyncio.to_thread(actor_info, h)).get("NumRestarts", 0) for name, h in victims.items()}
+        gate.set()  # the requests held at this moment go now, into the blow
+        await asyncio.to_thread(blow)
+        back = {name: await asyncio.to_thread(wait_back, name, h, before[name]) for name, h in victims.items()}
+        return {"actors": sorted(victims), "back_after_s": back,
+                "survived": all(isinstance(v, float) for v in back.values())}
+
+
+async def run(rt: Runtime, plan: list[PlannedRequest], driver: Driver, chaos: Chaos, watch: ChaosWatch) -> float:
+    sampler = asyncio.ensure_future(watch.run(every=1.0))
+    killer = asyncio.ensure_future(chaos.run(driver))
+    driving = asyncio.ensure_future(driver.drive(plan))
+    start = time.perf_counter()
+    try:
+        await asyncio.wait([driving, killer], return_when=asyncio.FIRST_COMPLETED)
+        await killer  # a strike still waiting for its victims is part of the run
+        if all(c["survived"] for c in chaos.log):  # else requests to a dead actor would only time out
+            await driving
+        return time.perf_counter() - start
+    finally:
+        for task in (sampler, killer, driving):
+            task.cancel()
+
+
+def verify(rt: Runtime, org: Org, plan: list[PlannedRequest], watch: ChaosWatch) -> tuple[list, list[str]]:
+    """Once nothing is queued: the invariants, and the requests without exactly one terminal outcome as the
+    employees themselves recorded them."""
+    settle(rt, watch)
+    snap = collect(rt, org)
+    recorded: dict[str, list[str]] = defaultdict(list)
+    for report in snap.employees.values():
+        for rid, status in report["requests"].items():
+            recorded[rid].append(status)
+    lost = [p.request_id for p in plan if len(recorded[p.request_id]) != 1
+            or recorded[p.request_id][0] not in ("approved", "rejected", "cancelled")]
+    return check(org, snap, {p.request_id: p.employee for p in plan}), lost
+
+
+def start_cluster(nodes: int) -> tuple[Cluster, str | None]:
+    """A head and ``nodes - 1`` workers of one CPU each, in a temp dir of our own unless RAY_TMPDIR names one:
+    the cluster writes its address there, where any other ``ray.init()`` on this machine would pick it up.
+    Returns the cluster and the temp dir to remove afterwards (None if it was not ours)."""
+    own_tmp = None if "RAY_TMPDIR" in os.environ else tempfile.mkdtemp(prefix="rbc-", dir="/tmp")
+    if own_tmp:
+        os.environ["RAY_TMPDIR"] = own_tmp
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    for _ in range(nodes - 1):
+        cluster.add_node(num_cpus=1)
+    return cluster, own_tmp
+
+
+def figures(args: argparse.Namespace, wall: float, recorder: Recorder, driver: Driver, chaos: Chaos,
+            watch: ChaosWatch, lost: list[str] | None, results: list) -> dict[str, Any]:
+    kills = {side: [c for c in chaos.log if c["kind"] == "kill" and (c["actors"] == [BUS_NAME]) == (side == "bus")]
+             for side in ("hosts", "bus")}
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+        "command": "python -m scenarios.pto_chaos " + " ".join(sys.argv[1:]),
+        "requests": args.requests, "concurrency": args.concurrency, "hosts": args.hosts, "seed": args.seed,
+        "employees": args.employees, "nodes": args.nodes, "wall_s": wall,
+        "requests_completed": len(recorder.latencies) - recorder.outcomes["error"],
+        "requests_given_up": len(driver.gave_up), "requests_not_finished": args.requests - len(recorder.latencies),
+        "given_up_examples": dict(list(driver.gave_up.items())[:5]),
+        "outcomes": dict(sorted((k, v) for k, v in recorder.outcomes.items() if v)),
+        "latency_s": {f"p{q}": percentile(recorder.latencies, q / 100) for q in (50, 99)},
+        "kills_planned": args.kills,
+        "kills": {side: len(done) for side, done in kills.items()},
+        "kills_survived": {side: sum(c["survived"] for c in done) for side, done in kills.items()},
+        "node_lost": any(c["kind"] == "node" for c in chaos.log), "chaos": chaos.log,
+        "redeliveries": watch.totals["bus.redeliveries"],
+        "duplicates_suppressed": watch.totals["hosts.duplicates_dropped"],
+        "answers_replayed": watch.totals["hosts.answers_replayed"], "dead_letters": watch.totals["bus.dead_letters"],
+        "counters": dict(sorted(watch.totals.items())),
+        "requests_retried": len(driver.retried), "retries": sum(driver.retries.values()),
+        "retry_causes": dict(driver.retries),
+        "lost": None if lost is None else len(lost), "lost_examples": (lost or [])[:10],
+        "invariants": [{"name": r.name, "ok": r.ok, "violations": r.violations, "example": r.example}
+                       for r in results],
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    names = ("requests_completed", "requests_given_up", "requests_not_finished", "wall_s", "redeliveries",
+             "duplicates_suppressed", "answers_replayed", "dead_letters", "requests_retried", "retries", "lost")
+    rows = [(name.replace("_", " "), report[name]) for name in names]
+    rows += [(f"outcome {k}", v) for k, v in report["outcomes"].items()]
+    rows += [(f"kills of {k} (survived)", f"{v} ({report['kills_survived'][k]})") for k, v in report["kills"].items()]
+    rows += [("node lost", "yes" if report["node_lost"] else "no")]
+    rows += [(f"retries after {k}", v) for k, v in report["retry_causes"].items()]
+    rows += [(k, v) for k, v in report["counters"].items() if ".failed_" in k]
+    print_table(f"pto_chaos, {report['date']}, {report['machine']}", ("figure", "value"), rows)
+    print_table("chaos", ("at request", "what", "actor", "back after, s"),
+                [(c["at_request"], c["kind"], name, back) for c in report["chaos"]
+                 for name, back in (c["back_after_s"] or {"(none of ours)": "-"}).items()])
+    if report["lost"] is None:
+        print("\nNOT CHECKED: an actor did not come back, so the run stopped there (see the chaos table)")
+    print_table("invariants", ("invariant", "result"),
+                [(r["name"], "ok" if r["ok"] else f"VIOLATED x{r['violations']}: {r['example']}")
+                 for r in report["invariants"]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--kills", type=int, default=5, help="host or bus kills, one at a time")
+    parser.add_argument("--nodes", type=int, default=0, help="simulate a cluster of this many nodes; lose one")
+    parser.add_argument("--concurrency", type=int, default=500)
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per attempt of a request")
+    parser.add_argument("--deadline", type=float, default=300.0, help="seconds before a request is given up")
+    add_org_flags(parser, employees=200)
+    add_common_flags(parser)
+    args = parser.parse_args(argv)
+    if args.nodes == 1 or (args.nodes and args.address):
+        parser.error("--nodes needs at least 2 (a head and a worker to lose), and starts its own cluster")
+    args.durable = True
+    org = load_org(args)
+    plan = request_mix(org, args.requests, args.seed)
+    cluster, own_tmp, rt = None, None, None
+    try:
+        if args.nodes:
+            cluster, own_tmp = start_cluster(args.nodes)
+            args.address = cluster.address
+        rt = connect(args, "pto-chaos", state_dir(args, "pto_chaos"))
+        start_app(rt, org, args, "pto_chaos")
+        print(f"{args.requests:,} requests from {len(org.employees)} employees, {args.concurrency:,} in flight, "
+              f"{args.hosts} PTO hosts, {args.kills} kills, {args.nodes or 1} node(s), seed {args.seed}", flush=True)
+        collect(rt, org)  # warm-up: every host exists and every agent is active before the first kill
+        recorder, watch = Recorder(len(plan)), ChaosWatch(rt)
+        driver, chaos = Driver(rt, args, recorder), Chaos(rt, args, watch, cluster)
+        watch.sample()
+        wall = asyncio.run(run(rt, plan, driver, chaos, watch))
+        recorder.bar.close()
+        survived = all(c["survived"] for c in chaos.log)
+        results, lost = verify(rt, org, plan, watch) if survived else ([], None)
+        report = figures(args, wall, recorder, driver, chaos, watch, lost, results)
+        print_report(report)
+        write_json(args.json_path, report)
+        return 0 if survived and not lost and all(r.ok for r in results) else 1
+    finally:
+        if cluster is not None:
+            ray.shutdown()
+            cluster.shutdown()
+            if own_tmp:
+                shutil.rmtree(own_tmp, ignore_errors=True)
+        elif rt is not None:
+            rt.shutdown(destroy=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

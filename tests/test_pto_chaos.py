@@ -1,0 +1,59 @@
+"""`python -m scenarios.pto_chaos` end to end: hosts and the bus killed mid-run, a node lost, nothing lost.
+
+Each run is a subprocess with a Ray of its own (the session's Ray fixture is not used): a fresh local instance
+(`--address local`) or the scenario's own simulated cluster, in a temp dir of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_chaos(tmp_path: Path, *flags: str) -> tuple[dict[str, Any], str]:
+    """Run the scenario; its figures (from --json) and its output, which every failed assertion shows."""
+    # under /tmp and short, not under tmp_path: Ray's socket paths must stay within 107 bytes
+    ray_tmp = tempfile.mkdtemp(prefix="rbt-", dir="/tmp")
+    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": ray_tmp}
+    env.pop("RAY_ADDRESS", None)  # never join another Ray
+    figures = tmp_path / "figures.json"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "scenarios.pto_chaos", "--employees", "40", *flags,
+             "--run-dir", str(tmp_path / "run"), "--json", str(figures)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        )
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    output = f"exit code {done.returncode}\n--- stdout\n{done.stdout[-6000:]}\n--- stderr\n{done.stderr[-4000:]}"
+    assert figures.exists(), output
+    return json.loads(figures.read_text()), output
+
+
+def broken_invariants(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in figures["invariants"] if not r["ok"]]
+
+
+def test_kills_of_hosts_and_the_bus_are_survived_and_every_request_has_one_outcome(tmp_path: Path) -> None:
+    figures, output = run_chaos(tmp_path, "--requests", "300", "--kills", "3", "--seed", "7", "--address", "local")
+    assert "exit code 0" in output, output
+    assert figures["lost"] == 0, output
+    assert figures["requests_completed"] == 300, output
+    assert sum(figures["kills_survived"].values()) == 3, output
+    assert figures["invariants"] and not broken_invariants(figures), output
+
+
+def test_a_lost_worker_node_is_survived(tmp_path: Path) -> None:
+    figures, output = run_chaos(tmp_path, "--requests", "200", "--kills", "1", "--nodes", "2", "--seed", "7")
+    assert "exit code 0" in output, output
+    assert figures["node_lost"], output
+    assert figures["lost"] == 0, output
+    assert figures["invariants"] and not broken_invariants(figures), output
