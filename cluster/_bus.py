@@ -16,12 +16,12 @@ import ray
 
 from ._envelope import Envelope, Kind
 from ._errors import NotAuthorized, RaybusError, error_payload
-from ._host import BUS_NAME
 from ._interceptor import Interceptor
 from ._links import HostLinks, host_actor_name
 from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
 from ._routing import AgentTypeSpec, RoutingTable
+from ._shards import BUS_NAME, bus_name
 from ._subscription import Subscription
 from ._trace import TraceLog, is_sampled
 from ._window import DEFAULT_WINDOW
@@ -41,8 +41,10 @@ class _ClientQueue:
 
 
 class Bus:
-    def __init__(self, namespace: str, state_dir: str | None = None, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(self, namespace: str, state_dir: str | None = None, window: int = DEFAULT_WINDOW,
+                 shard: int = 0, shards: int = 1) -> None:
         self.namespace = namespace
+        self.shard, self.shards = shard, shards
         self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
         self.table_path = Path(state_dir) / f"{namespace}.table" if state_dir else None
         if self.table_path is not None:
@@ -51,67 +53,84 @@ class Bus:
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
         self.window = window
-        self.links = HostLinks(namespace, self.state_path, window, self.counts, lambda: self.table, self._give_up,
-                               self._save_table)
+        self.links = HostLinks(namespace, self.state_path, window, shards, self.counts, lambda: self.table,
+                               self._give_up)
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
-        self.trace = TraceLog(BUS_NAME)
-        self.metrics = MetricsExporter(namespace, "bus", lambda: self.counts)
+        self.trace = TraceLog(bus_name(shard))
+        self.metrics = MetricsExporter(namespace, "bus" if shard == 0 else f"bus.{shard}", lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
-        if ray.get_runtime_context().was_current_actor_reconstructed and self.table_path and self.table_path.exists():
+        if shard > 0:  # shard 0 keeps the registry
+            self.table = ray.get(ray.get_actor(BUS_NAME, namespace=namespace).get_table.remote())
+        if ray.get_runtime_context().was_current_actor_reconstructed:
             self._restore()
 
     def _restore(self) -> None:
-        """Come back as before a crash: the registry, subscriptions and interceptors; and every host hears
-        that what it had sent and not yet had answered is gone with the old bus."""
-        self.table, endpoints = pickle.loads(self.table_path.read_bytes())
-        for endpoint in endpoints:
-            self.links.host(endpoint).bus_restarted.remote()
+        """Come back as before a crash: the registry, subscriptions and interceptors (shard 0 reads them
+        back); and every host hears that what it had sent through this shard is gone with the old one."""
+        if self.shard == 0 and self.table_path and self.table_path.exists():
+            self.table = pickle.loads(self.table_path.read_bytes())
+        prefix = host_actor_name("")
+        for actor in ray.util.list_named_actors(all_namespaces=True):
+            if actor["namespace"] == self.namespace and actor["name"].startswith(prefix):
+                self.links.host(actor["name"][len(prefix):]).bus_restarted.remote(self.shard)
         self.counts["restarts"] += 1
 
     def _save_table(self) -> None:
         if self.table_path is not None:
             temporary = self.table_path.with_suffix(".tmp")
-            temporary.write_bytes(pickle.dumps((self.table, sorted(self.links.hosts))))
+            temporary.write_bytes(pickle.dumps(self.table))
             temporary.replace(self.table_path)
 
     # --- registry -----------------------------------------------------------------------------
+    # Changes go to shard 0 only; it hands them to the other shards before answering, so a driver's next
+    # message finds them wherever it goes.
     async def register(self, spec: AgentTypeSpec, message_types: list[type]) -> int:
         if self.table.add_type(spec, message_types):
-            self._broadcast_table()
+            await self._broadcast_table()
         return self.table.version
 
     async def register_messages(self, message_types: list[type]) -> int:
         for cls in message_types:
             self.table.messages.add(cls)
         self.table.version += 1
-        self._broadcast_table()
+        await self._broadcast_table()
         return self.table.version
 
     async def intercept(self, interceptors: list[Interceptor]) -> int:
         if self.table.add_interceptors(interceptors):
-            self._broadcast_table()
+            await self._broadcast_table()
         return self.table.version
 
     async def subscribe(self, subscriptions: list[Subscription]) -> int:
         for subscription in subscriptions:
             self.table.spec_of(getattr(subscription, "agent_type", None) or subscription.agent_id.type)
         if any([self.table.subscribe(subscription) for subscription in subscriptions]):
-            self._broadcast_table()
+            await self._broadcast_table()
         return self.table.version
 
     async def unsubscribe(self, subscriptions: list[Subscription]) -> int:
         if any([self.table.unsubscribe(subscription) for subscription in subscriptions]):
-            self._broadcast_table()
+            await self._broadcast_table()
         return self.table.version
 
     async def get_table(self) -> RoutingTable:
         return self.table
 
-    async def get_window(self) -> int:
-        return self.window
+    async def settings(self) -> tuple[RoutingTable, int, int]:
+        """What a driver needs to join: the table, the send window and the number of shards."""
+        return self.table, self.window, self.shards
 
-    def _broadcast_table(self) -> None:
-        self._save_table()
+    async def update_table(self, table: RoutingTable) -> None:
+        """Shard 0 hands a change to the other shards, and they to their hosts."""
+        if table.version >= self.table.version:
+            self.table = table
+            await self._broadcast_table()
+
+    async def _broadcast_table(self) -> None:
+        if self.shard == 0:
+            self._save_table()
+            peers = [ray.get_actor(bus_name(shard), namespace=self.namespace) for shard in range(1, self.shards)]
+            await asyncio.gather(*(peer.update_table.remote(self.table) for peer in peers))
         for host in self.links.hosts.values():
             host.update_table.remote(self.table)
 

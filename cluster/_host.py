@@ -25,8 +25,8 @@ from ._errors import HandlerError, RaybusError, UnknownMessageType, error_payloa
 from ._mailbox import Mailbox
 from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
-from ._outbox import Outbox
 from ._routing import RoutingTable
+from ._shards import BUS_NAME, BusOutboxes, bus_name, shard_of
 from ._state import SqliteStateStore, StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
@@ -35,7 +35,6 @@ from ._window import DEFAULT_WINDOW
 
 __all__ = ["BUS_NAME", "Host"]
 
-BUS_NAME = "raybus.bus"
 BUS_RETRY_DELAY = 0.5  # seconds between tries while the bus restarts
 BUS_RETRIES = 120
 
@@ -44,22 +43,23 @@ log = logging.getLogger("raybus.host")
 
 class Host(Endpoint):
     def __init__(self, endpoint: str, namespace: str, table: RoutingTable, state_path: str | None = None,
-                 window: int = DEFAULT_WINDOW) -> None:
+                 window: int = DEFAULT_WINDOW, shards: int = 1) -> None:
         super().__init__(endpoint, table, window)
         self.namespace = namespace
-        self.bus = ray.get_actor(BUS_NAME, namespace=namespace)
+        self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
         if ray.get_runtime_context().was_current_actor_reconstructed:
-            self.table = ray.get(self.bus.get_table.remote())  # the table we were created with is old news
+            self.table = ray.get(self.buses[0].get_table.remote())  # the table we were created with is old news
         self.activations: dict[str, Activation] = {}
         self.copies_unfinished: dict[str, int] = {}  # publish id → its recipients here that have not finished
-        self.to_bus: Outbox[tuple] = Outbox(self._send_to_bus, self._bus_unreachable)
+        self.to_bus = BusOutboxes(self.buses, lambda: self.name, self._bus_unreachable)
         self.counts: Counter[str] = Counter()
         self.states = StateWriter(SqliteStateStore(state_path), self.counts) if state_path else None
         self.trace = TraceLog(endpoint)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         if ray.get_runtime_context().was_current_actor_reconstructed:
-            self.bus.host_restarted.remote(endpoint)  # what we had not finished comes again
+            for bus in self.buses:
+                bus.host_restarted.remote(endpoint)  # what we had not finished comes again
 
     # --- Ray-facing methods -------------------------------------------------------------------
     async def deliver(self, batch: list[tuple]) -> None:
@@ -68,7 +68,7 @@ class Host(Endpoint):
             kind = wire[0]
             if kind == Kind.SEND:
                 if wire[9] == self.name:  # our own call, sent round by a stale table: it lives and dies with us
-                    self.to_bus.put((Kind.ACK, wire[1]))
+                    self.to_bus.put((Kind.ACK, wire[1]), wire[4])
                 self._enqueue(wire[4], Envelope.from_wire(wire))
             elif kind == Kind.PUBLISH:
                 envelope = Envelope.from_wire(wire)
@@ -78,10 +78,12 @@ class Host(Endpoint):
             else:
                 self.accept_answer(wire)
 
-    async def bus_restarted(self) -> None:
-        """The bus lost what it held: our calls still waiting for an answer go again (recipients drop copies)."""
-        self.counts["resent_after_bus_restart"] += len(self.via_bus)
-        for wire in self.via_bus.values():
+    async def bus_restarted(self, shard: int = 0) -> None:
+        """A bus shard lost what it held: our calls through it still waiting for an answer go again
+        (recipients drop copies)."""
+        again = [wire for wire in self.via_bus.values() if shard_of(wire[4], len(self.buses)) == shard]
+        self.counts["resent_after_bus_restart"] += len(again)
+        for wire in again:
             self.to_bus.put(wire)
 
     async def update_table(self, table: RoutingTable) -> None:
@@ -96,8 +98,7 @@ class Host(Endpoint):
         return dict(self.counts) | {
             "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
             "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(),
-            "outbox": len(self.to_bus) + self.to_bus.in_flight, **process_figures(self.cpu_at_start),
-            "to_bus_batches": self.to_bus.batches, "to_bus_items": self.to_bus.items,
+            **self.to_bus.figures(), **process_figures(self.cpu_at_start),
         }
 
     async def trace_events(self, trace_id: str) -> list:
@@ -111,7 +112,8 @@ class Host(Endpoint):
         return await future
 
     # --- routing ------------------------------------------------------------------------------
-    def _route(self, envelope: Envelope) -> None:
+    def _route(self, envelope: Envelope, key: str | None = None) -> None:
+        """``key`` names the bus shard (an answer goes through the shard of the call it answers)."""
         if envelope.kind == Kind.SEND:
             try:
                 local = self.table.endpoint_of(envelope.target) == self.name
@@ -137,22 +139,19 @@ class Host(Endpoint):
         wire = envelope.to_wire()
         if wire[0] == Kind.SEND:
             self.via_bus[wire[1]] = wire
-        self.to_bus.put(wire)
+        self.to_bus.put(wire, key)
 
-    def _send_to_bus(self, batch: list[tuple]) -> Any:
-        return self.bus.route.remote(self.name, batch)
-
-    def _bus_unreachable(self, batch: list[tuple], error: BaseException) -> None:
+    def _bus_unreachable(self, shard: int, batch: list[tuple], error: BaseException) -> None:
         self.counts["bus_unreachable"] += len(batch)
-        spawn(self._resend(batch))
+        spawn(self._resend(shard, batch))
 
-    async def _resend(self, batch: list[tuple]) -> None:
-        """The bus is restarting: try again until it is back; a call its caller gave up on is let go."""
+    async def _resend(self, shard: int, batch: list[tuple]) -> None:
+        """The shard is restarting: try again until it is back; a call its caller gave up on is let go."""
         for _ in range(BUS_RETRIES):
             await asyncio.sleep(BUS_RETRY_DELAY)
             batch = [wire for wire in batch if wire[0] != Kind.SEND or wire[1] in self.pending]
             try:
-                await self._send_to_bus(batch)
+                await self.buses[shard].route.remote(self.name, batch)
                 return
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
                 continue
@@ -295,11 +294,11 @@ class Host(Endpoint):
             self._answer(envelope, *answer, agent_id, replayed)
         elif envelope.kind == Kind.SEND:
             if envelope.origin != self.name:
-                self.to_bus.put((Kind.ACK, envelope.message_id))
+                self.to_bus.put((Kind.ACK, envelope.message_id), envelope.target)
         elif (left := self.copies_unfinished.pop(envelope.message_id, 1) - 1) > 0:
             self.copies_unfinished[envelope.message_id] = left
         else:  # every recipient here is done with this publish
-            self.to_bus.put((Kind.ACK, envelope.message_id))
+            self.to_bus.put((Kind.ACK, envelope.message_id), envelope.target)
 
     def _repeat(self, envelope: Envelope, agent_id: str, admitted: Any) -> None:
         """A copy of a message the agent has had: the first copy answers, or answered and is answered again."""
@@ -316,7 +315,7 @@ class Host(Endpoint):
         if is_sampled(envelope.trace_id):
             self.trace.record(envelope.trace_id, kind, agent_id, envelope.sender or "driver",
                               type_name or ("error" if kind == Kind.ERROR else ""), envelope.message_id)
-        self._route(answer)
+        self._route(answer, envelope.target)
 
     def _report_failure(self, envelope: Envelope, error: BaseException | None, agent_id: str, reason: str) -> None:
         self.counts[f"failed_{reason}"] += 1

@@ -14,12 +14,12 @@ from ._agent import Agent
 from ._agent_id import AgentId
 from ._bus import Bus
 from ._client import Client
-from ._host import BUS_NAME
 from ._ids import check_part
 from ._interceptor import Interceptor
 from ._messages import DEAD_LETTER_TOPIC
 from ._placement import Dedicated, Placement
-from ._routing import AgentTypeSpec, resolve_agent_class
+from ._routing import AgentTypeSpec, RoutingTable, resolve_agent_class
+from ._shards import bus_name
 from ._subscription import Subscription
 from ._topic import TopicId
 from ._trace import TraceEvent, new_trace_id, to_mermaid
@@ -34,16 +34,16 @@ class Runtime:
     """A driver's handle on one namespace's bus. Agents outlive it: a second driver that connects to the
     same namespace reaches the same agents."""
 
-    def __init__(self, namespace: str, bus: Any, started_ray: bool) -> None:
+    def __init__(self, namespace: str, buses: list[Any], table: RoutingTable, window: int, started_ray: bool) -> None:
         self.namespace = namespace
-        self._bus = bus
+        self._buses = buses
+        self._bus = buses[0]  # shard 0 keeps the registry
         self._started_ray = started_ray
-        table, window = ray.get([bus.get_table.remote(), bus.get_window.remote()])
-        self._client = Client(bus, table, window)
+        self._client = Client(buses, table, window)
 
     @classmethod
     def connect(cls, namespace: str = "raybus", address: str | None = None, state_dir: str | None = None,
-                window: int = DEFAULT_WINDOW, **ray_init: Any) -> Runtime:
+                window: int = DEFAULT_WINDOW, shards: int = 1, **ray_init: Any) -> Runtime:
         """Attach to a running cluster (``address``, ``RAY_ADDRESS``, or a local ``ray start``), or
         start a local Ray when there is none. Extra keywords go to ``ray.init``.
 
@@ -54,21 +54,22 @@ class Runtime:
         ``window`` is the backpressure: at most that many calls from one sender (this driver, or a host
         for its agents) in flight to one host; more wait for room, within their timeout.
 
-        The first driver of a namespace decides both."""
+        ``shards`` splits the bus into that many actors, by recipient and by topic (see ``_shards.py``).
+
+        The first driver of a namespace decides all three."""
         check_part("runtime", "namespace", namespace)
         started = False
         if not ray.is_initialized():
             ray.init(address=address, namespace=namespace, **ray_init)
             started = True
-        bus = (
-            ray.remote(Bus)
-            .options(
-                name=BUS_NAME, namespace=namespace, lifetime="detached", get_if_exists=True,
-                max_concurrency=100_000, num_cpus=0, max_restarts=-1,
-            )
-            .remote(namespace, str(Path(state_dir).resolve()) if state_dir else None, window)
-        )
-        return cls(namespace, bus, started)
+        if shards < 1:
+            raise ValueError(f"shards={shards}: a bus needs at least one shard")
+        state = str(Path(state_dir).resolve()) if state_dir else None
+        first = _bus_shard(namespace, 0).remote(namespace, state, window, 0, shards)
+        table, window, shards = ray.get(first.settings.remote())  # the first driver's, if it was not us
+        buses = [first] + [_bus_shard(namespace, shard).remote(namespace, state, window, shard, shards)
+                           for shard in range(1, shards)]
+        return cls(namespace, buses, table, window, started)
 
     # --- registration -------------------------------------------------------------------------
     def register(
@@ -131,7 +132,9 @@ class Runtime:
 
     # --- inspection ---------------------------------------------------------------------------
     def trace(self, trace_id: str) -> list[TraceEvent]:
-        return sorted(ray.get(self._bus.trace_events.remote(trace_id)), key=lambda e: e.at)
+        found = ray.get([bus.trace_events.remote(trace_id) for bus in self._buses])
+        # a host that several shards know is asked by each: its events come once
+        return sorted({event for events in found for event in events}, key=lambda e: e.at)
 
     def trace_mermaid(self, trace_id: str) -> str:
         return to_mermaid(self.trace(trace_id))
@@ -143,17 +146,21 @@ class Runtime:
         return trace_to_spans(trace_id, self.trace(trace_id), tracer_provider)
 
     def stats(self) -> dict[str, Any]:
-        stats = ray.get(self._bus.stats.remote())
+        """Counters of the bus (summed over its shards, each also under ``shards``), each host, the driver."""
+        shards = ray.get([bus.stats.remote() for bus in self._buses])
+        stats = {"bus": _summed([shard["bus"] for shard in shards]), "shards": [shard["bus"] for shard in shards],
+                 "hosts": {endpoint: figures for shard in shards for endpoint, figures in shard["hosts"].items()}}
         stats["driver"] = {"late_answers": self._client.late_answers, "unsent": self._client.unsent,
                            "duplicate_answers": self._client.duplicate_answers,
                            "waiting_for_window": self._client.window.waiting()}
         return stats
 
     def agents(self) -> list[str]:
-        return ray.get(self._bus.agents.remote())
+        return sorted({agent for found in ray.get([bus.agents.remote() for bus in self._buses]) for agent in found})
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        return ray.get(self._bus.recent_dead_letters.remote(limit))
+        found = ray.get([bus.recent_dead_letters.remote(limit) for bus in self._buses])
+        return [letter for letters in found for letter in letters][-limit:]
 
     def call(self, agent_id: AgentId, method: str, *args: Any) -> Any:
         """Run a plain (non-handler) method of an agent, in its mailbox order: for checks and tests."""
@@ -165,9 +172,26 @@ class Runtime:
         """Disconnect this driver. ``destroy=True`` also ends the bus and every host of the namespace."""
         self._client.close()
         if ray.is_initialized():
-            ray.get(self._bus.disconnect.remote(self._client.name))
+            ray.get([bus.disconnect.remote(self._client.name) for bus in self._buses])
             if destroy:
-                ray.get(self._bus.destroy_hosts.remote())
-                ray.kill(self._bus, no_restart=True)
+                ray.get([bus.destroy_hosts.remote() for bus in self._buses])
+                for bus in self._buses:
+                    ray.kill(bus, no_restart=True)
             if self._started_ray:
                 ray.shutdown()
+
+
+def _bus_shard(namespace: str, shard: int) -> Any:
+    return ray.remote(Bus).options(
+        name=bus_name(shard), namespace=namespace, lifetime="detached", get_if_exists=True,
+        max_concurrency=100_000, num_cpus=0, max_restarts=-1,
+    )
+
+
+def _summed(figures: list[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {}
+    for one in figures:
+        for name, value in one.items():
+            if isinstance(value, int | float) and name != "pid":
+                total[name] = total.get(name, 0) + value
+    return total
