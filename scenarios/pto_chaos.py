@@ -33,7 +33,7 @@ from actors.messages import RequestTimeOff
 from actors.org import Org
 from cluster import AgentId, Runtime
 from cluster._bus import host_actor_name
-from cluster._host import BUS_NAME
+from cluster._shards import BUS_NAME, bus_name
 
 from ._common import add_common_flags, connect, machine, print_table, write_json
 from ._mix import PlannedRequest, request_mix
@@ -65,8 +65,9 @@ class ChaosWatch(ResourceWatch):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        for actor, figures in [("bus", stats["bus"]), *stats["hosts"].items()]:
-            side = "bus" if actor == "bus" else "hosts"
+        shards = stats.get("shards") or [stats["bus"]]  # each bus shard is a process of its own
+        for actor, figures in [*((bus_name(i), shard) for i, shard in enumerate(shards)), *stats["hosts"].items()]:
+            side = "bus" if actor.startswith(BUS_NAME) else "hosts"
             for name, value in figures.items():
                 if name in COUNTED or name.startswith("failed_"):
                     pid, last = self.seen.get((actor, name), (figures.get("pid"), 0))
@@ -134,11 +135,12 @@ def wait_back(name: str, handle: Any, before: int, timeout: float = 180.0) -> fl
     while time.monotonic() - start < timeout:
         info = actor_info(handle)
         if info.get("State") == "DEAD":  # Ray gave up on it: waiting longer would only hang the run
-            cause = str(info.get("DeathCause", ""))
-            return "DEAD: " + next(iter(re.findall(r"\w+(?:Error|Exception): [^\\\n\"]{0,300}", cause)), cause[:300])
+            cause = str(info.get("DeathCause", ""))  # Ray's text: its first line here, all of it in the JSON
+            first = next(iter(re.findall(r"\w+(?:Error|Exception): [^\\\n\"]{0,300}", cause)), "")
+            return f"DEAD: {first}\n{cause[:4000]}"
         if info.get("State") == "ALIVE" and info.get("NumRestarts", 0) > before:
             try:
-                ray.get(handle.recent_dead_letters.remote(1) if name == BUS_NAME else handle.agents.remote(),
+                ray.get(handle.recent_dead_letters.remote(1) if name.startswith(BUS_NAME) else handle.agents.remote(),
                         timeout=10)
                 return time.monotonic() - start
             except Exception:  # still starting up: try again
@@ -175,10 +177,13 @@ class Chaos:
                 gate.set()
 
     def aim(self, kind: str) -> tuple[dict[str, Any], Any]:
-        names = [BUS_NAME] + [host_actor_name(endpoint) for endpoint in sorted(self.watch.latest["hosts"])]
-        actors = {name: ray.get_actor(name, namespace=self.rt.namespace) for name in names}
+        # the victims' counters so far: what a process counts after its last sample dies with it
+        stats = self.watch.sample()
+        buses = [bus_name(i) for i in range(len(stats.get("shards") or [stats["bus"]]))]
+        hosts = [host_actor_name(endpoint) for endpoint in sorted(stats["hosts"])]
+        actors = {name: ray.get_actor(name, namespace=self.rt.namespace) for name in buses + hosts}
         if kind == "kill":
-            name = BUS_NAME if self.rng.random() < BUS_SHARE else self.rng.choice(names[1:])
+            name = self.rng.choice(buses if self.rng.random() < BUS_SHARE else hosts)
             return {name: actors[name]}, partial(ray.kill, actors[name], no_restart=False)
         # the worker node that runs most of our actors (Ray places them at random): an empty one proves little
         where = {name: actor_info(handle)["Address"]["NodeID"] for name, handle in actors.items()}
@@ -242,7 +247,8 @@ def start_cluster(nodes: int) -> tuple[Cluster, str | None]:
 
 def figures(args: argparse.Namespace, wall: float, recorder: Recorder, driver: Driver, chaos: Chaos,
             watch: ChaosWatch, lost: list[str] | None, results: list) -> dict[str, Any]:
-    kills = {side: [c for c in chaos.log if c["kind"] == "kill" and (c["actors"] == [BUS_NAME]) == (side == "bus")]
+    on_bus = {id(c) for c in chaos.log if c["actors"] and c["actors"][0].startswith(BUS_NAME)}
+    kills = {side: [c for c in chaos.log if c["kind"] == "kill" and (id(c) in on_bus) == (side == "bus")]
              for side in ("hosts", "bus")}
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
@@ -281,8 +287,8 @@ def print_report(report: dict[str, Any]) -> None:
     rows += [(k, v) for k, v in report["counters"].items() if ".failed_" in k]
     print_table(f"pto_chaos, {report['date']}, {report['machine']}", ("figure", "value"), rows)
     print_table("chaos", ("at request", "what", "actor", "back after, s"),
-                [(c["at_request"], c["kind"], name, back) for c in report["chaos"]
-                 for name, back in (c["back_after_s"] or {"(none of ours)": "-"}).items()])
+                [(c["at_request"], c["kind"], name, back.split("\n")[0] if isinstance(back, str) else back)
+                 for c in report["chaos"] for name, back in (c["back_after_s"] or {"(none of ours)": "-"}).items()])
     if report["lost"] is None:
         print("\nNOT CHECKED: an actor did not come back, so the run stopped there (see the chaos table)")
     print_table("invariants", ("invariant", "result"),

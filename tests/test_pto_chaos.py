@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,15 +26,19 @@ def run_chaos(tmp_path: Path, *flags: str) -> tuple[dict[str, Any], str]:
     env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": ray_tmp}
     env.pop("RAY_ADDRESS", None)  # never join another Ray
     figures = tmp_path / "figures.json"
+    command = [sys.executable, "-m", "scenarios.pto_chaos", "--employees", "40", *flags,
+               "--run-dir", str(tmp_path / "run"), "--json", str(figures)]
+    # a session of its own: if the run hangs, its whole process group (its Ray too) is stopped, nothing else
+    child = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "scenarios.pto_chaos", "--employees", "40", *flags,
-             "--run-dir", str(tmp_path / "run"), "--json", str(figures)],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-        )
+        stdout, stderr = child.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        stdout, stderr = child.communicate()
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
-    output = f"exit code {done.returncode}\n--- stdout\n{done.stdout[-6000:]}\n--- stderr\n{done.stderr[-4000:]}"
+    output = f"exit code {child.returncode}\n--- stdout\n{stdout[-6000:]}\n--- stderr\n{stderr[-4000:]}"
     assert figures.exists(), output
     return json.loads(figures.read_text()), output
 
