@@ -1,10 +1,13 @@
 """The bus against raw Ray actor calls, in one run on the same Ray, so ratios survive a noisy machine.
 
-    python -m scenarios.bus_bench [--seconds 3] [--json PATH]
+    python -m scenarios.bus_bench [--seconds 3] [--json PATH] [--shard-curve 1,2,4] [--nodes 2]
 
 Besides sends spread over 64 agents and publishes to a few subscribers, it measures a hot key (every send
 to one agent, hence one serial mailbox: from the driver, then from agents on a host of their own) and a hot
 topic (one topic with a thousand subscribers). A size of 0 (an empty list for --fanouts) skips a section.
+
+--shard-curve measures sends and publishes again against a fresh runtime per bus shard count, with the CPU the
+driver, the shards and the hosts spent; --nodes runs everything on a simulated cluster of one-CPU nodes.
 """
 
 from __future__ import annotations
@@ -14,12 +17,22 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from uuid import uuid4
 
 import ray
 
 from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId
 
 from ._bench_agents import Count, Fire, Fired, Ping, RawSink, Tick, keep_in_flight
+from ._bench_shards import (
+    CpuMeter,
+    dealt,
+    host_nodes,
+    load_average,
+    print_curve,
+    simulated_cluster,
+    with_ratio_to_first,
+)
 from ._common import add_common_flags, connect, machine, print_table, write_json
 
 POOL = Sharded(2, pool="bench")
@@ -123,12 +136,61 @@ def sections(rt: Runtime, args: argparse.Namespace) -> list[Measure]:
     return measure
 
 
+def curve_sections(rt: Runtime, args: argparse.Namespace, shards: int) -> list[Measure]:
+    """The shard curve's loads on a runtime of ``shards`` bus shards. A call goes through the shard of its
+    recipient and a publish through the shard of its topic, so the recipients and the topics are dealt evenly
+    over the shards: with one topic every publish would go through one shard whatever their number. Each
+    topic has its own subscribers (bus_publish counts them per topic) and ``--in-flight`` publishes are split
+    between the topics, so a point's load is the same at every shard count. Names leave the shard count out:
+    the same figure at each count is compared with the first."""
+    seconds, in_flight, topics, subscribers = args.seconds, args.in_flight, args.curve_topics, args.curve_subscribers
+    targets = [AgentId("echo", f"k{i}") for i in dealt(lambda i: f"echo/k{i}", len(SPREAD), shards)]
+    names = [f"spread{i}" for i in dealt(lambda i: f"bench/spread{i}", topics, shards)]
+
+    async def publish_to_every_topic() -> float:
+        # the topics run side by side over the same seconds, so their rates add up (each one's subscribe at its
+        # start blocks the loop briefly: the sum errs low)
+        wave = max(1, in_flight // topics)
+        return sum(await asyncio.gather(*(bus_publish(rt, seconds, subscribers, wave, name) for name in names)))
+
+    return [
+        (f"bus send, {in_flight} in flight to {len(targets)} agents", "round trips/s",
+         lambda: bus_send(rt, seconds, in_flight, targets)),
+        (f"bus publish, {topics} topics x {subscribers} subscribers", "deliveries/s", publish_to_every_topic),
+    ]
+
+
+def shard_curve(args: argparse.Namespace, baseline: float) -> list[dict]:
+    """Every curve section at each shard count of ``--shard-curve``, each count on a fresh namespace (so a fresh
+    bus of that many shards, and fresh hosts) that is destroyed afterwards."""
+    points = []
+    for shards in args.shard_curve:
+        rt = Runtime.connect(namespace=f"bench-shards{shards}-{uuid4().hex[:8]}", shards=shards, address=args.address)
+        try:
+            register(rt)
+            # the hosts start (a new process each) before the CPU is metered: bus_send for no time only warms up
+            asyncio.run(bus_send(rt, 0.0, 1, SPREAD))
+            for name, unit, fn in curve_sections(rt, args, shards):
+                with CpuMeter(rt) as cpu:
+                    value = measured(fn)
+                points.append({"shards": shards, "name": name, "unit": unit, "value": value, "ratio": value / baseline,
+                               "wall_s": cpu.wall, "cpu_s": cpu.spent, "cores_busy": cpu.cores_busy(),
+                               "host_nodes": host_nodes(rt)})
+                print(f"  {shards} shard(s), {name}: {value:,.0f} {unit}", flush=True)
+        finally:
+            rt.shutdown(destroy=True)
+    return with_ratio_to_first(points)
+
+
+def measured(fn: Callable[[], float | Awaitable[float]]) -> float:
+    value = fn()
+    return asyncio.run(value) if asyncio.iscoroutine(value) else value
+
+
 def run(rt: Runtime, args: argparse.Namespace) -> list[tuple[str, str, float]]:
     results = []
     for name, unit, fn in sections(rt, args):
-        value = fn()
-        if asyncio.iscoroutine(value):
-            value = asyncio.run(value)
+        value = measured(fn)
         results.append((name, unit, value))
         print(f"  {name}: {value:,.0f} {unit}", flush=True)
     return results
@@ -160,25 +222,44 @@ def parser() -> argparse.ArgumentParser:
                         help="hot topic: subscribers of its one topic (0 skips)")
     parser.add_argument("--hot-wave", type=int, default=200,
                         help="hot topic: publishes in flight between two counts (each reaches every subscriber)")
+    parser.add_argument("--shard-curve", type=_sizes, default="",
+                        help="bus shard counts to measure sends and publishes at, each on a fresh runtime ('' skips)")
+    parser.add_argument("--curve-topics", type=int, default=8, help="shard curve: topics the publishes are dealt to")
+    parser.add_argument("--curve-subscribers", type=int, default=64, help="shard curve: subscribers of each topic")
+    parser.add_argument("--nodes", type=int, default=0,
+                        help="run on a simulated cluster of this many one-CPU nodes (0: no cluster)")
     add_common_flags(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    rt = connect(args, "bench")
+    if args.nodes and args.address:
+        raise SystemExit("--nodes starts a cluster of its own: leave --address out")
+    with simulated_cluster(args.nodes) as address:
+        args.address = address or args.address
+        report(args, connect(args, "bench"))
+
+
+def report(args: argparse.Namespace, rt: Runtime) -> None:
     try:
         register(rt)
+        load = load_average()
         results = run(rt, args)
         baseline = results[0][2]
+        curve = shard_curve(args, baseline) if args.shard_curve else []
         rows = [(name, f"{value:,.0f} {unit}", f"{value / baseline:.2f}x") for name, unit, value in results]
         when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        print_table(f"bus_bench, {when}, {machine()}, hosts: {POOL}, hot key senders: {SENDERS}",
-                    ("figure", "value", "vs raw pipelined"), rows)
+        where = f"{args.nodes} simulated one-CPU nodes" if args.nodes else "no simulated cluster"
+        print_table(f"bus_bench, {when}, {machine()}, {load} at start, {where}, hosts: {POOL}, "
+                    f"hot key senders: {SENDERS}", ("figure", "value", "vs raw pipelined"), rows)
+        if curve:
+            print_curve(f"shard curve, {args.seconds:g} s a point, {load_average()} at the end", curve)
         write_json(args.json_path, {
             "date": when, "machine": machine(), "placement": str(POOL), "sender_placement": str(SENDERS),
-            "seconds": args.seconds,
+            "seconds": args.seconds, "nodes": args.nodes, "load_at_start": load,
             "figures": [{"name": n, "unit": u, "value": v, "ratio": v / baseline} for n, u, v in results],
+            "shard_curve": curve,
         })
     finally:
         rt.shutdown(destroy=True)

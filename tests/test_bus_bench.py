@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster._shards import shard_of
 from scenarios import bus_bench
+from scenarios._bench_shards import dealt
 
 
 def test_hot_sections_report_positive_figures(runtime: Any) -> None:
@@ -30,3 +32,20 @@ def test_zero_skips_the_hot_sections(runtime: Any) -> None:
     names = [name for name, _unit, _fn in bus_bench.sections(runtime, args)]
     assert names[0] == "raw Ray pipelined calls"
     assert not [name for name in names if name.startswith("hot ")]
+
+
+def test_shard_curve_reports_positive_figures_at_each_shard_count(ray_session: Any) -> None:
+    args = bus_bench.parser().parse_args([
+        "--seconds", "0.5", "--in-flight", "10", "--shard-curve", "1,2", "--curve-topics", "2",
+        "--curve-subscribers", "4",
+    ])
+    # the curve's keys are dealt over the shards in turn, so every shard gets its share of the load
+    assert [shard_of(f"bench/spread{i}", 4) for i in dealt(lambda i: f"bench/spread{i}", 8, 4)] == [0, 1, 2, 3] * 2
+    points = bus_bench.shard_curve(args, baseline=bus_bench.raw_pipelined(0.5, 10))
+    assert [(p["shards"], p["name"]) for p in points] == [
+        (shards, name) for shards in (1, 2)
+        for name in ("bus send, 10 in flight to 64 agents", "bus publish, 2 topics x 4 subscribers")
+    ]
+    assert all(p[key] > 0 for p in points for key in ("value", "ratio", "vs_first", "wall_s", "host_nodes"))
+    assert [p["vs_first"] for p in points[:2]] == [1.0, 1.0]
+    assert all(p["cores_busy"]["ours"] > 0 and p["cores_busy"]["machine"] > 0 for p in points)
