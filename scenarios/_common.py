@@ -21,12 +21,14 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                         help="Ray cluster to join (default: RAY_ADDRESS, a local `ray start`, else start one)")
     parser.add_argument("--namespace", default=None, help="bus namespace (default: a fresh one per run)")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the figures to this file")
+    parser.add_argument("--shards", type=int, default=1, help="bus shards (actors the bus is split into)")
 
 
 def connect(args: argparse.Namespace, prefix: str, state_dir: str | None = None) -> Runtime:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     namespace = args.namespace or f"{prefix}-{int(time.time())}-{os.getpid()}"
-    return Runtime.connect(namespace=namespace, address=args.address, state_dir=state_dir, log_to_driver=False)
+    return Runtime.connect(namespace=namespace, address=args.address, state_dir=state_dir, shards=args.shards,
+                           log_to_driver=False)
 
 
 def machine() -> str:
