@@ -53,8 +53,7 @@ class Bus:
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
         self.window = window
-        self.links = HostLinks(namespace, self.state_path, window, shards, self.counts, lambda: self.table,
-                               self._give_up)
+        self.links = HostLinks(namespace, self.state_path, window, shards, self.counts, self._give_up)
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.trace = TraceLog(bus_name(shard))
         self.metrics = MetricsExporter(namespace, "bus" if shard == 0 else f"bus.{shard}", lambda: self.counts)

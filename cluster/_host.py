@@ -42,13 +42,13 @@ log = logging.getLogger("raybus.host")
 
 
 class Host(Endpoint):
-    def __init__(self, endpoint: str, namespace: str, table: RoutingTable, state_path: str | None = None,
-                 window: int = DEFAULT_WINDOW, shards: int = 1) -> None:
-        super().__init__(endpoint, table, window)
+    # No routing table among the arguments: Ray keeps a large constructor argument in the object store and a
+    # restart fails once it is gone (ray-project/ray#53727); the host asks shard 0 for the table instead.
+    def __init__(self, endpoint: str, namespace: str, state_path: str | None = None, window: int = DEFAULT_WINDOW,
+                 shards: int = 1) -> None:
         self.namespace = namespace
         self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
-        if ray.get_runtime_context().was_current_actor_reconstructed:
-            self.table = ray.get(self.buses[0].get_table.remote())  # the table we were created with is old news
+        super().__init__(endpoint, self._fetch_table(), window)
         self.activations: dict[str, Activation] = {}
         self.copies_unfinished: dict[str, int] = {}  # publish id → its recipients here that have not finished
         self.to_bus = BusOutboxes(self.buses, lambda: self.name, self._bus_unreachable)
@@ -60,6 +60,16 @@ class Host(Endpoint):
         if ray.get_runtime_context().was_current_actor_reconstructed:
             for bus in self.buses:
                 bus.host_restarted.remote(endpoint)  # what we had not finished comes again
+
+    def _fetch_table(self) -> RoutingTable:
+        """Shard 0's table; it may be restarting too (a lost node can take both), and a constructor that
+        raises is never restarted: wait for it."""
+        for _ in range(BUS_RETRIES):
+            try:
+                return ray.get(self.buses[0].get_table.remote(), timeout=30)
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError, ray.exceptions.GetTimeoutError):
+                time.sleep(BUS_RETRY_DELAY)
+        raise RaybusError(f"{self.namespace}: bus shard 0 did not answer for a minute")
 
     # --- Ray-facing methods -------------------------------------------------------------------
     async def deliver(self, batch: list[tuple]) -> None:

@@ -16,7 +16,6 @@ from ._envelope import Kind
 from ._errors import RaybusError
 from ._host import Host
 from ._outbox import Outbox
-from ._routing import RoutingTable
 
 __all__ = ["HostLinks", "host_actor_name"]
 
@@ -30,13 +29,12 @@ def host_actor_name(endpoint: str) -> str:
 
 class HostLinks:
     def __init__(self, namespace: str, state_path: str | None, window: int, shards: int, counts: Counter[str],
-                 table: Callable[[], RoutingTable], give_up: Callable[[tuple, RaybusError], None]) -> None:
+                 give_up: Callable[[tuple, RaybusError], None]) -> None:
         self.namespace = namespace
         self.state_path = state_path
         self.window = window
         self.shards = shards
         self.counts = counts
-        self._table = table
         self._give_up = give_up  # refuses a call, dead-letters anything else
         self.hosts: dict[str, Any] = {}
         self.outboxes: dict[str, Outbox[tuple]] = {}
@@ -76,7 +74,7 @@ class HostLinks:
                     get_if_exists=True, max_concurrency=100_000, num_cpus=0, max_restarts=-1,
                     scheduling_strategy="SPREAD",  # over the cluster's nodes: one node's loss takes few hosts
                 )
-                .remote(endpoint, self.namespace, self._table(), self.state_path, self.window, self.shards)
+                .remote(endpoint, self.namespace, self.state_path, self.window, self.shards)
             )
             self.counts["hosts_started"] += 1
         return host
