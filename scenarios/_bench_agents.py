@@ -72,7 +72,9 @@ class Echo(Agent):
 
 
 class Sink(Agent):
-    """Counts the ticks it hears; ``Count`` answers after every earlier tick (mailboxes are FIFO)."""
+    """Counts the ticks it hears; ``Count`` answers after every tick that reached the mailbox before it (FIFO).
+    With one bus shard that is every tick published before it; with more, a tick takes its topic's shard and
+    the Count its sink's, so the Count may arrive first."""
 
     def __init__(self) -> None:
         self.ticks = 0
