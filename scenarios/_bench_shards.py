@@ -20,7 +20,7 @@ from cluster._shards import shard_of
 
 from ._common import print_table
 
-__all__ = ["CpuMeter", "dealt", "host_nodes", "load_average", "print_curve", "simulated_cluster", "with_ratio_to_first"]
+__all__ = ["CpuMeter", "dealt", "host_nodes", "load_average", "print_curve", "simulated_cluster", "with_ratios"]
 
 GROUPS = ("driver", "bus", "hosts")
 COLUMNS = (*GROUPS, "ours", "machine")
@@ -100,21 +100,24 @@ def host_nodes(rt: Runtime) -> int:
                 if actor["State"] == "ALIVE" and actor["Pid"] in pids})
 
 
-def with_ratio_to_first(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each point's value against the same figure at the curve's first shard count (normally 1)."""
+def with_ratios(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each point's value against the same figure at the curve's first shard count (normally 1), and per CPU
+    second of our processes: on a machine shared with other work, what a point got done with what it got."""
     first: dict[str, float] = {}
     for point in points:
         first.setdefault(point["name"], point["value"])
         point["vs_first"] = point["value"] / first[point["name"]]
+        point["per_cpu_s"] = point["value"] / point["cores_busy"]["ours"]
     return points
 
 
 def print_curve(title: str, points: list[dict[str, Any]]) -> None:
     rows = [(p["shards"], p["name"], f"{p['value']:,.0f} {p['unit']}", f"{p['ratio']:.2f}x", f"{p['vs_first']:.2f}x",
-             " / ".join(f"{p['cores_busy'][group]:.2f}" for group in COLUMNS), p["host_nodes"])
-            for p in points]
-    print_table(title, ("shards", "figure", "value", "vs raw pipelined", f"vs {points[0]['shards']} shard(s)",
-                        "cores busy: " + " / ".join(COLUMNS), "host nodes"), rows)
+             f"{p['per_cpu_s']:,.0f}", " / ".join(f"{p['cores_busy'][group]:.2f}" for group in COLUMNS),
+             p["host_nodes"]) for p in points]
+    header = ("shards", "figure", "value", "vs raw pipelined", f"vs {points[0]['shards']} shard(s)",
+              "per CPU s of ours", "cores busy: " + " / ".join(COLUMNS), "host nodes")
+    print_table(title, header, rows)
 
 
 def load_average() -> str:

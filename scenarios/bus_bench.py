@@ -31,7 +31,7 @@ from ._bench_shards import (
     load_average,
     print_curve,
     simulated_cluster,
-    with_ratio_to_first,
+    with_ratios,
 )
 from ._common import add_common_flags, connect, machine, print_table, write_json
 
@@ -189,7 +189,7 @@ def shard_curve(args: argparse.Namespace, baseline: float) -> list[dict]:
                 print(f"  {shards} shard(s), {name}: {value:,.0f} {unit}", flush=True)
         finally:
             rt.shutdown(destroy=True)
-    return with_ratio_to_first(points)
+    return with_ratios(points)
 
 
 def measured(fn: Callable[[], float | Awaitable[float]]) -> float:

@@ -46,6 +46,7 @@ def test_shard_curve_reports_positive_figures_at_each_shard_count(ray_session: A
         (shards, name) for shards in (1, 2)
         for name in ("bus send, 10 in flight to 64 agents", "bus publish, 2 topics x 4 subscribers")
     ]
-    assert all(p[key] > 0 for p in points for key in ("value", "ratio", "vs_first", "wall_s", "host_nodes"))
+    figures = ("value", "ratio", "vs_first", "per_cpu_s", "wall_s", "host_nodes")
+    assert all(p[key] > 0 for p in points for key in figures)
     assert [p["vs_first"] for p in points[:2]] == [1.0, 1.0]
     assert all(p["cores_busy"]["ours"] > 0 and p["cores_busy"]["machine"] > 0 for p in points)
