@@ -4,7 +4,11 @@ Delivery is at least once (the bus sends again what a dead host had not finished
 arrive twice. The activation remembers the last ``SEEN`` message ids with their answers: a copy of a
 message still being handled is dropped (the first copy answers), a copy of one already handled gets the
 first answer again. With durable state the ids and answers are stored with the agent's state, in the
-same transaction, so a restarted host still knows them."""
+same transaction, so a restarted host still knows them.
+
+With durable state an agent's publishes are an outbox kept with its state: held until the write that
+stores them (and the change that made them) is done, then sent, and kept until the bus says every copy
+was handled; a restarted host sends again what was still kept."""
 
 from __future__ import annotations
 
@@ -16,10 +20,11 @@ from ._envelope import Envelope
 from ._mailbox import Mailbox
 from ._state import StateMap
 
-__all__ = ["NEW", "RUNNING", "SEEN", "Activation"]
+__all__ = ["NEW", "OUT_PART", "RUNNING", "SEEN", "Activation"]
 
 SEEN = 1024
 _SEEN_PART = "\x1eseen"  # cannot clash with an agent's own part names, which are identifiers
+OUT_PART = "\x1eout"
 
 NEW: Final = object()  # admit: a first copy, now running
 RUNNING: Final = object()  # admit: a copy of a message still being handled
@@ -28,7 +33,7 @@ Answer = tuple[int, str, Any] | None  # (kind, type name, payload) of a REPLY or
 
 
 class Activation:
-    __slots__ = ("agent", "durable", "mailbox", "running", "seen")
+    __slots__ = ("agent", "durable", "held", "mailbox", "outgoing", "running", "seen")
 
     def __init__(self, agent: Agent, mailbox: Mailbox[Envelope], durable: bool) -> None:
         self.agent = agent
@@ -37,6 +42,18 @@ class Activation:
         self.running: set[str] = set()
         # message id → [when, answer]; a StateMap when durable, so only the entries that changed are stored
         self.seen: dict[str, list] = StateMap() if durable else {}
+        self.outgoing: dict[str, tuple] = StateMap() if durable else {}  # publish id → wire, until all handled
+        self.held: list[tuple] = []  # publishes whose write has not been asked for yet
+
+    def keep(self, wire: tuple) -> None:
+        """A publish of this (durable) agent: stored with its next write, sent once that is done."""
+        self.outgoing[wire[1]] = wire
+        self.held.append(wire)
+
+    def take_held(self) -> list[tuple]:
+        """The publishes the write being asked for now stores."""
+        held, self.held = self.held, []
+        return held
 
     def admit(self, message_id: str) -> Any:
         """``NEW`` for a first copy (now running), ``RUNNING`` for a copy of one still being handled, else
@@ -61,13 +78,16 @@ class Activation:
         self.running.discard(message_id)
 
     def state(self) -> dict[str, Any]:
-        return {**(self.agent.save_state() or {}), _SEEN_PART: self.seen}
+        return {**(self.agent.save_state() or {}), _SEEN_PART: self.seen, OUT_PART: self.outgoing}
 
     def load(self, state: dict[str, Any]) -> None:
+        for message_id, wire in state.pop(OUT_PART, {}).items():
+            self.outgoing[message_id] = tuple(wire)
         seen = state.pop(_SEEN_PART, {})
         for message_id, entry in sorted(seen.items(), key=lambda item: item[1][0]):
             self.seen[message_id] = [entry[0], None if entry[1] is None else tuple(entry[1])]
         if isinstance(self.seen, StateMap):
             self.seen.changed.clear()  # as stored
+            self.outgoing.changed.clear()
         if state:
             self.agent.load_state(state)

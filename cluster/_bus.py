@@ -161,7 +161,7 @@ class Bus:
             if kind == Kind.SEND:
                 self._route_send(wire)
             else:
-                self._route_publish(wire)
+                self._route_publish(wire, None if from_client else origin)
 
     def _hosted_at(self, agent_id: str, endpoint: str) -> bool:
         try:
@@ -185,11 +185,13 @@ class Bus:
         payload = self.table.screen(is_publish, wire[3], wire[4], wire[5], wire[6])
         return wire if payload is wire[6] else (*wire[:6], payload, *wire[7:])
 
-    def _route_publish(self, wire: tuple) -> None:
+    def _route_publish(self, wire: tuple, publisher: str | None = None) -> None:
+        """``publisher``: the host that keeps this publish until every copy is handled (and hears when)."""
         try:
             wire = self._screened(wire, is_publish=True)
         except RaybusError as exc:
             self._reject(wire, exc, None)
+            self.links.track_publish(publisher, wire, 0)
             return
         self.counts["publishes"] += 1
         if wire[5] == "DeadLetter":
@@ -208,6 +210,7 @@ class Bus:
         for endpoint, recipients in by_endpoint.items():
             self.counts["publish_deliveries"] += len(recipients)
             self.links.deliver(endpoint, (*head, tuple(recipients)))
+        self.links.track_publish(publisher, wire, len(by_endpoint))
 
     def _route_answer(self, wire: tuple) -> None:
         target = wire[4]

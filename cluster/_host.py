@@ -16,7 +16,7 @@ from typing import Any
 
 import ray
 
-from ._activation import NEW, RUNNING, Activation, Answer
+from ._activation import NEW, OUT_PART, RUNNING, Activation, Answer
 from ._agent import Agent, MessageContext
 from ._agent_id import AgentId
 from ._endpoint import Endpoint
@@ -60,6 +60,8 @@ class Host(Endpoint):
         if ray.get_runtime_context().was_current_actor_reconstructed:
             for bus in self.buses:
                 bus.host_restarted.remote(endpoint)  # what we had not finished comes again
+        if self.states is not None:
+            ray.get_runtime_context().current_actor.recover.remote()  # once this constructor is done
 
     def _fetch_table(self) -> RoutingTable:
         """Shard 0's table; it may be restarting too (a lost node can take both), and a constructor that
@@ -85,13 +87,38 @@ class Host(Endpoint):
                 self.copies_unfinished[wire[1]] = len(wire[10])
                 for recipient in wire[10]:
                     self._enqueue(recipient, envelope)
+            elif kind == Kind.ACK:
+                self._published(wire[1], wire[2])
             else:
                 self.accept_answer(wire)
+
+    def _published(self, message_id: str, publisher: str) -> None:
+        """Every copy of an agent's publish was handled: it leaves the agent's outbox."""
+        activation = self.activations.get(publisher)
+        if activation is not None and activation.outgoing.pop(message_id, None) is not None and activation.durable:
+            self.states.mark(publisher, activation.state)
+
+    async def recover(self) -> None:
+        """After a restart: the agents of this host that had publishes not yet handled everywhere come back
+        and send them again (recipients drop copies they have had)."""
+        for agent_id in self.states.store.agents_with(OUT_PART):
+            if self._hosted_here(agent_id):
+                wires = list(self._activation(agent_id).outgoing.values())
+                self.counts["publishes_recovered"] += len(wires)
+                for wire in wires:
+                    self.to_bus.put(wire)
+
+    def _hosted_here(self, agent_id: str) -> bool:
+        try:
+            return self.table.endpoint_of(agent_id) == self.name
+        except RaybusError:
+            return False
 
     async def bus_restarted(self, shard: int = 0) -> None:
         """A bus shard lost what it held: our calls through it still waiting for an answer go again
         (recipients drop copies)."""
-        again = [wire for wire in self.via_bus.values() if shard_of(wire[4], len(self.buses)) == shard]
+        kept = [wire for activation in self.activations.values() for wire in activation.outgoing.values()]
+        again = [wire for wire in [*self.via_bus.values(), *kept] if shard_of(wire[4], len(self.buses)) == shard]
         self.counts["resent_after_bus_restart"] += len(again)
         for wire in again:
             self.to_bus.put(wire)
@@ -149,6 +176,11 @@ class Host(Endpoint):
         wire = envelope.to_wire()
         if wire[0] == Kind.SEND:
             self.via_bus[wire[1]] = wire
+        elif wire[0] == Kind.PUBLISH and wire[3] is not None:
+            publisher = self.activations.get(wire[3])
+            if publisher is not None and publisher.durable:
+                publisher.keep(wire)  # sent once the write of the change that made it is done
+                return
         self.to_bus.put(wire, key)
 
     def _bus_unreachable(self, shard: int, batch: list[tuple], error: BaseException) -> None:
@@ -282,11 +314,18 @@ class Host(Endpoint):
             self._conclude(envelope, agent_id, answer)
             return
         saving = self.states.mark(agent_id, activation.state)  # the mailbox goes on meanwhile
-        saving.add_done_callback(lambda done: self._conclude_when_saved(done, envelope, agent_id, answer))
+        published = activation.take_held()
+        saving.add_done_callback(
+            lambda done: self._conclude_when_saved(done, envelope, agent_id, answer, published))
 
-    def _conclude_when_saved(self, saving: asyncio.Future, envelope: Envelope, agent_id: str, answer: Answer) -> None:
+    def _conclude_when_saved(self, saving: asyncio.Future, envelope: Envelope, agent_id: str, answer: Answer,
+                             published: list[tuple]) -> None:
         error = saving.exception()
-        if error is not None:
+        if error is None:
+            for wire in published:
+                self.to_bus.put(wire)
+        else:
+            self.activations[agent_id].held[:0] = published  # they go with the next write that succeeds
             failure = HandlerError(f"{agent_id} handled {envelope.type_name} but could not save its state: {error}",
                                    type(error).__qualname__)
             self._report_failure(envelope, failure, agent_id, "state_write")

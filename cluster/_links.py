@@ -39,6 +39,7 @@ class HostLinks:
         self.hosts: dict[str, Any] = {}
         self.outboxes: dict[str, Outbox[tuple]] = {}
         self.unacked: dict[str, dict[str, tuple]] = {}
+        self.publishes: dict[str, list] = {}  # publish id → [publishing host, publisher, copies not handled]
         self.redelivered: OrderedDict[str, int] = OrderedDict()  # message id → times sent again
 
     def deliver(self, endpoint: str, wire: tuple) -> None:
@@ -51,8 +52,25 @@ class HostLinks:
 
     def done(self, endpoint: str, message_id: str) -> None:
         unacked = self.unacked.get(endpoint)
-        if unacked:
-            unacked.pop(message_id, None)
+        if unacked and (wire := unacked.pop(message_id, None)) is not None and wire[0] == Kind.PUBLISH:
+            self._copy_done(message_id)
+
+    def track_publish(self, host: str | None, wire: tuple, copies: int) -> None:
+        """A host's agent keeps its publish until every copy is handled; then its host hears so."""
+        if host is None or wire[3] is None:
+            return
+        if copies:
+            self.publishes[wire[1]] = [host, wire[3], copies]
+        else:
+            self.outbox(host).put((Kind.ACK, wire[1], wire[3]))
+
+    def _copy_done(self, message_id: str) -> None:
+        tracked = self.publishes.get(message_id)
+        if tracked is not None:
+            tracked[2] -= 1
+            if tracked[2] <= 0:
+                del self.publishes[message_id]
+                self.outbox(tracked[0]).put((Kind.ACK, message_id, tracked[1]))
 
     def outbox(self, endpoint: str) -> Outbox[tuple]:
         outbox = self.outboxes.get(endpoint)
@@ -91,6 +109,8 @@ class HostLinks:
         for wire in batch:
             if wire[0] == Kind.SEND or wire[0] == Kind.PUBLISH:
                 again.append(wire[1])
+            elif wire[0] == Kind.ACK:
+                continue  # the host sends its kept publishes again once back, and hears of them then
             else:
                 self._give_up(wire, RaybusError(f"host {endpoint} is unreachable: {error}"))
         asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, endpoint, again, str(error))
@@ -106,6 +126,8 @@ class HostLinks:
             self.redelivered[message_id] = tries
             if tries > MAX_REDELIVERIES or (wire[7] and wire[7] < now):
                 del unacked[message_id]
+                if wire[0] == Kind.PUBLISH:
+                    self._copy_done(message_id)
                 self.counts["given_up"] += 1
                 self._give_up(wire, RaybusError(f"host {endpoint} did not handle it after {tries - 1} "
                                                 f"redeliveries: {why}"))

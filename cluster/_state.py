@@ -69,6 +69,10 @@ class StateStore(Protocol):
         """By agent id, encoded parts to store (``None`` deletes one), all in one transaction."""
         ...
 
+    def agents_with(self, name: str) -> list[str]:
+        """The agents that have stored entries of the StateMap ``name``."""
+        ...
+
 
 def encode_parts(state: dict[str, Any], saved: dict[str, str], full: bool = False) -> dict[str, str | None]:
     """The parts of ``state`` that differ from ``saved`` (updated in place): a plain value is one part, a
@@ -128,6 +132,12 @@ class SqliteStateStore:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def agents_with(self, name: str) -> list[str]:
+        low = f"{name}{_PART}"
+        rows = self._db.execute("SELECT DISTINCT agent_id FROM agent_state WHERE part >= ? AND part < ?",
+                                (low, f"{name}\x20"))
+        return [agent_id for (agent_id,) in rows]
 
     def close(self) -> None:
         self._db.close()
