@@ -16,8 +16,9 @@ import ray
 
 from ._envelope import Envelope, Kind
 from ._errors import NotAuthorized, RaybusError, error_payload
+from ._host import host_actor_name
 from ._interceptor import Interceptor
-from ._links import HostLinks, host_actor_name
+from ._links import HostLinks
 from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
 from ._routing import AgentTypeSpec, RoutingTable
@@ -206,10 +207,8 @@ class Bus:
             for recipients in by_endpoint.values():
                 for recipient in recipients:
                     self.trace.record(wire[2], Kind.PUBLISH, wire[3], recipient, wire[5], wire[1])
-        head = wire[:10]
-        for endpoint, recipients in by_endpoint.items():
-            self.counts["publish_deliveries"] += len(recipients)
-            self.links.deliver(endpoint, (*head, tuple(recipients)))
+        self.counts["publish_deliveries"] += sum(len(recipients) for recipients in by_endpoint.values())
+        self.links.fan_out(wire[:10], by_endpoint)
         self.links.track_publish(publisher, wire, len(by_endpoint))
 
     def _route_answer(self, wire: tuple) -> None:
@@ -247,9 +246,9 @@ class Bus:
         self.counts[f"dead_letters_{letter['reason']}"] += 1
         self.dead_letters.append(letter)
 
-    async def host_restarted(self, endpoint: str) -> None:
-        """A host came back after a crash: what it had been given and not finished goes again."""
-        self.links.restarted(endpoint)
+    async def host_up(self, endpoint: str, node: str, restarted: bool) -> None:
+        """A host says which node it runs on; after a crash, what it had been given and not finished goes again."""
+        self.links.up(endpoint, node, restarted)
 
     def _give_up(self, wire: tuple, error: RaybusError) -> None:
         if wire[0] == Kind.SEND:

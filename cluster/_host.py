@@ -26,6 +26,7 @@ from ._finishing import Finishing
 from ._mailbox import Mailbox
 from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
+from ._outbox import Outbox
 from ._routing import RoutingTable
 from ._shards import BUS_NAME, BusOutboxes, bus_name, shard_of
 from ._state import SqliteStateStore, StateWriter
@@ -34,12 +35,16 @@ from ._topic import TopicId
 from ._trace import TraceLog, is_sampled
 from ._window import DEFAULT_WINDOW
 
-__all__ = ["BUS_NAME", "Host"]
+__all__ = ["BUS_NAME", "Host", "host_actor_name"]
 
 BUS_RETRY_DELAY = 0.5  # seconds between tries while the bus restarts
 BUS_RETRIES = 120
 
 log = logging.getLogger("raybus.host")
+
+
+def host_actor_name(endpoint: str) -> str:
+    return f"raybus.host.{endpoint}"
 
 
 class Host(Finishing, Endpoint):
@@ -58,9 +63,11 @@ class Host(Finishing, Endpoint):
         self.trace = TraceLog(endpoint)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
-        if ray.get_runtime_context().was_current_actor_reconstructed:
-            for bus in self.buses:
-                bus.host_restarted.remote(endpoint)  # what we had not finished comes again
+        self.node = ray.get_runtime_context().get_node_id()
+        self.siblings: dict[str, Outbox[tuple]] = {}  # hosts of this node we relay publishes to
+        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        for bus in self.buses:  # where we run, and (restarted) that what we had not finished must come again
+            bus.host_up.remote(endpoint, self.node, restarted)
         if self.states is not None:
             ray.get_runtime_context().current_actor.recover.remote()  # once this constructor is done
 
@@ -84,6 +91,9 @@ class Host(Finishing, Endpoint):
                     self.to_bus.put((Kind.ACK, wire[1]), wire[4])
                 self._enqueue(wire[4], Envelope.from_wire(wire))
             elif kind == Kind.PUBLISH:
+                if len(wire) > 11:  # the copies of this node's other hosts: they go on from here
+                    self._relay(wire)
+                    wire = wire[:11]
                 envelope = Envelope.from_wire(wire)
                 self.copies_unfinished[wire[1]] = len(wire[10])
                 for recipient in wire[10]:
@@ -92,6 +102,17 @@ class Host(Finishing, Endpoint):
                 self._published(wire[1], wire[2])
             else:
                 self.accept_answer(wire)
+
+    def _relay(self, wire: tuple) -> None:
+        self.counts["publishes_relayed"] += 1
+        for endpoint, recipients in wire[11]:
+            sibling = self.siblings.get(endpoint)
+            if sibling is None:
+                host = ray.get_actor(host_actor_name(endpoint), namespace=self.namespace)
+                # a sibling that died restarts and gets its copy again from the bus, which keeps it until done
+                sibling = self.siblings[endpoint] = Outbox(lambda batch, host=host: host.deliver.remote(batch),
+                                                           lambda batch, error: None)
+            sibling.put((*wire[:10], recipients))
 
     def _published(self, message_id: str, publisher: str) -> None:
         """Every copy of an agent's publish was handled: it leaves the agent's outbox."""
@@ -120,6 +141,7 @@ class Host(Finishing, Endpoint):
         (recipients drop copies)."""
         kept = [wire for activation in self.activations.values() for wire in activation.outgoing.values()]
         again = [wire for wire in [*self.via_bus.values(), *kept] if shard_of(wire[4], len(self.buses)) == shard]
+        self.buses[shard].host_up.remote(self.name, self.node, False)  # it has forgotten where we run
         self.counts["resent_after_bus_restart"] += len(again)
         for wire in again:
             self.to_bus.put(wire)

@@ -1,6 +1,9 @@
 """HostLinks: the bus's side of its hosts. One outbox per host, and what each host was given and has not
 finished: a host is done with a message when it answers it or acknowledges it (``Kind.ACK``); until then
-the bus keeps it, and sends it again when the host restarts or did not take its batch."""
+the bus keeps it, and sends it again when the host restarts or did not take its batch.
+
+A publish crosses each node once: the copies for the hosts of one node travel in one call to one of them,
+which hands the others theirs (as Akka's distributed pub-sub does); each copy is still kept per host."""
 
 from __future__ import annotations
 
@@ -14,17 +17,13 @@ import ray
 
 from ._envelope import Kind
 from ._errors import RaybusError
-from ._host import Host
+from ._host import Host, host_actor_name
 from ._outbox import Outbox
 
-__all__ = ["HostLinks", "host_actor_name"]
+__all__ = ["HostLinks"]
 
 REDELIVERY_DELAY = 0.5  # seconds: long enough for Ray to restart a host actor, short against a send's timeout
 MAX_REDELIVERIES = 20  # with the delay, ~10 s for a host to come back (a node's loss takes longer than a crash)
-
-
-def host_actor_name(endpoint: str) -> str:
-    return f"raybus.host.{endpoint}"
 
 
 class HostLinks:
@@ -40,15 +39,32 @@ class HostLinks:
         self.outboxes: dict[str, Outbox[tuple]] = {}
         self.unacked: dict[str, dict[str, tuple]] = {}
         self.publishes: dict[str, list] = {}  # publish id → [publishing host, publisher, copies not handled]
+        self.nodes: dict[str, str] = {}  # host → the node it said it runs on
         self.redelivered: OrderedDict[str, int] = OrderedDict()  # message id → times sent again
 
     def deliver(self, endpoint: str, wire: tuple) -> None:
-        """A call or a publish: kept until the host is done with it."""
+        """A call: kept until the host is done with it."""
+        self._keep(endpoint, wire)
+        self.outbox(endpoint).put(wire)
+
+    def fan_out(self, head: tuple, by_endpoint: dict[str, list[str]]) -> None:
+        """A publish's copies, one per host naming its recipients, in one call per node."""
+        by_node: dict[str, list[str]] = {}
+        for endpoint in by_endpoint:
+            by_node.setdefault(self.nodes.get(endpoint, endpoint), []).append(endpoint)
+        for relay, *others in by_node.values():
+            for endpoint in (relay, *others):
+                self._keep(endpoint, (*head, tuple(by_endpoint[endpoint])))
+            copy = (*head, tuple(by_endpoint[relay]))
+            if others:
+                copy = (*copy, tuple((endpoint, tuple(by_endpoint[endpoint])) for endpoint in others))
+            self.outbox(relay).put(copy)
+
+    def _keep(self, endpoint: str, wire: tuple) -> None:
         unacked = self.unacked.get(endpoint)
         if unacked is None:
             unacked = self.unacked[endpoint] = {}
         unacked[wire[1]] = wire
-        self.outbox(endpoint).put(wire)
 
     def done(self, endpoint: str, message_id: str) -> None:
         unacked = self.unacked.get(endpoint)
@@ -97,9 +113,11 @@ class HostLinks:
             self.counts["hosts_started"] += 1
         return host
 
-    def restarted(self, endpoint: str) -> None:
-        self.counts["host_restarts"] += 1
-        self._redeliver(endpoint, list(self.unacked.get(endpoint, ())), "host restarted")
+    def up(self, endpoint: str, node: str, restarted: bool) -> None:
+        self.nodes[endpoint] = node
+        if restarted:
+            self.counts["host_restarts"] += 1
+            self._redeliver(endpoint, list(self.unacked.get(endpoint, ())), "host restarted")
 
     def _unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
         """A batch the host did not take (it died; hosts restart): calls and publishes go again shortly, the
@@ -107,6 +125,10 @@ class HostLinks:
         self.counts["host_unreachable"] += len(batch)
         again = []
         for wire in batch:
+            if wire[0] == Kind.PUBLISH and len(wire) > 11:  # what it was to relay goes to each host itself
+                for sibling, _ in wire[11]:
+                    asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, sibling, [wire[1]],
+                                                          f"relay {endpoint}: {error}")
             if wire[0] == Kind.SEND or wire[0] == Kind.PUBLISH:
                 again.append(wire[1])
             elif wire[0] == Kind.ACK:
