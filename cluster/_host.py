@@ -157,7 +157,7 @@ class Host(Finishing, Endpoint):
         queued = sum(len(a.mailbox) for a in self.activations.values())
         return dict(self.counts) | {
             "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
-            "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(),
+            "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(), "node": self.node,
             **self.to_bus.figures(), **process_figures(self.cpu_at_start),
         }
 
