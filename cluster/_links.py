@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ._envelope import Kind
 from ._errors import RaybusError
@@ -106,12 +107,24 @@ class HostLinks:
                 .options(
                     name=host_actor_name(endpoint), namespace=self.namespace, lifetime="detached",
                     get_if_exists=True, max_concurrency=100_000, num_cpus=0, max_restarts=-1,
-                    scheduling_strategy="SPREAD",  # over the cluster's nodes: one node's loss takes few hosts
+                    scheduling_strategy=self._placement(endpoint),
                 )
                 .remote(endpoint, self.namespace, self.state_path, self.window, self.shards)
             )
             self.counts["hosts_started"] += 1
         return host
+
+    def _placement(self, endpoint: str) -> Any:
+        """Soft affinity to the live node with the fewest of our hosts, so hosts spread over the nodes there
+        are when they are created (Ray's SPREAD left whole pools on one node) and one node's loss takes few;
+        soft, so a host whose node is gone restarts on another."""
+        alive = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
+        if len(alive) < 2:
+            return "DEFAULT"
+        hosts_on = Counter(self.nodes.values())
+        node = min(alive, key=lambda candidate: hosts_on[candidate])
+        self.nodes[endpoint] = node  # until the host says where it runs
+        return NodeAffinitySchedulingStrategy(node, soft=True)
 
     def up(self, endpoint: str, node: str, restarted: bool) -> None:
         self.nodes[endpoint] = node
