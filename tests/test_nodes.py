@@ -19,5 +19,5 @@ def test_hosts_created_after_a_node_joins_spread_onto_it() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(seen["head"]) == 1 and seen["before"] == seen["head"]  # they did not move
-    assert seen["joined"] in seen["after"]  # SPREAD put new hosts on the new node
+    assert seen["joined"] in seen["after"]  # placement gave the new node the new hosts
     assert seen["answered"] == 80 and seen["all_ones_then_twos"]
