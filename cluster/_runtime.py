@@ -152,7 +152,8 @@ class Runtime:
                  "hosts": {endpoint: figures for shard in shards for endpoint, figures in shard["hosts"].items()}}
         stats["driver"] = {"late_answers": self._client.late_answers, "unsent": self._client.unsent,
                            "duplicate_answers": self._client.duplicate_answers,
-                           "waiting_for_window": self._client.window.waiting()}
+                           "waiting_for_window": self._client.window.waiting(),
+                           "in_flight": len(self._client.pending)}
         return stats
 
     def agents(self) -> list[str]:
