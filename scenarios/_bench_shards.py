@@ -42,13 +42,12 @@ def dealt(key: Callable[[int], str], count: int, shards: int) -> list[int]:
 
 @contextmanager
 def simulated_cluster(nodes: int) -> Iterator[str | None]:
-    """A Ray cluster of ``nodes`` one-CPU nodes on this machine (its address), or nothing for 0. The same
-    cluster as pto_chaos's, whose ``start_cluster`` it uses: imported here only, because that module loads the
-    PTO application, which a plain bus_bench run does not need."""
+    """A Ray cluster of ``nodes`` one-CPU nodes on this machine (its address), or nothing for 0: the same
+    cluster as pto_chaos's (imported here: ``_chaos`` needs pto_load, which needs bus_bench)."""
     if not nodes:
         yield None
         return
-    from .pto_chaos import start_cluster
+    from ._chaos import start_cluster
 
     cluster, own_tmp = start_cluster(nodes)
     try:

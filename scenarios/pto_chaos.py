@@ -12,69 +12,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import random
-import re
 import shutil
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from functools import partial
 from typing import Any
 
 import ray
-import ray._private.state as ray_state  # the GCS actor table: restarts and node of an actor, no dashboard needed
-from ray.cluster_utils import Cluster
 
 from actors.invariants import check, collect
 from actors.messages import RequestTimeOff
 from actors.org import Org
 from cluster import AgentId, Runtime
-from cluster._bus import host_actor_name
-from cluster._shards import BUS_NAME, bus_name
+from cluster._shards import BUS_NAME
 
+from ._chaos import Chaos, ChaosWatch, start_cluster
 from ._common import add_common_flags, connect, machine, print_table, write_json
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, load_org, start_app, state_dir
-from .pto_load import Recorder, ResourceWatch, percentile, settle
-
-COUNTED = {"redeliveries", "duplicates_dropped", "answers_replayed", "dead_letters", "resent_after_bus_restart",
-           "host_unreachable", "bus_unreachable"}
-BUS_SHARE = 0.2  # about one kill in five takes the bus
-
-
-class ChaosWatch(ResourceWatch):
-    """Rides out a restarting bus, and sums counters across restarts: an actor's counters start again from 0
-    in its new process (a new pid), so what the new process counted is added whole."""
-
-    def __init__(self, rt: Runtime) -> None:
-        super().__init__(rt)
-        self.latest: dict[str, Any] = {"bus": {}, "hosts": {}}
-        self.seen: dict[tuple[str, str], tuple[Any, int]] = {}  # (actor, counter) → (pid, last value)
-        self.totals: Counter[str] = Counter()
-
-    def sample(self) -> dict[str, Any]:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                self.latest = stats = super().sample()
-                break
-            except Exception:  # the bus (or a host it asks) is restarting; it comes back
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        shards = stats.get("shards") or [stats["bus"]]  # each bus shard is a process of its own
-        for actor, figures in [*((bus_name(i), shard) for i, shard in enumerate(shards)), *stats["hosts"].items()]:
-            side = "bus" if actor.startswith(BUS_NAME) else "hosts"
-            for name, value in figures.items():
-                if name in COUNTED or name.startswith("failed_"):
-                    pid, last = self.seen.get((actor, name), (figures.get("pid"), 0))
-                    restarted = pid != figures.get("pid") or value < last
-                    self.totals[f"{side}.{name}"] += value if restarted else value - last
-                    self.seen[(actor, name)] = (figures.get("pid"), value)
-        return stats
+from .pto_load import Recorder, percentile, settle
 
 
 class Driver:
@@ -125,82 +82,6 @@ class Driver:
         await self.rt.flush()
 
 
-def actor_info(handle: Any) -> dict[str, Any]:
-    return ray_state.actors(handle._actor_id.hex())
-
-
-def wait_back(name: str, handle: Any, before: int, timeout: float = 180.0) -> float | str:
-    """Seconds until the actor has restarted and answers a cheap call, or why it did not come back."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        info = actor_info(handle)
-        if info.get("State") == "DEAD":  # Ray gave up on it: waiting longer would only hang the run
-            cause = str(info.get("DeathCause", ""))  # Ray's text: its first line here, all of it in the JSON
-            first = next(iter(re.findall(r"\w+(?:Error|Exception): [^\\\n\"]{0,300}", cause)), "")
-            return f"DEAD: {first}\n{cause[:4000]}"
-        if info.get("State") == "ALIVE" and info.get("NumRestarts", 0) > before:
-            try:
-                ray.get(handle.recent_dead_letters.remote(1) if name.startswith(BUS_NAME) else handle.agents.remote(),
-                        timeout=10)
-                return time.monotonic() - start
-            except Exception:  # still starting up: try again
-                pass
-        time.sleep(0.2)
-    return f"not back within {timeout:.0f}s"
-
-
-class Chaos:
-    """Kills (and with a cluster, one node loss) at seeded request counts between 5% and 90% of the run, one
-    at a time: the next waits until every victim of the last is back. Stops at one that does not come back."""
-
-    def __init__(self, rt: Runtime, args: argparse.Namespace, watch: ChaosWatch, cluster: Cluster | None) -> None:
-        self.rt, self.watch, self.cluster = rt, watch, cluster
-        self.rng = random.Random(f"chaos-{args.seed}")
-        kinds = ["kill"] * args.kills + (["node"] if cluster else [])
-        spots = self.rng.sample(range(max(1, args.requests // 20), max(2, args.requests * 9 // 10)), len(kinds))
-        self.rng.shuffle(kinds)
-        self.moments = [(at, kind, asyncio.Event()) for at, kind in zip(sorted(spots), kinds, strict=True)]
-        self.log: list[dict[str, Any]] = []
-
-    async def run(self, driver: Driver) -> None:
-        driver.gates = [(at, gate) for at, _, gate in self.moments]
-        try:
-            for at, kind, gate in self.moments:
-                while driver.started < at:
-                    await asyncio.sleep(0.05)
-                victims, blow = await asyncio.to_thread(self.aim, kind)
-                self.log.append({"kind": kind, "at_request": at, **await self.strike(victims, blow, gate)})
-                if not self.log[-1]["survived"]:
-                    return
-        finally:  # a killer that failed must not leave the driver waiting at a gate forever
-            for _, _, gate in self.moments:
-                gate.set()
-
-    def aim(self, kind: str) -> tuple[dict[str, Any], Any]:
-        # the victims' counters so far: what a process counts after its last sample dies with it
-        stats = self.watch.sample()
-        buses = [bus_name(i) for i in range(len(stats.get("shards") or [stats["bus"]]))]
-        hosts = [host_actor_name(endpoint) for endpoint in sorted(stats["hosts"])]
-        actors = {name: ray.get_actor(name, namespace=self.rt.namespace) for name in buses + hosts}
-        if kind == "kill":
-            name = self.rng.choice(buses if self.rng.random() < BUS_SHARE else hosts)
-            return {name: actors[name]}, partial(ray.kill, actors[name], no_restart=False)
-        # the worker node that runs most of our actors (Ray places them at random): an empty one proves little
-        where = {name: actor_info(handle)["Address"]["NodeID"] for name, handle in actors.items()}
-        node = max(sorted(self.cluster.worker_nodes, key=lambda n: n.node_id),
-                   key=lambda n: sum(at == n.node_id for at in where.values()))
-        return {name: actors[name] for name, at in where.items() if at == node.node_id}, \
-            partial(self.cluster.remove_node, node)
-
-    async def strike(self, victims: dict[str, Any], blow: Any, gate: asyncio.Event) -> dict[str, Any]:
-        before = {name: (await asyncio.to_thread(actor_info, h)).get("NumRestarts", 0) for name, h in victims.items()}
-        gate.set()  # the requests held at this moment go now, into the blow
-        await asyncio.to_thread(blow)
-        back = {name: await asyncio.to_thread(wait_back, name, h, before[name]) for name, h in victims.items()}
-        return {"actors": sorted(victims), "back_after_s": back,
-                "survived": all(isinstance(v, float) for v in back.values())}
-
-
 async def run(rt: Runtime, plan: list[PlannedRequest], driver: Driver, chaos: Chaos, watch: ChaosWatch) -> float:
     sampler = asyncio.ensure_future(watch.run(every=1.0))
     killer = asyncio.ensure_future(chaos.run(driver))
@@ -229,20 +110,6 @@ def verify(rt: Runtime, org: Org, plan: list[PlannedRequest], watch: ChaosWatch)
     lost = [p.request_id for p in plan if len(recorded[p.request_id]) != 1
             or recorded[p.request_id][0] not in ("approved", "rejected", "cancelled")]
     return check(org, snap, {p.request_id: p.employee for p in plan}), lost
-
-
-def start_cluster(nodes: int) -> tuple[Cluster, str | None]:
-    """A head and ``nodes - 1`` workers of one CPU each, in a temp dir of our own unless RAY_TMPDIR names one:
-    the cluster writes its address there, where any other ``ray.init()`` on this machine would pick it up.
-    Returns the cluster and the temp dir to remove afterwards (None if it was not ours)."""
-    own_tmp = None if "RAY_TMPDIR" in os.environ else tempfile.mkdtemp(prefix="rbc-", dir="/tmp")
-    if own_tmp:
-        os.environ["RAY_TMPDIR"] = own_tmp
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    for _ in range(nodes - 1):
-        cluster.add_node(num_cpus=1)
-    return cluster, own_tmp
 
 
 def figures(args: argparse.Namespace, wall: float, recorder: Recorder, driver: Driver, chaos: Chaos,
