@@ -22,7 +22,7 @@ from ._links import HostLinks
 from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
 from ._routing import AgentTypeSpec, RoutingTable
-from ._shards import BUS_NAME, bus_name
+from ._shards import BUS_NAME, bus_name, table_of
 from ._subscription import Subscription
 from ._trace import TraceLog, is_sampled
 from ._window import DEFAULT_WINDOW
@@ -60,7 +60,7 @@ class Bus:
         self.metrics = MetricsExporter(namespace, "bus" if shard == 0 else f"bus.{shard}", lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         if shard > 0:  # shard 0 keeps the registry
-            self.table = ray.get(ray.get_actor(BUS_NAME, namespace=namespace).get_table.remote())
+            self.table = table_of(ray.get_actor(BUS_NAME, namespace=namespace), namespace)
         if ray.get_runtime_context().was_current_actor_reconstructed:
             self._restore()
 

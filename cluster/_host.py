@@ -28,7 +28,7 @@ from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
-from ._shards import BUS_NAME, BusOutboxes, bus_name, shard_of
+from ._shards import BUS_NAME, BusOutboxes, bus_name, shard_of, table_of
 from ._state import SqliteStateStore, StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
@@ -54,7 +54,7 @@ class Host(Finishing, Endpoint):
                  shards: int = 1) -> None:
         self.namespace = namespace
         self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
-        super().__init__(endpoint, self._fetch_table(), window)
+        super().__init__(endpoint, table_of(self.buses[0], namespace), window)
         self.activations: dict[str, Activation] = {}
         self.copies_unfinished: dict[str, int] = {}  # publish id → its recipients here that have not finished
         self.to_bus = BusOutboxes(self.buses, lambda: self.name, self._bus_unreachable)
@@ -70,16 +70,6 @@ class Host(Finishing, Endpoint):
             bus.host_up.remote(endpoint, self.node, restarted)
         if self.states is not None:
             ray.get_runtime_context().current_actor.recover.remote()  # once this constructor is done
-
-    def _fetch_table(self) -> RoutingTable:
-        """Shard 0's table; it may be restarting too (a lost node can take both), and a constructor that
-        raises is never restarted: wait for it."""
-        for _ in range(BUS_RETRIES):
-            try:
-                return ray.get(self.buses[0].get_table.remote(), timeout=30)
-            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError, ray.exceptions.GetTimeoutError):
-                time.sleep(BUS_RETRY_DELAY)
-        raise RaybusError(f"{self.namespace}: bus shard 0 did not answer for a minute")
 
     # --- Ray-facing methods -------------------------------------------------------------------
     async def deliver(self, batch: list[tuple]) -> None:

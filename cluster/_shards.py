@@ -5,15 +5,20 @@ Shard 0 keeps the registry and hands every change to the others before it answer
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import ray
+
+from ._errors import RaybusError
 from ._outbox import Outbox
 
-__all__ = ["BUS_NAME", "BusOutboxes", "bus_name", "shard_of"]
+__all__ = ["BUS_NAME", "BusOutboxes", "bus_name", "shard_of", "table_of"]
 
 BUS_NAME = "raybus.bus"
+_UNAVAILABLE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError, ray.exceptions.GetTimeoutError)
 
 
 def bus_name(shard: int) -> str:
@@ -23,6 +28,19 @@ def bus_name(shard: int) -> str:
 def shard_of(key: str, shards: int) -> int:
     # crc32, not hash(): every process must agree, and str hashes are salted per process
     return zlib.crc32(key.encode()) % shards if shards > 1 else 0
+
+
+def table_of(shard_zero: Any, namespace: str, within: float = 60.0) -> Any:
+    """Shard 0's routing table, for an actor being constructed (a host, another shard). Shard 0 may be
+    restarting too — a lost node can take both — and a constructor that raises is never restarted: wait."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return ray.get(shard_zero.get_table.remote(), timeout=30)
+        except _UNAVAILABLE:
+            if time.monotonic() > deadline:
+                raise RaybusError(f"{namespace}: bus shard 0 did not answer for {within:g}s") from None
+            time.sleep(0.5)
 
 
 class BusOutboxes:
