@@ -16,7 +16,7 @@ import time
 from typing import Any, Final
 
 from ._agent import Agent
-from ._envelope import Envelope
+from ._envelope import KEPT, Envelope
 from ._mailbox import Mailbox
 from ._state import StateMap
 
@@ -82,7 +82,7 @@ class Activation:
 
     def load(self, state: dict[str, Any]) -> None:
         for message_id, wire in state.pop(OUT_PART, {}).items():
-            self.outgoing[message_id] = tuple(wire)
+            self.outgoing[message_id] = (*wire[:10], KEPT)  # as kept (JSON gave lists back)
         seen = state.pop(_SEEN_PART, {})
         for message_id, entry in sorted(seen.items(), key=lambda item: item[1][0]):
             self.seen[message_id] = [entry[0], None if entry[1] is None else tuple(entry[1])]

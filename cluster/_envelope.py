@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-__all__ = ["REPLAYED", "Envelope", "Kind", "new_message_id"]
+__all__ = ["KEPT", "REPLAYED", "Envelope", "Kind", "new_message_id"]
 
 
 class Kind:
@@ -23,6 +23,10 @@ class Kind:
 # In an answer's ``origin`` (unused by answers): a copy of an answer already sent, which its caller may
 # have had; one that finds no caller waiting is counted, not reported as a dead letter.
 REPLAYED = "replayed"
+
+# In a publish's ``recipients`` on its way to the bus (unused until the bus fills it in): its publisher keeps
+# it until every copy is handled, and wants an ``ACK`` then. Other publishes are not tracked.
+KEPT: tuple[str, ...] = ()
 
 
 _PREFIX = f"{os.getpid():x}{int(time.time() * 1e3) & 0xFFFFFF:x}{os.urandom(3).hex()}"

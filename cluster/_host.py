@@ -20,7 +20,7 @@ from ._activation import NEW, OUT_PART, Activation
 from ._agent import Agent, MessageContext
 from ._agent_id import AgentId
 from ._endpoint import Endpoint
-from ._envelope import Envelope, Kind
+from ._envelope import KEPT, Envelope, Kind
 from ._errors import HandlerError, RaybusError, UnknownMessageType
 from ._finishing import Finishing
 from ._mailbox import Mailbox
@@ -192,7 +192,8 @@ class Host(Finishing, Endpoint):
         elif wire[0] == Kind.PUBLISH and wire[3] is not None:
             publisher = self.activations.get(wire[3])
             if publisher is not None and publisher.durable:
-                publisher.keep(wire)  # sent once the write of the change that made it is done
+                # sent once the write of the change that made it is done; KEPT asks the bus to say when handled
+                publisher.keep((*wire[:10], KEPT))
                 return
         self.to_bus.put(wire, key)
 

@@ -16,7 +16,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from ._envelope import Kind
+from ._envelope import KEPT, Kind
 from ._errors import RaybusError
 from ._host import Host, host_actor_name
 from ._outbox import Outbox
@@ -74,7 +74,7 @@ class HostLinks:
 
     def track_publish(self, host: str | None, wire: tuple, copies: int) -> None:
         """A host's agent keeps its publish until every copy is handled; then its host hears so."""
-        if host is None or wire[3] is None:
+        if host is None or wire[10] != KEPT:
             return
         if copies:
             self.publishes[wire[1]] = [host, wire[3], copies]
