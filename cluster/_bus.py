@@ -156,19 +156,13 @@ class Bus:
                     wire = (kind, wire[1], wire[2], None, *wire[4:])
             elif sender is None and wire[5] == "DeadLetter":
                 pass  # the host itself reports what it could not deliver
-            elif sender is None or not self._hosted_at(sender, origin):
+            elif sender is None or self.table.known_endpoint_of(sender) != origin:
                 self._reject(wire, NotAuthorized(f"{origin} may not send as {sender!r}"), origin)
                 continue
             if kind == Kind.SEND:
                 self._route_send(wire)
             else:
                 self._route_publish(wire, None if from_client else origin)
-
-    def _hosted_at(self, agent_id: str, endpoint: str) -> bool:
-        try:
-            return self.table.endpoint_of(agent_id) == endpoint
-        except RaybusError:
-            return False
 
     def _route_send(self, wire: tuple) -> None:
         try:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from ._agent_id import AgentId
 from ._envelope import REPLAYED, Envelope, Kind, new_message_id
-from ._errors import DeliveryTimeout, RaybusError, UnknownMessageType, error_from_wire
+from ._errors import DeliveryTimeout, UnknownMessageType, error_from_wire
 from ._routing import RoutingTable
 from ._topic import TopicId
 from ._window import DEFAULT_WINDOW, SendWindow
@@ -81,10 +81,7 @@ class Endpoint:
     def _remote_endpoint(self, agent_id: str) -> str | None:
         """The host a call to ``agent_id`` goes to through the bus; None for this endpoint's own agents or
         an agent type not known here (the bus answers that one)."""
-        try:
-            endpoint = self.table.endpoint_of(agent_id)
-        except RaybusError:
-            return None
+        endpoint = self.table.known_endpoint_of(agent_id)
         return None if endpoint == self.name else endpoint
 
     async def publish(self, sender: str | None, topic: TopicId, message: BaseModel, trace_id: str) -> None:

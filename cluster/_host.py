@@ -114,17 +114,11 @@ class Host(Finishing, Endpoint):
         """After a restart: the agents of this host that had publishes not yet handled everywhere come back
         and send them again (recipients drop copies they have had)."""
         for agent_id in self.states.store.agents_with(OUT_PART):
-            if self._hosted_here(agent_id):
+            if self.table.known_endpoint_of(agent_id) == self.name:
                 wires = list(self._activation(agent_id).outgoing.values())
                 self.counts["publishes_recovered"] += len(wires)
                 for wire in wires:
                     self.to_bus.put(wire)
-
-    def _hosted_here(self, agent_id: str) -> bool:
-        try:
-            return self.table.endpoint_of(agent_id) == self.name
-        except RaybusError:
-            return False
 
     async def bus_restarted(self, shard: int = 0) -> None:
         """A bus shard lost what it held: our calls through it still waiting for an answer go again
@@ -165,11 +159,7 @@ class Host(Finishing, Endpoint):
     def _route(self, envelope: Envelope, key: str | None = None) -> None:
         """``key`` names the bus shard (an answer goes through the shard of the call it answers)."""
         if envelope.kind == Kind.SEND:
-            try:
-                local = self.table.endpoint_of(envelope.target) == self.name
-            except RaybusError:
-                local = False  # our copy may be stale: the bus has the last word
-            if local:
+            if self.table.known_endpoint_of(envelope.target) == self.name:  # else the bus has the last word
                 try:
                     envelope.payload = self.table.screen(False, envelope.sender, envelope.target,
                                                          envelope.type_name, envelope.payload)

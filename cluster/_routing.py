@@ -161,6 +161,13 @@ class RoutingTable:
         agent_type, _, key = agent_id.partition("/")
         return self.spec_of(agent_type).placement.endpoint(agent_type, key)
 
+    def known_endpoint_of(self, agent_id: str) -> str | None:
+        """``endpoint_of``, or None for an agent type this table does not know (yet: a copy may be stale)."""
+        try:
+            return self.endpoint_of(agent_id)
+        except UnknownAgentType:
+            return None
+
     def agent_class(self, agent_type: str) -> type[Agent]:
         cls = self._classes.get(agent_type)
         if cls is None:
