@@ -12,14 +12,11 @@ import ray
 from ._endpoint import Endpoint
 from ._envelope import Envelope, Kind
 from ._errors import BusUnavailable
-from ._host import BUS_RETRY_DELAY
 from ._routing import RoutingTable
-from ._shards import BusOutboxes, shard_of
+from ._shards import BUS_RETRY_DELAY, UNAVAILABLE, BusOutboxes, shard_of
 from ._window import SendWindow
 
 __all__ = ["Client"]
-
-_UNAVAILABLE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)
 
 
 def _new_name() -> str:
@@ -45,7 +42,7 @@ class Client(Endpoint):
         await super().publish(sender, topic, *args)
         try:
             await outboxes.for_key(str(topic)).accepted()
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise BusUnavailable(f"the bus did not take the publish: {exc}") from exc
 
     def _route(self, envelope: Envelope) -> None:
@@ -87,7 +84,7 @@ class Client(Endpoint):
         while True:
             try:
                 answers = await bus.pull.remote(self.name)
-            except _UNAVAILABLE:
+            except UNAVAILABLE:
                 bus_lost = True  # it is restarting: poll again; callers' own timeouts still run
                 await asyncio.sleep(BUS_RETRY_DELAY)
                 continue

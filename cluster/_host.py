@@ -28,7 +28,7 @@ from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
-from ._shards import BUS_NAME, BusOutboxes, bus_name, shard_of, table_of
+from ._shards import BUS_NAME, BUS_RETRY_DELAY, UNAVAILABLE, BusOutboxes, bus_name, shard_of, table_of
 from ._state import SqliteStateStore, StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
@@ -37,7 +37,6 @@ from ._window import DEFAULT_WINDOW
 
 __all__ = ["BUS_NAME", "Host", "host_actor_name"]
 
-BUS_RETRY_DELAY = 0.5  # seconds between tries while the bus restarts
 BUS_RETRIES = 120
 
 log = logging.getLogger("raybus.host")
@@ -199,7 +198,7 @@ class Host(Finishing, Endpoint):
             try:
                 await self.buses[shard].route.remote(self.name, batch)
                 return
-            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            except UNAVAILABLE:
                 continue
         self.counts["lost_to_bus"] += len(batch)
         log.error("%s: the bus did not come back; %d messages not sent", self.name, len(batch))

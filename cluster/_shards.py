@@ -15,10 +15,11 @@ import ray
 from ._errors import RaybusError
 from ._outbox import Outbox
 
-__all__ = ["BUS_NAME", "BusOutboxes", "bus_name", "shard_of", "table_of"]
+__all__ = ["BUS_NAME", "BUS_RETRY_DELAY", "UNAVAILABLE", "BusOutboxes", "bus_name", "shard_of", "table_of"]
 
 BUS_NAME = "raybus.bus"
-_UNAVAILABLE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError, ray.exceptions.GetTimeoutError)
+UNAVAILABLE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)  # a bus shard restarting
+BUS_RETRY_DELAY = 0.5  # seconds between tries while a shard restarts
 
 
 def bus_name(shard: int) -> str:
@@ -37,10 +38,10 @@ def table_of(shard_zero: Any, namespace: str, within: float = 60.0) -> Any:
     while True:
         try:
             return ray.get(shard_zero.get_table.remote(), timeout=30)
-        except _UNAVAILABLE:
+        except (*UNAVAILABLE, ray.exceptions.GetTimeoutError):
             if time.monotonic() > deadline:
                 raise RaybusError(f"{namespace}: bus shard 0 did not answer for {within:g}s") from None
-            time.sleep(0.5)
+            time.sleep(BUS_RETRY_DELAY)
 
 
 class BusOutboxes:
