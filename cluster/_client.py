@@ -43,7 +43,7 @@ class Client(Endpoint):
         try:
             await outboxes.for_key(str(topic)).accepted()
         except UNAVAILABLE as exc:
-            raise BusUnavailable(f"the bus did not take the publish: {exc}") from exc
+            raise BusUnavailable(f"the bus did not take the publish on {topic}: {exc}") from exc
 
     def _route(self, envelope: Envelope) -> None:
         wire = envelope.to_wire()
