@@ -16,8 +16,11 @@ from uuid import uuid4
 import pytest
 
 TESTS_DIR = str(Path(__file__).resolve().parent)
-if TESTS_DIR not in sys.path:  # sample_agents must import the same way here as in Ray workers
-    sys.path.insert(0, TESTS_DIR)
+# Ray workers import this checkout (a worktree too), not whatever copy of the project pip installed
+WORKER_PATH = os.pathsep.join([TESTS_DIR, str(Path(TESTS_DIR).parent)])
+for _path in reversed(WORKER_PATH.split(os.pathsep)):  # the test process imports the same way
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +36,7 @@ def ray_session() -> Iterator[Any]:
         include_dashboard=False,
         _temp_dir=temp_dir,
         namespace="raybus-tests",
-        runtime_env={"env_vars": {"PYTHONPATH": TESTS_DIR, "RAY_USAGE_STATS_ENABLED": "0"}},
+        runtime_env={"env_vars": {"PYTHONPATH": WORKER_PATH, "RAY_USAGE_STATS_ENABLED": "0"}},
         log_to_driver=False,
     )
     try:
