@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import holidays
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-__all__ = ["Employee", "Manager", "Org", "OrgFileError", "Team", "UnknownEmployee"]
+__all__ = ["DuplicateMember", "Employee", "Manager", "ManagerIdMismatch", "Org", "OrgError", "OrgFileError",
+           "OrgRefused", "Team", "UnknownCountry", "UnknownEmployee"]
 
 Id = Annotated[str, StringConstraints(pattern=r"^[\w\-\.]+$", min_length=1, max_length=64)]
 
@@ -23,8 +26,28 @@ class UnknownEmployee(KeyError):
         return f"unknown employee {self.args[0]!r}"
 
 
-class OrgFileError(ValueError):
+class OrgError(Exception):
+    """An org that cannot be used; the message names what is wrong."""
+
+
+class OrgFileError(OrgError, ValueError):
     """An org file that cannot be read, named with what was wrong."""
+
+
+class OrgRefused(OrgError):
+    """An org refused for one named reason. Not a ValueError, so pydantic lets it through as itself."""
+
+
+class DuplicateMember(OrgRefused):
+    """A team lists one member more than once."""
+
+
+class ManagerIdMismatch(OrgRefused):
+    """``managers[key]`` holds a manager whose id is not ``key``."""
+
+
+class UnknownCountry(OrgRefused):
+    """A country the public-holiday calendar does not know."""
 
 
 class _Frozen(BaseModel):
@@ -76,11 +99,25 @@ class Org(_Frozen):
 
     @model_validator(mode="after")
     def _references_hold(self) -> Org:
+        self._refuse()
         problems = [*self._team_problems(), *self._employee_problems()]
         if problems:
             more = f" (+{len(problems) - 10} more)" if len(problems) > 10 else ""
             raise ValueError("; ".join(problems[:10]) + more)
         return self
+
+    def _refuse(self) -> None:
+        """The mistakes refused each by its own exception, before the list of broken references."""
+        for key, team in self.teams.items():
+            twice = sorted(m for m, n in Counter(team.members).items() if n > 1)
+            if twice:
+                raise DuplicateMember(f"team {key}: lists member {twice[0]!r} more than once")
+        for key, manager in self.managers.items():
+            if key != manager.id:
+                raise ManagerIdMismatch(f"managers[{key!r}] has id {manager.id!r}: the key and the id must agree")
+        if self.country not in holidays.list_supported_countries():
+            raise UnknownCountry(f"unknown country {self.country!r}: not a country code the holiday calendar "
+                                 "knows (e.g. 'US', 'DE')")
 
     def _team_problems(self) -> list[str]:
         problems = []
@@ -154,6 +191,8 @@ class Org(_Frozen):
             raise OrgFileError(f"org file {path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
         except ValidationError as exc:
             raise OrgFileError(f"org file {path} is not a valid org: {exc}") from None
+        except OrgRefused as exc:
+            raise type(exc)(f"org file {path}: {exc}") from None
 
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.model_dump(mode="json"), indent=1))

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from actors.org import Org, OrgFileError, UnknownEmployee
+from actors.org import (
+    DuplicateMember,
+    ManagerIdMismatch,
+    Org,
+    OrgError,
+    OrgFileError,
+    OrgRefused,
+    UnknownCountry,
+    UnknownEmployee,
+)
 
 SEED = 42
 
@@ -220,3 +229,59 @@ def test_a_file_that_is_not_utf8_raises_org_file_error(tmp_path: Path) -> None:
 
     with pytest.raises(OrgFileError):
         Org.load(path)
+
+
+# --- refusals, each by its own exception ----------------------------------------------------------
+def _member_twice(data: dict[str, Any]) -> None:
+    data["teams"]["t2"]["members"].append(data["teams"]["t2"]["members"][0])
+
+
+def _manager_key_differs(data: dict[str, Any]) -> None:
+    data["managers"]["m3"]["id"] = "m-other"
+
+
+def _unknown_country(data: dict[str, Any]) -> None:
+    data["country"] = "XX"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "refusal", "named"),
+    [
+        pytest.param(_member_twice, DuplicateMember, "team t2: lists member 'e2' more than once", id="member-twice"),
+        pytest.param(_manager_key_differs, ManagerIdMismatch, "managers['m3'] has id 'm-other'", id="manager-key"),
+        pytest.param(_unknown_country, UnknownCountry, "unknown country 'XX'", id="unknown-country"),
+    ],
+)
+def test_an_org_file_with_a_refused_mistake_raises_its_own_error_naming_it(
+    org: Org, tmp_path: Path, breakage: Callable[[dict[str, Any]], None], refusal: type[OrgRefused], named: str
+) -> None:
+    data = org_json(org)
+    breakage(data)
+    path = write_json(tmp_path / "org.json", data)
+
+    with pytest.raises(refusal) as raised:
+        Org.load(path)
+
+    assert named in str(raised.value)
+    assert str(path) in str(raised.value)
+    assert isinstance(raised.value, OrgError)
+
+
+@pytest.mark.parametrize(
+    ("breakage", "refusal"),
+    [(_member_twice, DuplicateMember), (_manager_key_differs, ManagerIdMismatch), (_unknown_country, UnknownCountry)],
+    ids=["member-twice", "manager-key", "unknown-country"],
+)
+def test_an_org_built_in_code_is_refused_the_same_way(
+    org: Org, breakage: Callable[[dict[str, Any]], None], refusal: type[OrgRefused]
+) -> None:
+    data = org_json(org)
+    breakage(data)
+
+    with pytest.raises(refusal):
+        Org.model_validate(data)
+
+
+def test_org_file_errors_are_org_errors(tmp_path: Path) -> None:
+    with pytest.raises(OrgError):
+        Org.load(tmp_path / "missing.json")
