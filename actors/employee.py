@@ -26,7 +26,7 @@ from .messages import (
 )
 from .org import Employee as Profile
 
-__all__ = ["Employee"]
+__all__ = ["Employee", "employee_report"]
 
 TERMINAL = ("approved", "rejected", "cancelled")
 REQUESTS = DeltaCounter("raybus_pto_requests", "PTO requests by terminal outcome", ("status", "reason"))
@@ -175,9 +175,17 @@ class Employee(Agent):
         self.task_notices, self.refused = StateMap.loaded(state.get("task_notices", {})), state.get("refused", [])
 
     def report(self) -> dict[str, Any]:
-        """What the invariant checker reads: every request's status, and the task notices received."""
-        return {
-            "requests": {rid: r["status"] for rid, r in self.requests.items()},
-            "task_notices": dict(self.task_notices),
-            "refused": list(self.refused),
-        }
+        return employee_report(self.requests, self.task_notices, self.refused)
+
+
+def employee_report(requests: dict[str, dict[str, Any]], task_notices: dict[str, int],
+                    refused: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the invariant checker reads: every request's status, its record (status, reason, days), and the
+    task notices received. ``requests`` as an agent holds them (days as dates) or as stored (as strings)."""
+    return {
+        "requests": {rid: r["status"] for rid, r in requests.items()},
+        "records": {rid: {"status": r["status"], "reason": r["reason"], "days": [str(d) for d in r["days"]]}
+                    for rid, r in requests.items()},
+        "task_notices": dict(task_notices),
+        "refused": list(refused),
+    }

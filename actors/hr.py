@@ -11,7 +11,7 @@ from ._config import org_of
 from .hr_store import HrStore
 from .messages import Commit, Done, HoldPlaced, PlaceHold, Release, RevokeApproval
 
-__all__ = ["Hr", "hr_db_path"]
+__all__ = ["Hr", "hr_db_path", "hr_report"]
 
 
 def hr_db_path(hr_dir: str | Path, department: str) -> Path:
@@ -52,14 +52,22 @@ class Hr(Agent):
         return _done(message.request_id, self.store.cancel(message.request_id, _sender(ctx)))
 
     def snapshot(self) -> dict[str, Any]:
-        """What the invariant checker reads: the store's own reconciliation, every request, and balances."""
+        """What the invariant checker reads (see ``hr_report``)."""
         employees = [e.id for e in org_of(self.config).employees.values() if e.department == self.id.key]
-        return {
-            "violations": self.store.reconcile(),
-            "requests": {r.request_id: (r.employee, r.status, [d.isoformat() for d in r.days])
-                         for r in self.store.requests()},
-            "balances": {e: self.store.balance(e) for e in employees},
-        }
+        return hr_report(self.store, employees)
+
+
+def hr_report(store: HrStore, employees: list[str]) -> dict[str, Any]:
+    """The store's own reconciliation, every request, the balances of ``employees`` and every audit row
+    (request, employee, approved, decided by, cancelled by), as the invariant checker reads them."""
+    return {
+        "violations": store.reconcile(),
+        "requests": {r.request_id: (r.employee, r.status, [d.isoformat() for d in r.days])
+                     for r in store.requests()},
+        "balances": {e: store.balance(e) for e in employees},
+        "decisions": [(r.request_id, r.employee, r.approved, r.decided_by, r.cancelled_by)
+                      for r in store.decisions()],
+    }
 
 
 def _sender(ctx: MessageContext) -> str | None:

@@ -11,7 +11,13 @@ from cluster import AgentId, Runtime
 
 from .org import Org
 
-__all__ = ["InvariantResult", "Snapshot", "check", "collect"]
+__all__ = ["AUDIT", "ANSWERS", "CANCELS", "NOTICES", "DriverAnswers", "InvariantResult", "Snapshot", "check",
+           "collect"]
+
+NOTICES = "each approved notice reached each recipient exactly once, rejected ones none"
+CANCELS = "each cancellation notice reached the approval's audience exactly once, others none"
+ANSWERS = "every answer the driver received equals the employee's record"
+AUDIT = "one audit row per decision, naming the employee's manager as decider"
 
 
 @dataclass
@@ -22,6 +28,16 @@ class Snapshot:
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)
     notifiers: dict[str, dict[str, int]] = field(default_factory=dict)
     employees: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancellations: dict[str, dict[str, int]] = field(default_factory=dict)  # by department (notifier)
+
+
+@dataclass
+class DriverAnswers:
+    """What the driver was told: by request id, the outcome (``status``, ``reason``, ``days`` as ISO strings)
+    and the answer to its ``CancelRequest`` (``ok``, ``reason``), if it sent one."""
+
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,11 +58,14 @@ def collect(rt: Runtime, org: Org) -> Snapshot:
         teams={t: rt.call(AgentId("team", t), "report") for t in org.teams},
         notifiers={d: rt.call(AgentId("notifier", d), "received") for d in org.departments},
         employees={e: rt.call(AgentId("employee", e), "report") for e in org.employees},
+        cancellations={d: rt.call(AgentId("notifier", d), "cancelled") for d in org.departments},
     )
 
 
-def check(org: Org, snap: Snapshot, requested: dict[str, str]) -> list[InvariantResult]:
-    """``requested`` maps each request id the driver sent to its employee."""
+def check(org: Org, snap: Snapshot, requested: dict[str, str],
+          answers: DriverAnswers | None = None) -> list[InvariantResult]:
+    """``requested`` maps each request id the driver sent to its employee; ``answers`` (when given) is what
+    the driver heard back, checked against the employees' records."""
     hr_requests = {rid: record for dept in snap.hr.values() for rid, record in dept["requests"].items()}
     recorded: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for eid, report in snap.employees.items():
@@ -65,9 +84,10 @@ def check(org: Org, snap: Snapshot, requested: dict[str, str]) -> list[Invariant
                    if len(records) > 1]),
         _result("a rejected request leaves no hold and no reservation", _leftovers(snap, outcomes, hr_requests)),
         _result("approved requests committed in hr, rejected ones not", _agreement(outcomes, hr_requests)),
-        _result("each approved notice reached each recipient exactly once, rejected ones none",
-                _notices(org, snap, outcomes)),
-    ]
+        _result(NOTICES, _notices(org, snap, outcomes, cancelled=False)),
+        _result(CANCELS, _notices(org, snap, outcomes, cancelled=True)),
+        _result(AUDIT, _audit(org, hr_requests, [row for dept in snap.hr.values() for row in dept["decisions"]])),
+    ] + ([] if answers is None else [_result(ANSWERS, _answers(snap, requested, answers))])
 
 
 def _result(name: str, violations: list[str]) -> InvariantResult:
@@ -147,26 +167,89 @@ def _agreement(outcomes: dict[str, tuple], hr_requests: dict[str, tuple]) -> lis
     return problems
 
 
-def _notices(org: Org, snap: Snapshot, outcomes: dict[str, tuple]) -> list[str]:
+def _notices(org: Org, snap: Snapshot, outcomes: dict[str, tuple], cancelled: bool) -> list[str]:
+    """Approval notices go out for every approved request (cancelled ones were approved first); cancellation
+    notices for every cancelled one, to the same audience: the department's notifier and each task mate on
+    each shared task topic, once each."""
+    kind = "cancellation" if cancelled else "notice"
     told: Counter[tuple[str, str]] = Counter()  # (request id, recipient) → copies
-    for department, received in snap.notifiers.items():
+    for department, received in (snap.cancellations if cancelled else snap.notifiers).items():
         for rid, copies in received.items():
             told[(rid, f"notifier/{department}")] += copies
     for employee, report in snap.employees.items():
         for key, copies in report["task_notices"].items():
-            rid, topic, *cancelled = key.split("|")
-            if not cancelled:
+            rid, topic, *flag = key.split("|")
+            if bool(flag) == cancelled:
                 told[(rid, f"employee/{employee}@{topic}")] += copies
+    due = ("cancelled",) if cancelled else ("approved", "cancelled")
     expected: set[tuple[str, str]] = set()
     for rid, (employee, status) in outcomes.items():
-        if status not in ("approved", "cancelled"):
+        if status not in due:
             continue
         profile = org.employees[employee]
         expected.add((rid, f"notifier/{profile.department}"))
         for task in profile.tasks:
             expected |= {(rid, f"employee/{mate}@task/{task}") for mate in org.tasks[task] if mate != employee}
-    problems = [f"{rid}: {who} told {told[(rid, who)]} times" for rid, who in sorted(expected)
-                if told[(rid, who)] != 1]
-    problems += [f"{rid}: {who} told but the request was not approved" for rid, who in sorted(told)
-                 if (rid, who) not in expected]
+    name = "cancelled" if cancelled else "approved"
+    problems = [f"{rid}: {who} told {told[(rid, who)]} times" + (f" of its {kind}" if cancelled else "")
+                for rid, who in sorted(expected) if told[(rid, who)] != 1]
+    problems += [f"{rid}: {who} told" + (f" of its {kind}" if cancelled else "") + f" but the request was not {name}"
+                 for rid, who in sorted(told) if (rid, who) not in expected]
+    return problems
+
+
+def _audit(org: Org, hr_requests: dict[str, tuple], rows: list[tuple]) -> list[str]:
+    """Every request hr committed, released or cancelled was decided by a manager: exactly one audit row,
+    agreeing with hr, naming the employee's own manager as decider (and as canceller of a cancelled one)."""
+    decided = {"committed": True, "cancelled": True, "released": False}
+    by_request: dict[str, list[tuple]] = defaultdict(list)
+    for row in rows:
+        by_request[row[0]].append(row)
+    problems = [f"{rid}: {len(found)} audit rows" for rid, found in sorted(by_request.items()) if len(found) > 1]
+    for rid, (employee, status, _) in sorted(hr_requests.items()):
+        found = by_request.get(rid)
+        if status not in decided:
+            if found:
+                problems.append(f"{rid}: audit row for a request hr has {status}")
+            continue
+        if not found:
+            problems.append(f"{rid} ({employee}): {status} in hr but no audit row")
+            continue
+        _, audited, approved, decided_by, cancelled_by = found[0]
+        manager = f"manager/{org.employees[employee].manager}"
+        if audited != employee:
+            problems.append(f"{rid}: audit row names employee {audited}, hr {employee}")
+        if approved != decided[status]:
+            problems.append(f"{rid}: audit row says {'approved' if approved else 'rejected'}, hr has it {status}")
+        if decided_by != manager:
+            problems.append(f"{rid}: decided by {decided_by}, not {employee}'s manager {manager}")
+        if (status == "cancelled") != (cancelled_by is not None) or cancelled_by not in (None, manager):
+            problems.append(f"{rid}: {status} in hr, audit row cancelled by {cancelled_by}")
+    problems += [f"{rid}: audit row for a request hr does not know" for rid in sorted(set(by_request) - set(hr_requests))]
+    return problems
+
+
+def _answers(snap: Snapshot, requested: dict[str, str], answers: DriverAnswers) -> list[str]:
+    """What the driver was told against what the employee recorded. A request cancelled while its answer was
+    on its way may have been answered approved, or rejected for reason 'cancelled'; either way only a
+    cancel the driver heard succeed may have cancelled it, and a refused cancel none."""
+    problems = []
+    for rid, told in sorted(answers.outcomes.items()):
+        record = snap.employees.get(requested.get(rid, ""), {}).get("records", {}).get(rid)
+        if record is None:
+            problems.append(f"{rid}: driver told {told['status']}, employee {requested.get(rid)} has no record")
+            continue
+        status, says = record["status"], (told["status"], told.get("reason"))
+        if status == "cancelled":
+            fits = says in (("approved", None), ("rejected", "cancelled"))
+        else:
+            fits = says == (status, record["reason"])
+        if not fits or [str(d) for d in told.get("days", [])] != record["days"]:
+            problems.append(f"{rid}: driver told {says[0]} ({says[1]}) for {told.get('days', [])}, employee "
+                            f"recorded {status} ({record['reason']}) for {record['days']}")
+    for rid, told in sorted(answers.cancels.items()):
+        record = snap.employees.get(requested.get(rid, ""), {}).get("records", {}).get(rid) or {"status": None}
+        if told["ok"] != (record["status"] == "cancelled"):
+            problems.append(f"{rid}: driver's cancel answered ok={told['ok']} ({told.get('reason')}), employee "
+                            f"recorded {record['status']}")
     return problems

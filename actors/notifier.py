@@ -32,3 +32,7 @@ class Notifier(Agent):
     def received(self) -> dict[str, int]:
         """Notices by request id, with how many times each arrived (the checker wants exactly once)."""
         return dict(self.notices)
+
+    def cancelled(self) -> dict[str, int]:
+        """Cancellation notices by request id, with how many times each arrived."""
+        return dict(self.cancellations)

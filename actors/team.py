@@ -10,7 +10,7 @@ from ._config import org_of
 from .coverage import TeamCalendar
 from .messages import CancelReservation, Confirm, Done, Reserve, Reserved
 
-__all__ = ["Team"]
+__all__ = ["Team", "team_report"]
 
 
 class Team(Agent):
@@ -46,5 +46,9 @@ class Team(Agent):
         return Done(request_id=message.request_id, ok=self.calendar.cancel(message.request_id))
 
     def report(self) -> dict[str, Any]:
-        """What the invariant checker reads: violations of the rule, and the reservations by status."""
-        return {"violations": self.calendar.check(), "state": self.calendar.to_state()}
+        return team_report(self.calendar)
+
+
+def team_report(calendar: TeamCalendar) -> dict[str, Any]:
+    """What the invariant checker reads: violations of the rule, and the reservations by status."""
+    return {"violations": calendar.check(), "state": calendar.to_state()}

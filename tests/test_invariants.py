@@ -16,10 +16,15 @@ from pathlib import Path
 import pytest
 from conftest import weekdays_from
 
+from actors.audit import DecisionAudit
 from actors.coverage import TeamCalendar
+from actors.hr import hr_db_path, hr_report
 from actors.hr_store import HrStore
-from actors.invariants import InvariantResult, Snapshot, check
+from actors.invariants import ANSWERS, AUDIT, CANCELS, DriverAnswers, InvariantResult, Snapshot, check
 from actors.org import Org
+from actors.stored import collect_stored, same_state, state_file
+from cluster import SqliteStateStore, StateMap
+from cluster._state import encode_parts
 
 LEDGER = "ledger reconciles and no balance is negative"
 DOUBLE = "no day committed twice for one employee"
@@ -46,45 +51,68 @@ class World:
     calendars: dict[str, TeamCalendar]
     requested: dict[str, str] = field(default_factory=dict)
     statuses: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    days: dict[str, list[date]] = field(default_factory=dict)
+    reasons: dict[str, str | None] = field(default_factory=dict)
     task_notices: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     notifiers: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    cancellations: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    answers: DriverAnswers = field(default_factory=DriverAnswers)
 
     def hr_of(self, employee: str) -> HrStore:
         return self.stores[self.org.department_of(employee)]
 
+    def manager(self, employee: str) -> str:
+        return f"manager/{self.org.manager_of(employee)}"
+
+    def decision(self, employee: str, days: list[date], reason: str | None) -> DecisionAudit:
+        return DecisionAudit(employee=employee, days=days, approved=reason is None, reason=reason)
+
+    def told(self, request_id: str, status: str, reason: str | None = None) -> None:
+        """The driver hears the outcome, as the employee recorded it."""
+        self.reasons[request_id] = reason
+        self.answers.outcomes[request_id] = {"status": status, "reason": reason,
+                                             "days": [d.isoformat() for d in self.days.get(request_id, [])]}
+
     def _hold_and_reserve(self, request_id: str, employee: str, days: list[date]) -> None:
         self.requested[request_id] = employee
+        self.days[request_id] = days
         assert self.hr_of(employee).place_hold(request_id, employee, days).ok
         for team in self.org.teams_of(employee):
             assert self.calendars[team.id].reserve(request_id, employee, days).ok
 
     def approve(self, request_id: str, employee: str, days: list[date]) -> None:
         self._hold_and_reserve(request_id, employee, days)
-        assert self.hr_of(employee).commit(request_id).ok
+        assert self.hr_of(employee).commit(request_id, self.decision(employee, days, None), self.manager(employee)).ok
         for team in self.org.teams_of(employee):
             assert self.calendars[team.id].confirm(request_id)
         self.statuses[employee][request_id] = "approved"
+        self.told(request_id, "approved")
         self.notifiers[self.org.department_of(employee)][request_id] += 1
         self.tell_task_mates(request_id, employee)
 
     def reject(self, request_id: str, employee: str, days: list[date]) -> None:
         self._hold_and_reserve(request_id, employee, days)
-        assert self.hr_of(employee).release(request_id).ok
+        assert self.hr_of(employee).release(request_id, self.decision(employee, days, "coverage"),
+                                            self.manager(employee)).ok
         for team in self.org.teams_of(employee):
             assert self.calendars[team.id].cancel(request_id)
         self.statuses[employee][request_id] = "rejected"
+        self.told(request_id, "rejected", "coverage")
 
     def refuse_hold(self, request_id: str, employee: str, days: list[date]) -> None:
         self.requested[request_id] = employee
         assert not self.hr_of(employee).place_hold(request_id, employee, days).ok
         self.statuses[employee][request_id] = "rejected"
+        self.told(request_id, "rejected", "insufficient_balance")
 
     def cancel(self, request_id: str) -> None:
         employee = self.requested[request_id]
-        assert self.hr_of(employee).cancel(request_id).ok
+        assert self.hr_of(employee).cancel(request_id, self.manager(employee)).ok
         for team in self.org.teams_of(employee):
             assert self.calendars[team.id].cancel(request_id)
         self.statuses[employee][request_id] = "cancelled"
+        self.answers.cancels[request_id] = {"ok": True, "reason": None}
+        self.cancellations[self.org.department_of(employee)][request_id] += 1
         self.tell_task_mates(request_id, employee, "|cancelled")
 
     def tell_task_mates(self, request_id: str, employee: str, suffix: str = "") -> None:
@@ -96,20 +124,20 @@ class World:
     def snapshot(self) -> Snapshot:
         """Fresh dicts each time, so a test may break one without touching the world."""
         return Snapshot(
-            hr={dept: {
-                "violations": store.reconcile(),
-                "requests": {r.request_id: (r.employee, r.status, [d.isoformat() for d in r.days])
-                             for r in store.requests()},
-                "balances": {e.id: store.balance(e.id) for e in self.org.employees.values() if e.department == dept},
-            } for dept, store in self.stores.items()},
+            hr={dept: hr_report(store, [e.id for e in self.org.employees.values() if e.department == dept])
+                for dept, store in self.stores.items()},
             teams={t: {"violations": c.check(), "state": c.to_state()} for t, c in self.calendars.items()},
             notifiers={d: dict(self.notifiers[d]) for d in self.org.departments},
-            employees={e: {"requests": dict(self.statuses[e]), "task_notices": dict(self.task_notices[e]),
-                           "refused": []} for e in self.org.employees},
+            employees={e: {"requests": dict(self.statuses[e]),
+                           "records": {rid: {"status": status, "reason": self.reasons.get(rid),
+                                             "days": [d.isoformat() for d in self.days.get(rid, [])]}
+                                       for rid, status in self.statuses[e].items()},
+                           "task_notices": dict(self.task_notices[e]), "refused": []} for e in self.org.employees},
+            cancellations={d: dict(self.cancellations[d]) for d in self.org.departments},
         )
 
-    def check(self, snap: Snapshot | None = None) -> list[InvariantResult]:
-        return check(self.org, snap or self.snapshot(), self.requested)
+    def check(self, snap: Snapshot | None = None, answers: DriverAnswers | None = None) -> list[InvariantResult]:
+        return check(self.org, snap or self.snapshot(), self.requested, answers or self.answers)
 
 
 @dataclass(frozen=True)
@@ -139,7 +167,7 @@ def cast(org: Org) -> Cast:
 
 @pytest.fixture
 def world(org: Org, cast: Cast, tmp_path: Path) -> Iterator[World]:
-    stores = {d: HrStore(tmp_path / f"hr-{d}.sqlite3") for d in org.departments}
+    stores = {d: HrStore(hr_db_path(tmp_path, d)) for d in org.departments}
     for dept, store in stores.items():
         store.add_employees({e.id: e.starting_balance for e in org.employees.values() if e.department == dept})
     calendars = {t.id: TeamCalendar(t.id, t.members, t.min_on_duty) for t in org.teams.values()}
@@ -174,7 +202,8 @@ def test_a_consistent_state_passes_every_invariant(world: World) -> None:
     results = world.check()
 
     assert failing(results) == {}
-    assert {r.name for r in results} == {LEDGER, DOUBLE, COVER, OUTCOME, LEFTOVER, AGREE, NOTICE}
+    assert {r.name for r in results} == {LEDGER, DOUBLE, COVER, OUTCOME, LEFTOVER, AGREE, NOTICE, CANCELS, AUDIT,
+                                         ANSWERS}
 
 
 def test_the_consistent_state_really_has_each_kind_of_outcome(world: World, cast: Cast) -> None:
@@ -226,7 +255,7 @@ def test_a_team_below_its_minimum_in_the_ledger_is_caught(world: World) -> None:
     team = world.org.teams[min(world.org.teams)]
     for member in team.members:  # hr alone does not know the cover rule, so it commits them all
         assert world.hr_of(member).place_hold(f"r-{member}", member, [FRI]).ok
-        assert world.hr_of(member).commit(f"r-{member}").ok
+        assert world.hr_of(member).commit(f"r-{member}", world.decision(member, [FRI], None), world.manager(member)).ok
 
     found = failing(world.check())
 
@@ -374,4 +403,228 @@ def test_cancellation_notices_do_not_count_as_notices(world: World, cast: Cast) 
     snap = world.snapshot()
     snap.employees[mate]["task_notices"][f"r-approved|task/{task}|cancelled"] = 3
 
-    assert failing(world.check(snap)) == {}
+    assert failing(world.check(snap)) == {  # the approval's notices are still right; this is a cancellation's fault
+        CANCELS: f"r-approved: employee/{mate}@task/{task} told of its cancellation but the request was not cancelled"}
+
+
+# --- cancellation notices -------------------------------------------------------------------------
+def test_a_cancellation_told_twice_to_the_department_is_caught(world: World, cast: Cast) -> None:
+    dept = department(world.org, cast.cancelled)
+    snap = world.snapshot()
+    snap.cancellations[dept]["r-cancelled"] = 2
+
+    assert failing(world.check(snap)) == {CANCELS: f"r-cancelled: notifier/{dept} told 2 times of its cancellation"}
+
+
+def test_a_task_mate_never_told_of_a_cancellation_is_caught(world: World, cast: Cast) -> None:
+    mate, task = a_task_mate(world.org, cast.cancelled)
+    snap = world.snapshot()
+    del snap.employees[mate]["task_notices"][f"r-cancelled|task/{task}|cancelled"]
+
+    assert failing(world.check(snap)) == {
+        CANCELS: f"r-cancelled: employee/{mate}@task/{task} told 0 times of its cancellation"}
+
+
+def test_a_cancellation_told_outside_the_approvals_audience_is_caught(world: World, cast: Cast) -> None:
+    elsewhere = department(world.org, cast.rejected)
+    assert elsewhere != department(world.org, cast.cancelled)
+    snap = world.snapshot()
+    snap.cancellations[elsewhere]["r-cancelled"] = 1
+
+    assert failing(world.check(snap)) == {
+        CANCELS: f"r-cancelled: notifier/{elsewhere} told of its cancellation but the request was not cancelled"}
+
+
+def test_a_cancellation_of_a_request_still_approved_is_caught(world: World, cast: Cast) -> None:
+    dept = department(world.org, cast.approved)
+    snap = world.snapshot()
+    snap.cancellations[dept]["r-approved"] = 1
+
+    assert failing(world.check(snap)) == {
+        CANCELS: f"r-approved: notifier/{dept} told of its cancellation but the request was not cancelled"}
+
+
+# --- the driver's answers -------------------------------------------------------------------------
+def test_an_answer_that_differs_from_the_employees_record_is_caught(world: World) -> None:
+    world.answers.outcomes["r-rejected"] = world.answers.outcomes["r-rejected"] | {"status": "approved",
+                                                                                  "reason": None}
+
+    found = failing(world.check())
+
+    assert set(found) == {ANSWERS}
+    assert found[ANSWERS].startswith("r-rejected: driver told approved (None)")
+    assert "employee recorded rejected (coverage)" in found[ANSWERS]
+
+
+def test_an_answer_with_other_days_than_the_record_is_caught(world: World) -> None:
+    world.answers.outcomes["r-approved"] = world.answers.outcomes["r-approved"] | {"days": ["2026-12-25"]}
+
+    assert set(failing(world.check())) == {ANSWERS}
+
+
+def test_an_answer_for_a_request_the_employee_never_recorded_is_caught(world: World, cast: Cast) -> None:
+    world.requested["r-ghost"] = cast.refused
+    world.statuses[cast.refused]["r-ghost"] = "rejected"  # so only the answer's check is at stake
+    world.answers.outcomes["r-ghost"] = {"status": "approved", "reason": None, "days": []}
+    snap = world.snapshot()
+    del snap.employees[cast.refused]["records"]["r-ghost"]
+
+    assert failing(world.check(snap))[ANSWERS] == f"r-ghost: driver told approved, employee {cast.refused} has no record"
+
+
+def test_a_cancel_answered_ok_but_not_recorded_is_caught(world: World) -> None:
+    world.answers.cancels["r-approved"] = {"ok": True, "reason": None}
+
+    assert failing(world.check()) == {
+        ANSWERS: "r-approved: driver's cancel answered ok=True (None), employee recorded approved"}
+
+
+def test_a_cancel_answered_refused_but_recorded_cancelled_is_caught(world: World) -> None:
+    world.answers.cancels["r-cancelled"] = {"ok": False, "reason": "not an approved request"}
+
+    assert failing(world.check()) == {ANSWERS: "r-cancelled: driver's cancel answered ok=False (not an approved "
+                                               "request), employee recorded cancelled"}
+
+
+@pytest.mark.parametrize(("status", "reason"), [("approved", None), ("rejected", "cancelled")])
+def test_a_request_cancelled_while_its_answer_was_on_its_way_may_be_answered_either_way(
+        world: World, status: str, reason: str | None) -> None:
+    world.answers.outcomes["r-cancelled"] = world.answers.outcomes["r-cancelled"] | {"status": status,
+                                                                                    "reason": reason}
+
+    assert failing(world.check()) == {}
+
+
+def test_without_driver_answers_the_answer_check_is_left_out(world: World) -> None:
+    results = check(world.org, world.snapshot(), world.requested)
+
+    assert ANSWERS not in {r.name for r in results}
+    assert failing(results) == {}
+
+
+# --- the audit trail ------------------------------------------------------------------------------
+def _decisions(snap: Snapshot, org: Org, employee: str) -> list[tuple]:
+    return snap.hr[department(org, employee)]["decisions"]
+
+
+def test_a_decision_without_an_audit_row_is_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    rows = _decisions(snap, world.org, cast.approved)
+    rows[:] = [row for row in rows if row[0] != "r-approved"]
+
+    assert failing(world.check(snap)) == {AUDIT: f"r-approved ({cast.approved}): committed in hr but no audit row"}
+
+
+def test_two_audit_rows_for_one_decision_are_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    rows = _decisions(snap, world.org, cast.approved)
+    rows.append(next(row for row in rows if row[0] == "r-approved"))
+
+    assert failing(world.check(snap)) == {AUDIT: "r-approved: 2 audit rows"}
+
+
+def test_an_audit_row_naming_another_decider_is_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    rows = _decisions(snap, world.org, cast.rejected)
+    index = next(i for i, row in enumerate(rows) if row[0] == "r-rejected")
+    rows[index] = (*rows[index][:3], "driver", rows[index][4])
+
+    assert failing(world.check(snap)) == {
+        AUDIT: f"r-rejected: decided by driver, not {cast.rejected}'s manager {world.manager(cast.rejected)}"}
+
+
+def test_an_audit_row_disagreeing_with_hr_is_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    rows = _decisions(snap, world.org, cast.approved)
+    index = next(i for i, row in enumerate(rows) if row[0] == "r-approved")
+    rows[index] = (rows[index][0], rows[index][1], False, *rows[index][3:])
+
+    assert failing(world.check(snap)) == {AUDIT: "r-approved: audit row says rejected, hr has it committed"}
+
+
+def test_a_cancelled_request_whose_row_is_not_marked_cancelled_is_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    rows = _decisions(snap, world.org, cast.cancelled)
+    index = next(i for i, row in enumerate(rows) if row[0] == "r-cancelled")
+    rows[index] = (*rows[index][:4], None)
+
+    assert failing(world.check(snap)) == {AUDIT: "r-cancelled: cancelled in hr, audit row cancelled by None"}
+
+
+def test_an_audit_row_for_a_request_never_decided_is_caught(world: World, cast: Cast) -> None:
+    snap = world.snapshot()
+    _decisions(snap, world.org, cast.refused).append(("r-refused", cast.refused, True, world.manager(cast.refused),
+                                                      None))
+
+    assert failing(world.check(snap)) == {AUDIT: "r-refused: audit row for a request hr does not know"}
+
+
+# --- the state as stored --------------------------------------------------------------------------
+STORE = "the store holds what the agents held"
+
+
+def store_world(world: World, path: Path) -> Path:
+    """Each agent's state as the runtime would store it (``save_state`` encoded into parts)."""
+    states: dict[str, dict] = {}
+    for employee in world.org.employees:
+        states[f"employee/{employee}"] = {
+            "requests": StateMap({rid: {"status": status, "reason": world.reasons.get(rid), "detail": None,
+                                        "days": world.days.get(rid, []), "balance": None}
+                                  for rid, status in world.statuses[employee].items()}),
+            "task_notices": StateMap(world.task_notices[employee]), "refused": []}
+    for team, calendar in world.calendars.items():
+        states[f"team/{team}"] = calendar.durable_state()
+    for dept in world.org.departments:
+        states[f"notifier/{dept}"] = {"notices": StateMap(world.notifiers[dept]),
+                                      "cancellations": StateMap(world.cancellations[dept])}
+    store = SqliteStateStore(path)
+    store.save_many({agent: encode_parts(state, {}, full=True) for agent, state in states.items()})
+    store.close()
+    return path
+
+
+def test_the_stored_state_reads_back_as_the_agents_report_it(world: World, tmp_path: Path) -> None:
+    path = store_world(world, state_file(tmp_path / "state", "ns"))
+
+    stored = collect_stored(world.org, path, tmp_path)
+
+    assert same_state(STORE, world.snapshot(), stored).ok
+    assert failing(world.check(stored)) == {}
+
+
+def test_a_change_the_store_never_got_is_caught(world: World, cast: Cast, tmp_path: Path) -> None:
+    path = store_world(world, state_file(tmp_path / "state", "ns"))
+    memory = world.snapshot()
+    memory.employees[cast.approved]["requests"]["r-approved"] = "rejected"
+
+    result = same_state(STORE, memory, collect_stored(world.org, path, tmp_path))
+
+    assert (result.name, result.violations) == (STORE, 1)
+    assert result.example == f"employees[{cast.approved}][requests][r-approved]: 'rejected' against 'approved'"
+
+
+def test_a_request_missing_from_the_store_is_caught_by_both_checks(world: World, cast: Cast, tmp_path: Path) -> None:
+    path = store_world(world, state_file(tmp_path / "state", "ns"))
+    store = SqliteStateStore(path)
+    store.save_many({f"employee/{cast.refused}": {"requests\x1fr-refused": None}})
+    store.close()
+
+    stored = collect_stored(world.org, path, tmp_path)
+
+    assert same_state(STORE, world.snapshot(), stored).example.startswith(
+        f"employees[{cast.refused}][records][r-refused]: ")
+    assert failing(world.check(stored))[OUTCOME] == f"r-refused ({cast.refused}): no outcome"
+
+
+def test_a_missing_hr_database_is_a_violation(world: World, tmp_path: Path) -> None:
+    path = store_world(world, state_file(tmp_path / "state", "ns"))
+    empty = tmp_path / "nowhere"
+
+    found = failing(check(world.org, collect_stored(world.org, path, empty), world.requested))
+
+    assert found[LEDGER].startswith(f"hr database {hr_db_path(empty, world.org.departments[0])} is missing")
+
+
+def test_no_state_store_at_all_is_an_error(world: World, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no agent state store"):
+        collect_stored(world.org, tmp_path / "missing.db", tmp_path)

@@ -1,0 +1,91 @@
+"""The PTO state as the durable store holds it, read straight from the runtime's state file and the hr
+databases, in the shapes the agents report: so the invariants can be checked on what a restart would find,
+and what the agents held in memory compared with it.
+
+    stored = collect_stored(org, state_file(state_dir, rt.namespace), hr_dir)
+    check(org, stored, requested)
+    same_state("the store holds what the agents held", collect(rt, org), stored)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cluster import SqliteStateStore
+
+from .coverage import TeamCalendar
+from .employee import employee_report
+from .hr import hr_db_path, hr_report
+from .hr_store import HrStore
+from .invariants import InvariantResult, Snapshot
+from .org import Org
+from .team import team_report
+
+__all__ = ["collect_stored", "differences", "same_state", "state_file"]
+
+def state_file(state_dir: str | Path, namespace: str) -> Path:
+    """Where ``Runtime.connect(state_dir=...)`` keeps a namespace's agent state (``SqliteStateStore``)."""
+    return Path(state_dir) / f"{namespace}.db"
+
+
+def collect_stored(org: Org, state_path: str | Path, hr_dir: str | Path) -> Snapshot:
+    """Every PTO agent's state as stored, reported as the agent would report it. An agent with nothing
+    stored reports as a fresh one would; a missing hr database is a violation of its department."""
+    if not Path(state_path).is_file():
+        raise FileNotFoundError(f"no agent state store at {state_path}")
+    store = SqliteStateStore(state_path)
+    try:
+        def load(agent_id: str) -> dict[str, Any]:
+            return store.load(agent_id) or {}
+
+        employees = {}
+        for e in org.employees:
+            state = load(f"employee/{e}")
+            employees[e] = employee_report(state.get("requests", {}), state.get("task_notices", {}),
+                                           state.get("refused", []))
+        teams = {}
+        for t, team in org.teams.items():
+            state = load(f"team/{t}")
+            teams[t] = team_report(TeamCalendar.from_state(state) if state.get("reservations") is not None
+                                   else TeamCalendar(team.id, team.members, team.min_on_duty))
+        notifiers = {d: load(f"notifier/{d}") for d in org.departments}
+        return Snapshot(
+            hr={d: _stored_hr(org, d, hr_dir) for d in org.departments}, teams=teams,
+            notifiers={d: dict(state.get("notices", {})) for d, state in notifiers.items()},
+            employees=employees,
+            cancellations={d: dict(state.get("cancellations", {})) for d, state in notifiers.items()},
+        )
+    finally:
+        store.close()
+
+
+def _stored_hr(org: Org, department: str, hr_dir: str | Path) -> dict[str, Any]:
+    path = hr_db_path(hr_dir, department)
+    if not path.is_file():  # opening it would create an empty one
+        return {"violations": [f"hr database {path} is missing"], "requests": {}, "balances": {}, "decisions": []}
+    with HrStore(path) as store:
+        return hr_report(store, [e.id for e in org.employees.values() if e.department == department])
+
+
+def differences(a: Any, b: Any, where: str = "") -> list[str]:
+    """Where two reports differ, each naming the place and both values (tuples and lists compare alike)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = []
+        for key in sorted(set(a) | set(b), key=str):
+            place = f"{where}[{key}]" if where else str(key)
+            if key not in a or key not in b:
+                found.append(f"{place}: {a.get(key, '(missing)')!r} against {b.get(key, '(missing)')!r}")
+            else:
+                found += differences(a[key], b[key], place)
+        return found
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        a, b = list(a), list(b)
+    return [] if a == b else [f"{where}: {a!r} against {b!r}"]
+
+
+def same_state(name: str, first: Snapshot, second: Snapshot) -> InvariantResult:
+    """The two snapshots agree in every section (hr, teams, notifiers, cancellations, employees)."""
+    found = [problem for section in ("hr", "teams", "notifiers", "cancellations", "employees")
+             for problem in differences(getattr(first, section), getattr(second, section), section)]
+    return InvariantResult(name, len(found), found[0] if found else "")
