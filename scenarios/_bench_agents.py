@@ -1,4 +1,5 @@
-"""Agents and messages of the bus benchmark (importable, so every Ray worker can build them)."""
+"""Agents and messages of the bus benchmark (importable, so every Ray worker can build them), and the raw Ray
+baseline every benchmark measures against in the same run."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import ray
 from pydantic import BaseModel
 
 from cluster import Agent, AgentId, MessageContext, handler
 
 __all__ = [
     "Count", "Counted", "Echo", "Fire", "Fired", "HotSender", "Ping", "Pong", "RawSink", "Sink", "Tick",
-    "keep_in_flight",
+    "keep_in_flight", "raw_pipelined",
 ]
 
 
@@ -107,3 +109,16 @@ class RawSink:
 
     async def batch(self, payloads: list[dict]) -> int:
         return len(payloads)
+
+
+def raw_pipelined(seconds: float, in_flight: int) -> float:
+    """Baseline: waves of ``in_flight`` concurrent calls to one plain async actor."""
+    sink = ray.remote(RawSink).remote()
+    ray.get(sink.ping.remote({}))
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        ray.get([sink.ping.remote({"n": i}) for i in range(in_flight)])
+        done += in_flight
+    rate = done / (time.perf_counter() - start)
+    ray.kill(sink)
+    return rate

@@ -1,19 +1,50 @@
-"""What every scenario shares: connecting, the ``--address``/``--json`` flags, and the result table."""
+"""What every scenario shares: connecting, the ``--address``/``--json`` flags, the result table, and
+``guarded``: a mistake in what the scenario was asked is one line on stderr and exit code 2, not a traceback."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from actors.org import OrgError, UnknownEmployee
 from cluster import Runtime
 
-__all__ = ["add_common_flags", "connect", "machine", "print_table", "write_json"]
+__all__ = ["ScenarioError", "add_common_flags", "connect", "guarded", "machine", "print_table", "write_json"]
+
+USAGE = 2  # the exit code of a scenario asked for something it cannot do (as argparse's own)
+Result = TypeVar("Result")
+
+
+class ScenarioError(Exception):
+    """What a scenario was asked for is not there or does not fit; the message names what is wrong."""
+
+
+REFUSED = (ScenarioError, OrgError, UnknownEmployee)  # the project's own errors about what it was given
+
+
+def guarded(main: Callable[[list[str] | None], Result]) -> Callable[[list[str] | None], Result]:
+    """``main`` with the project's own errors about its input turned into one line on stderr, naming the
+    scenario and what is wrong, and ``SystemExit(2)``; any other error stays a traceback (it is a bug)."""
+    spec = getattr(main, "__globals__", {}).get("__spec__")  # run with -m, the module is __main__; its spec knows
+    name = (spec.name if spec else main.__module__).rpartition(".")[2]
+
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None) -> Result:
+        try:
+            return main(argv)
+        except REFUSED as error:
+            print(f"{name}: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+            raise SystemExit(USAGE) from None
+
+    return run
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,11 @@ from actors.app import register_pto
 from actors.org import Org
 from cluster import Runtime
 
-__all__ = ["add_org_flags", "load_org", "run_dir", "start_app", "state_dir"]
+from ._common import ScenarioError
+
+__all__ = ["RUN_MARK", "add_org_flags", "load_org", "run_dir", "start_app", "state_dir"]
+
+RUN_MARK = "run.json"  # in a run directory: which org the run was made from
 
 
 def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
@@ -35,15 +40,38 @@ def load_org(args: argparse.Namespace) -> Org:
 
 
 def run_dir(args: argparse.Namespace, name: str) -> Path:
+    """The run's directory, marked with the org it was made from; one made from another org (another seed,
+    size or file) is refused: its HR databases and agent state belong to other people."""
     path = Path(args.run_dir or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     path.mkdir(parents=True, exist_ok=True)
+    mark, made_from = path / RUN_MARK, _org_identity(args)
+    if mark.is_file():
+        found = json.loads(mark.read_text())
+        if found != made_from:
+            differ = ", ".join(f"{key} {found.get(key)} (not {value})" for key, value in made_from.items()
+                               if found.get(key) != value)
+            raise ScenarioError(f"run directory {path} was made from another org: {differ}; "
+                                "give a new --run-dir")
+    elif (path / "hr").exists() or (path / "state").exists():
+        raise ScenarioError(f"run directory {path} holds a run with no {RUN_MARK} saying which org it was made "
+                            "from; give a new --run-dir")
+    else:
+        mark.write_text(json.dumps(made_from))
     args.run_dir = str(path)  # one run, one directory, however often it is asked for
     return path
 
 
+def _org_identity(args: argparse.Namespace) -> dict[str, object]:
+    if args.org:
+        return {"org": str(Path(args.org).resolve())}
+    return {"seed": args.seed, "employees": args.employees}
+
+
 def state_dir(args: argparse.Namespace, name: str) -> str | None:
-    """Where agent state is kept with ``--durable`` (the run's ``state/``); None keeps it in memory."""
-    return str(run_dir(args, name) / "state") if args.durable else None
+    """Where agent state is kept with ``--durable`` (the run's ``state/``); None keeps it in memory. Asked
+    before connecting, so a run directory that does not fit is refused before Ray starts."""
+    path = run_dir(args, name)
+    return str(path / "state") if args.durable else None
 
 
 def start_app(rt: Runtime, org: Org, args: argparse.Namespace, name: str) -> Path:

@@ -23,7 +23,7 @@ import ray
 
 from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId
 
-from ._bench_agents import Count, Fire, Fired, Ping, RawSink, Tick, keep_in_flight
+from ._bench_agents import Count, Fire, Fired, Ping, RawSink, Tick, keep_in_flight, raw_pipelined
 from ._bench_shards import (
     CpuMeter,
     dealt,
@@ -41,19 +41,6 @@ SENDERS = Sharded(1, pool="benchsenders")
 SPREAD = [AgentId("echo", f"k{i}") for i in range(64)]
 HOT_KEY = AgentId("echo", "hot")
 Measure = tuple[str, str, Callable[[], float | Awaitable[float]]]
-
-
-def raw_pipelined(seconds: float, in_flight: int) -> float:
-    """Baseline: waves of ``in_flight`` concurrent calls to one plain async actor."""
-    sink = ray.remote(RawSink).remote()
-    ray.get(sink.ping.remote({}))
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        ray.get([sink.ping.remote({"n": i}) for i in range(in_flight)])
-        done += in_flight
-    rate = done / (time.perf_counter() - start)
-    ray.kill(sink)
-    return rate
 
 
 def raw_batched(seconds: float, batch: int = 100, calls: int = 50) -> float:

@@ -28,7 +28,7 @@ from cluster import AgentId, Runtime
 from cluster._shards import BUS_NAME
 
 from ._chaos import Chaos, ChaosWatch, start_cluster
-from ._common import add_common_flags, connect, machine, print_table, write_json
+from ._common import add_common_flags, connect, guarded, machine, print_table, write_json
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, load_org, start_app, state_dir
 from .pto_load import Recorder, percentile, settle
@@ -163,6 +163,7 @@ def print_report(report: dict[str, Any]) -> None:
                  for r in report["invariants"]])
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)

@@ -17,9 +17,9 @@ from actors.messages import RequestTimeOff
 from actors.org import Org
 from cluster import AgentId, Runtime
 
-from ._common import add_common_flags, connect
+from ._audit import AuditError, print_decisions, read_decisions
+from ._common import add_common_flags, connect, guarded
 from ._pto import add_org_flags, load_org, start_app, state_dir
-from .audit import AuditError, print_decisions, read_decisions
 
 
 def pick_employee(org: Org, wanted: str | None) -> str:
@@ -74,6 +74,7 @@ def write_otel_json(rt: Runtime, trace_id: str, collector: tuple[Any, Any], path
     return len(spans)
 
 
+@guarded
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--employee", default=None, help="employee id (default: one who is in two teams)")

@@ -162,6 +162,8 @@ def test_cli_prints_an_employees_decisions_and_names_an_unknown_employee(
     for argv, named in ((["--employee", "nobody"], "'nobody'"), (["--employee", "x", "--request", "r9"], "'r9'")):
         with pytest.raises(SystemExit) as exit_:
             audit_cli.main([*argv, "--run-dir", str(app.run_dir)])
-        assert exit_.value.code != 0 and named in str(exit_.value.code), exit_.value.code
-    with pytest.raises(SystemExit, match="does not exist"):
+        said = capsys.readouterr().err
+        assert exit_.value.code == 2 and said.startswith("audit: ") and named in said, (exit_.value.code, said)
+    with pytest.raises(SystemExit):
         audit_cli.main(["--employee", "x", "--run-dir", str(tmp_path / "missing")])
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,90 @@
+"""What the load scenarios share: the recorder of latencies and outcomes, the resource watch, and waiting
+until the runtime has nothing queued."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import psutil
+from tqdm import tqdm
+
+from actors.messages import RequestOutcome
+from cluster import Runtime
+
+__all__ = ["Recorder", "ResourceWatch", "percentile", "settle"]
+
+
+class Recorder:
+    """Latencies, completion times and outcomes: the figures, nothing per request beyond that."""
+
+    def __init__(self, total: int) -> None:
+        self.latencies: list[float] = []
+        self.completed_at: list[float] = []
+        self.outcomes: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.bar = tqdm(total=total, unit="req", disable=not sys.stderr.isatty(), smoothing=0.1)
+
+    def done(self, started: float, outcome: RequestOutcome | None, error: BaseException | None) -> None:
+        now = time.perf_counter()
+        self.latencies.append(now - started)
+        self.completed_at.append(now)
+        if error is not None:
+            self.errors[type(error).__name__] += 1
+            self.outcomes["error"] += 1
+        else:
+            self.outcomes[outcome.status if outcome.status == "approved" else f"rejected: {outcome.reason}"] += 1
+        self.bar.update()
+
+
+class ResourceWatch:
+    """Peak resident memory and CPU seconds of the driver, the bus and the hosts, sampled while the run goes."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.driver = 0
+        self.workers: dict[str, int] = {}
+        self.cpu_first: dict[str, float] = {}
+        self.cpu_last: dict[str, float] = {}
+
+    def sample(self) -> dict[str, Any]:
+        driver = psutil.Process()
+        self.driver = max(self.driver, driver.memory_info().rss)
+        cpu = {"driver": sum(driver.cpu_times()[:2])}  # before stats(), which may wait behind the run's messages
+        stats = self.rt.stats()
+        for name, figures in [("bus", stats["bus"]), *stats["hosts"].items()]:
+            self.workers[name] = max(self.workers.get(name, 0), figures.get("rss", 0))
+            cpu[name] = figures.get("cpu_s", 0.0)
+        for name, seconds in cpu.items():
+            # a host first seen mid-run was created by the run: all its CPU (counted from its creation) is the run's
+            self.cpu_first.setdefault(name, seconds if not self.cpu_last else 0.0)
+            self.cpu_last[name] = seconds
+        return stats
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {name: self.cpu_last[name] - self.cpu_first[name] for name in self.cpu_last}
+
+    async def run(self, every: float = 2.0) -> None:
+        while True:
+            await asyncio.to_thread(self.sample)
+            await asyncio.sleep(every)
+
+
+def settle(rt: Runtime, watch: ResourceWatch, timeout: float = 60.0) -> dict[str, Any]:
+    """Wait until nothing is queued anywhere (published notices are fire-and-forget)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = watch.sample()
+        busy = stats["bus"].get("queued", 0) + sum(h.get("queued", 0) + h.get("outbox", 0)
+                                                   for h in stats["hosts"].values())
+        if not busy or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.2)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
