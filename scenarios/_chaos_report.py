@@ -1,0 +1,101 @@
+"""The verdict of a ``pto_chaos`` run: every count it makes, and PASSED only if nothing was retried, given up,
+lost, doubled, left unexplained or found broken. Pure: it reads the run's figures (a dict, as ``--json``
+writes it) and decides; it never tunes a rule to the runtime of the day.
+
+Dead letters: the only ones a run can account for are answers that arrived for a caller that had died with
+its killed host (reason ``late_answer``, and only in a run that killed a host or lost a node): the re-run
+handler asked again and had its answer. Every other dead letter is a message that reached nobody.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._common import print_table
+
+__all__ = ["ACCOUNTABLE", "RUNTIME_LOSSES", "accounted_dead_letters", "print_verdict", "verdict"]
+
+ACCOUNTABLE = {"late_answer": "answers to a caller that died with its killed host"}
+# runtime counters (read with .get: a runtime may not have them) that each mean a message went nowhere
+RUNTIME_LOSSES = ("lost_to_bus", "given_up", "dead_letters_lost")
+
+
+def accounted_dead_letters(figures: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """The dead letters by reason, split into (accounted for, not accounted for)."""
+    hosts_died = figures["kills"].get("hosts", 0) + figures["kills"].get("relays", 0) + figures["kills"].get("nodes", 0)
+    accounted, unexplained = {}, {}
+    for reason, count in sorted(figures["dead_letters"].items()):
+        if count:
+            (accounted if reason in ACCOUNTABLE and hosts_died else unexplained)[reason] = count
+    return accounted, unexplained
+
+
+def verdict(figures: dict[str, Any]) -> list[str]:
+    """Why the run failed, one reason per broken rule; empty means PASSED."""
+    reasons = []
+    if figures["not_checked"]:
+        reasons.append(f"not checked: {figures['not_checked']}")
+    if figures["retries"]:
+        reasons.append(f"the driver retried {figures['retries']} times (one attempt per request is the rule)")
+    if figures["given_up"]:
+        example = next(iter(figures["given_up_examples"].items()), ("", ""))
+        reasons.append(f"{figures['given_up']} requests given up or timed out (e.g. {example[0]}: {example[1]})")
+    if figures["not_finished"]:
+        reasons.append(f"{figures['not_finished']} requests never finished")
+    if figures["cancels"]["given_up"]:
+        reasons.append(f"{figures['cancels']['given_up']} cancellations given up or timed out")
+    _, unexplained = accounted_dead_letters(figures)
+    if unexplained:
+        reasons.append("dead letters the run cannot account for: "
+                       + ", ".join(f"{reason} {count}" for reason, count in unexplained.items()))
+    losses = {name: figures["runtime_losses"].get(name, 0) for name in RUNTIME_LOSSES}
+    if any(losses.values()):
+        reasons.append("the runtime lost messages: " + ", ".join(f"{k} {v}" for k, v in losses.items() if v))
+    if figures["lost"]:
+        reasons.append(f"{figures['lost']} requests lost (no terminal outcome), e.g. {figures['lost_examples'][:3]}")
+    if figures["doubled"]:
+        reasons.append(f"{figures['doubled']} requests with more than one outcome, e.g. "
+                       f"{figures['doubled_examples'][:3]}")
+    planned, done = figures["kills_planned"], sum(figures["kills"].values())
+    if done < planned:
+        reasons.append(f"only {done} of {planned} planned kills happened")
+    survived = sum(figures["kills_survived"].values())
+    if survived < done:
+        reasons.append(f"{done - survived} killed actors did not come back")
+    if not figures["settled"]:
+        reasons.append(f"the runtime did not settle: {figures['unsettled']}")
+    if not figures["store_checked"]:
+        reasons.append("the state was not read back from the store after every host restarted")
+    reasons += [f"invariant violated x{r['violations']}: {r['name']}: {r['example']}"
+                for r in figures["invariants"] if not r["ok"]]
+    return reasons
+
+
+def print_verdict(figures: dict[str, Any]) -> list[str]:
+    """Every count, then PASSED or FAILED with each reason; returns the reasons."""
+    accounted, unexplained = accounted_dead_letters(figures)
+    cancels = figures["cancels"]
+    rows = [("requests", figures["requests"]), ("answered", figures["answered"]),
+            *[(f"  outcome {k}", v) for k, v in figures["outcomes"].items()],
+            ("retries", figures["retries"]), ("given up / timed out", figures["given_up"]),
+            ("never finished", figures["not_finished"]),
+            ("cancels sent (racing the decision)", f"{cancels['sent']} ({cancels['racing']})"),
+            ("cancels ok / refused / given up", f"{cancels['ok']} / {cancels['refused']} / {cancels['given_up']}"),
+            ("dead letters", sum(figures["dead_letters"].values())),
+            *[(f"  {reason} (accounted: {ACCOUNTABLE[reason]})", n) for reason, n in accounted.items()],
+            *[(f"  {reason} (NOT accounted for)", n) for reason, n in unexplained.items()],
+            *[(f"runtime {name}", figures["runtime_losses"].get(name, 0)) for name in RUNTIME_LOSSES],
+            ("duplicates dropped", figures["duplicates_dropped"]), ("redeliveries", figures["redeliveries"]),
+            ("answers replayed", figures["answers_replayed"]),
+            *[(f"kills of {kind} (survived)", f"{n} ({figures['kills_survived'].get(kind, 0)})")
+              for kind, n in figures["kills"].items()],
+            ("lost", figures["lost"]), ("doubled", figures["doubled"]),
+            ("settled", "yes" if figures["settled"] else "no"),
+            ("state checked from the store after restarting every host", "yes" if figures["store_checked"] else "no")]
+    print_table("verdict figures", ("figure", "value"), rows)
+    print_table("invariants", ("invariant", "result"),
+                [(r["name"], "ok" if r["ok"] else f"VIOLATED x{r['violations']}: {r['example']}")
+                 for r in figures["invariants"]])
+    reasons = verdict(figures)
+    print("\nPASSED" if not reasons else "\nFAILED:\n" + "\n".join(f"  - {reason}" for reason in reasons), flush=True)
+    return reasons
