@@ -1,5 +1,10 @@
-"""The chaos of ``pto_chaos``: kills and a node loss at seeded moments, one at a time, each waited back; a
-simulated cluster of one-CPU nodes; and counters summed across the restarts they cause."""
+"""The chaos of ``pto_chaos``: kills of hosts, of the busiest host (the relay of a node's publishes) and of
+bus shards, and a node loss, at seeded moments, one at a time, each waited back; a simulated cluster of
+one-CPU nodes; counters summed across the restarts they cause; waiting for the runtime to settle; and
+restarting every host at the end, so the state is read back from the store.
+
+Actors are found by the names the runtime documents (README, docs/architecture.md): the bus shards
+``raybus.bus``, ``raybus.bus.1``, ... and the hosts ``raybus.host.<endpoint>``."""
 
 from __future__ import annotations
 
@@ -12,26 +17,37 @@ import tempfile
 import time
 from collections import Counter
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import ray
 import ray._private.state as ray_state  # the GCS actor table: restarts and node of an actor, no dashboard needed
 from ray.cluster_utils import Cluster
 
 from cluster import Runtime
-from cluster._host import host_actor_name
-from cluster._shards import BUS_NAME, bus_name
 
-from .pto_load import ResourceWatch
+from ._load import ResourceWatch
 
-if TYPE_CHECKING:
-    from .pto_chaos import Driver
+__all__ = ["KINDS", "Chaos", "ChaosWatch", "restart_hosts", "settled", "start_cluster"]
 
-__all__ = ["Chaos", "ChaosWatch", "start_cluster"]
-
+BUS_NAME = "raybus.bus"
 COUNTED = {"redeliveries", "duplicates_dropped", "answers_replayed", "dead_letters", "resent_after_bus_restart",
-           "host_unreachable", "bus_unreachable"}
-BUS_SHARE = 0.2  # about one kill in five takes the bus
+           "host_unreachable", "bus_unreachable", "lost_to_bus", "given_up", "publishes_relayed"}
+KINDS = ("hosts", "relays", "bus_shards")  # what --kills takes in turn (a seeded order); "nodes" with --nodes
+
+
+class Gated(Protocol):
+    """The driver as the chaos sees it: how many requests it has started, and gates to hold the next ones."""
+
+    started: int
+    gates: list[tuple[int, asyncio.Event]]
+
+
+def bus_name(shard: int) -> str:
+    return BUS_NAME if shard == 0 else f"{BUS_NAME}.{shard}"
+
+
+def host_actor_name(endpoint: str) -> str:
+    return f"raybus.host.{endpoint}"
 
 
 class ChaosWatch(ResourceWatch):
@@ -58,7 +74,7 @@ class ChaosWatch(ResourceWatch):
         for actor, figures in [*((bus_name(i), shard) for i, shard in enumerate(shards)), *stats["hosts"].items()]:
             side = "bus" if actor.startswith(BUS_NAME) else "hosts"
             for name, value in figures.items():
-                if name in COUNTED or name.startswith("failed_"):
+                if name in COUNTED or name.startswith(("failed_", "dead_letters_")):
                     pid, last = self.seen.get((actor, name), (figures.get("pid"), 0))
                     restarted = pid != figures.get("pid") or value < last
                     self.totals[f"{side}.{name}"] += value if restarted else value - last
@@ -92,18 +108,20 @@ def wait_back(name: str, handle: Any, before: int, timeout: float = 180.0) -> fl
 
 class Chaos:
     """Kills (and with a cluster, one node loss) at seeded request counts between 5% and 90% of the run, one
-    at a time: the next waits until every victim of the last is back. Stops at one that does not come back."""
+    at a time: the next waits until every victim of the last is back. Stops at one that does not come back.
+    The kills take hosts, relays (the host that relayed the most publishes to the other hosts of its node,
+    else the one that handled the most) and bus shards in turn, in a seeded order."""
 
     def __init__(self, rt: Runtime, args: argparse.Namespace, watch: ChaosWatch, cluster: Cluster | None) -> None:
         self.rt, self.watch, self.cluster = rt, watch, cluster
         self.rng = random.Random(f"chaos-{args.seed}")
-        kinds = ["kill"] * args.kills + (["node"] if cluster else [])
+        kinds = [KINDS[i % len(KINDS)] for i in range(args.kills)] + (["nodes"] if cluster else [])
         spots = self.rng.sample(range(max(1, args.requests // 20), max(2, args.requests * 9 // 10)), len(kinds))
         self.rng.shuffle(kinds)
         self.moments = [(at, kind, asyncio.Event()) for at, kind in zip(sorted(spots), kinds, strict=True)]
         self.log: list[dict[str, Any]] = []
 
-    async def run(self, driver: Driver) -> None:
+    async def run(self, driver: Gated) -> None:
         driver.gates = [(at, gate) for at, _, gate in self.moments]
         try:
             for at, kind, gate in self.moments:
@@ -120,11 +138,15 @@ class Chaos:
     def aim(self, kind: str) -> tuple[dict[str, Any], Any]:
         # the victims' counters so far: what a process counts after its last sample dies with it
         stats = self.watch.sample()
-        buses = [bus_name(i) for i in range(len(stats.get("shards") or [stats["bus"]]))]
-        hosts = [host_actor_name(endpoint) for endpoint in sorted(stats["hosts"])]
-        actors = {name: ray.get_actor(name, namespace=self.rt.namespace) for name in buses + hosts}
-        if kind == "kill":
-            name = self.rng.choice(buses if self.rng.random() < BUS_SHARE else hosts)
+        actors = our_actors(self.rt, stats)
+        hosts = {host_actor_name(endpoint): figures for endpoint, figures in sorted(stats["hosts"].items())}
+        if kind in ("hosts", "relays", "bus_shards"):
+            if kind == "bus_shards":
+                name = self.rng.choice([n for n in actors if n.startswith(BUS_NAME)])
+            elif kind == "relays":
+                name = max(hosts, key=lambda n: (hosts[n].get("publishes_relayed", 0), hosts[n].get("handled", 0)))
+            else:
+                name = self.rng.choice(sorted(hosts))
             return {name: actors[name]}, partial(ray.kill, actors[name], no_restart=False)
         # the worker node that runs most of our actors (Ray places them at random): an empty one proves little
         where = {name: actor_info(handle)["Address"]["NodeID"] for name, handle in actors.items()}
@@ -140,6 +162,44 @@ class Chaos:
         back = {name: await asyncio.to_thread(wait_back, name, h, before[name]) for name, h in victims.items()}
         return {"actors": sorted(victims), "back_after_s": back,
                 "survived": all(isinstance(v, float) for v in back.values())}
+
+
+def our_actors(rt: Runtime, stats: dict[str, Any]) -> dict[str, Any]:
+    """Every bus shard and host of the namespace, by actor name."""
+    names = [bus_name(i) for i in range(len(stats.get("shards") or [stats["bus"]]))]
+    names += [host_actor_name(endpoint) for endpoint in sorted(stats["hosts"])]
+    return {name: ray.get_actor(name, namespace=rt.namespace) for name in names}
+
+
+def restart_hosts(rt: Runtime, watch: ChaosWatch) -> dict[str, float | str]:
+    """Kill every host at once (Ray restarts them) and wait until each answers again: their agents come back
+    only from the store. Returns, by host, the seconds it took or why it did not come back."""
+    stats = watch.sample()
+    hosts = {name: handle for name, handle in our_actors(rt, stats).items() if not name.startswith(BUS_NAME)}
+    before = {name: actor_info(handle).get("NumRestarts", 0) for name, handle in hosts.items()}
+    for handle in hosts.values():
+        ray.kill(handle, no_restart=False)
+    return {name: wait_back(name, handle, before[name]) for name, handle in hosts.items()}
+
+
+def settled(rt: Runtime, watch: ChaosWatch, timeout: float = 120.0) -> str:
+    """Wait until nothing is queued, in flight or unacknowledged anywhere, twice in a row; '' once it is, else
+    what was still busy when ``timeout`` ran out."""
+    deadline, quiet = time.monotonic() + timeout, 0
+    while True:
+        stats = watch.sample()
+        busy = {"bus queued": stats["bus"].get("queued", 0), "bus unacked": stats["bus"].get("unacked", 0),
+                "driver in flight": stats["driver"].get("in_flight", 0),
+                **{f"{endpoint} queued": h.get("queued", 0) + h.get("outbox", 0)
+                   for endpoint, h in stats["hosts"].items()},
+                **{f"{endpoint} unavailable": 1 for endpoint, h in stats["hosts"].items() if "unavailable" in h}}
+        busy = {what: n for what, n in busy.items() if n}
+        quiet = 0 if busy else quiet + 1
+        if quiet >= 2:
+            return ""
+        if time.monotonic() > deadline:
+            return ", ".join(f"{what} {n}" for what, n in busy.items()) or "not quiet twice in a row"
+        time.sleep(0.25)
 
 
 def start_cluster(nodes: int) -> tuple[Cluster, str | None]:
