@@ -2,9 +2,13 @@
 lost, doubled, left unexplained or found broken. Pure: it reads the run's figures (a dict, as ``--json``
 writes it) and decides; it never tunes a rule to the runtime of the day.
 
-Dead letters: the only ones a run can account for are answers that arrived for a caller that had died with
-its killed host (reason ``late_answer``, and only in a run that killed a host or lost a node): the re-run
-handler asked again and had its answer. Every other dead letter is a message that reached nobody.
+Dead letters: the only ones a run can account for are answers whose caller had died with its killed host
+(only in a run that killed a host or lost a node): the host's new life let them go (``late_answer``), or the
+bus did, finding the host unreachable (``host_unreachable``); the re-run handler asked again and had its
+answer. And only if every such letter the bus still remembers (it keeps the last thousand) is an answer:
+a request, a notice or a decision among them is a message that reached nobody. A publish the bus gave up
+is a ``host_unreachable`` letter too, but also counts in the runtime's ``given_up``, which fails the run.
+Every other dead letter fails it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from ._common import print_table
 
 __all__ = ["ACCOUNTABLE", "RUNTIME_LOSSES", "accounted_dead_letters", "print_verdict", "verdict"]
 
-ACCOUNTABLE = {"late_answer": "answers to a caller that died with its killed host"}
+ACCOUNTABLE = {"late_answer": "answers to a caller that died with its killed host",
+               "host_unreachable": "answers to a caller that died with its killed host"}
+# the PTO flow's answers ("" is an error answer): what a caller that died would have been told
+ANSWERS = {"", "RequestOutcome", "ResolvedDates", "HoldPlaced", "Decision", "Reserved", "Done", "Cancelled"}
 # runtime counters (read with .get: a runtime may not have them) that each mean a message went nowhere
 RUNTIME_LOSSES = ("lost_to_bus", "given_up", "dead_letters_lost")
 
@@ -25,9 +32,16 @@ def accounted_dead_letters(figures: dict[str, Any]) -> tuple[dict[str, int], dic
     hosts_died = figures["kills"].get("hosts", 0) + figures["kills"].get("relays", 0) + figures["kills"].get("nodes", 0)
     accounted, unexplained = {}, {}
     for reason, count in sorted(figures["dead_letters"].items()):
+        letters = figures["dead_letter_examples"].get(reason, [])
+        answers_only = all(letter["type"] in ANSWERS for letter in letters)
         if count:
-            (accounted if reason in ACCOUNTABLE and hosts_died else unexplained)[reason] = count
+            (accounted if reason in ACCOUNTABLE and hosts_died and answers_only else unexplained)[reason] = count
     return accounted, unexplained
+
+
+def _worst(letters: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The letter to show: one that is not an answer if there is one."""
+    return sorted(letters, key=lambda letter: letter["type"] in ANSWERS)[:1]
 
 
 def verdict(figures: dict[str, Any]) -> list[str]:
@@ -46,8 +60,10 @@ def verdict(figures: dict[str, Any]) -> list[str]:
         reasons.append(f"{figures['cancels']['given_up']} cancellations given up or timed out")
     _, unexplained = accounted_dead_letters(figures)
     if unexplained:
-        reasons.append("dead letters the run cannot account for: "
-                       + ", ".join(f"{reason} {count}" for reason, count in unexplained.items()))
+        reasons.append("dead letters the run cannot account for: " + ", ".join(
+            f"{reason} {count}" + "".join(f" (e.g. {e['type'] or 'error answer'} to {e['target']}: {e['detail']})"
+                                          for e in _worst(figures["dead_letter_examples"].get(reason, [])))
+            for reason, count in unexplained.items()))
     losses = {name: figures["runtime_losses"].get(name, 0) for name in RUNTIME_LOSSES}
     if any(losses.values()):
         reasons.append("the runtime lost messages: " + ", ".join(f"{k} {v}" for k, v in losses.items() if v))

@@ -146,7 +146,16 @@ def finish(rt: Runtime, org: Org, args: argparse.Namespace, plan: list[PlannedRe
                same_state("the store holds what the agents held", memory, stored),
                same_state("restarted hosts' agents hold what they held before", memory, reloaded)]
     return {"not_checked": None, "unsettled": unsettled, "results": results, "final": stored,
-            "restart_s": back}
+            "restart_s": back, "dead_letters": dead_letters(rt)}
+
+
+def dead_letters(rt: Runtime, shown: int = 1000) -> dict[str, list[dict[str, str]]]:
+    """The dead letters the bus still remembers (its last thousand a shard), by reason."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for letter in rt.dead_letters(shown):
+        found.setdefault(letter["reason"], []).append(
+            {"type": letter["type_name"], "target": letter["target"], "detail": letter["detail"][:200]})
+    return found
 
 
 def outcomes_of(plan: list[PlannedRequest], snap: Snapshot) -> tuple[list[str], list[str]]:
@@ -180,6 +189,7 @@ def figures(args: argparse.Namespace, wall: float, recorder: Recorder, driver: D
         "cancels": {k: driver.cancels[k] for k in ("sent", "racing", "ok", "refused", "given_up")},
         "dead_letters": {name.removeprefix("bus.dead_letters_"): n for name, n in sorted(totals.items())
                          if name.startswith("bus.dead_letters_") and name != "bus.dead_letters_lost"},
+        "dead_letter_examples": checked.get("dead_letters", {}),
         "runtime_losses": {name: totals.get(f"bus.{name}", 0) + totals.get(f"hosts.{name}", 0)
                            for name in RUNTIME_LOSSES},
         "duplicates_dropped": totals["hosts.duplicates_dropped"], "redeliveries": totals["bus.redeliveries"],

@@ -17,7 +17,8 @@ def clean() -> dict[str, Any]:
         "requests": 200, "answered": 200, "outcomes": {"approved": 120, "rejected: overlap": 80},
         "not_checked": None, "retries": 0, "given_up": 0, "given_up_examples": {}, "not_finished": 0,
         "cancels": {"sent": 14, "racing": 6, "ok": 9, "refused": 5, "given_up": 0},
-        "dead_letters": {}, "runtime_losses": {"lost_to_bus": 0, "given_up": 0, "dead_letters_lost": 0},
+        "dead_letters": {}, "dead_letter_examples": {},
+        "runtime_losses": {"lost_to_bus": 0, "given_up": 0, "dead_letters_lost": 0},
         "duplicates_dropped": 40, "redeliveries": 60, "answers_replayed": 12,
         "kills_planned": 3, "kills": {"hosts": 1, "relays": 1, "bus_shards": 1, "nodes": 0},
         "kills_survived": {"hosts": 1, "relays": 1, "bus_shards": 1, "nodes": 0},
@@ -46,7 +47,14 @@ def _cancel_given_up(figures: dict[str, Any]) -> None:
 
 
 def _unexplained_dead_letter(figures: dict[str, Any]) -> None:
-    figures["dead_letters"] = {"host_unreachable": 2, "late_answer": 3}
+    figures["dead_letters"] = {"UnknownAgentType": 2, "late_answer": 3}
+
+
+def _a_request_among_the_late(figures: dict[str, Any]) -> None:
+    figures["dead_letters"] = {"host_unreachable": 2}
+    figures["dead_letter_examples"] = {"host_unreachable": [
+        {"type": "HoldPlaced", "target": "employee/e1", "detail": "host gone"},
+        {"type": "PlaceHold", "target": "hr/d0", "detail": "host gone"}]}
 
 
 def _late_answer_without_a_host_kill(figures: dict[str, Any]) -> None:
@@ -78,8 +86,10 @@ def _invariant(figures: dict[str, Any]) -> None:
                  "1 requests given up or timed out (e.g. r5: DeliveryTimeout", id="given-up"),
     pytest.param(_set(not_finished=3), "3 requests never finished", id="not-finished"),
     pytest.param(_cancel_given_up, "1 cancellations given up", id="cancel-given-up"),
-    pytest.param(_unexplained_dead_letter, "dead letters the run cannot account for: host_unreachable 2",
+    pytest.param(_unexplained_dead_letter, "dead letters the run cannot account for: UnknownAgentType 2",
                  id="dead-letter"),
+    pytest.param(_a_request_among_the_late,
+                 "cannot account for: host_unreachable 2 (e.g. PlaceHold to hr/d0: host gone)", id="not-only-answers"),
     pytest.param(_late_answer_without_a_host_kill, "cannot account for: late_answer 1", id="late-answer-no-kill"),
     pytest.param(_runtime_loss, "the runtime lost messages: lost_to_bus 4", id="runtime-loss"),
     pytest.param(_set(lost=2, lost_examples=["r1", "r9"]), "2 requests lost (no terminal outcome)", id="lost"),
@@ -103,10 +113,12 @@ def test_each_rule_fails_a_run_that_breaks_it(breakage: Callable[[dict[str, Any]
     assert f"FAILED:\n  - {reasons[0]}" in capsys.readouterr().out
 
 
-def test_late_answers_after_a_host_kill_are_accounted_for_and_shown() -> None:
-    figures = clean() | {"dead_letters": {"late_answer": 3}}
+def test_answers_to_callers_that_died_with_a_killed_host_are_accounted_for() -> None:
+    figures = clean() | {"dead_letters": {"late_answer": 3, "host_unreachable": 1}, "dead_letter_examples": {
+        "late_answer": [{"type": "Reserved", "target": "manager/m1", "detail": "the caller stopped waiting"}],
+        "host_unreachable": [{"type": "", "target": "employee/e2", "detail": "host gone"}]}}
 
-    assert accounted_dead_letters(figures) == ({"late_answer": 3}, {})
+    assert accounted_dead_letters(figures) == ({"late_answer": 3, "host_unreachable": 1}, {})
     assert verdict(figures) == []
 
 
