@@ -86,6 +86,8 @@ def differences(a: Any, b: Any, where: str = "") -> list[str]:
 
 def same_state(name: str, first: Snapshot, second: Snapshot) -> InvariantResult:
     """The two snapshots agree in every section (hr, teams, notifiers, cancellations, employees)."""
-    found = [problem for section in ("hr", "teams", "notifiers", "cancellations", "employees")
-             for problem in differences(getattr(first, section), getattr(second, section), section)]
-    return InvariantResult(name, len(found), found[0] if found else "")
+    by_section = {section: differences(getattr(first, section), getattr(second, section), section)
+                  for section in ("hr", "teams", "notifiers", "cancellations", "employees")}
+    found = [problem for problems in by_section.values() for problem in problems]
+    where = ", ".join(f"{section} {len(problems)}" for section, problems in by_section.items() if problems)
+    return InvariantResult(name, len(found), f"{found[0]} (by section: {where})" if found else "")

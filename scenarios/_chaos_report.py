@@ -53,11 +53,15 @@ def verdict(figures: dict[str, Any]) -> list[str]:
         reasons.append(f"the driver retried {figures['retries']} times (one attempt per request is the rule)")
     if figures["given_up"]:
         example = next(iter(figures["given_up_examples"].items()), ("", ""))
-        reasons.append(f"{figures['given_up']} requests given up or timed out (e.g. {example[0]}: {example[1]})")
+        reasons.append(f"{figures['given_up']} requests failed or timed out in their one attempt "
+                       f"(e.g. {example[0]}: {example[1]})")
     if figures["not_finished"]:
         reasons.append(f"{figures['not_finished']} requests never finished")
     if figures["cancels"]["given_up"]:
-        reasons.append(f"{figures['cancels']['given_up']} cancellations given up or timed out")
+        example = next((item for item in figures["given_up_examples"].items() if item[0].startswith("cancel ")),
+                       ("", ""))
+        reasons.append(f"{figures['cancels']['given_up']} cancellations failed or timed out in their one attempt "
+                       f"(e.g. {example[0]}: {example[1]})")
     _, unexplained = accounted_dead_letters(figures)
     if unexplained:
         reasons.append("dead letters the run cannot account for: " + ", ".join(
@@ -93,10 +97,10 @@ def print_verdict(figures: dict[str, Any]) -> list[str]:
     cancels = figures["cancels"]
     rows = [("requests", figures["requests"]), ("answered", figures["answered"]),
             *[(f"  outcome {k}", v) for k, v in figures["outcomes"].items()],
-            ("retries", figures["retries"]), ("given up / timed out", figures["given_up"]),
+            ("retries", figures["retries"]), ("failed / timed out", figures["given_up"]),
             ("never finished", figures["not_finished"]),
             ("cancels sent (racing the decision)", f"{cancels['sent']} ({cancels['racing']})"),
-            ("cancels ok / refused / given up", f"{cancels['ok']} / {cancels['refused']} / {cancels['given_up']}"),
+            ("cancels ok / refused / failed", f"{cancels['ok']} / {cancels['refused']} / {cancels['given_up']}"),
             ("dead letters", sum(figures["dead_letters"].values())),
             *[(f"  {reason} (accounted: {ACCOUNTABLE[reason]})", n) for reason, n in accounted.items()],
             *[(f"  {reason} (NOT accounted for)", n) for reason, n in unexplained.items()],

@@ -131,20 +131,23 @@ async def run(rt: Runtime, plan: list[PlannedRequest], driver: Driver, chaos: Ch
 
 def finish(rt: Runtime, org: Org, args: argparse.Namespace, plan: list[PlannedRequest], driver: Driver,
            watch: ChaosWatch) -> dict[str, Any]:
-    """Once the runtime has settled: the agents' state, every host restarted, the state as they reload it and
-    as the store holds it, and the invariants on it."""
+    """Once the runtime has settled: the agents' state and the store's, which must agree; then every host
+    restarted, the state as the agents reload it (which must not have moved: a settled runtime has nothing
+    left to do) and as the store holds it, and the invariants on that."""
     requested = {p.request_id: p.employee for p in plan}
+    store = state_file(state_dir(args, "pto_chaos"), rt.namespace)
     unsettled = settled(rt, watch)
     memory = collect(rt, org)
+    before = same_state("the store holds what the agents held", memory, collect_stored(org, store, args.hr_dir))
     back = restart_hosts(rt, watch)
     if not all(isinstance(v, float) for v in back.values()):
         return {"not_checked": f"a host did not come back after the final restart: {back}", "unsettled": unsettled}
-    unsettled = unsettled or settled(rt, watch)  # a restarted host sends again what it kept
+    unsettled = unsettled or settled(rt, watch)
     reloaded = collect(rt, org)
-    stored = collect_stored(org, state_file(state_dir(args, "pto_chaos"), rt.namespace), f"{args.run_dir}/hr")
-    results = [*check(org, stored, requested, driver.answers),
-               same_state("the store holds what the agents held", memory, stored),
-               same_state("restarted hosts' agents hold what they held before", memory, reloaded)]
+    stored = collect_stored(org, store, args.hr_dir)
+    results = [*check(org, stored, requested, driver.answers), before,
+               same_state("restarting every host changed nothing", memory, reloaded),
+               same_state("the store holds what the restarted agents hold", reloaded, stored)]
     return {"not_checked": None, "unsettled": unsettled, "results": results, "final": stored,
             "restart_s": back, "dead_letters": dead_letters(rt)}
 
@@ -245,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             cluster, own_tmp = start_cluster(args.nodes)
             args.address = cluster.address
         rt = connect(args, "pto-chaos", state)
-        start_app(rt, org, args, "pto_chaos")
+        args.hr_dir = start_app(rt, org, args, "pto_chaos") / "hr"
         print(f"{args.requests:,} requests from {len(org.employees)} employees, {args.concurrency:,} in flight, "
               f"{args.hosts} PTO hosts ({args.placement}), {args.shards} bus shard(s), {args.kills} kills, "
               f"{args.nodes or 1} node(s), seed {args.seed}", flush=True)

@@ -594,7 +594,8 @@ def test_a_change_the_store_never_got_is_caught(world: World, cast: Cast, tmp_pa
     result = same_state(STORE, memory, collect_stored(world.org, path, tmp_path))
 
     assert (result.name, result.violations) == (STORE, 1)
-    assert result.example == f"employees[{cast.approved}][requests][r-approved]: 'rejected' against 'approved'"
+    assert result.example == (f"employees[{cast.approved}][requests][r-approved]: 'rejected' against 'approved' "
+                              "(by section: employees 1)")
 
 
 def test_a_request_missing_from_the_store_is_caught_by_both_checks(world: World, cast: Cast, tmp_path: Path) -> None:
