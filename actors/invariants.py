@@ -11,8 +11,17 @@ from cluster import AgentId, Runtime
 
 from .org import Org
 
-__all__ = ["AUDIT", "ANSWERS", "CANCELS", "NOTICES", "DriverAnswers", "InvariantResult", "Snapshot", "check",
-           "collect"]
+__all__ = [
+    "ANSWERS",
+    "AUDIT",
+    "CANCELS",
+    "NOTICES",
+    "DriverAnswers",
+    "InvariantResult",
+    "Snapshot",
+    "check",
+    "collect",
+]
 
 NOTICES = "each approved notice reached each recipient exactly once, rejected ones none"
 CANCELS = "each cancellation notice reached the approval's audience exactly once, others none"
@@ -225,7 +234,8 @@ def _audit(org: Org, hr_requests: dict[str, tuple], rows: list[tuple]) -> list[s
             problems.append(f"{rid}: decided by {decided_by}, not {employee}'s manager {manager}")
         if (status == "cancelled") != (cancelled_by is not None) or cancelled_by not in (None, manager):
             problems.append(f"{rid}: {status} in hr, audit row cancelled by {cancelled_by}")
-    problems += [f"{rid}: audit row for a request hr does not know" for rid in sorted(set(by_request) - set(hr_requests))]
+    problems += [f"{rid}: audit row for a request hr does not know"
+                 for rid in sorted(set(by_request) - set(hr_requests))]
     return problems
 
 
