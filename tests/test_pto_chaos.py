@@ -61,13 +61,13 @@ def test_a_run_without_kills_passes_strictly(tmp_path: Path) -> None:
     assert sum(figures["kills"].values()) == 0, output
 
 
-# Seen failing with the runtime of 2026-12-04 (1 run in 6 of the 200-request, 3-kill run, seed 1): a racing
-# cancellation refused NotAuthorized by the manager after a host kill (the employee had stored its approval,
-# the manager's decision was not stored yet), and the department notifier's in-memory notices differing from
-# what it held after every host restarted.
+# Seen failing on 2026-12-04 (1 run in 6 of the 200-request, 3-kill run; a 2,000-request run with a node lost):
+# cancellations refused NotAuthorized by a manager that had no decision for a request its employee had
+# recorded approved (its state lost with its host before it was stored), approval notices delivered twice,
+# and a notifier's notices differing before and after every host restarted.
 RUNTIME_HOLES = pytest.mark.xfail(strict=False, reason=(
-    "under kills the runtime can still lose or delay things: an agent's state not yet stored when another "
-    "agent acted on its answer, notices that differ before and after a restart"))
+    "under kills the runtime can still lose or double things: a manager's decision not stored when its "
+    "employee's approval was, notices delivered twice, notices that differ before and after a restart"))
 
 
 @RUNTIME_HOLES
