@@ -63,7 +63,7 @@ def test_a_run_without_kills_passes_strictly(tmp_path: Path) -> None:
 
 # Seen failing on 2026-12-04 (1 run in 6 of the 200-request, 3-kill run; a 2,000-request run with a node lost):
 # cancellations refused NotAuthorized by a manager that had no decision for a request its employee had
-# recorded approved (its state lost with its host before it was stored), approval notices delivered twice,
+# recorded approved (likely its state lost with its host before it was stored), approval notices delivered twice,
 # and a notifier's notices differing before and after every host restarted.
 RUNTIME_HOLES = pytest.mark.xfail(strict=False, reason=(
     "under kills the runtime can still lose or double things: a manager's decision not stored when its "
