@@ -19,10 +19,10 @@ from ._agent import Agent
 from ._envelope import KEPT, Envelope
 from ._mailbox import Mailbox
 from ._state import StateMap
+from .constants import SEEN
 
-__all__ = ["NEW", "OUT_PART", "RUNNING", "SEEN", "Activation"]
+__all__ = ["NEW", "OUT_PART", "RUNNING", "Activation"]
 
-SEEN = 1024
 _SEEN_PART = "\x1eseen"  # cannot clash with an agent's own part names, which are identifiers
 OUT_PART = "\x1eout"
 

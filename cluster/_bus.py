@@ -16,20 +16,17 @@ import ray
 
 from ._envelope import Envelope, Kind
 from ._errors import NotAuthorized, RaybusError, error_payload
-from ._host import host_actor_name
 from ._interceptor import Interceptor
 from ._links import HostLinks
 from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
 from ._routing import AgentTypeSpec, RoutingTable
-from ._shards import BUS_NAME, bus_name, table_of
+from ._shards import table_of
 from ._subscription import Subscription
 from ._trace import TraceLog, is_sampled
-from ._window import DEFAULT_WINDOW
+from .constants import BUS_NAME, CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, bus_name
 
-__all__ = ["Bus", "host_actor_name"]
-
-CLIENT_PREFIX = "client."
+__all__ = ["Bus"]
 
 
 class _ClientQueue:
@@ -69,10 +66,9 @@ class Bus:
         back); and every host hears that what it had sent through this shard is gone with the old one."""
         if self.shard == 0 and self.table_path and self.table_path.exists():
             self.table = pickle.loads(self.table_path.read_bytes())
-        prefix = host_actor_name("")
         for actor in ray.util.list_named_actors(all_namespaces=True):
-            if actor["namespace"] == self.namespace and actor["name"].startswith(prefix):
-                self.links.host(actor["name"][len(prefix):]).bus_restarted.remote(self.shard)
+            if actor["namespace"] == self.namespace and actor["name"].startswith(HOST_PREFIX):
+                self.links.host(actor["name"][len(HOST_PREFIX):]).bus_restarted.remote(self.shard)
         self.counts["restarts"] += 1
 
     def _save_table(self) -> None:

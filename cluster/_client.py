@@ -13,14 +13,15 @@ from ._endpoint import Endpoint
 from ._envelope import Envelope, Kind
 from ._errors import BusUnavailable
 from ._routing import RoutingTable
-from ._shards import BUS_RETRY_DELAY, UNAVAILABLE, BusOutboxes, shard_of
+from ._shards import UNAVAILABLE, BusOutboxes
 from ._window import SendWindow
+from .constants import BUS_RETRY_DELAY, CLIENT_PREFIX, shard_of
 
 __all__ = ["Client"]
 
 
 def _new_name() -> str:
-    return f"client.{uuid.uuid4().hex}"
+    return f"{CLIENT_PREFIX}{uuid.uuid4().hex}"
 
 
 class Client(Endpoint):

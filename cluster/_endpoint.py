@@ -16,11 +16,10 @@ from ._envelope import REPLAYED, Envelope, Kind, new_message_id
 from ._errors import DeliveryTimeout, UnknownMessageType, error_from_wire
 from ._routing import RoutingTable
 from ._topic import TopicId
-from ._window import DEFAULT_WINDOW, SendWindow
+from ._window import SendWindow
+from .constants import DEFAULT_TIMEOUT, DEFAULT_WINDOW
 
-__all__ = ["DEFAULT_TIMEOUT", "Endpoint"]
-
-DEFAULT_TIMEOUT = 60.0
+__all__ = ["Endpoint"]
 
 
 def _expire(future: asyncio.Future, recipient: str, type_name: str, timeout: float) -> None:

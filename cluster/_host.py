@@ -28,22 +28,18 @@ from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
 from ._outbox import Outbox
 from ._routing import RoutingTable
-from ._shards import BUS_NAME, BUS_RETRY_DELAY, UNAVAILABLE, BusOutboxes, bus_name, shard_of, table_of
+from ._shards import UNAVAILABLE, BusOutboxes, table_of
 from ._state import SqliteStateStore, StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog, is_sampled
-from ._window import DEFAULT_WINDOW
+from .constants import BUS_RETRY_DELAY, DEFAULT_WINDOW, bus_name, host_actor_name, shard_of
 
-__all__ = ["BUS_NAME", "Host", "host_actor_name"]
+__all__ = ["Host"]
 
 BUS_RETRIES = 120
 
 log = logging.getLogger("raybus.host")
-
-
-def host_actor_name(endpoint: str) -> str:
-    return f"raybus.host.{endpoint}"
 
 
 class Host(Finishing, Endpoint):

@@ -18,8 +18,9 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ._envelope import KEPT, Kind
 from ._errors import RaybusError
-from ._host import Host, host_actor_name
+from ._host import Host
 from ._outbox import Outbox
+from .constants import host_actor_name
 
 __all__ = ["HostLinks"]
 

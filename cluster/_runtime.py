@@ -19,11 +19,10 @@ from ._interceptor import Interceptor
 from ._messages import DEAD_LETTER_TOPIC
 from ._placement import Dedicated, Placement
 from ._routing import AgentTypeSpec, RoutingTable, resolve_agent_class
-from ._shards import bus_name
 from ._subscription import Subscription
 from ._topic import TopicId
 from ._trace import TraceEvent, new_trace_id, to_mermaid
-from ._window import DEFAULT_WINDOW
+from .constants import DEFAULT_WINDOW, bus_name
 
 __all__ = ["DEAD_LETTER_TOPIC", "Runtime"]
 

@@ -6,7 +6,6 @@ Shard 0 keeps the registry and hands every change to the others before it answer
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,21 +13,11 @@ import ray
 
 from ._errors import RaybusError
 from ._outbox import Outbox
+from .constants import BUS_RETRY_DELAY, shard_of
 
-__all__ = ["BUS_NAME", "BUS_RETRY_DELAY", "UNAVAILABLE", "BusOutboxes", "bus_name", "shard_of", "table_of"]
+__all__ = ["UNAVAILABLE", "BusOutboxes", "table_of"]
 
-BUS_NAME = "raybus.bus"
 UNAVAILABLE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)  # a bus shard restarting
-BUS_RETRY_DELAY = 0.5  # seconds between tries while a shard restarts
-
-
-def bus_name(shard: int) -> str:
-    return BUS_NAME if shard == 0 else f"{BUS_NAME}.{shard}"
-
-
-def shard_of(key: str, shards: int) -> int:
-    # crc32, not hash(): every process must agree, and str hashes are salted per process
-    return zlib.crc32(key.encode()) % shards if shards > 1 else 0
 
 
 def table_of(shard_zero: Any, namespace: str, within: float = 60.0) -> Any:

@@ -19,8 +19,7 @@ import ray._private.state as ray_state  # the GCS actor table: restarts and node
 from ray.cluster_utils import Cluster
 
 from cluster import Runtime
-from cluster._host import host_actor_name
-from cluster._shards import BUS_NAME, bus_name
+from cluster.constants import BUS_NAME, bus_name, host_actor_name
 
 from .pto_load import ResourceWatch
 

@@ -25,7 +25,7 @@ from actors.invariants import check, collect
 from actors.messages import RequestTimeOff
 from actors.org import Org
 from cluster import AgentId, Runtime
-from cluster._shards import BUS_NAME
+from cluster.constants import BUS_NAME
 
 from ._chaos import Chaos, ChaosWatch, start_cluster
 from ._common import add_common_flags, connect, machine, print_table, write_json
