@@ -33,7 +33,7 @@ Answer = tuple[int, str, Any] | None  # (kind, type name, payload) of a REPLY or
 
 
 class Activation:
-    __slots__ = ("agent", "durable", "held", "mailbox", "outgoing", "running", "seen")
+    __slots__ = ("agent", "durable", "held", "mailbox", "outgoing", "running", "seen", "start_failed")
 
     def __init__(self, agent: Agent, mailbox: Mailbox[Envelope], durable: bool) -> None:
         self.agent = agent
@@ -44,6 +44,7 @@ class Activation:
         self.seen: dict[str, list] = StateMap() if durable else {}
         self.outgoing: dict[str, tuple] = StateMap() if durable else {}  # publish id → wire, until all handled
         self.held: list[tuple] = []  # publishes whose write has not been asked for yet
+        self.start_failed: BaseException | None = None  # what on_start raised: every message hears it
 
     def keep(self, wire: tuple) -> None:
         """A publish of this (durable) agent: stored with its next write, sent once that is done."""

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import pickle
 import time
+import uuid
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class Bus:
                  shard: int = 0, shards: int = 1) -> None:
         self.namespace = namespace
         self.shard, self.shards = shard, shards
+        self.incarnation = uuid.uuid4().hex  # a driver that sees it change knows what this shard held is gone
         self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
         self.table_path = Path(state_dir) / f"{namespace}.table" if state_dir else None
         if self.table_path is not None:
@@ -131,8 +133,9 @@ class Bus:
             host.update_table.remote(self.table)
 
     # --- routing ------------------------------------------------------------------------------
-    async def route(self, origin: str, batch: list[tuple]) -> None:
-        """Accept a batch from a host or a driver; returns before anything is delivered."""
+    async def route(self, origin: str, batch: list[tuple]) -> str:
+        """Accept a batch from a host or a driver; returns this shard's incarnation before anything is
+        delivered."""
         self.metrics.start()
         from_client = origin.startswith(CLIENT_PREFIX)
         if from_client and origin not in self.clients:  # an answer made at once must not beat the first pull
@@ -140,8 +143,7 @@ class Bus:
         for wire in batch:
             kind = wire[0]
             if kind == Kind.REPLY or kind == Kind.ERROR:
-                self.links.done(origin, wire[8])  # an answer acknowledges the call it answers
-                self._route_answer(wire)
+                self._take_answer(origin, wire, from_client)
                 continue
             if kind == Kind.ACK:
                 self.links.done(origin, wire[1])
@@ -159,6 +161,22 @@ class Bus:
                 self._route_send(wire)
             else:
                 self._route_publish(wire, None if from_client else origin)
+        return self.incarnation
+
+    def _take_answer(self, origin: str, wire: tuple, from_client: bool) -> None:
+        """An answer acknowledges the call it answers, and is taken only from the host that was given that
+        call, as the agent it was for (or, for a call this shard does not keep, from that agent's host)."""
+        call = self.links.done(origin, wire[8])
+        if call is not None:
+            genuine = call[4] == wire[3]
+            wire = (*wire[:4], call[9], *wire[5:])  # to the caller the call named, whatever the answer says
+        else:
+            genuine = not from_client and wire[3] is not None and self.table.known_endpoint_of(wire[3]) == origin
+        if not genuine:
+            self.counts["forged_answers"] += 1
+            self._dead_letter(wire, "NotAuthorized", f"{origin} may not answer {wire[8]} as {wire[3]!r}")
+            return
+        self._route_answer(wire)
 
     def _route_send(self, wire: tuple) -> None:
         try:
@@ -198,7 +216,8 @@ class Bus:
                 for recipient in recipients:
                     self.trace.record(wire[2], Kind.PUBLISH, wire[3], recipient, wire[5], wire[1])
         self.counts["publish_deliveries"] += sum(len(recipients) for recipients in by_endpoint.values())
-        self.links.fan_out(wire[:10], by_endpoint)
+        for endpoint, recipients in by_endpoint.items():
+            self.links.deliver(endpoint, (*wire[:10], tuple(recipients)))
         self.links.track_publish(publisher, wire, len(by_endpoint))
 
     def _route_answer(self, wire: tuple) -> None:
@@ -247,8 +266,9 @@ class Bus:
             self._dead_letter(wire, "host_unreachable", str(error))
 
     # --- drivers ------------------------------------------------------------------------------
-    async def pull(self, client: str, wait: float = 1.0) -> list[tuple]:
-        """Long poll: a driver's answers, as soon as there are any (or an empty list after ``wait``)."""
+    async def pull(self, client: str, wait: float = 1.0) -> tuple[str, list[tuple]]:
+        """Long poll: this shard's incarnation and a driver's answers, as soon as there are any (or none after
+        ``wait``)."""
         queue = self.clients.get(client)
         if queue is None:
             queue = self.clients[client] = _ClientQueue()
@@ -258,7 +278,7 @@ class Bus:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(queue.event.wait(), wait)
         items, queue.items = queue.items, []
-        return items
+        return self.incarnation, items
 
     async def disconnect(self, client: str) -> None:
         queue = self.clients.pop(client, None)
@@ -278,6 +298,16 @@ class Bus:
             "bus": dict(self.counts) | self.links.figures() | process_figures(self.cpu_at_start),
             "hosts": hosts,
         }
+
+    async def held(self) -> dict[str, dict[str, int]]:
+        """By place (this shard, each of its hosts): what is still held there, only what is not zero."""
+        found = await asyncio.gather(*(host.held.remote() for host in self.links.hosts.values()),
+                                     return_exceptions=True)
+        mine = self.links.held() | {"answers_for_drivers": sum(len(q.items) for q in self.clients.values())}
+        places = {bus_name(self.shard): mine}
+        for endpoint, held in zip(self.links.hosts, found, strict=True):
+            places[endpoint] = {"restarting": 1} if isinstance(held, BaseException) else held
+        return {place: {what: n for what, n in held.items() if n} for place, held in places.items()}
 
     async def agents(self) -> list[str]:
         found = await asyncio.gather(*(h.agents.remote() for h in self.links.hosts.values()))

@@ -29,6 +29,7 @@ class Client(Endpoint):
         super().__init__(_new_name(), table, window)
         self.buses = buses
         self.unsent = 0
+        self.bus_restarts = 0  # shard restarts this driver noticed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outboxes: BusOutboxes | None = None
         self._pumps: list[asyncio.Task] = []
@@ -64,8 +65,9 @@ class Client(Endpoint):
                 self.name = _new_name()
             self._loop = loop
             self.window = SendWindow(self.window.size)  # its semaphores belong to the old loop
-            self._outboxes = BusOutboxes(self.buses, lambda: self.name, self._bus_refused)
-            self._pumps = [loop.create_task(self._pump_answers(shard)) for shard in range(len(self.buses))]
+            self._outboxes = BusOutboxes(self.buses, lambda: self.name, self._bus_refused, self._bus_restarted)
+            self._pumps = [loop.create_task(self._pump_answers(shard, self._outboxes))
+                           for shard in range(len(self.buses))]
         return self._outboxes
 
     def _bus_refused(self, shard: int, batch: list[tuple], error: BaseException) -> None:
@@ -80,21 +82,28 @@ class Client(Endpoint):
             if wire is not None and self._outboxes is not None:
                 self._outboxes.put(wire)
 
-    async def _pump_answers(self, shard: int) -> None:
-        bus, bus_lost = self.buses[shard], False
+    def _bus_restarted(self, shard: int) -> None:
+        """A shard with a new incarnation lost what the old one held (the calls it had not answered, the
+        answers it had not handed over): our unanswered calls through it go again, with the same ids, so
+        their agents answer again what they had answered."""
+        self.bus_restarts += 1
+        shards = len(self.buses)
+        self._send_again([mid for mid, wire in self.via_bus.items() if shard_of(wire[4], shards) == shard])
+
+    async def _pump_answers(self, shard: int, outboxes: BusOutboxes) -> None:
+        bus = self.buses[shard]
         while True:
             try:
-                answers = await bus.pull.remote(self.name)
-            except UNAVAILABLE:
-                bus_lost = True  # it is restarting: poll again; callers' own timeouts still run
+                incarnation, answers = await bus.pull.remote(self.name)
+            except UNAVAILABLE:  # it is restarting: poll again; callers' own timeouts still run
                 await asyncio.sleep(BUS_RETRY_DELAY)
                 continue
-            if bus_lost:  # what the old shard held is gone: our unanswered calls through it go again
-                bus_lost = False
-                shards = len(self.buses)
-                self._send_again([mid for mid, wire in self.via_bus.items() if shard_of(wire[4], shards) == shard])
+            outboxes.heard(shard, incarnation)
             for wire in answers:
                 self.accept_answer(wire)
+
+    def held(self) -> dict[str, int]:
+        return self._outboxes.held() if self._outboxes is not None else {}
 
     def refresh_table(self) -> None:
         self.table = ray.get(self.buses[0].get_table.remote())

@@ -1,6 +1,8 @@
 """Finishing: how a host ends a message. The answer is remembered by the agent (a copy of the message gets
 it again), stored with the agent's state when it is durable, and only then sent, with the publishes the
-handler made; a message the bus delivered that has no answer is acknowledged instead."""
+handler made; a message the bus delivered that has no answer is acknowledged once every recipient here
+finished it. A write that fails is tried again, its answer and publishes waiting for it: a caller never
+hears that something did not happen which a later write stores."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from ._routing import RoutingTable
 from ._shards import BusOutboxes
 from ._state import StateWriter
 from ._trace import TraceLog, is_sampled
+from .constants import FINISHED, RETRY_DELAY
 
 __all__ = ["Finishing"]
 
@@ -25,7 +28,8 @@ class Finishing:
     name: str
     table: RoutingTable
     activations: dict[str, Activation]
-    copies_unfinished: dict[str, int]
+    taken: dict[str, set[str]]
+    finished: dict[str, None]
     states: StateWriter | None
     to_bus: BusOutboxes
     counts: Counter[str]
@@ -59,25 +63,25 @@ class Finishing:
         if not activation.durable:
             self._conclude(envelope, agent_id, answer)
             return
+        self._save_then_conclude(activation, envelope, agent_id, answer)
+
+    def _save_then_conclude(self, activation: Activation, envelope: Envelope, agent_id: str,
+                            answer: Answer) -> None:
         saving = self.states.mark(agent_id, activation.state)  # the mailbox goes on meanwhile
         published = activation.take_held()
-        saving.add_done_callback(
-            lambda done: self._conclude_when_saved(done, envelope, agent_id, answer, published))
 
-    def _conclude_when_saved(self, saving: asyncio.Future, envelope: Envelope, agent_id: str, answer: Answer,
-                             published: list[tuple]) -> None:
-        error = saving.exception()
-        if error is None:
-            for wire in published:
-                self.to_bus.put(wire)
-        else:
-            self.activations[agent_id].held[:0] = published  # they go with the next write that succeeds
-            failure = HandlerError(f"{agent_id} handled {envelope.type_name} but could not save its state: {error}",
-                                   type(error).__qualname__)
-            self._report_failure(envelope, failure, agent_id, "state_write")
-            answer = (Kind.ERROR, "", error_payload(failure)) if envelope.kind == Kind.SEND else None
-            self.activations[agent_id].record(envelope.message_id, answer)  # what a copy hears too
-        self._conclude(envelope, agent_id, answer)
+        def saved(done: asyncio.Future) -> None:
+            if done.exception() is None:
+                for wire in published:
+                    self.to_bus.put(wire)
+                self._conclude(envelope, agent_id, answer)
+                return
+            self.counts["state_write_retries"] += 1  # the change stays in memory: store it, then answer
+            activation.held[:0] = published
+            asyncio.get_running_loop().call_later(RETRY_DELAY, self._save_then_conclude, activation, envelope,
+                                                  agent_id, answer)
+
+        saving.add_done_callback(saved)
 
     def _conclude(self, envelope: Envelope, agent_id: str, answer: Answer, replayed: bool = False) -> None:
         """Send the answer (which the bus takes as the message's acknowledgement), or acknowledge a message
@@ -85,15 +89,25 @@ class Finishing:
         activation = self.activations.get(agent_id)
         if activation is not None:
             activation.release(envelope.message_id)
+        last = self._let_go(envelope.message_id, agent_id)
         if answer is not None:
             self._answer(envelope, *answer, agent_id, replayed)
-        elif envelope.kind == Kind.SEND:
-            if envelope.origin != self.name:
-                self.to_bus.put((Kind.ACK, envelope.message_id), envelope.target)
-        elif (left := self.copies_unfinished.pop(envelope.message_id, 1) - 1) > 0:
-            self.copies_unfinished[envelope.message_id] = left
-        else:  # every recipient here is done with this publish
+        elif last:  # every recipient here is done with a message the bus gave us that has no answer
             self.to_bus.put((Kind.ACK, envelope.message_id), envelope.target)
+
+    def _let_go(self, message_id: str, agent_id: str) -> bool:
+        """``agent_id`` finished a message the bus gave us: True if it was the last recipient here."""
+        taken = self.taken.get(message_id)
+        if taken is None or agent_id not in taken:
+            return False  # delivered in-process, or an inspection
+        taken.discard(agent_id)
+        if taken:
+            return False
+        del self.taken[message_id]
+        self.finished[message_id] = None
+        if len(self.finished) > FINISHED:
+            del self.finished[next(iter(self.finished))]
+        return True
 
     def _repeat(self, envelope: Envelope, agent_id: str, admitted: Any) -> None:
         """A copy of a message the agent has had: the first copy answers, or answered and is answered again."""

@@ -17,7 +17,7 @@ from typing import Any
 import ray
 
 from ._activation import NEW, OUT_PART, Activation
-from ._agent import Agent, MessageContext
+from ._agent import MessageContext
 from ._agent_id import AgentId
 from ._endpoint import Endpoint
 from ._envelope import KEPT, Envelope, Kind
@@ -26,14 +26,13 @@ from ._finishing import Finishing
 from ._mailbox import Mailbox
 from ._messages import dead_letter_envelope
 from ._metrics import MetricsExporter, process_figures
-from ._outbox import Outbox
 from ._routing import RoutingTable
 from ._shards import UNAVAILABLE, BusOutboxes, table_of
 from ._state import SqliteStateStore, StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog, is_sampled
-from .constants import BUS_RETRY_DELAY, DEFAULT_WINDOW, bus_name, host_actor_name, shard_of
+from .constants import BUS_RETRY_DELAY, DEFAULT_WINDOW, bus_name, shard_of
 
 __all__ = ["Host"]
 
@@ -51,15 +50,16 @@ class Host(Finishing, Endpoint):
         self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
         super().__init__(endpoint, table_of(self.buses[0], namespace), window)
         self.activations: dict[str, Activation] = {}
-        self.copies_unfinished: dict[str, int] = {}  # publish id → its recipients here that have not finished
-        self.to_bus = BusOutboxes(self.buses, lambda: self.name, self._bus_unreachable)
+        self.taken: dict[str, set[str]] = {}  # message id the bus gave us → its recipients here not finished
+        self.finished: dict[str, None] = {}  # the last FINISHED message ids the bus gave us that are done here
+        self.to_bus = BusOutboxes(self.buses, lambda: self.name, self._bus_unreachable, self._bus_restarted)
         self.counts: Counter[str] = Counter()
         self.states = StateWriter(SqliteStateStore(state_path), self.counts) if state_path else None
         self.trace = TraceLog(endpoint)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         self.node = ray.get_runtime_context().get_node_id()
-        self.siblings: dict[str, Outbox[tuple]] = {}  # hosts of this node we relay publishes to
+        self.resending = 0  # messages waiting for a restarting bus shard
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         for bus in self.buses:  # where we run, and (restarted) that what we had not finished must come again
             bus.host_up.remote(endpoint, self.node, restarted)
@@ -72,32 +72,33 @@ class Host(Finishing, Endpoint):
         for wire in batch:
             kind = wire[0]
             if kind == Kind.SEND:
-                if wire[9] == self.name:  # our own call, sent round by a stale table: it lives and dies with us
-                    self.to_bus.put((Kind.ACK, wire[1]), wire[4])
-                self._enqueue(wire[4], Envelope.from_wire(wire))
+                self._take(wire[1], (wire[4],), wire)
             elif kind == Kind.PUBLISH:
-                if len(wire) > 11:  # the copies of this node's other hosts: they go on from here
-                    self._relay(wire)
-                    wire = wire[:11]
-                envelope = Envelope.from_wire(wire)
-                self.copies_unfinished[wire[1]] = len(wire[10])
-                for recipient in wire[10]:
-                    self._enqueue(recipient, envelope)
+                self._take(wire[1], wire[10], wire)
             elif kind == Kind.ACK:
                 self._published(wire[1], wire[2])
             else:
                 self.accept_answer(wire)
 
-    def _relay(self, wire: tuple) -> None:
-        self.counts["publishes_relayed"] += 1
-        for endpoint, recipients in wire[11]:
-            sibling = self.siblings.get(endpoint)
-            if sibling is None:
-                host = ray.get_actor(host_actor_name(endpoint), namespace=self.namespace)
-                # a sibling that died restarts and gets its copy again from the bus, which keeps it until done
-                sibling = self.siblings[endpoint] = Outbox(lambda batch, host=host: host.deliver.remote(batch),
-                                                           lambda batch, error: None)
-            sibling.put((*wire[:10], recipients))
+    def _take(self, message_id: str, recipients: tuple[str, ...], wire: tuple) -> None:
+        """Per (message id, recipient): a recipient that has this message and has not finished it does not
+        get a copy; one that finished it gets it again (and answers again what it answered)."""
+        taken = self.taken.get(message_id)
+        if taken is None:
+            taken = self.taken[message_id] = set()
+        envelope = Envelope.from_wire(wire)
+        for recipient in recipients:
+            if recipient in taken:
+                self.counts["duplicates_dropped"] += 1
+                continue
+            taken.add(recipient)
+            self._enqueue(recipient, envelope)
+
+    async def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:
+        """Of ``message_ids`` (given to us by the bus): those some recipient here still has, and those every
+        recipient here has finished lately. The bus sends again what is in neither."""
+        held = {message_id for message_id in message_ids if message_id in self.taken}
+        return held, {message_id for message_id in message_ids if message_id in self.finished}
 
     def _published(self, message_id: str, publisher: str) -> None:
         """Every copy of an agent's publish was handled: it leaves the agent's outbox."""
@@ -116,8 +117,12 @@ class Host(Finishing, Endpoint):
                     self.to_bus.put(wire)
 
     async def bus_restarted(self, shard: int = 0) -> None:
-        """A bus shard lost what it held: our calls through it still waiting for an answer go again
-        (recipients drop copies)."""
+        """Told by a restarted shard (``heard`` tells us too, at our next batch through it)."""
+        self._bus_restarted(shard)
+
+    def _bus_restarted(self, shard: int) -> None:
+        """A bus shard lost what it held: our calls through it still waiting for an answer and our agents'
+        kept publishes go again (recipients drop copies)."""
         kept = [wire for activation in self.activations.values() for wire in activation.outgoing.values()]
         again = [wire for wire in [*self.via_bus.values(), *kept] if shard_of(wire[4], len(self.buses)) == shard]
         self.buses[shard].host_up.remote(self.name, self.node, False)  # it has forgotten where we run
@@ -133,12 +138,19 @@ class Host(Finishing, Endpoint):
         return list(self.activations)
 
     async def stats(self) -> dict[str, Any]:
-        queued = sum(len(a.mailbox) for a in self.activations.values())
-        return dict(self.counts) | {
-            "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
+        return dict(self.counts) | await self.held() | {
+            "agents": len(self.activations), "late_answers": self.late_answers,
             "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(), "node": self.node,
             **self.to_bus.figures(), **process_figures(self.cpu_at_start),
         }
+
+    async def held(self) -> dict[str, int]:
+        """What this host still answers for: messages in mailboxes, messages from the bus not finished,
+        publishes kept until every copy is handled, and what waits for the bus to take it."""
+        activations = self.activations.values()
+        return {"queued": sum(len(a.mailbox) for a in activations), "taken": len(self.taken),
+                "kept_publishes": sum(len(a.outgoing) for a in activations), "resending": self.resending,
+                **self.to_bus.held()}
 
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)
@@ -188,16 +200,21 @@ class Host(Finishing, Endpoint):
 
     async def _resend(self, shard: int, batch: list[tuple]) -> None:
         """The shard is restarting: try again until it is back; a call its caller gave up on is let go."""
-        for _ in range(BUS_RETRIES):
-            await asyncio.sleep(BUS_RETRY_DELAY)
-            batch = [wire for wire in batch if wire[0] != Kind.SEND or wire[1] in self.pending]
-            try:
-                await self.buses[shard].route.remote(self.name, batch)
-                return
-            except UNAVAILABLE:
-                continue
-        self.counts["lost_to_bus"] += len(batch)
-        log.error("%s: the bus did not come back; %d messages not sent", self.name, len(batch))
+        waiting = len(batch)
+        self.resending += waiting
+        try:
+            for _ in range(BUS_RETRIES):
+                await asyncio.sleep(BUS_RETRY_DELAY)
+                batch = [wire for wire in batch if wire[0] != Kind.SEND or wire[1] in self.pending]
+                try:
+                    await self.to_bus.route(shard, batch)
+                    return
+                except UNAVAILABLE:
+                    continue
+            self.counts["lost_to_bus"] += len(batch)
+            log.error("%s: the bus did not come back; %d messages not sent", self.name, len(batch))
+        finally:
+            self.resending -= waiting
 
     def _late_answer(self, wire: tuple) -> None:
         super()._late_answer(wire)
@@ -217,11 +234,11 @@ class Host(Finishing, Endpoint):
             agent.config = self.table.spec_of(agent_type).config
             handlers = agent.handlers
             mailbox: Mailbox[Envelope] = Mailbox(
-                lambda envelope: self._process(agent, envelope),
+                lambda envelope: self._process(activation, envelope),
                 lambda envelope: (info := handlers.get(envelope.type_name)) is not None and info.interleave,
-                lambda: self._start(agent),
+                lambda: self._start(activation),
             )
-            durable = self.states is not None and type(agent).save_state is not Agent.save_state
+            durable = self.states is not None  # its dedup and its publishes outlive us, whatever it keeps
             activation = self.activations[agent_id] = Activation(agent, mailbox, durable)
             state = self.states.load(agent_id) if durable else None
             if state is not None:  # before on_start, which the mailbox runs ahead of the first message
@@ -239,23 +256,35 @@ class Host(Finishing, Endpoint):
             return
         activation.mailbox.put(envelope)
 
-    async def _start(self, agent: Agent) -> None:
+    async def _start(self, activation: Activation) -> None:
+        """An agent whose ``on_start`` raised is not left half-started: the messages already in its mailbox
+        are answered with the failure, and the next message starts a new activation."""
+        agent = activation.agent
         try:
             await agent.on_start()
-        except Exception:
+        except Exception as exc:
             self.counts["start_errors"] += 1
-            traceback.print_exc()
+            activation.start_failed = HandlerError(f"{agent.id} failed to start: {exc}", type(exc).__qualname__,
+                                                   traceback.format_exc())
+            if self.activations.get(str(agent.id)) is activation:
+                del self.activations[str(agent.id)]
 
-    async def _process(self, agent: Agent, envelope: Envelope) -> None:
+    async def _process(self, activation: Activation, envelope: Envelope) -> None:
+        agent = activation.agent
         if envelope.type_name == "":  # call_agent: an inspection call, ordered with the messages
             method, args, future = envelope.payload
             try:
+                if activation.start_failed is not None:
+                    raise activation.start_failed
                 future.set_result(getattr(agent, method)(*args))
             except Exception as exc:
                 future.set_exception(exc)
             return
+        if activation.start_failed is not None:
+            self._fail(envelope, activation.start_failed, str(agent.id), reason="start_failed")
+            return
         agent_id = str(agent.id)
-        admitted = self.activations[agent_id].admit(envelope.message_id)
+        admitted = activation.admit(envelope.message_id)
         if admitted is not NEW:
             self._repeat(envelope, agent_id, admitted)
             return

@@ -37,13 +37,26 @@ class BusOutboxes:
     """A sender's way to the bus (a driver's or a host's): one outbox per shard, each batching its own calls."""
 
     def __init__(self, buses: list[Any], origin: Callable[[], str],
-                 on_failure: Callable[[int, list[tuple], BaseException], None]) -> None:
+                 on_failure: Callable[[int, list[tuple], BaseException], None],
+                 on_restart: Callable[[int], None]) -> None:
         self.buses = buses
+        self._origin = origin
+        self._on_restart = on_restart
+        self.incarnations: list[str | None] = [None] * len(buses)
         self.outboxes: list[Outbox[tuple]] = [
-            Outbox(lambda batch, bus=bus: bus.route.remote(origin(), batch),
+            Outbox(lambda batch, shard=shard: self.route(shard, batch),
                    lambda batch, error, shard=shard: on_failure(shard, batch, error))
-            for shard, bus in enumerate(buses)
+            for shard in range(len(buses))
         ]
+
+    async def route(self, shard: int, batch: list[tuple]) -> None:
+        self.heard(shard, await self.buses[shard].route.remote(self._origin(), batch))
+
+    def heard(self, shard: int, incarnation: str) -> None:
+        """Every answer of a shard names its incarnation: a new one lost what the old one held for us."""
+        known, self.incarnations[shard] = self.incarnations[shard], incarnation
+        if known is not None and known != incarnation:
+            self._on_restart(shard)
 
     def put(self, wire: tuple, key: str | None = None) -> None:
         """``key`` names the shard (by default the wire's target: a recipient or a topic)."""
@@ -55,9 +68,13 @@ class BusOutboxes:
     def __iter__(self) -> Iterator[Outbox[tuple]]:
         return iter(self.outboxes)
 
+    def held(self) -> dict[str, int]:
+        """Messages not yet taken by the bus (waiting, or in a call it has not returned from)."""
+        return {"outbox": sum(len(o) + o.in_flight for o in self)}
+
     def figures(self) -> dict[str, int]:
-        return {"outbox": sum(len(o) + o.in_flight for o in self), "to_bus_batches": sum(o.batches for o in self),
-                "to_bus_items": sum(o.items for o in self)}
+        return self.held() | {"to_bus_batches": sum(o.batches for o in self),
+                              "to_bus_items": sum(o.items for o in self)}
 
     async def drain(self) -> None:
         for outbox in self:

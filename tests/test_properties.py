@@ -690,6 +690,6 @@ def test_a_refusal_the_bus_makes_at_once_reaches_a_driver_that_has_not_polled_ye
     send = Envelope(Kind.SEND, "m-1", "trace-1", None, "nowhere/x", "Anything", {}, time.time() + 10, None, driver)
 
     ray.get(bus.route.remote(driver, [send.to_wire()]))  # refused at once: no agent type "nowhere"
-    answers = ray.get(bus.pull.remote(driver, 2.0))
+    _, answers = ray.get(bus.pull.remote(driver, 2.0))
 
     assert [(wire[0], wire[8], wire[6][0]) for wire in answers] == [(Kind.ERROR, "m-1", "UnknownAgentType")]
