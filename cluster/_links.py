@@ -1,6 +1,6 @@
 """HostLinks: the bus's side of its hosts. One outbox per host, and, per (message id, host), what the bus
 gave a host and has not heard back of: a host is done with a message when it answers it or acknowledges it
-(``Kind.ACK``); until then the bus keeps it.
+(``Done``); until then the bus keeps it.
 
 One redelivery policy serves every loss: a kept message unacknowledged for ``KEEP_AGE`` is checked with its
 host (``Host.holding``): what the host finished counts as done, what it holds is left alone, and what it does
@@ -19,11 +19,11 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from ._envelope import KEPT, Kind
 from ._errors import RaybusError
 from ._host import Host
 from ._outbox import Outbox
 from ._tasks import spawn
+from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack
 from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
 
 __all__ = ["HostLinks"]
@@ -34,16 +34,16 @@ class _Kept:
 
     __slots__ = ("check_at", "give_up_at", "wire")
 
-    def __init__(self, wire: tuple, now: float) -> None:
+    def __init__(self, wire: Call | Copy, now: float) -> None:
         self.wire = wire
         self.check_at = now + KEEP_AGE
-        deadline = wire[7]
+        deadline = wire.deadline if type(wire) is Call else 0.0
         self.give_up_at = now + (deadline - time.time() if deadline else GIVE_UP_AFTER)
 
 
 class HostLinks:
     def __init__(self, namespace: str, state_path: str | None, window: int, shards: int, counts: Counter[str],
-                 give_up: Callable[[tuple, RaybusError], None]) -> None:
+                 give_up: Callable[[Call | Answer | Copy, RaybusError], None]) -> None:
         self.namespace = namespace
         self.state_path = state_path
         self.window = window
@@ -51,44 +51,44 @@ class HostLinks:
         self.counts = counts
         self._give_up = give_up  # refuses a call, dead-letters anything else
         self.hosts: dict[str, Any] = {}
-        self.outboxes: dict[str, Outbox[tuple]] = {}
+        self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
         self.publishes: dict[str, list] = {}  # kept publish id → [publishing host, publisher, hosts not done]
         self.nodes: dict[str, str] = {}  # host → the node it said it runs on
         self._checking: set[str] = set()  # hosts asked what they hold, not answered yet
         self._watch: asyncio.Task | None = None
 
-    def deliver(self, endpoint: str, wire: tuple) -> None:
+    def deliver(self, endpoint: str, wire: Call | Copy) -> None:
         """A call, or one host's copy of a publish: kept until the host is done with it."""
         if self._watch is None:
             self._watch = spawn(self._watch_kept())
         kept = self.kept.get(endpoint)
         if kept is None:
             kept = self.kept[endpoint] = {}
-        kept[wire[1]] = _Kept(wire, time.monotonic())
+        kept[wire.id] = _Kept(wire, time.monotonic())
         self.outbox(endpoint).put(wire)
 
-    def done(self, endpoint: str, message_id: str) -> tuple | None:
+    def done(self, endpoint: str, message_id: str) -> Call | Copy | None:
         """The host is done with the message: the kept wire, or None if this shard did not keep it for it."""
         kept = self.kept.get(endpoint)
         found = kept.pop(message_id, None) if kept else None
         if found is None:
             return None
-        if found.wire[0] == Kind.PUBLISH and (tracked := self.publishes.get(message_id)) is not None:
+        if type(found.wire) is Copy and (tracked := self.publishes.get(message_id)) is not None:
             tracked[2] -= 1
             if tracked[2] <= 0:
                 del self.publishes[message_id]
-                self.outbox(tracked[0]).put((Kind.ACK, message_id, tracked[1]))
+                self.outbox(tracked[0]).put(Delivered(message_id, tracked[1]))
         return found.wire
 
-    def track_publish(self, host: str | None, wire: tuple, copies: int) -> None:
+    def track_publish(self, host: str | None, publish: Publish, copies: int) -> None:
         """A host's agent keeps its publish until every copy is handled; then its host hears so."""
-        if host is None or wire[10] != KEPT:
+        if host is None or not publish.kept:
             return
         if copies:
-            self.publishes[wire[1]] = [host, wire[3], copies]
+            self.publishes[publish.id] = [host, publish.sender, copies]
         else:
-            self.outbox(host).put((Kind.ACK, wire[1], wire[3]))
+            self.outbox(host).put(Delivered(publish.id, publish.sender))
 
     async def _watch_kept(self) -> None:
         while True:
@@ -114,12 +114,12 @@ class HostLinks:
         self.counts["kept_checked"] += len(message_ids)
         self._redeliver(endpoint, [m for m in message_ids if m not in held and m not in finished], "not at its host")
 
-    def outbox(self, endpoint: str) -> Outbox[tuple]:
+    def outbox(self, endpoint: str) -> Outbox[Wire]:
         outbox = self.outboxes.get(endpoint)
         if outbox is None:
             host = self.host(endpoint)
             outbox = self.outboxes[endpoint] = Outbox(
-                lambda batch: host.deliver.remote(batch),
+                lambda batch: host.deliver.remote(pack(batch)),
                 lambda batch, error: self._unreachable(endpoint, batch, error),
             )
         return outbox
@@ -157,16 +157,19 @@ class HostLinks:
             self.counts["host_restarts"] += 1
             self._redeliver(endpoint, list(self.kept.get(endpoint, ())), "host restarted")
 
-    def _unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
+    def _unreachable(self, endpoint: str, batch: list[Wire], error: BaseException) -> None:
         """A batch the host did not take (it died; hosts restart): calls and publish copies go again shortly,
         the host drops what it has handled already; answers for its callers, who died with it, are let go."""
         self.counts["host_unreachable"] += len(batch)
         again = []
         for wire in batch:
-            if wire[0] == Kind.SEND or wire[0] == Kind.PUBLISH:
-                again.append(wire[1])
-            elif wire[0] != Kind.ACK:  # the host sends its kept publishes again once back, and hears of them then
-                self._give_up(wire, RaybusError(f"host {endpoint} is unreachable: {error}"))
+            match wire:
+                case Call() | Copy():
+                    again.append(wire.id)
+                case Answer():
+                    self._give_up(wire, RaybusError(f"host {endpoint} is unreachable: {error}"))
+                case Delivered():
+                    pass  # the host sends its kept publishes again once back, and hears of them then
         asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._redeliver, endpoint, again, str(error))
 
     def _redeliver(self, endpoint: str, message_ids: Iterable[str], why: str) -> None:

@@ -13,11 +13,21 @@ import ray
 
 from ._errors import RaybusError
 from ._outbox import Outbox
+from ._wire import Answer, Call, Publish, Wire, pack
 from .constants import BUS_RETRY_DELAY, shard_of
 
-__all__ = ["UNAVAILABLE", "BusOutboxes", "table_of"]
+__all__ = ["UNAVAILABLE", "BusOutboxes", "shard_key", "table_of"]
 
 UNAVAILABLE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)  # a bus shard restarting
+
+
+def shard_key(message: Wire) -> str:
+    """What names a message's shard: a call's recipient, an answer's sender (the recipient of the call it
+    answers), a publish's topic. A ``Done`` is put with the key of what it is done with."""
+    match message:
+        case Call(target=key) | Answer(sender=key) | Publish(topic=key):
+            return key
+    raise TypeError(f"{type(message).__name__} names no shard by itself: put it with a key")
 
 
 def table_of(shard_zero: Any, namespace: str, within: float = 60.0) -> Any:
@@ -37,20 +47,20 @@ class BusOutboxes:
     """A sender's way to the bus (a driver's or a host's): one outbox per shard, each batching its own calls."""
 
     def __init__(self, buses: list[Any], origin: Callable[[], str],
-                 on_failure: Callable[[int, list[tuple], BaseException], None],
+                 on_failure: Callable[[int, list[Wire], BaseException], None],
                  on_restart: Callable[[int], None]) -> None:
         self.buses = buses
         self._origin = origin
         self._on_restart = on_restart
         self.incarnations: list[str | None] = [None] * len(buses)
-        self.outboxes: list[Outbox[tuple]] = [
+        self.outboxes: list[Outbox[Wire]] = [
             Outbox(lambda batch, shard=shard: self.route(shard, batch),
                    lambda batch, error, shard=shard: on_failure(shard, batch, error))
             for shard in range(len(buses))
         ]
 
-    async def route(self, shard: int, batch: list[tuple]) -> None:
-        self.heard(shard, await self.buses[shard].route.remote(self._origin(), batch))
+    async def route(self, shard: int, batch: list[Wire]) -> None:
+        self.heard(shard, await self.buses[shard].route.remote(self._origin(), pack(batch)))
 
     def heard(self, shard: int, incarnation: str) -> None:
         """Every answer of a shard names its incarnation: a new one lost what the old one held for us."""
@@ -58,14 +68,14 @@ class BusOutboxes:
         if known is not None and known != incarnation:
             self._on_restart(shard)
 
-    def put(self, wire: tuple, key: str | None = None) -> None:
-        """``key`` names the shard (by default the wire's target: a recipient or a topic)."""
-        self.for_key(key or wire[4]).put(wire)
+    def put(self, message: Wire, key: str | None = None) -> None:
+        """``key`` names the shard (by default ``shard_key(message)``)."""
+        self.for_key(key or shard_key(message)).put(message)
 
-    def for_key(self, key: str) -> Outbox[tuple]:
+    def for_key(self, key: str) -> Outbox[Wire]:
         return self.outboxes[shard_of(key, len(self.outboxes))]
 
-    def __iter__(self) -> Iterator[Outbox[tuple]]:
+    def __iter__(self) -> Iterator[Outbox[Wire]]:
         return iter(self.outboxes)
 
     def held(self) -> dict[str, int]:

@@ -13,6 +13,7 @@ from conftest import wait_until
 from cluster import (
     DEAD_LETTER_TOPIC,
     AgentId,
+    DeliveryTimeout,
     HandlerError,
     MemberSubscription,
     Runtime,
@@ -21,6 +22,7 @@ from cluster import (
     TypeSubscription,
     UnknownAgentType,
 )
+from cluster._wire import Answer, pack
 
 
 def publish(rt: Runtime, topic: TopicId, text: str) -> None:
@@ -221,7 +223,7 @@ def test_a_sampled_trace_draws_a_two_hop_chain_as_mermaid(runtime: Runtime) -> N
     runtime.register("relayer", sa.Relayer)
     trace_id = runtime.new_trace()
     reply = asyncio.run(
-        runtime.send(AgentId("relayer", "r1"), sa.Relay(to_key="e1", text="traced"), trace_id=trace_id, timeout=10)
+        runtime.send(AgentId("relayer", "r1"), sa.Relay(to_key="e1", text="traced"), trace_id=trace_id, timeout=30)
     )
     assert reply.by == "echo/e1"
     mermaid = runtime.trace_mermaid(trace_id)
@@ -246,3 +248,22 @@ def test_an_unsampled_trace_records_nothing(runtime: Runtime) -> None:
     runtime.register("echo", sa.Echo, placement=Sharded(1))
     asyncio.run(runtime.send(AgentId("echo", "e1"), sa.Ping(text="quiet"), trace_id="0123456789abcdef"))
     assert runtime.trace("0123456789abcdef") == []
+
+
+def test_an_answer_from_a_host_that_was_not_given_the_call_is_refused(runtime: Runtime) -> None:
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    echo = AgentId("echo", "e1")
+
+    async def forge_while_waiting() -> Any:
+        call = asyncio.ensure_future(runtime.send(echo, sa.Hang(seconds=6.0), timeout=4.0))
+        await asyncio.sleep(0.5)
+        (call_id,) = list(runtime._client.pending)
+        forged = Answer("forged-1", "t", str(echo), runtime._client.name, "Pong", {"text": "forged", "by": str(echo)},
+                        call_id)
+        await runtime._bus.route.remote("pool:intruder.0", pack([forged]))
+        with contextlib.suppress(DeliveryTimeout):
+            return await call
+        return "timed out"
+
+    assert asyncio.run(forge_while_waiting()) == "timed out"
+    assert bus_count(runtime, "forged_answers") == 1
