@@ -16,41 +16,42 @@ import time
 from typing import Any, Final
 
 from ._agent import Agent
-from ._envelope import KEPT, Envelope
 from ._mailbox import Mailbox
 from ._state import StateMap
+from ._wire import Call, Copy, Publish
+from .constants import SEEN
 
-__all__ = ["NEW", "OUT_PART", "RUNNING", "SEEN", "Activation"]
+__all__ = ["NEW", "OUT_PART", "RUNNING", "Activation"]
 
-SEEN = 1024
 _SEEN_PART = "\x1eseen"  # cannot clash with an agent's own part names, which are identifiers
 OUT_PART = "\x1eout"
 
 NEW: Final = object()  # admit: a first copy, now running
 RUNNING: Final = object()  # admit: a copy of a message still being handled
 
-Answer = tuple[int, str, Any] | None  # (kind, type name, payload) of a REPLY or ERROR; None: nothing to say
+Outcome = tuple[bool, str, Any] | None  # (failed, type name, payload) of an answer; None: nothing to say
 
 
 class Activation:
-    __slots__ = ("agent", "durable", "held", "mailbox", "outgoing", "running", "seen")
+    __slots__ = ("agent", "durable", "held", "mailbox", "outgoing", "running", "seen", "start_failed")
 
-    def __init__(self, agent: Agent, mailbox: Mailbox[Envelope], durable: bool) -> None:
+    def __init__(self, agent: Agent, mailbox: Mailbox[Call | Copy | Any], durable: bool) -> None:
         self.agent = agent
         self.mailbox = mailbox
         self.durable = durable
         self.running: set[str] = set()
         # message id → [when, answer]; a StateMap when durable, so only the entries that changed are stored
         self.seen: dict[str, list] = StateMap() if durable else {}
-        self.outgoing: dict[str, tuple] = StateMap() if durable else {}  # publish id → wire, until all handled
-        self.held: list[tuple] = []  # publishes whose write has not been asked for yet
+        self.outgoing: dict[str, Publish] = StateMap() if durable else {}  # publish id → it, until all handled
+        self.held: list[Publish] = []  # publishes whose write has not been asked for yet
+        self.start_failed: BaseException | None = None  # what on_start raised: every message hears it
 
-    def keep(self, wire: tuple) -> None:
+    def keep(self, publish: Publish) -> None:
         """A publish of this (durable) agent: stored with its next write, sent once that is done."""
-        self.outgoing[wire[1]] = wire
-        self.held.append(wire)
+        self.outgoing[publish.id] = publish
+        self.held.append(publish)
 
-    def take_held(self) -> list[tuple]:
+    def take_held(self) -> list[Publish]:
         """The publishes the write being asked for now stores."""
         held, self.held = self.held, []
         return held
@@ -66,7 +67,7 @@ class Activation:
         self.running.add(message_id)
         return NEW
 
-    def record(self, message_id: str, answer: Answer) -> None:
+    def record(self, message_id: str, answer: Outcome) -> None:
         """The message is handled and this is its answer: remembered (and saved with the state) before it
         leaves, so a copy that comes later, even after a restart, gets the same one."""
         self.seen[message_id] = [time.time(), answer]
@@ -81,8 +82,8 @@ class Activation:
         return {**(self.agent.save_state() or {}), _SEEN_PART: self.seen, OUT_PART: self.outgoing}
 
     def load(self, state: dict[str, Any]) -> None:
-        for message_id, wire in state.pop(OUT_PART, {}).items():
-            self.outgoing[message_id] = (*wire[:10], KEPT)  # as kept (JSON gave lists back)
+        for message_id, stored in state.pop(OUT_PART, {}).items():
+            self.outgoing[message_id] = Publish._make(stored)  # JSON gave a list back
         seen = state.pop(_SEEN_PART, {})
         for message_id, entry in sorted(seen.items(), key=lambda item: item[1][0]):
             self.seen[message_id] = [entry[0], None if entry[1] is None else tuple(entry[1])]

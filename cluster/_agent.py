@@ -7,15 +7,13 @@ import types
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import Any, ClassVar, Union
 
 from pydantic import BaseModel
 
 from ._agent_id import AgentId
+from ._port import Port
 from ._topic import TopicId
-
-if TYPE_CHECKING:
-    from ._host import Port
 
 __all__ = ["Agent", "HandlerInfo", "MessageContext", "handler"]
 

@@ -8,28 +8,29 @@ import asyncio
 import contextlib
 import pickle
 import time
+import uuid
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
 import ray
 
-from ._envelope import Envelope, Kind
 from ._errors import NotAuthorized, RaybusError, error_payload
-from ._host import host_actor_name
 from ._interceptor import Interceptor
 from ._links import HostLinks
-from ._messages import dead_letter_envelope
+from ._messages import DEAD_LETTER_TOPIC, DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
+from ._router import Router
 from ._routing import AgentTypeSpec, RoutingTable
-from ._shards import BUS_NAME, bus_name, table_of
+from ._shards import table_of
 from ._subscription import Subscription
-from ._trace import TraceLog, is_sampled
-from ._window import DEFAULT_WINDOW
+from ._trace import TraceLog
+from ._wire import Answer, Call, Copy, Done, Publish, new_message_id, unpack
+from .constants import BUS_NAME, CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, bus_name
 
-__all__ = ["Bus", "host_actor_name"]
+__all__ = ["Bus"]
 
-CLIENT_PREFIX = "client."
+DEAD_LETTERS = str(DEAD_LETTER_TOPIC)
 
 
 class _ClientQueue:
@@ -46,6 +47,7 @@ class Bus:
                  shard: int = 0, shards: int = 1) -> None:
         self.namespace = namespace
         self.shard, self.shards = shard, shards
+        self.incarnation = uuid.uuid4().hex  # a driver that sees it change knows what this shard held is gone
         self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
         self.table_path = Path(state_dir) / f"{namespace}.table" if state_dir else None
         if self.table_path is not None:
@@ -57,6 +59,7 @@ class Bus:
         self.links = HostLinks(namespace, self.state_path, window, shards, self.counts, self._give_up)
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.trace = TraceLog(bus_name(shard))
+        self.router = Router(lambda: self.table, self.trace)
         self.metrics = MetricsExporter(namespace, "bus" if shard == 0 else f"bus.{shard}", lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         if shard > 0:  # shard 0 keeps the registry
@@ -69,10 +72,9 @@ class Bus:
         back); and every host hears that what it had sent through this shard is gone with the old one."""
         if self.shard == 0 and self.table_path and self.table_path.exists():
             self.table = pickle.loads(self.table_path.read_bytes())
-        prefix = host_actor_name("")
         for actor in ray.util.list_named_actors(all_namespaces=True):
-            if actor["namespace"] == self.namespace and actor["name"].startswith(prefix):
-                self.links.host(actor["name"][len(prefix):]).bus_restarted.remote(self.shard)
+            if actor["namespace"] == self.namespace and actor["name"].startswith(HOST_PREFIX):
+                self.links.host(actor["name"][len(HOST_PREFIX):]).bus_restarted.remote(self.shard)
         self.counts["restarts"] += 1
 
     def _save_table(self) -> None:
@@ -135,105 +137,111 @@ class Bus:
             host.update_table.remote(self.table)
 
     # --- routing ------------------------------------------------------------------------------
-    async def route(self, origin: str, batch: list[tuple]) -> None:
-        """Accept a batch from a host or a driver; returns before anything is delivered."""
+    async def route(self, origin: str, batch: list[tuple]) -> str:
+        """Accept a batch from a host or a driver; returns this shard's incarnation before anything is
+        delivered."""
         self.metrics.start()
         from_client = origin.startswith(CLIENT_PREFIX)
         if from_client and origin not in self.clients:  # an answer made at once must not beat the first pull
             self.clients[origin] = _ClientQueue()
-        for wire in batch:
-            kind = wire[0]
-            if kind == Kind.REPLY or kind == Kind.ERROR:
-                self.links.done(origin, wire[8])  # an answer acknowledges the call it answers
-                self._route_answer(wire)
-                continue
-            if kind == Kind.ACK:
-                self.links.done(origin, wire[1])
-                continue
-            sender = wire[3]
-            if from_client:
-                if sender is not None:
-                    wire = (kind, wire[1], wire[2], None, *wire[4:])
-            elif sender is None and wire[5] == "DeadLetter":
-                pass  # the host itself reports what it could not deliver
-            elif sender is None or self.table.known_endpoint_of(sender) != origin:
-                self._reject(wire, NotAuthorized(f"{origin} may not send as {sender!r}"), origin)
-                continue
-            if kind == Kind.SEND:
-                self._route_send(wire)
-            else:
-                self._route_publish(wire, None if from_client else origin)
+        for message in unpack(batch):
+            match message:
+                case Answer():
+                    self._take_answer(origin, message, from_client)
+                case Done(id=message_id):
+                    self.links.done(origin, message_id)
+                case Call() | Publish():
+                    if not self._stamped(origin, message, from_client):
+                        continue
+                    if from_client and message.sender is not None:
+                        message = message._replace(sender=None)  # a driver is no agent
+                    if type(message) is Call:
+                        self._route_call(message)
+                    else:
+                        self._route_publish(message, None if from_client else origin)
+        return self.incarnation
 
-    def _route_send(self, wire: tuple) -> None:
-        try:
-            endpoint = self.table.endpoint_of(wire[4])
-            wire = self._screened(wire, is_publish=False)
-        except RaybusError as exc:
-            self._reject(wire, exc, wire[9])
+    def _stamped(self, origin: str, message: Call | Publish, from_client: bool) -> bool:
+        """A host sends only as its own agents (or as the runtime, for a dead letter): else refused."""
+        sender = message.sender
+        if from_client or self.table.known_endpoint_of(sender or "") == origin:
+            return True
+        if sender is None and message.type_name == DEAD_LETTER_TYPE:
+            return True  # the host itself reports what it could not deliver
+        self._reject(message, NotAuthorized(f"{origin} may not send as {sender!r}"))
+        return False
+
+    def _take_answer(self, origin: str, answer: Answer, from_client: bool) -> None:
+        """An answer acknowledges the call it answers, and is taken only from the host that was given that
+        call, as the agent it was for (or, for a call this shard does not keep, from that agent's host)."""
+        call = self.links.done(origin, answer.call_id)
+        if type(call) is Call:
+            genuine = call.target == answer.sender
+            answer = answer._replace(caller=call.origin)  # to the caller the call named, whatever it says
+        else:
+            genuine = not from_client and self.table.known_endpoint_of(answer.sender or "") == origin
+        if not genuine:
+            self.counts["forged_answers"] += 1
+            self._dead_letter(answer, "NotAuthorized", f"{origin} may not answer {answer.call_id} as {answer.sender!r}")
             return
-        if is_sampled(wire[2]):
-            self.trace.record(wire[2], Kind.SEND, wire[3], wire[4], wire[5], wire[1])
+        self._route_answer(answer)
+
+    def _route_call(self, call: Call) -> None:
+        try:
+            endpoint, call = self.router.call(call)
+        except RaybusError as exc:
+            self._reject(call, exc)
+            return
         self.counts["sends"] += 1
-        self.links.deliver(endpoint, wire)
+        self.links.deliver(endpoint, call)
 
-    def _screened(self, wire: tuple, is_publish: bool) -> tuple:
-        payload = self.table.screen(is_publish, wire[3], wire[4], wire[5], wire[6])
-        return wire if payload is wire[6] else (*wire[:6], payload, *wire[7:])
-
-    def _route_publish(self, wire: tuple, publisher: str | None = None) -> None:
+    def _route_publish(self, publish: Publish, publisher: str | None = None) -> None:
         """``publisher``: the host that keeps this publish until every copy is handled (and hears when)."""
         try:
-            wire = self._screened(wire, is_publish=True)
+            publish, by_endpoint, unknown = self.router.publish(publish)
         except RaybusError as exc:
-            self._reject(wire, exc, None)
-            self.links.track_publish(publisher, wire, 0)
+            self._reject(publish, exc)
+            self.links.track_publish(publisher, publish, 0)
             return
         self.counts["publishes"] += 1
-        if wire[5] == "DeadLetter":
-            self._record_dead_letter(wire[6])
-        by_endpoint: dict[str, list[str]] = {}
-        for recipient in self.table.recipients(wire[4], wire[3]):
-            try:
-                by_endpoint.setdefault(self.table.endpoint_of(recipient), []).append(recipient)
-            except RaybusError as exc:
-                self._dead_letter(wire, "UnknownAgentType", str(exc))
-        if is_sampled(wire[2]):
-            for recipients in by_endpoint.values():
-                for recipient in recipients:
-                    self.trace.record(wire[2], Kind.PUBLISH, wire[3], recipient, wire[5], wire[1])
+        if publish.type_name == DEAD_LETTER_TYPE and publish.topic == DEAD_LETTERS:
+            self._record_dead_letter(publish.payload)
+        for error in unknown:
+            self._dead_letter(publish, "UnknownAgentType", str(error))
         self.counts["publish_deliveries"] += sum(len(recipients) for recipients in by_endpoint.values())
-        self.links.fan_out(wire[:10], by_endpoint)
-        self.links.track_publish(publisher, wire, len(by_endpoint))
+        for endpoint, recipients in by_endpoint.items():
+            self.links.deliver(endpoint, publish.copy(tuple(recipients)))
+        self.links.track_publish(publisher, publish, len(by_endpoint))
 
-    def _route_answer(self, wire: tuple) -> None:
-        target = wire[4]
+    def _route_answer(self, answer: Answer) -> None:
+        caller = answer.caller
         self.counts["answers"] += 1
-        if target.startswith(CLIENT_PREFIX):
-            queue = self.clients.get(target)
+        if caller.startswith(CLIENT_PREFIX):
+            queue = self.clients.get(caller)
             if queue is None:
                 if not self.counts["restarts"]:  # a bus that never restarted met every driver at its first send
-                    self._dead_letter(wire, "unknown_client", f"no driver {target} is connected")
+                    self._dead_letter(answer, "unknown_client", f"no driver {caller} is connected")
                     return
-                queue = self.clients[target] = _ClientQueue()  # its long poll comes back for it
-            queue.items.append(wire)
+                queue = self.clients[caller] = _ClientQueue()  # its long poll comes back for it
+            queue.items.append(tuple(answer))
             queue.event.set()
-        elif target:
-            self.links.outbox(target).put(wire)
+        elif caller:
+            self.links.outbox(caller).put(answer)
         else:
-            self._dead_letter(wire, "no_origin", "an answer with no caller to go to")
+            self._dead_letter(answer, "no_origin", "an answer with no caller to go to")
 
-    def _reject(self, wire: tuple, error: RaybusError, origin: str | None) -> None:
-        """Refuse one message: its sender hears why, and the dead-letter topic records it."""
-        self._dead_letter(wire, type(error).__name__, str(error))
-        if wire[0] == Kind.SEND and origin:
-            answer = Envelope.from_wire(wire).answer(Kind.ERROR, "", error_payload(error), None)
-            self._route_answer(answer.to_wire())
+    def _reject(self, message: Call | Publish | Copy, error: RaybusError) -> None:
+        """Refuse one message: the caller of a call hears why, and the dead-letter topic records it."""
+        self._dead_letter(message, type(error).__name__, str(error))
+        if type(message) is Call and message.origin:
+            self._route_answer(Answer(new_message_id(), message.trace, None, message.origin, "",
+                                      error_payload(error), message.id, failed=True))
 
-    def _dead_letter(self, wire: tuple, reason: str, detail: str) -> None:
-        if wire[5] == "DeadLetter":
-            self.counts["dead_letters_lost"] += 1
+    def _dead_letter(self, message: Call | Answer | Publish | Copy, reason: str, detail: str) -> None:
+        if message.type_name == DEAD_LETTER_TYPE:
+            self.counts["dead_letters_lost"] += 1  # a dead letter about a dead letter would loop
             return
-        self._route_publish(dead_letter_envelope(wire, reason, detail, None).to_wire())
+        self._route_publish(dead_letter(message, reason, detail, None))
 
     def _record_dead_letter(self, letter: dict[str, Any]) -> None:
         self.counts["dead_letters"] += 1
@@ -244,15 +252,16 @@ class Bus:
         """A host says which node it runs on; after a crash, what it had been given and not finished goes again."""
         self.links.up(endpoint, node, restarted)
 
-    def _give_up(self, wire: tuple, error: RaybusError) -> None:
-        if wire[0] == Kind.SEND:
-            self._reject(wire, error, wire[9])
+    def _give_up(self, message: Call | Answer | Copy, error: RaybusError) -> None:
+        if type(message) is Call:
+            self._reject(message, error)
         else:
-            self._dead_letter(wire, "host_unreachable", str(error))
+            self._dead_letter(message, "host_unreachable", str(error))
 
     # --- drivers ------------------------------------------------------------------------------
-    async def pull(self, client: str, wait: float = 1.0) -> list[tuple]:
-        """Long poll: a driver's answers, as soon as there are any (or an empty list after ``wait``)."""
+    async def pull(self, client: str, wait: float = 1.0) -> tuple[str, list[tuple]]:
+        """Long poll: this shard's incarnation and a driver's answers, as soon as there are any (or none after
+        ``wait``)."""
         queue = self.clients.get(client)
         if queue is None:
             queue = self.clients[client] = _ClientQueue()
@@ -262,13 +271,13 @@ class Bus:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(queue.event.wait(), wait)
         items, queue.items = queue.items, []
-        return items
+        return self.incarnation, items
 
     async def disconnect(self, client: str) -> None:
         queue = self.clients.pop(client, None)
         if queue is not None:
-            for wire in queue.items:
-                self._dead_letter(wire, "unknown_client", f"driver {client} disconnected")
+            for answer in unpack(queue.items):
+                self._dead_letter(answer, "unknown_client", f"driver {client} disconnected")
             queue.items = []
             queue.event.set()
 
@@ -282,6 +291,16 @@ class Bus:
             "bus": dict(self.counts) | self.links.figures() | process_figures(self.cpu_at_start),
             "hosts": hosts,
         }
+
+    async def held(self) -> dict[str, dict[str, int]]:
+        """By place (this shard, each of its hosts): what is still held there, only what is not zero."""
+        found = await asyncio.gather(*(host.held.remote() for host in self.links.hosts.values()),
+                                     return_exceptions=True)
+        mine = self.links.held() | {"answers_for_drivers": sum(len(q.items) for q in self.clients.values())}
+        places = {bus_name(self.shard): mine}
+        for endpoint, held in zip(self.links.hosts, found, strict=True):
+            places[endpoint] = {"restarting": 1} if isinstance(held, BaseException) else held
+        return {place: {what: n for what, n in held.items() if n} for place, held in places.items()}
 
     async def agents(self) -> list[str]:
         found = await asyncio.gather(*(h.agents.remote() for h in self.links.hosts.values()))

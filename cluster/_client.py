@@ -10,17 +10,18 @@ from typing import Any
 import ray
 
 from ._endpoint import Endpoint
-from ._envelope import Envelope, Kind
 from ._errors import BusUnavailable
 from ._routing import RoutingTable
-from ._shards import BUS_RETRY_DELAY, UNAVAILABLE, BusOutboxes, shard_of
+from ._shards import UNAVAILABLE, BusOutboxes
 from ._window import SendWindow
+from ._wire import Call, Publish, unpack
+from .constants import BUS_RETRY_DELAY, CLIENT_PREFIX, shard_of
 
 __all__ = ["Client"]
 
 
 def _new_name() -> str:
-    return f"client.{uuid.uuid4().hex}"
+    return f"{CLIENT_PREFIX}{uuid.uuid4().hex}"
 
 
 class Client(Endpoint):
@@ -28,6 +29,7 @@ class Client(Endpoint):
         super().__init__(_new_name(), table, window)
         self.buses = buses
         self.unsent = 0
+        self.bus_restarts = 0  # shard restarts this driver noticed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outboxes: BusOutboxes | None = None
         self._pumps: list[asyncio.Task] = []
@@ -45,11 +47,10 @@ class Client(Endpoint):
         except UNAVAILABLE as exc:
             raise BusUnavailable(f"the bus did not take the publish on {topic}: {exc}") from exc
 
-    def _route(self, envelope: Envelope) -> None:
-        wire = envelope.to_wire()
-        if wire[0] == Kind.SEND:
-            self.via_bus[wire[1]] = wire
-        self._bind_loop().put(wire)
+    def _route(self, message: Call | Publish) -> None:
+        if type(message) is Call:
+            self.via_bus[message.id] = message
+        self._bind_loop().put(message)
 
     def _bind_loop(self) -> BusOutboxes:
         """Start the outboxes and the answer pumps in the running loop (a new ``asyncio.run`` gets new ones)."""
@@ -63,37 +64,45 @@ class Client(Endpoint):
                 self.name = _new_name()
             self._loop = loop
             self.window = SendWindow(self.window.size)  # its semaphores belong to the old loop
-            self._outboxes = BusOutboxes(self.buses, lambda: self.name, self._bus_refused)
-            self._pumps = [loop.create_task(self._pump_answers(shard)) for shard in range(len(self.buses))]
+            self._outboxes = BusOutboxes(self.buses, lambda: self.name, self._bus_refused, self._bus_restarted)
+            self._pumps = [loop.create_task(self._pump_answers(shard, self._outboxes))
+                           for shard in range(len(self.buses))]
         return self._outboxes
 
-    def _bus_refused(self, shard: int, batch: list[tuple], error: BaseException) -> None:
+    def _bus_refused(self, shard: int, batch: list[Call | Publish], error: BaseException) -> None:
         """The shard is restarting: a call goes again shortly, until its caller's timeout; a publish's caller
         hears ``BusUnavailable`` from ``publish``."""
         self.unsent += len(batch)
-        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._send_again, [w[1] for w in batch])
+        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._send_again, [message.id for message in batch])
 
     def _send_again(self, message_ids: list[str]) -> None:
         for message_id in message_ids:
-            wire = self.via_bus.get(message_id)
-            if wire is not None and self._outboxes is not None:
-                self._outboxes.put(wire)
+            call = self.via_bus.get(message_id)
+            if call is not None and self._outboxes is not None:
+                self._outboxes.put(call)
 
-    async def _pump_answers(self, shard: int) -> None:
-        bus, bus_lost = self.buses[shard], False
+    def _bus_restarted(self, shard: int) -> None:
+        """A shard with a new incarnation lost what the old one held (the calls it had not answered, the
+        answers it had not handed over): our unanswered calls through it go again, with the same ids, so
+        their agents answer again what they had answered."""
+        self.bus_restarts += 1
+        shards = len(self.buses)
+        self._send_again([mid for mid, call in self.via_bus.items() if shard_of(call.target, shards) == shard])
+
+    async def _pump_answers(self, shard: int, outboxes: BusOutboxes) -> None:
+        bus = self.buses[shard]
         while True:
             try:
-                answers = await bus.pull.remote(self.name)
-            except UNAVAILABLE:
-                bus_lost = True  # it is restarting: poll again; callers' own timeouts still run
+                incarnation, answers = await bus.pull.remote(self.name)
+            except UNAVAILABLE:  # it is restarting: poll again; callers' own timeouts still run
                 await asyncio.sleep(BUS_RETRY_DELAY)
                 continue
-            if bus_lost:  # what the old shard held is gone: our unanswered calls through it go again
-                bus_lost = False
-                shards = len(self.buses)
-                self._send_again([mid for mid, wire in self.via_bus.items() if shard_of(wire[4], shards) == shard])
-            for wire in answers:
-                self.accept_answer(wire)
+            outboxes.heard(shard, incarnation)
+            for answer in unpack(answers):
+                self.accept_answer(answer)
+
+    def held(self) -> dict[str, int]:
+        return self._outboxes.held() if self._outboxes is not None else {}
 
     def refresh_table(self) -> None:
         self.table = ray.get(self.buses[0].get_table.remote())

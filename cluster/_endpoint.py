@@ -1,7 +1,7 @@
 """Endpoint: something that sends messages and waits for their replies — a host or a driver.
 
-Both keep the futures of their outstanding RPCs by message id, stamp their envelopes, and turn an
-answer that comes back (a REPLY or an ERROR) into a result or an exception."""
+Both keep the futures of their outstanding calls by message id, stamp what they send, and turn an
+``Answer`` that comes back into a result or an exception."""
 
 from __future__ import annotations
 
@@ -12,15 +12,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._agent_id import AgentId
-from ._envelope import REPLAYED, Envelope, Kind, new_message_id
 from ._errors import DeliveryTimeout, UnknownMessageType, error_from_wire
 from ._routing import RoutingTable
 from ._topic import TopicId
-from ._window import DEFAULT_WINDOW, SendWindow
+from ._window import SendWindow
+from ._wire import Answer, Call, Publish, new_message_id
+from .constants import DEFAULT_TIMEOUT, DEFAULT_WINDOW
 
-__all__ = ["DEFAULT_TIMEOUT", "Endpoint"]
-
-DEFAULT_TIMEOUT = 60.0
+__all__ = ["Endpoint"]
 
 
 def _expire(future: asyncio.Future, recipient: str, type_name: str, timeout: float) -> None:
@@ -29,21 +28,21 @@ def _expire(future: asyncio.Future, recipient: str, type_name: str, timeout: flo
 
 
 class Endpoint:
-    """Subclasses say where an envelope goes (``_route``) and how a late answer is reported."""
+    """Subclasses say where a message goes (``_route``) and how a late answer is reported."""
 
     def __init__(self, name: str, table: RoutingTable, window: int = DEFAULT_WINDOW) -> None:
         self.name = name
         self.table = table
         self.window = SendWindow(window)
         self.pending: dict[str, asyncio.Future] = {}
-        self.via_bus: dict[str, tuple] = {}  # pending calls the bus routes: sent again if it restarts
+        self.via_bus: dict[str, Call] = {}  # pending calls the bus routes: sent again if it restarts
         self.late_answers = 0
         self.duplicate_answers = 0
 
-    def _route(self, envelope: Envelope) -> None:
+    def _route(self, message: Call | Publish) -> None:
         raise NotImplementedError
 
-    def _late_answer(self, wire: tuple) -> None:
+    def _late_answer(self, answer: Answer) -> None:
         self.late_answers += 1
 
     async def send(
@@ -56,25 +55,23 @@ class Endpoint:
     ) -> Any:
         timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         type_name, payload = self.table.messages.encode(message)
-        envelope = Envelope(
-            Kind.SEND, new_message_id(), trace_id, sender, str(recipient), type_name, payload,
-            time.time() + timeout, None, self.name,
-        )
-        destination = self._remote_endpoint(envelope.target)
+        call = Call(new_message_id(), trace_id, sender, str(recipient), type_name, payload, time.time() + timeout,
+                    self.name)
+        destination = self._remote_endpoint(call.target)
         if destination is not None:
             await self.window.enter(destination, timeout, f"{type_name} to {recipient}")
-            timeout = max(0.0, envelope.deadline - time.time())
+            timeout = max(0.0, call.deadline - time.time())
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.pending[envelope.message_id] = future
-        timer = loop.call_later(timeout, _expire, future, envelope.target, type_name, timeout)
+        self.pending[call.id] = future
+        timer = loop.call_later(timeout, _expire, future, call.target, type_name, timeout)
         try:
-            self._route(envelope)
+            self._route(call)
             return await future
         finally:
             timer.cancel()
-            self.pending.pop(envelope.message_id, None)
-            self.via_bus.pop(envelope.message_id, None)
+            self.pending.pop(call.id, None)
+            self.via_bus.pop(call.id, None)
             if destination is not None:
                 self.window.leave(destination)
 
@@ -88,22 +85,22 @@ class Endpoint:
         type_name, payload = self.table.messages.encode(message)
         # the bus screens every publish again; this copy only lets a refused publisher hear NotAuthorized
         payload = self.table.screen(True, sender, str(topic), type_name, payload)
-        self._route(Envelope(Kind.PUBLISH, new_message_id(), trace_id, sender, str(topic), type_name, payload))
+        self._route(Publish(new_message_id(), trace_id, sender, str(topic), type_name, payload))
 
-    def accept_answer(self, wire: tuple) -> None:
-        """Resolve the RPC that ``wire`` (a REPLY or ERROR tuple) answers."""
-        future = self.pending.pop(wire[8], None)
+    def accept_answer(self, answer: Answer) -> None:
+        """Resolve the call that ``answer`` answers."""
+        future = self.pending.pop(answer.call_id, None)
         if future is None or future.done():
-            if wire[9] == REPLAYED:  # the answer to a copy of a call that was answered already
+            if answer.replayed:  # the answer to a copy of a call that was answered already
                 self.duplicate_answers += 1
             else:
-                self._late_answer(wire)
+                self._late_answer(answer)
             return
-        if wire[0] == Kind.ERROR:
-            future.set_exception(error_from_wire(*wire[6]))
+        if answer.failed:
+            future.set_exception(error_from_wire(*answer.payload))
             return
         try:
-            future.set_result(None if wire[6] is None else self.decode_reply(wire[5], wire[6]))
+            future.set_result(None if answer.payload is None else self.decode_reply(answer.type_name, answer.payload))
         except Exception as exc:
             future.set_exception(exc)
 

@@ -40,6 +40,10 @@ class BusUnavailable(RaybusError):
     """The bus did not take the message (it died or is restarting); nothing was delivered, try again."""
 
 
+class NotSettled(RaybusError):
+    """``Runtime.settle`` gave up while the runtime still held messages; the text says where."""
+
+
 class NotAuthorized(RaybusError):
     """An interceptor or the bus refused the message."""
 

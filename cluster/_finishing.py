@@ -1,6 +1,8 @@
 """Finishing: how a host ends a message. The answer is remembered by the agent (a copy of the message gets
 it again), stored with the agent's state when it is durable, and only then sent, with the publishes the
-handler made; a message the bus delivered that has no answer is acknowledged instead."""
+handler made; a message the bus delivered that has no answer is acknowledged once every recipient here
+finished it. A write that fails is tried again, its answer and publishes waiting for it: a caller never
+hears that something did not happen which a later write stores."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from ._activation import RUNNING, Activation, Answer
-from ._envelope import REPLAYED, Envelope, Kind
+from ._activation import RUNNING, Activation, Outcome
 from ._errors import HandlerError, RaybusError, error_payload
 from ._routing import RoutingTable
 from ._shards import BusOutboxes
 from ._state import StateWriter
-from ._trace import TraceLog, is_sampled
+from ._trace import Kind, TraceLog, is_sampled
+from ._wire import Answer, Call, Copy, Done, new_message_id
+from .constants import FINISHED, RETRY_DELAY
 
 __all__ = ["Finishing"]
 
@@ -25,98 +28,109 @@ class Finishing:
     name: str
     table: RoutingTable
     activations: dict[str, Activation]
-    copies_unfinished: dict[str, int]
+    taken: dict[str, set[str]]
+    finished: dict[str, None]
     states: StateWriter | None
     to_bus: BusOutboxes
     counts: Counter[str]
     trace: TraceLog
 
-    def _route(self, envelope: Envelope, key: str | None = None) -> None:
+    def _route(self, message: Answer, key: str | None = None) -> None:
         raise NotImplementedError
 
-    def _dead_letter(self, wire: tuple, reason: str, detail: str, sender: str | None) -> None:
+    def _dead_letter(self, message: Call | Copy, reason: str, detail: str, sender: str | None) -> None:
         raise NotImplementedError
 
-    def _result_answer(self, envelope: Envelope, result: Any, agent_id: str) -> Answer:
-        if envelope.kind == Kind.PUBLISH:
+    def _outcome(self, message: Call | Copy, result: Any, agent_id: str) -> Outcome:
+        """What a handler's result answers: nothing for a publish copy."""
+        if type(message) is Copy:
             return None
         try:
             type_name, payload = ("", None) if result is None else self.table.messages.encode(result)
         except RaybusError as exc:
             error = HandlerError(f"cannot send the reply of {agent_id}: {exc}", type(exc).__name__)
-            self._report_failure(envelope, error, agent_id, type(error).__name__)
-            return (Kind.ERROR, "", error_payload(error))
-        return (Kind.REPLY, type_name, payload)
+            self._report_failure(message, error, agent_id, type(error).__name__)
+            return (True, "", error_payload(error))
+        return (False, type_name, payload)
 
-    def _finish(self, envelope: Envelope, agent_id: str, answer: Answer) -> None:
-        """The agent is done with the message: its answer is remembered, stored with the agent's state (when
+    def _finish(self, message: Call | Copy, agent_id: str, outcome: Outcome) -> None:
+        """The agent is done with the message: its outcome is remembered, stored with the agent's state (when
         durable), and only then sent, so an answered message is a durable one."""
         activation = self.activations.get(agent_id)
-        if activation is None or envelope.message_id not in activation.running:
-            self._conclude(envelope, agent_id, answer)
+        if activation is None or message.id not in activation.running:
+            self._conclude(message, agent_id, outcome)
             return
-        activation.record(envelope.message_id, answer)
+        activation.record(message.id, outcome)
         if not activation.durable:
-            self._conclude(envelope, agent_id, answer)
+            self._conclude(message, agent_id, outcome)
             return
+        self._save_then_conclude(activation, message, agent_id, outcome)
+
+    def _save_then_conclude(self, activation: Activation, message: Call | Copy, agent_id: str,
+                            outcome: Outcome) -> None:
         saving = self.states.mark(agent_id, activation.state)  # the mailbox goes on meanwhile
         published = activation.take_held()
-        saving.add_done_callback(
-            lambda done: self._conclude_when_saved(done, envelope, agent_id, answer, published))
 
-    def _conclude_when_saved(self, saving: asyncio.Future, envelope: Envelope, agent_id: str, answer: Answer,
-                             published: list[tuple]) -> None:
-        error = saving.exception()
-        if error is None:
-            for wire in published:
-                self.to_bus.put(wire)
-        else:
-            self.activations[agent_id].held[:0] = published  # they go with the next write that succeeds
-            failure = HandlerError(f"{agent_id} handled {envelope.type_name} but could not save its state: {error}",
-                                   type(error).__qualname__)
-            self._report_failure(envelope, failure, agent_id, "state_write")
-            answer = (Kind.ERROR, "", error_payload(failure)) if envelope.kind == Kind.SEND else None
-            self.activations[agent_id].record(envelope.message_id, answer)  # what a copy hears too
-        self._conclude(envelope, agent_id, answer)
+        def saved(done: asyncio.Future) -> None:
+            if done.exception() is None:
+                for publish in published:
+                    self.to_bus.put(publish)
+                self._conclude(message, agent_id, outcome)
+                return
+            self.counts["state_write_retries"] += 1  # the change stays in memory: store it, then outcome
+            activation.held[:0] = published
+            asyncio.get_running_loop().call_later(RETRY_DELAY, self._save_then_conclude, activation, message,
+                                                  agent_id, outcome)
 
-    def _conclude(self, envelope: Envelope, agent_id: str, answer: Answer, replayed: bool = False) -> None:
+        saving.add_done_callback(saved)
+
+    def _conclude(self, message: Call | Copy, agent_id: str, outcome: Outcome, replayed: bool = False) -> None:
         """Send the answer (which the bus takes as the message's acknowledgement), or acknowledge a message
         the bus delivered that has none."""
         activation = self.activations.get(agent_id)
         if activation is not None:
-            activation.release(envelope.message_id)
-        if answer is not None:
-            self._answer(envelope, *answer, agent_id, replayed)
-        elif envelope.kind == Kind.SEND:
-            if envelope.origin != self.name:
-                self.to_bus.put((Kind.ACK, envelope.message_id), envelope.target)
-        elif (left := self.copies_unfinished.pop(envelope.message_id, 1) - 1) > 0:
-            self.copies_unfinished[envelope.message_id] = left
-        else:  # every recipient here is done with this publish
-            self.to_bus.put((Kind.ACK, envelope.message_id), envelope.target)
+            activation.release(message.id)
+        last = self._let_go(message.id, agent_id)
+        if outcome is not None:
+            self._answer(message, *outcome, agent_id, replayed)
+        elif last:  # every recipient here is done with a message the bus gave us that has no answer
+            self.to_bus.put(Done(message.id), message.target)
 
-    def _repeat(self, envelope: Envelope, agent_id: str, admitted: Any) -> None:
+    def _let_go(self, message_id: str, agent_id: str) -> bool:
+        """``agent_id`` finished a message the bus gave us: True if it was the last recipient here."""
+        taken = self.taken.get(message_id)
+        if taken is None or agent_id not in taken:
+            return False  # delivered in-process, or an inspection
+        taken.discard(agent_id)
+        if taken:
+            return False
+        del self.taken[message_id]
+        self.finished[message_id] = None
+        if len(self.finished) > FINISHED:
+            del self.finished[next(iter(self.finished))]
+        return True
+
+    def _repeat(self, message: Call | Copy, agent_id: str, admitted: Any) -> None:
         """A copy of a message the agent has had: the first copy answers, or answered and is answered again."""
         self.counts["duplicates_dropped"] += 1
         if admitted is not RUNNING:
             self.counts["answers_replayed"] += admitted is not None
-            self._conclude(envelope, agent_id, admitted, replayed=True)
+            self._conclude(message, agent_id, admitted, replayed=True)
 
-    def _answer(self, envelope: Envelope, kind: int, type_name: str, payload: Any, agent_id: str,
+    def _answer(self, call: Call, failed: bool, type_name: str, payload: Any, agent_id: str,
                 replayed: bool = False) -> None:
-        answer = envelope.answer(kind, type_name, payload, agent_id)
-        if replayed:
-            answer.origin = REPLAYED
-        if is_sampled(envelope.trace_id):
-            self.trace.record(envelope.trace_id, kind, agent_id, envelope.sender or "driver",
-                              type_name or ("error" if kind == Kind.ERROR else ""), envelope.message_id)
-        self._route(answer, envelope.target)
+        answer = Answer(new_message_id(), call.trace, agent_id, call.origin, type_name, payload, call.id, failed,
+                        replayed)
+        if is_sampled(call.trace):
+            self.trace.record(call.trace, Kind.ERROR if failed else Kind.REPLY, agent_id, call.sender or "driver",
+                              type_name or ("error" if failed else ""), call.id)
+        self._route(answer, call.target)
 
-    def _report_failure(self, envelope: Envelope, error: BaseException | None, agent_id: str, reason: str) -> None:
+    def _report_failure(self, message: Call | Copy, error: BaseException | None, agent_id: str, reason: str) -> None:
         self.counts[f"failed_{reason}"] += 1
-        self._dead_letter(envelope.to_wire(), reason, str(error or reason), agent_id)
+        self._dead_letter(message, reason, str(error or reason), agent_id)
 
-    def _fail(self, envelope: Envelope, error: BaseException | None, agent_id: str, reason: str = "") -> None:
-        self._report_failure(envelope, error, agent_id, reason or type(error).__name__)
-        answer = (Kind.ERROR, "", error_payload(error)) if envelope.kind == Kind.SEND and error is not None else None
-        self._finish(envelope, agent_id, answer)
+    def _fail(self, message: Call | Copy, error: BaseException | None, agent_id: str, reason: str = "") -> None:
+        self._report_failure(message, error, agent_id, reason or type(error).__name__)
+        outcome = (True, "", error_payload(error)) if type(message) is Call and error is not None else None
+        self._finish(message, agent_id, outcome)

@@ -1,8 +1,8 @@
 """Host: a Ray actor that runs agents, each with its own state and serial mailbox.
 
-A message between two agents of this host is delivered in-process, by the host's copy of the routing
-table and with the same stamping and tracing as the bus; everything else goes through the bus in
-batches. Delivery only enqueues: a batch is accepted at once and replies travel back on their own.
+A call between two agents of this host is delivered in-process, by the host's copy of the routing table
+and the same routing step as the bus (``Router``); everything else goes through the bus in batches.
+Delivery only enqueues: a batch is accepted at once and answers travel back on their own.
 """
 
 from __future__ import annotations
@@ -12,38 +12,42 @@ import logging
 import time
 import traceback
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import ray
 
 from ._activation import NEW, OUT_PART, Activation
-from ._agent import Agent, MessageContext
+from ._agent import MessageContext
 from ._agent_id import AgentId
 from ._endpoint import Endpoint
-from ._envelope import KEPT, Envelope, Kind
 from ._errors import HandlerError, RaybusError, UnknownMessageType
 from ._finishing import Finishing
 from ._mailbox import Mailbox
-from ._messages import dead_letter_envelope
+from ._messages import DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
-from ._outbox import Outbox
+from ._router import Router
 from ._routing import RoutingTable
-from ._shards import BUS_NAME, BUS_RETRY_DELAY, UNAVAILABLE, BusOutboxes, bus_name, shard_of, table_of
+from ._shards import UNAVAILABLE, BusOutboxes, shard_key, table_of
 from ._state import SqliteStateStore, StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
-from ._trace import TraceLog, is_sampled
-from ._window import DEFAULT_WINDOW
+from ._trace import TraceLog
+from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, unpack
+from .constants import BUS_RETRY_DELAY, DEFAULT_WINDOW, bus_name, shard_of
 
-__all__ = ["BUS_NAME", "Host", "host_actor_name"]
+__all__ = ["Host"]
 
 BUS_RETRIES = 120
 
 log = logging.getLogger("raybus.host")
 
 
-def host_actor_name(endpoint: str) -> str:
-    return f"raybus.host.{endpoint}"
+class Inspection(NamedTuple):
+    """A plain method of an agent to run in its mailbox order (``Runtime.call``: for checks and tests)."""
+
+    method: str
+    args: tuple
+    future: asyncio.Future
 
 
 class Host(Finishing, Endpoint):
@@ -55,15 +59,17 @@ class Host(Finishing, Endpoint):
         self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
         super().__init__(endpoint, table_of(self.buses[0], namespace), window)
         self.activations: dict[str, Activation] = {}
-        self.copies_unfinished: dict[str, int] = {}  # publish id → its recipients here that have not finished
-        self.to_bus = BusOutboxes(self.buses, lambda: self.name, self._bus_unreachable)
+        self.taken: dict[str, set[str]] = {}  # message id the bus gave us → its recipients here not finished
+        self.finished: dict[str, None] = {}  # the last FINISHED message ids the bus gave us that are done here
+        self.to_bus = BusOutboxes(self.buses, lambda: self.name, self._bus_unreachable, self._bus_restarted)
         self.counts: Counter[str] = Counter()
         self.states = StateWriter(SqliteStateStore(state_path), self.counts) if state_path else None
         self.trace = TraceLog(endpoint)
+        self.router = Router(lambda: self.table, self.trace)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         self.node = ray.get_runtime_context().get_node_id()
-        self.siblings: dict[str, Outbox[tuple]] = {}  # hosts of this node we relay publishes to
+        self.resending = 0  # messages waiting for a restarting bus shard
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         for bus in self.buses:  # where we run, and (restarted) that what we had not finished must come again
             bus.host_up.remote(endpoint, self.node, restarted)
@@ -73,35 +79,35 @@ class Host(Finishing, Endpoint):
     # --- Ray-facing methods -------------------------------------------------------------------
     async def deliver(self, batch: list[tuple]) -> None:
         self.metrics.start()
-        for wire in batch:
-            kind = wire[0]
-            if kind == Kind.SEND:
-                if wire[9] == self.name:  # our own call, sent round by a stale table: it lives and dies with us
-                    self.to_bus.put((Kind.ACK, wire[1]), wire[4])
-                self._enqueue(wire[4], Envelope.from_wire(wire))
-            elif kind == Kind.PUBLISH:
-                if len(wire) > 11:  # the copies of this node's other hosts: they go on from here
-                    self._relay(wire)
-                    wire = wire[:11]
-                envelope = Envelope.from_wire(wire)
-                self.copies_unfinished[wire[1]] = len(wire[10])
-                for recipient in wire[10]:
-                    self._enqueue(recipient, envelope)
-            elif kind == Kind.ACK:
-                self._published(wire[1], wire[2])
-            else:
-                self.accept_answer(wire)
+        for message in unpack(batch):
+            match message:
+                case Call(target=recipient):
+                    self._take(message, (recipient,))
+                case Copy(recipients=recipients):
+                    self._take(message, recipients)
+                case Delivered(id=message_id, publisher=publisher):
+                    self._published(message_id, publisher)
+                case Answer():
+                    self.accept_answer(message)
 
-    def _relay(self, wire: tuple) -> None:
-        self.counts["publishes_relayed"] += 1
-        for endpoint, recipients in wire[11]:
-            sibling = self.siblings.get(endpoint)
-            if sibling is None:
-                host = ray.get_actor(host_actor_name(endpoint), namespace=self.namespace)
-                # a sibling that died restarts and gets its copy again from the bus, which keeps it until done
-                sibling = self.siblings[endpoint] = Outbox(lambda batch, host=host: host.deliver.remote(batch),
-                                                           lambda batch, error: None)
-            sibling.put((*wire[:10], recipients))
+    def _take(self, message: Call | Copy, recipients: tuple[str, ...]) -> None:
+        """Per (message id, recipient): a recipient that has this message and has not finished it does not
+        get a copy; one that finished it gets it again (and answers again what it answered)."""
+        taken = self.taken.get(message.id)
+        if taken is None:
+            taken = self.taken[message.id] = set()
+        for recipient in recipients:
+            if recipient in taken:
+                self.counts["duplicates_dropped"] += 1
+                continue
+            taken.add(recipient)
+            self._enqueue(recipient, message)
+
+    async def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:
+        """Of ``message_ids`` (given to us by the bus): those some recipient here still has, and those every
+        recipient here has finished lately. The bus sends again what is in neither."""
+        held = {message_id for message_id in message_ids if message_id in self.taken}
+        return held, {message_id for message_id in message_ids if message_id in self.finished}
 
     def _published(self, message_id: str, publisher: str) -> None:
         """Every copy of an agent's publish was handled: it leaves the agent's outbox."""
@@ -114,20 +120,24 @@ class Host(Finishing, Endpoint):
         and send them again (recipients drop copies they have had)."""
         for agent_id in self.states.store.agents_with(OUT_PART):
             if self.table.known_endpoint_of(agent_id) == self.name:
-                wires = list(self._activation(agent_id).outgoing.values())
-                self.counts["publishes_recovered"] += len(wires)
-                for wire in wires:
-                    self.to_bus.put(wire)
+                publishes = list(self._activation(agent_id).outgoing.values())
+                self.counts["publishes_recovered"] += len(publishes)
+                for publish in publishes:
+                    self.to_bus.put(publish)
 
     async def bus_restarted(self, shard: int = 0) -> None:
-        """A bus shard lost what it held: our calls through it still waiting for an answer go again
-        (recipients drop copies)."""
-        kept = [wire for activation in self.activations.values() for wire in activation.outgoing.values()]
-        again = [wire for wire in [*self.via_bus.values(), *kept] if shard_of(wire[4], len(self.buses)) == shard]
+        """Told by a restarted shard (``heard`` tells us too, at our next batch through it)."""
+        self._bus_restarted(shard)
+
+    def _bus_restarted(self, shard: int) -> None:
+        """A bus shard lost what it held: our calls through it still waiting for an answer and our agents'
+        kept publishes go again (recipients drop copies)."""
+        kept = [publish for activation in self.activations.values() for publish in activation.outgoing.values()]
+        again = [m for m in [*self.via_bus.values(), *kept] if shard_of(shard_key(m), len(self.buses)) == shard]
         self.buses[shard].host_up.remote(self.name, self.node, False)  # it has forgotten where we run
         self.counts["resent_after_bus_restart"] += len(again)
-        for wire in again:
-            self.to_bus.put(wire)
+        for message in again:
+            self.to_bus.put(message)
 
     async def update_table(self, table: RoutingTable) -> None:
         if table.version >= self.table.version:
@@ -137,12 +147,19 @@ class Host(Finishing, Endpoint):
         return list(self.activations)
 
     async def stats(self) -> dict[str, Any]:
-        queued = sum(len(a.mailbox) for a in self.activations.values())
-        return dict(self.counts) | {
-            "agents": len(self.activations), "queued": queued, "late_answers": self.late_answers,
+        return dict(self.counts) | await self.held() | {
+            "agents": len(self.activations), "late_answers": self.late_answers,
             "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(), "node": self.node,
             **self.to_bus.figures(), **process_figures(self.cpu_at_start),
         }
+
+    async def held(self) -> dict[str, int]:
+        """What this host still answers for: messages in mailboxes, messages from the bus not finished,
+        publishes kept until every copy is handled, and what waits for the bus to take it."""
+        activations = self.activations.values()
+        return {"queued": sum(len(a.mailbox) for a in activations), "taken": len(self.taken),
+                "kept_publishes": sum(len(a.outgoing) for a in activations), "resending": self.resending,
+                **self.to_bus.held()}
 
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)
@@ -151,65 +168,65 @@ class Host(Finishing, Endpoint):
         """Run a plain method of one agent, queued behind its messages (for inspection and checks)."""
         activation = self._activation(agent_id)
         future = asyncio.get_running_loop().create_future()
-        activation.mailbox.put(Envelope(Kind.SEND, "", "", None, agent_id, "", (method, args, future)))
+        activation.mailbox.put(Inspection(method, args, future))
         return await future
 
     # --- routing ------------------------------------------------------------------------------
-    def _route(self, envelope: Envelope, key: str | None = None) -> None:
+    def _route(self, message: Call | Answer | Publish, key: str | None = None) -> None:
         """``key`` names the bus shard (an answer goes through the shard of the call it answers)."""
-        if envelope.kind == Kind.SEND:
-            if self.table.known_endpoint_of(envelope.target) == self.name:  # else the bus has the last word
+        match message:
+            case Call(target=target) if self.table.known_endpoint_of(target) == self.name:  # else the bus decides
                 try:
-                    envelope.payload = self.table.screen(False, envelope.sender, envelope.target,
-                                                         envelope.type_name, envelope.payload)
-                except RaybusError as exc:  # refused by the same interceptors the bus would have run
-                    self._fail(envelope, exc, None)
+                    _, message = self.router.call(message)
+                except RaybusError as exc:  # refused by the same step the bus would have run
+                    self._fail(message, exc, None)
                     return
-                if is_sampled(envelope.trace_id):
-                    self.trace.record(envelope.trace_id, Kind.SEND, envelope.sender, envelope.target,
-                                      envelope.type_name, envelope.message_id)
                 self.counts["local_deliveries"] += 1
-                self._enqueue(envelope.target, envelope)
+                self._enqueue(target, message)
                 return
-        elif envelope.kind != Kind.PUBLISH and envelope.target == self.name:
-            self.counts["local_answers"] += 1
-            self.accept_answer(envelope.to_wire())
-            return
-        wire = envelope.to_wire()
-        if wire[0] == Kind.SEND:
-            self.via_bus[wire[1]] = wire
-        elif wire[0] == Kind.PUBLISH and wire[3] is not None:
-            publisher = self.activations.get(wire[3])
-            if publisher is not None and publisher.durable:
-                # sent once the write of the change that made it is done; KEPT asks the bus to say when handled
-                publisher.keep((*wire[:10], KEPT))
+            case Call():
+                self.via_bus[message.id] = message
+            case Answer(caller=caller) if caller == self.name:
+                self.counts["local_answers"] += 1
+                self.accept_answer(message)
                 return
-        self.to_bus.put(wire, key)
+            case Publish(sender=sender) if sender is not None:
+                publisher = self.activations.get(sender)
+                if publisher is not None and publisher.durable:
+                    # sent once the write of the change that made it is done; kept until the bus says handled
+                    publisher.keep(message._replace(kept=True))
+                    return
+        self.to_bus.put(message, key)
 
-    def _bus_unreachable(self, shard: int, batch: list[tuple], error: BaseException) -> None:
+    def _bus_unreachable(self, shard: int, batch: list[Wire], error: BaseException) -> None:
         self.counts["bus_unreachable"] += len(batch)
         spawn(self._resend(shard, batch))
 
-    async def _resend(self, shard: int, batch: list[tuple]) -> None:
+    async def _resend(self, shard: int, batch: list[Wire]) -> None:
         """The shard is restarting: try again until it is back; a call its caller gave up on is let go."""
-        for _ in range(BUS_RETRIES):
-            await asyncio.sleep(BUS_RETRY_DELAY)
-            batch = [wire for wire in batch if wire[0] != Kind.SEND or wire[1] in self.pending]
-            try:
-                await self.buses[shard].route.remote(self.name, batch)
-                return
-            except UNAVAILABLE:
-                continue
-        self.counts["lost_to_bus"] += len(batch)
-        log.error("%s: the bus did not come back; %d messages not sent", self.name, len(batch))
+        waiting = len(batch)
+        self.resending += waiting
+        try:
+            for _ in range(BUS_RETRIES):
+                await asyncio.sleep(BUS_RETRY_DELAY)
+                batch = [message for message in batch if type(message) is not Call or message.id in self.pending]
+                try:
+                    await self.to_bus.route(shard, batch)
+                    return
+                except UNAVAILABLE:
+                    continue
+            self.counts["lost_to_bus"] += len(batch)
+            log.error("%s: the bus did not come back; %d messages not sent", self.name, len(batch))
+        finally:
+            self.resending -= waiting
 
-    def _late_answer(self, wire: tuple) -> None:
-        super()._late_answer(wire)
-        self._dead_letter(wire, "late_answer", "the caller stopped waiting", None)
+    def _late_answer(self, answer: Answer) -> None:
+        super()._late_answer(answer)
+        self._dead_letter(answer, "late_answer", "the caller stopped waiting", None)
 
-    def _dead_letter(self, wire: tuple, reason: str, detail: str, sender: str | None) -> None:
-        if wire[5] != "DeadLetter":  # a dead letter about a dead letter would loop
-            self.to_bus.put(dead_letter_envelope(wire, reason, detail, sender).to_wire())
+    def _dead_letter(self, message: Call | Answer | Copy, reason: str, detail: str, sender: str | None) -> None:
+        if message.type_name != DEAD_LETTER_TYPE:  # a dead letter about a dead letter would loop
+            self.to_bus.put(dead_letter(message, reason, detail, sender))
 
     # --- agents -------------------------------------------------------------------------------
     def _activation(self, agent_id: str) -> Activation:
@@ -220,12 +237,13 @@ class Host(Finishing, Endpoint):
             agent.id = AgentId(agent_type, key)
             agent.config = self.table.spec_of(agent_type).config
             handlers = agent.handlers
-            mailbox: Mailbox[Envelope] = Mailbox(
-                lambda envelope: self._process(agent, envelope),
-                lambda envelope: (info := handlers.get(envelope.type_name)) is not None and info.interleave,
-                lambda: self._start(agent),
+            mailbox: Mailbox[Call | Copy | Inspection] = Mailbox(
+                lambda message: self._process(activation, message),
+                lambda message: type(message) is not Inspection and (info := handlers.get(message.type_name))
+                is not None and info.interleave,
+                lambda: self._start(activation),
             )
-            durable = self.states is not None and type(agent).save_state is not Agent.save_state
+            durable = self.states is not None  # its dedup and its publishes outlive us, whatever it keeps
             activation = self.activations[agent_id] = Activation(agent, mailbox, durable)
             state = self.states.load(agent_id) if durable else None
             if state is not None:  # before on_start, which the mailbox runs ahead of the first message
@@ -234,62 +252,72 @@ class Host(Finishing, Endpoint):
             self.counts["activations"] += 1
         return activation
 
-    def _enqueue(self, agent_id: str, envelope: Envelope) -> None:
+    def _enqueue(self, agent_id: str, message: Call | Copy) -> None:
         try:
             activation = self._activation(agent_id)
         except Exception as exc:
-            self._fail(envelope, exc if isinstance(exc, RaybusError) else HandlerError(
+            self._fail(message, exc if isinstance(exc, RaybusError) else HandlerError(
                 f"cannot activate {agent_id}: {exc}", type(exc).__qualname__, traceback.format_exc()), agent_id)
             return
-        activation.mailbox.put(envelope)
+        activation.mailbox.put(message)
 
-    async def _start(self, agent: Agent) -> None:
+    async def _start(self, activation: Activation) -> None:
+        """An agent whose ``on_start`` raised is not left half-started: the messages already in its mailbox
+        are answered with the failure, and the next message starts a new activation."""
+        agent = activation.agent
         try:
             await agent.on_start()
-        except Exception:
+        except Exception as exc:
             self.counts["start_errors"] += 1
-            traceback.print_exc()
+            activation.start_failed = HandlerError(f"{agent.id} failed to start: {exc}", type(exc).__qualname__,
+                                                   traceback.format_exc())
+            if self.activations.get(str(agent.id)) is activation:
+                del self.activations[str(agent.id)]
 
-    async def _process(self, agent: Agent, envelope: Envelope) -> None:
-        if envelope.type_name == "":  # call_agent: an inspection call, ordered with the messages
-            method, args, future = envelope.payload
+    async def _process(self, activation: Activation, message: Call | Copy | Inspection) -> None:
+        agent = activation.agent
+        if type(message) is Inspection:  # call_agent: a plain method, ordered with the messages
             try:
-                future.set_result(getattr(agent, method)(*args))
+                if activation.start_failed is not None:
+                    raise activation.start_failed
+                message.future.set_result(getattr(agent, message.method)(*message.args))
             except Exception as exc:
-                future.set_exception(exc)
+                message.future.set_exception(exc)
             return
         agent_id = str(agent.id)
-        admitted = self.activations[agent_id].admit(envelope.message_id)
+        if activation.start_failed is not None:
+            self._fail(message, activation.start_failed, agent_id, reason="start_failed")
+            return
+        admitted = activation.admit(message.id)
         if admitted is not NEW:
-            self._repeat(envelope, agent_id, admitted)
+            self._repeat(message, agent_id, admitted)
             return
-        if envelope.expired(time.time()):
-            self._fail(envelope, None, agent_id, reason="expired")
+        if type(message) is Call and message.expired(time.time()):
+            self._fail(message, None, agent_id, reason="expired")
             return
-        info = agent.handlers.get(envelope.type_name)
+        info = agent.handlers.get(message.type_name)
         if info is None:
-            self._fail(envelope, UnknownMessageType(
-                f"{agent_id} has no handler for {envelope.type_name}; it handles {', '.join(agent.handlers)}"),
+            self._fail(message, UnknownMessageType(
+                f"{agent_id} has no handler for {message.type_name}; it handles {', '.join(agent.handlers)}"),
                 agent_id)
             return
         try:
-            message = self.table.messages.decode(envelope.type_name, envelope.payload)
+            decoded = self.table.messages.decode(message.type_name, message.payload)
         except RaybusError as exc:
-            self._fail(envelope, exc, agent_id)
+            self._fail(message, exc, agent_id)
             return
-        is_publish = envelope.kind == Kind.PUBLISH
         context = MessageContext(
-            AgentId.from_str(envelope.sender) if envelope.sender else None,
-            TopicId.from_str(envelope.target) if is_publish else None,
-            envelope.message_id, envelope.trace_id, self, agent_id,
+            AgentId.from_str(message.sender) if message.sender else None,
+            TopicId.from_str(message.topic) if type(message) is Copy else None,
+            message.id, message.trace, self, agent_id,
         )
         try:
-            result = await getattr(agent, info.method)(message, context)
+            result = await getattr(agent, info.method)(decoded, context)
         except RaybusError as exc:  # a refusal the handler means (NotAuthorized...) reaches the caller as is
-            self._fail(envelope, exc, agent_id)
+            self._fail(message, exc, agent_id)
             return
         except Exception as exc:
-            self._fail(envelope, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
+            self._fail(message, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
             return
         self.counts["handled"] += 1
-        self._finish(envelope, agent_id, self._result_answer(envelope, result, agent_id))
+        self._finish(message, agent_id, self._outcome(message, result, agent_id))

@@ -1,35 +1,49 @@
-"""HostLinks: the bus's side of its hosts. One outbox per host, and what each host was given and has not
-finished: a host is done with a message when it answers it or acknowledges it (``Kind.ACK``); until then
-the bus keeps it, and sends it again when the host restarts or did not take its batch.
+"""HostLinks: the bus's side of its hosts. One outbox per host, and, per (message id, host), what the bus
+gave a host and has not heard back of: a host is done with a message when it answers it or acknowledges it
+(``Done``); until then the bus keeps it.
 
-A publish crosses each node once: the copies for the hosts of one node travel in one call to one of them,
-which hands the others theirs (as Akka's distributed pub-sub does); each copy is still kept per host."""
+One redelivery policy serves every loss: a kept message unacknowledged for ``KEEP_AGE`` is checked with its
+host (``Host.holding``): what the host finished counts as done, what it holds is left alone, and what it does
+not know is sent again. A restarted host gets everything kept for it at once. Past its deadline (a call) or
+``GIVE_UP_AFTER`` (a publish copy) a message is refused or dead-lettered; a publish copy given up is never
+reported handled, so its publisher keeps the publish."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from ._envelope import KEPT, Kind
 from ._errors import RaybusError
-from ._host import Host, host_actor_name
+from ._host import Host
 from ._outbox import Outbox
+from ._tasks import spawn
+from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack
+from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
 
 __all__ = ["HostLinks"]
 
-REDELIVERY_DELAY = 0.5  # seconds: long enough for Ray to restart a host actor, short against a send's timeout
-MAX_REDELIVERIES = 20  # with the delay, ~10 s for a host to come back (a node's loss takes longer than a crash)
+
+class _Kept:
+    """A message given to one host, until it is done with it."""
+
+    __slots__ = ("check_at", "give_up_at", "wire")
+
+    def __init__(self, wire: Call | Copy, now: float) -> None:
+        self.wire = wire
+        self.check_at = now + KEEP_AGE
+        deadline = wire.deadline if type(wire) is Call else 0.0
+        self.give_up_at = now + (deadline - time.time() if deadline else GIVE_UP_AFTER)
 
 
 class HostLinks:
     def __init__(self, namespace: str, state_path: str | None, window: int, shards: int, counts: Counter[str],
-                 give_up: Callable[[tuple, RaybusError], None]) -> None:
+                 give_up: Callable[[Call | Answer | Copy, RaybusError], None]) -> None:
         self.namespace = namespace
         self.state_path = state_path
         self.window = window
@@ -37,64 +51,75 @@ class HostLinks:
         self.counts = counts
         self._give_up = give_up  # refuses a call, dead-letters anything else
         self.hosts: dict[str, Any] = {}
-        self.outboxes: dict[str, Outbox[tuple]] = {}
-        self.unacked: dict[str, dict[str, tuple]] = {}
-        self.publishes: dict[str, list] = {}  # publish id → [publishing host, publisher, copies not handled]
+        self.outboxes: dict[str, Outbox[Wire]] = {}
+        self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
+        self.publishes: dict[str, list] = {}  # kept publish id → [publishing host, publisher, hosts not done]
         self.nodes: dict[str, str] = {}  # host → the node it said it runs on
-        self.redelivered: OrderedDict[str, int] = OrderedDict()  # message id → times sent again
+        self._checking: set[str] = set()  # hosts asked what they hold, not answered yet
+        self._watch: asyncio.Task | None = None
 
-    def deliver(self, endpoint: str, wire: tuple) -> None:
-        """A call: kept until the host is done with it."""
-        self._keep(endpoint, wire)
+    def deliver(self, endpoint: str, wire: Call | Copy) -> None:
+        """A call, or one host's copy of a publish: kept until the host is done with it."""
+        if self._watch is None:
+            self._watch = spawn(self._watch_kept())
+        kept = self.kept.get(endpoint)
+        if kept is None:
+            kept = self.kept[endpoint] = {}
+        kept[wire.id] = _Kept(wire, time.monotonic())
         self.outbox(endpoint).put(wire)
 
-    def fan_out(self, head: tuple, by_endpoint: dict[str, list[str]]) -> None:
-        """A publish's copies, one per host naming its recipients, in one call per node."""
-        by_node: dict[str, list[str]] = {}
-        for endpoint in by_endpoint:
-            by_node.setdefault(self.nodes.get(endpoint, endpoint), []).append(endpoint)
-        for relay, *others in by_node.values():
-            for endpoint in (relay, *others):
-                self._keep(endpoint, (*head, tuple(by_endpoint[endpoint])))
-            copy = (*head, tuple(by_endpoint[relay]))
-            if others:
-                copy = (*copy, tuple((endpoint, tuple(by_endpoint[endpoint])) for endpoint in others))
-            self.outbox(relay).put(copy)
-
-    def _keep(self, endpoint: str, wire: tuple) -> None:
-        unacked = self.unacked.get(endpoint)
-        if unacked is None:
-            unacked = self.unacked[endpoint] = {}
-        unacked[wire[1]] = wire
-
-    def done(self, endpoint: str, message_id: str) -> None:
-        unacked = self.unacked.get(endpoint)
-        if unacked and (wire := unacked.pop(message_id, None)) is not None and wire[0] == Kind.PUBLISH:
-            self._copy_done(message_id)
-
-    def track_publish(self, host: str | None, wire: tuple, copies: int) -> None:
-        """A host's agent keeps its publish until every copy is handled; then its host hears so."""
-        if host is None or wire[10] != KEPT:
-            return
-        if copies:
-            self.publishes[wire[1]] = [host, wire[3], copies]
-        else:
-            self.outbox(host).put((Kind.ACK, wire[1], wire[3]))
-
-    def _copy_done(self, message_id: str) -> None:
-        tracked = self.publishes.get(message_id)
-        if tracked is not None:
+    def done(self, endpoint: str, message_id: str) -> Call | Copy | None:
+        """The host is done with the message: the kept wire, or None if this shard did not keep it for it."""
+        kept = self.kept.get(endpoint)
+        found = kept.pop(message_id, None) if kept else None
+        if found is None:
+            return None
+        if type(found.wire) is Copy and (tracked := self.publishes.get(message_id)) is not None:
             tracked[2] -= 1
             if tracked[2] <= 0:
                 del self.publishes[message_id]
-                self.outbox(tracked[0]).put((Kind.ACK, message_id, tracked[1]))
+                self.outbox(tracked[0]).put(Delivered(message_id, tracked[1]))
+        return found.wire
 
-    def outbox(self, endpoint: str) -> Outbox[tuple]:
+    def track_publish(self, host: str | None, publish: Publish, copies: int) -> None:
+        """A host's agent keeps its publish until every copy is handled; then its host hears so."""
+        if host is None or not publish.kept:
+            return
+        if copies:
+            self.publishes[publish.id] = [host, publish.sender, copies]
+        else:
+            self.outbox(host).put(Delivered(publish.id, publish.sender))
+
+    async def _watch_kept(self) -> None:
+        while True:
+            await asyncio.sleep(KEEP_TICK)
+            now = time.monotonic()
+            for endpoint, kept in self.kept.items():
+                if endpoint not in self._checking:
+                    due = [message_id for message_id, one in kept.items() if one.check_at <= now]
+                    if due:
+                        self._checking.add(endpoint)
+                        spawn(self._check(endpoint, due))
+
+    async def _check(self, endpoint: str, message_ids: list[str]) -> None:
+        """Ask the host what it has of ``message_ids``: finished ones are done, the rest it lacks go again."""
+        try:
+            held, finished = await self.host(endpoint).holding.remote(message_ids)
+        except Exception:  # restarting: it says so when it is back, and gets everything kept for it then
+            return
+        finally:
+            self._checking.discard(endpoint)
+        for message_id in finished:
+            self.done(endpoint, message_id)
+        self.counts["kept_checked"] += len(message_ids)
+        self._redeliver(endpoint, [m for m in message_ids if m not in held and m not in finished], "not at its host")
+
+    def outbox(self, endpoint: str) -> Outbox[Wire]:
         outbox = self.outboxes.get(endpoint)
         if outbox is None:
             host = self.host(endpoint)
             outbox = self.outboxes[endpoint] = Outbox(
-                lambda batch: host.deliver.remote(batch),
+                lambda batch: host.deliver.remote(pack(batch)),
                 lambda batch, error: self._unreachable(endpoint, batch, error),
             )
         return outbox
@@ -130,57 +155,55 @@ class HostLinks:
         self.nodes[endpoint] = node
         if restarted:
             self.counts["host_restarts"] += 1
-            self._redeliver(endpoint, list(self.unacked.get(endpoint, ())), "host restarted")
+            self._redeliver(endpoint, list(self.kept.get(endpoint, ())), "host restarted")
 
-    def _unreachable(self, endpoint: str, batch: list[tuple], error: BaseException) -> None:
-        """A batch the host did not take (it died; hosts restart): calls and publishes go again shortly, the
-        host drops what it has handled already; answers for its callers, who died with it, are let go."""
+    def _unreachable(self, endpoint: str, batch: list[Wire], error: BaseException) -> None:
+        """A batch the host did not take (it died; hosts restart): calls and publish copies go again shortly,
+        the host drops what it has handled already; answers for its callers, who died with it, are let go."""
         self.counts["host_unreachable"] += len(batch)
         again = []
         for wire in batch:
-            if wire[0] == Kind.PUBLISH and len(wire) > 11:  # what it was to relay goes to each host itself
-                for sibling, _ in wire[11]:
-                    asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, sibling, [wire[1]],
-                                                          f"relay {endpoint}: {error}")
-            if wire[0] == Kind.SEND or wire[0] == Kind.PUBLISH:
-                again.append(wire[1])
-            elif wire[0] == Kind.ACK:
-                continue  # the host sends its kept publishes again once back, and hears of them then
-            else:
-                self._give_up(wire, RaybusError(f"host {endpoint} is unreachable: {error}"))
-        asyncio.get_running_loop().call_later(REDELIVERY_DELAY, self._redeliver, endpoint, again, str(error))
+            match wire:
+                case Call() | Copy():
+                    again.append(wire.id)
+                case Answer():
+                    self._give_up(wire, RaybusError(f"host {endpoint} is unreachable: {error}"))
+                case Delivered():
+                    pass  # the host sends its kept publishes again once back, and hears of them then
+        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._redeliver, endpoint, again, str(error))
 
-    def _redeliver(self, endpoint: str, message_ids: list[str], why: str) -> None:
-        unacked = self.unacked.get(endpoint, {})
-        now = time.time()
+    def _redeliver(self, endpoint: str, message_ids: Iterable[str], why: str) -> None:
+        kept = self.kept.get(endpoint, {})
+        now = time.monotonic()
         for message_id in message_ids:
-            wire = unacked.get(message_id)
-            if wire is None:
+            one = kept.get(message_id)
+            if one is None:
                 continue  # handled meanwhile
-            tries = self.redelivered.pop(message_id, 0) + 1
-            self.redelivered[message_id] = tries
-            if tries > MAX_REDELIVERIES or (wire[7] and wire[7] < now):
-                del unacked[message_id]
-                if wire[0] == Kind.PUBLISH:
-                    self._copy_done(message_id)
+            if one.give_up_at < now:
+                del kept[message_id]
+                self.publishes.pop(message_id, None)  # never reported handled: its publisher keeps it
                 self.counts["given_up"] += 1
-                self._give_up(wire, RaybusError(f"host {endpoint} did not handle it after {tries - 1} "
-                                                f"redeliveries: {why}"))
+                self._give_up(one.wire, RaybusError(f"host {endpoint} did not handle it in time: {why}"))
                 continue
+            one.check_at = now + KEEP_AGE
             self.counts["redeliveries"] += 1
-            self.outbox(endpoint).put(wire)
-        while len(self.redelivered) > 10_000:
-            self.redelivered.popitem(last=False)
+            self.outbox(endpoint).put(one.wire)
+
+    def held(self) -> dict[str, int]:
+        """What this shard still answers for: queued for hosts, given and not done, publishes not reported."""
+        return {"queued": sum(len(o) + o.in_flight for o in self.outboxes.values()),
+                "unacked": sum(len(kept) for kept in self.kept.values()), "publishes_tracked": len(self.publishes)}
 
     def figures(self) -> dict[str, int]:
         outboxes = self.outboxes.values()
-        return {"queued": sum(len(o) + o.in_flight for o in outboxes),
-                "unacked": sum(len(u) for u in self.unacked.values()),
-                "to_host_batches": sum(o.batches for o in outboxes), "to_host_items": sum(o.items for o in outboxes)}
+        return self.held() | {"to_host_batches": sum(o.batches for o in outboxes),
+                              "to_host_items": sum(o.items for o in outboxes)}
 
     def destroy(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         for host in self.hosts.values():
             ray.kill(host, no_restart=True)
         self.hosts.clear()
         self.outboxes.clear()
-        self.unacked.clear()
+        self.kept.clear()

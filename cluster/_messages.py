@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ._envelope import Envelope, Kind
 from ._errors import DuplicateRegistration, InvalidMessage, UnknownMessageType
 from ._topic import TopicId
+from ._wire import Answer, Call, Copy, Publish
 
-__all__ = ["DEAD_LETTER_TOPIC", "DeadLetter", "MessageTypes", "dead_letter_envelope", "type_path"]
+__all__ = ["DEAD_LETTER_TOPIC", "DEAD_LETTER_TYPE", "DeadLetter", "MessageTypes", "dead_letter", "type_path"]
 
 DEAD_LETTER_TOPIC = TopicId("deadletter", "raybus")
 
@@ -28,14 +28,22 @@ class DeadLetter(BaseModel):
     detail: str = ""
 
 
-def dead_letter_envelope(wire: tuple, reason: str, detail: str, sender: str | None) -> Envelope:
-    """The publish on the dead-letter topic that reports ``wire``, sent by ``sender`` (None: the runtime)."""
+DEAD_LETTER_TYPE = DeadLetter.__name__
+
+
+def dead_letter(message: Call | Answer | Publish | Copy, reason: str, detail: str, sender: str | None) -> Publish:
+    """The publish on the dead-letter topic that reports ``message``, sent by ``sender`` (None: the runtime)."""
+    match message:
+        case Call(target=target) | Publish(topic=target) | Copy(topic=target):
+            pass
+        case Answer(caller=target):
+            pass
     letter = DeadLetter(
-        message_id=wire[1], trace_id=wire[2], sender=wire[3], target=str(wire[4]),
-        type_name=wire[5], reason=reason, detail=detail[:2000],
+        message_id=message.id, trace_id=message.trace, sender=message.sender, target=target,
+        type_name=message.type_name, reason=reason, detail=detail[:2000],
     )
-    return Envelope(Kind.PUBLISH, f"dl-{wire[1]}", wire[2], sender, str(DEAD_LETTER_TOPIC), "DeadLetter",
-                    letter.model_dump())
+    return Publish(f"dl-{message.id}", message.trace, sender, str(DEAD_LETTER_TOPIC), DEAD_LETTER_TYPE,
+                   letter.model_dump())
 
 
 def type_path(cls: type) -> str:

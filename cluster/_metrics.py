@@ -46,7 +46,7 @@ class MetricsExporter(_EverySecond):
         self._counts = counts
         self._last: dict[str, int] = {}
         keys = ("namespace", "where")
-        self._routed = Counter("raybus_messages_routed", "Envelopes routed, by kind", (*keys, "kind"))
+        self._routed = Counter("raybus_messages_routed", "Messages routed, by kind", (*keys, "kind"))
         self._deliveries = Counter("raybus_deliveries", "Messages handed to an agent's mailbox", keys)
         self._dead = Counter("raybus_dead_letters", "Undeliverable messages, by reason", (*keys, "reason"))
         self._refused = Counter("raybus_refused", "Messages refused as not authorized", keys)

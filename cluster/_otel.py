@@ -11,8 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._envelope import Kind
-from ._trace import TraceEvent
+from ._trace import Kind, TraceEvent
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider

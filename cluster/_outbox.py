@@ -16,12 +16,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from ._tasks import spawn
+from .constants import MAX_BATCH
 
 __all__ = ["Outbox"]
 
 T = TypeVar("T")
-
-MAX_BATCH = 2000
 
 
 class Outbox(Generic[T]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,16 @@ from ._agent import Agent
 from ._agent_id import AgentId
 from ._bus import Bus
 from ._client import Client
+from ._errors import NotSettled
 from ._ids import check_part
 from ._interceptor import Interceptor
 from ._messages import DEAD_LETTER_TOPIC
 from ._placement import Dedicated, Placement
 from ._routing import AgentTypeSpec, RoutingTable, resolve_agent_class
-from ._shards import bus_name
 from ._subscription import Subscription
 from ._topic import TopicId
 from ._trace import TraceEvent, new_trace_id, to_mermaid
-from ._window import DEFAULT_WINDOW
+from .constants import DEFAULT_WINDOW, bus_name
 
 __all__ = ["DEAD_LETTER_TOPIC", "Runtime"]
 
@@ -155,6 +156,30 @@ class Runtime:
                            "waiting_for_window": self._client.window.waiting(),
                            "in_flight": len(self._client.pending)}
         return stats
+
+    def settle(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until nothing is held anywhere — not by this driver, the bus shards, or any host: no call
+        unanswered, no delivery unacknowledged, no kept publish unreported — seen twice in a row; then
+        return ``stats()``. Raises ``NotSettled`` naming what is still held after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        calm = 0
+        while True:
+            held = self._held()
+            calm = 0 if held else calm + 1
+            if calm == 2:
+                return self.stats()
+            if time.monotonic() > deadline:
+                where = "; ".join(f"{place}: " + ", ".join(f"{what} {n}" for what, n in found.items())
+                                  for place, found in held.items())
+                raise NotSettled(f"{self.namespace}: still held after {timeout:g}s: {where}")
+            time.sleep(0.25)
+
+    def _held(self) -> dict[str, dict[str, int]]:
+        driver = {"calls": len(self._client.pending), **self._client.held()}
+        places = {"driver": {what: n for what, n in driver.items() if n}}
+        for found in ray.get([bus.held.remote() for bus in self._buses]):
+            places.update(found)
+        return {place: held for place, held in places.items() if held}
 
     def agents(self) -> list[str]:
         return sorted({agent for found in ray.get([bus.agents.remote() for bus in self._buses]) for agent in found})

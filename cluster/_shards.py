@@ -6,7 +6,6 @@ Shard 0 keeps the registry and hands every change to the others before it answer
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,21 +13,21 @@ import ray
 
 from ._errors import RaybusError
 from ._outbox import Outbox
+from ._wire import Answer, Call, Publish, Wire, pack
+from .constants import BUS_RETRY_DELAY, shard_of
 
-__all__ = ["BUS_NAME", "BUS_RETRY_DELAY", "UNAVAILABLE", "BusOutboxes", "bus_name", "shard_of", "table_of"]
+__all__ = ["UNAVAILABLE", "BusOutboxes", "shard_key", "table_of"]
 
-BUS_NAME = "raybus.bus"
 UNAVAILABLE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)  # a bus shard restarting
-BUS_RETRY_DELAY = 0.5  # seconds between tries while a shard restarts
 
 
-def bus_name(shard: int) -> str:
-    return BUS_NAME if shard == 0 else f"{BUS_NAME}.{shard}"
-
-
-def shard_of(key: str, shards: int) -> int:
-    # crc32, not hash(): every process must agree, and str hashes are salted per process
-    return zlib.crc32(key.encode()) % shards if shards > 1 else 0
+def shard_key(message: Wire) -> str:
+    """What names a message's shard: a call's recipient, an answer's sender (the recipient of the call it
+    answers), a publish's topic. A ``Done`` is put with the key of what it is done with."""
+    match message:
+        case Call(target=key) | Answer(sender=key) | Publish(topic=key):
+            return key
+    raise TypeError(f"{type(message).__name__} names no shard by itself: put it with a key")
 
 
 def table_of(shard_zero: Any, namespace: str, within: float = 60.0) -> Any:
@@ -48,27 +47,44 @@ class BusOutboxes:
     """A sender's way to the bus (a driver's or a host's): one outbox per shard, each batching its own calls."""
 
     def __init__(self, buses: list[Any], origin: Callable[[], str],
-                 on_failure: Callable[[int, list[tuple], BaseException], None]) -> None:
+                 on_failure: Callable[[int, list[Wire], BaseException], None],
+                 on_restart: Callable[[int], None]) -> None:
         self.buses = buses
-        self.outboxes: list[Outbox[tuple]] = [
-            Outbox(lambda batch, bus=bus: bus.route.remote(origin(), batch),
+        self._origin = origin
+        self._on_restart = on_restart
+        self.incarnations: list[str | None] = [None] * len(buses)
+        self.outboxes: list[Outbox[Wire]] = [
+            Outbox(lambda batch, shard=shard: self.route(shard, batch),
                    lambda batch, error, shard=shard: on_failure(shard, batch, error))
-            for shard, bus in enumerate(buses)
+            for shard in range(len(buses))
         ]
 
-    def put(self, wire: tuple, key: str | None = None) -> None:
-        """``key`` names the shard (by default the wire's target: a recipient or a topic)."""
-        self.for_key(key or wire[4]).put(wire)
+    async def route(self, shard: int, batch: list[Wire]) -> None:
+        self.heard(shard, await self.buses[shard].route.remote(self._origin(), pack(batch)))
 
-    def for_key(self, key: str) -> Outbox[tuple]:
+    def heard(self, shard: int, incarnation: str) -> None:
+        """Every answer of a shard names its incarnation: a new one lost what the old one held for us."""
+        known, self.incarnations[shard] = self.incarnations[shard], incarnation
+        if known is not None and known != incarnation:
+            self._on_restart(shard)
+
+    def put(self, message: Wire, key: str | None = None) -> None:
+        """``key`` names the shard (by default ``shard_key(message)``)."""
+        self.for_key(key or shard_key(message)).put(message)
+
+    def for_key(self, key: str) -> Outbox[Wire]:
         return self.outboxes[shard_of(key, len(self.outboxes))]
 
-    def __iter__(self) -> Iterator[Outbox[tuple]]:
+    def __iter__(self) -> Iterator[Outbox[Wire]]:
         return iter(self.outboxes)
 
+    def held(self) -> dict[str, int]:
+        """Messages not yet taken by the bus (waiting, or in a call it has not returned from)."""
+        return {"outbox": sum(len(o) + o.in_flight for o in self)}
+
     def figures(self) -> dict[str, int]:
-        return {"outbox": sum(len(o) + o.in_flight for o in self), "to_bus_batches": sum(o.batches for o in self),
-                "to_bus_items": sum(o.items for o in self)}
+        return self.held() | {"to_bus_batches": sum(o.batches for o in self),
+                              "to_bus_items": sum(o.items for o in self)}
 
     async def drain(self) -> None:
         for outbox in self:

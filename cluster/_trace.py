@@ -1,4 +1,4 @@
-"""Tracing: every envelope carries a trace id; sampled traces are recorded where they are routed
+"""Tracing: every message carries a trace id; sampled traces are recorded where they are routed
 (the bus, or the host that delivers in-process) and can be drawn as a Mermaid sequence diagram."""
 
 from __future__ import annotations
@@ -8,9 +8,16 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ._envelope import Kind
+__all__ = ["Kind", "TraceEvent", "TraceLog", "is_sampled", "new_trace_id", "to_mermaid"]
 
-__all__ = ["TraceEvent", "TraceLog", "is_sampled", "new_trace_id", "to_mermaid"]
+
+class Kind:
+    """What a trace event records."""
+
+    SEND = 0
+    PUBLISH = 1
+    REPLY = 2
+    ERROR = 3
 
 _SAMPLED = "+"
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 
 from ._errors import DeliveryTimeout
+from .constants import DEFAULT_WINDOW
 
-__all__ = ["DEFAULT_WINDOW", "SendWindow"]
-
-DEFAULT_WINDOW = 1000  # one window of calls already keeps a host busy: more in flight only queues
+__all__ = ["SendWindow"]
 
 
 class SendWindow:

@@ -16,7 +16,7 @@ import ray
 import ray._private.state as ray_state  # the GCS actor table: an actor's node without a dashboard
 
 from cluster import Runtime
-from cluster._shards import shard_of
+from cluster.constants import shard_of
 
 from ._common import print_table
 

@@ -1,4 +1,4 @@
-"""The chaos of ``pto_chaos``: kills of hosts, of the busiest host (the relay of a node's publishes) and of
+"""The chaos of ``pto_chaos``: kills of hosts, of the busiest host and of
 bus shards, and a node loss, at seeded moments, one at a time, each waited back; a simulated cluster of
 one-CPU nodes; counters summed across the restarts they cause; waiting for the runtime to settle; and
 restarting every host at the end, so the state is read back from the store.
@@ -23,16 +23,16 @@ import ray
 import ray._private.state as ray_state  # the GCS actor table: restarts and node of an actor, no dashboard needed
 from ray.cluster_utils import Cluster
 
-from cluster import Runtime
+from cluster import NotSettled, Runtime
+from cluster.constants import BUS_NAME, bus_name, host_actor_name
 
 from ._load import ResourceWatch
 
 __all__ = ["KINDS", "Chaos", "ChaosWatch", "restart_hosts", "settled", "start_cluster"]
 
-BUS_NAME = "raybus.bus"
 COUNTED = {"redeliveries", "duplicates_dropped", "answers_replayed", "dead_letters", "resent_after_bus_restart",
-           "host_unreachable", "bus_unreachable", "lost_to_bus", "given_up", "publishes_relayed"}
-KINDS = ("hosts", "relays", "bus_shards")  # what --kills takes in turn (a seeded order); "nodes" with --nodes
+           "host_unreachable", "bus_unreachable", "lost_to_bus", "given_up"}
+KINDS = ("hosts", "busiest", "bus_shards")  # what --kills takes in turn (a seeded order); "nodes" with --nodes
 
 
 class Gated(Protocol):
@@ -40,14 +40,6 @@ class Gated(Protocol):
 
     started: int
     gates: list[tuple[int, asyncio.Event]]
-
-
-def bus_name(shard: int) -> str:
-    return BUS_NAME if shard == 0 else f"{BUS_NAME}.{shard}"
-
-
-def host_actor_name(endpoint: str) -> str:
-    return f"raybus.host.{endpoint}"
 
 
 class ChaosWatch(ResourceWatch):
@@ -109,8 +101,8 @@ def wait_back(name: str, handle: Any, before: int, timeout: float = 180.0) -> fl
 class Chaos:
     """Kills (and with a cluster, one node loss) at seeded request counts between 5% and 90% of the run, one
     at a time: the next waits until every victim of the last is back. Stops at one that does not come back.
-    The kills take hosts, relays (the host that relayed the most publishes to the other hosts of its node,
-    else the one that handled the most) and bus shards in turn, in a seeded order."""
+    The kills take hosts, the busiest host (the one that handled the most) and bus shards in turn, in a
+    seeded order."""
 
     def __init__(self, rt: Runtime, args: argparse.Namespace, watch: ChaosWatch, cluster: Cluster | None) -> None:
         self.rt, self.watch, self.cluster = rt, watch, cluster
@@ -140,11 +132,11 @@ class Chaos:
         stats = self.watch.sample()
         actors = our_actors(self.rt, stats)
         hosts = {host_actor_name(endpoint): figures for endpoint, figures in sorted(stats["hosts"].items())}
-        if kind in ("hosts", "relays", "bus_shards"):
+        if kind in KINDS:
             if kind == "bus_shards":
                 name = self.rng.choice([n for n in actors if n.startswith(BUS_NAME)])
-            elif kind == "relays":
-                name = max(hosts, key=lambda n: (hosts[n].get("publishes_relayed", 0), hosts[n].get("handled", 0)))
+            elif kind == "busiest":
+                name = max(hosts, key=lambda n: hosts[n].get("handled", 0))
             else:
                 name = self.rng.choice(sorted(hosts))
             return {name: actors[name]}, partial(ray.kill, actors[name], no_restart=False)
@@ -183,23 +175,14 @@ def restart_hosts(rt: Runtime, watch: ChaosWatch) -> dict[str, float | str]:
 
 
 def settled(rt: Runtime, watch: ChaosWatch, timeout: float = 120.0) -> str:
-    """Wait until nothing is queued, in flight or unacknowledged anywhere, twice in a row; '' once it is, else
-    what was still busy when ``timeout`` ran out."""
-    deadline, quiet = time.monotonic() + timeout, 0
-    while True:
-        stats = watch.sample()
-        busy = {"bus queued": stats["bus"].get("queued", 0), "bus unacked": stats["bus"].get("unacked", 0),
-                "driver in flight": stats["driver"].get("in_flight", 0),
-                **{f"{endpoint} queued": h.get("queued", 0) + h.get("outbox", 0)
-                   for endpoint, h in stats["hosts"].items()},
-                **{f"{endpoint} unavailable": 1 for endpoint, h in stats["hosts"].items() if "unavailable" in h}}
-        busy = {what: n for what, n in busy.items() if n}
-        quiet = 0 if busy else quiet + 1
-        if quiet >= 2:
-            return ""
-        if time.monotonic() > deadline:
-            return ", ".join(f"{what} {n}" for what, n in busy.items()) or "not quiet twice in a row"
-        time.sleep(0.25)
+    """'' once nothing is held anywhere (``Runtime.settle``: no call unanswered, no delivery unacknowledged,
+    no kept publish unreported), else what was still held when ``timeout`` ran out."""
+    try:
+        rt.settle(timeout)
+    except NotSettled as exc:
+        return str(exc)
+    watch.sample()
+    return ""
 
 
 def start_cluster(nodes: int) -> tuple[Cluster, str | None]:

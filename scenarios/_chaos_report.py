@@ -29,7 +29,8 @@ RUNTIME_LOSSES = ("lost_to_bus", "given_up", "dead_letters_lost")
 
 def accounted_dead_letters(figures: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
     """The dead letters by reason, split into (accounted for, not accounted for)."""
-    hosts_died = figures["kills"].get("hosts", 0) + figures["kills"].get("relays", 0) + figures["kills"].get("nodes", 0)
+    kills = figures["kills"]
+    hosts_died = kills.get("hosts", 0) + kills.get("busiest", 0) + kills.get("nodes", 0)
     accounted, unexplained = {}, {}
     for reason, count in sorted(figures["dead_letters"].items()):
         letters = figures["dead_letter_examples"].get(reason, [])

@@ -1,4 +1,4 @@
-"""A PTO load run with cancellations while hosts, relay hosts and bus shards are killed (Ray restarts them)
+"""A PTO load run with cancellations while hosts, the busiest host and bus shards are killed (Ray restarts them)
 and, with ``--nodes``, a simulated multi-node cluster loses a worker node; then every host is restarted and
 the state read back from the store is checked. It forgives nothing.
 
@@ -174,7 +174,7 @@ def outcomes_of(plan: list[PlannedRequest], snap: Snapshot) -> tuple[list[str], 
 def figures(args: argparse.Namespace, wall: float, recorder: Recorder, driver: Driver, chaos: Chaos,
             watch: ChaosWatch, plan: list[PlannedRequest], checked: dict[str, Any]) -> dict[str, Any]:
     totals = watch.totals
-    kinds = ("hosts", "relays", "bus_shards", "nodes")
+    kinds = ("hosts", "busiest", "bus_shards", "nodes")
     results: list[InvariantResult] = checked.get("results", [])
     lost, doubled = outcomes_of(plan, checked["final"]) if "final" in checked else (None, None)
     return {
@@ -224,7 +224,7 @@ def print_chaos(report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--kills", type=int, default=5, help="kills one at a time: hosts, relay hosts, bus shards")
+    parser.add_argument("--kills", type=int, default=5, help="kills one at a time: hosts, the busiest host, bus shards")
     parser.add_argument("--nodes", type=int, default=0, help="simulate a cluster of this many nodes; lose one")
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--timeout", type=float, default=120.0,

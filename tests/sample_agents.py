@@ -333,3 +333,36 @@ class Shout(Interceptor):
         if message.payload["text"] == "forbidden":
             raise NotAuthorized(f"{message.sender or 'driver'} may not say that to {message.target}")
         return {**message.payload, "text": message.payload["text"].upper()}
+
+
+class SlowListener(Listener):
+    """A listener that takes a while over a notice that says ``slow``."""
+
+    @handler
+    async def on_notice(self, msg: Notice, ctx: MessageContext) -> None:
+        if msg.text == "slow":
+            await asyncio.sleep(1.5)
+        await super().on_notice(msg, ctx)
+
+
+class FlakySave(DurableCounter):
+    """A durable counter whose first save in a host process fails (a store that was briefly unreachable)."""
+
+    saves_to_fail = 1
+
+    def save_state(self) -> dict:
+        if FlakySave.saves_to_fail > 0:
+            FlakySave.saves_to_fail -= 1
+            raise OSError("the store is unreachable")
+        return super().save_state()
+
+
+class FailsToStart(Counter):
+    """A counter whose first start in a host process raises."""
+
+    starts_to_fail = 1
+
+    async def on_start(self) -> None:
+        if FailsToStart.starts_to_fail > 0:
+            FailsToStart.starts_to_fail -= 1
+            raise RuntimeError("no connection to the ledger")

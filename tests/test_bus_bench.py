@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cluster._shards import shard_of
+from cluster.constants import shard_of
 from scenarios import bus_bench
 from scenarios._bench_shards import dealt
 

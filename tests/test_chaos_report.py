@@ -20,8 +20,8 @@ def clean() -> dict[str, Any]:
         "dead_letters": {}, "dead_letter_examples": {},
         "runtime_losses": {"lost_to_bus": 0, "given_up": 0, "dead_letters_lost": 0},
         "duplicates_dropped": 40, "redeliveries": 60, "answers_replayed": 12,
-        "kills_planned": 3, "kills": {"hosts": 1, "relays": 1, "bus_shards": 1, "nodes": 0},
-        "kills_survived": {"hosts": 1, "relays": 1, "bus_shards": 1, "nodes": 0},
+        "kills_planned": 3, "kills": {"hosts": 1, "busiest": 1, "bus_shards": 1, "nodes": 0},
+        "kills_survived": {"hosts": 1, "busiest": 1, "bus_shards": 1, "nodes": 0},
         "lost": 0, "lost_examples": [], "doubled": 0, "doubled_examples": [],
         "settled": True, "unsettled": "", "store_checked": True,
         "invariants": [{"name": "every request has exactly one terminal outcome", "ok": True, "violations": 0,
@@ -58,7 +58,7 @@ def _a_request_among_the_late(figures: dict[str, Any]) -> None:
 
 
 def _late_answer_without_a_host_kill(figures: dict[str, Any]) -> None:
-    figures["kills"] = {"hosts": 0, "relays": 0, "bus_shards": 3, "nodes": 0}
+    figures["kills"] = {"hosts": 0, "busiest": 0, "bus_shards": 3, "nodes": 0}
     figures["kills_survived"] = dict(figures["kills"])
     figures["dead_letters"] = {"late_answer": 1}
 
@@ -72,7 +72,7 @@ def _kill_not_back(figures: dict[str, Any]) -> None:
 
 
 def _kill_missing(figures: dict[str, Any]) -> None:
-    figures["kills"]["relays"] = figures["kills_survived"]["relays"] = 0
+    figures["kills"]["busiest"] = figures["kills_survived"]["busiest"] = 0
 
 
 def _invariant(figures: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from cluster import AgentId, Runtime, TraceEvent, trace_to_spans
-from cluster._envelope import Kind
+from cluster._trace import Kind
 
 TRACE = "0123456789abcdef+"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from cluster._outbox import MAX_BATCH, Outbox
+from cluster._outbox import Outbox
+from cluster.constants import MAX_BATCH
 
 
 class Destination:

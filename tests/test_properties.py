@@ -54,7 +54,7 @@ from actors.messages import (
 )
 from actors.org import Org
 from cluster import AgentId, HandlerError, InvalidMessage, NotAuthorized, RaybusError, Runtime, TopicId
-from cluster._envelope import Envelope, Kind
+from cluster._wire import Answer, Call, pack, unpack
 
 # The app differs from run to run, so a stored failing example would replay against another world: no database.
 RAY = settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -687,9 +687,10 @@ def test_a_retry_after_a_cancel_still_answers_as_the_first_did(runtime: Runtime,
 
 def test_a_refusal_the_bus_makes_at_once_reaches_a_driver_that_has_not_polled_yet(runtime: Runtime) -> None:
     bus, driver = runtime._bus, "client.has-not-polled-yet"
-    send = Envelope(Kind.SEND, "m-1", "trace-1", None, "nowhere/x", "Anything", {}, time.time() + 10, None, driver)
+    send = Call("m-1", "trace-1", None, "nowhere/x", "Anything", {}, time.time() + 10, driver)
 
-    ray.get(bus.route.remote(driver, [send.to_wire()]))  # refused at once: no agent type "nowhere"
-    answers = ray.get(bus.pull.remote(driver, 2.0))
+    ray.get(bus.route.remote(driver, pack([send])))  # refused at once: no agent type "nowhere"
+    _, answers = ray.get(bus.pull.remote(driver, 2.0))
 
-    assert [(wire[0], wire[8], wire[6][0]) for wire in answers] == [(Kind.ERROR, "m-1", "UnknownAgentType")]
+    assert [(type(a), a.failed, a.call_id, a.payload[0]) for a in unpack(answers)] == [
+        (Answer, True, "m-1", "UnknownAgentType")]

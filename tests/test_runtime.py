@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+import ray
 import sample_agents as sa
 from conftest import TESTS_DIR
 
@@ -21,11 +22,13 @@ from cluster import (
     HandlerError,
     InvalidMessage,
     NotAuthorized,
+    NotSettled,
     Runtime,
     Sharded,
     UnknownAgentType,
     UnknownMessageType,
 )
+from cluster._wire import Call, pack
 
 ECHO = AgentId("echo", "e1")
 
@@ -301,3 +304,16 @@ def test_registering_the_same_type_again_is_a_no_op(echo_rt: Runtime) -> None:
 def test_registering_another_definition_under_a_taken_name_raises(echo_rt: Runtime) -> None:
     with pytest.raises(DuplicateRegistration, match="'echo'"):
         echo_rt.register("echo", sa.Counter, placement=Sharded(1))
+
+
+def test_settle_names_what_is_still_held_and_returns_once_nothing_is(runtime: Runtime) -> None:
+    runtime.register("counter", sa.Counter, placement=Sharded(1))
+    counter = AgentId("counter", "c1")
+    runtime.call(counter, "get_count")
+    host = ray.get(runtime._bus.host_of.remote(str(counter)))
+    slow = Call("m-slow", "t-1", None, str(counter), "Add", {"amount": 1, "pause": 3.0}, time.time() + 60, "")
+    ray.get(host.deliver.remote(pack([slow])))
+    with pytest.raises(NotSettled, match=r"pool:counter\.0: .*taken 1"):
+        runtime.settle(timeout=0.5)
+    runtime.settle(timeout=30.0)
+    assert runtime.call(counter, "get_count") == 1

@@ -14,7 +14,7 @@ import sample_agents as sa
 from conftest import wait_until
 
 from cluster import AgentId, Runtime, Sharded, TopicId, TypeSubscription
-from cluster._shards import BUS_NAME, bus_name, shard_of
+from cluster.constants import BUS_NAME, bus_name, shard_of
 
 
 @pytest.fixture

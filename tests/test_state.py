@@ -130,3 +130,15 @@ def test_without_a_state_dir_nothing_is_stored(runtime: Runtime) -> None:
     runtime.register("counter", sa.DurableCounter, placement=Sharded(1))
     asyncio.run(runtime.send(COUNTER, sa.Add(amount=1), timeout=10.0))
     assert runtime.stats()["hosts"]["pool:counter.0"].get("states_saved", 0) == 0
+
+
+def test_a_failed_state_write_is_tried_again_and_the_caller_gets_the_real_answer(
+        durable: tuple[Runtime, Path]) -> None:
+    rt, _ = durable
+    rt.register("flaky", sa.FlakySave, placement=Sharded(1))
+    flaky = AgentId("flaky", "f1")
+    assert asyncio.run(rt.send(flaky, sa.Add(amount=3), timeout=30.0)).value == 3
+    assert rt.stats()["hosts"]["pool:flaky.0"]["state_write_retries"] >= 1
+    ray.kill(ray.get(rt._bus.host_of.remote(str(flaky))), no_restart=False)
+    wait_until(lambda: rt.stats()["bus"].get("host_restarts"), timeout=30.0)
+    assert wait_until(lambda: rt.call(flaky, "get_count") == 3, timeout=30.0)  # it was stored after all

@@ -1,0 +1,44 @@
+"""Names and tunables of the runtime, in one place (as Ray Serve keeps its own in ``constants.py``).
+
+Public: scenarios and operators find the bus and the hosts by these names."""
+
+from __future__ import annotations
+
+import zlib
+
+__all__ = [
+    "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "DEFAULT_TIMEOUT", "DEFAULT_WINDOW", "FINISHED", "GIVE_UP_AFTER",
+    "HOST_PREFIX", "KEEP_AGE", "KEEP_TICK", "MAX_BATCH", "RETRY_DELAY", "SEEN", "bus_name", "host_actor_name",
+    "shard_of",
+]
+
+BUS_NAME = "raybus.bus"  # shard 0's actor name; shard n is "raybus.bus.n"
+HOST_PREFIX = "raybus.host."  # a host's actor name is this and its endpoint
+CLIENT_PREFIX = "client."  # a driver's endpoint name starts with this
+
+DEFAULT_WINDOW = 1000  # calls in flight from one sender to one host: one window already keeps a host busy
+DEFAULT_TIMEOUT = 60.0  # seconds a call waits for its answer unless told otherwise
+MAX_BATCH = 2000  # messages in one Ray call of an outbox
+
+BUS_RETRY_DELAY = 0.5  # seconds between tries while a bus shard restarts
+KEEP_TICK = 1.0  # seconds between two looks at what a bus shard gave its hosts and has not heard back of
+KEEP_AGE = 2.0  # seconds a delivery may go unacknowledged before the bus asks its host whether it has it
+GIVE_UP_AFTER = 120.0  # seconds after which a message without a deadline is dead-lettered, not sent again
+RETRY_DELAY = 0.5  # seconds before a failed state write is tried again (its answers wait for it)
+
+FINISHED = 100_000  # message ids a host remembers it finished, to tell a bus that asks (it need not send them)
+SEEN = 1024  # message ids (with their answers) an agent remembers, so a copy is dropped or answered again
+
+
+def bus_name(shard: int) -> str:
+    return BUS_NAME if shard == 0 else f"{BUS_NAME}.{shard}"
+
+
+def host_actor_name(endpoint: str) -> str:
+    return f"{HOST_PREFIX}{endpoint}"
+
+
+def shard_of(key: str, shards: int) -> int:
+    """The bus shard of a recipient or topic. crc32, not hash(): every process must agree, and str hashes
+    are salted per process."""
+    return zlib.crc32(key.encode()) % shards if shards > 1 else 0

@@ -1,0 +1,154 @@
+"""The bus's one redelivery policy (HostLinks), with stand-in hosts: what a host lacks goes again, what it
+holds is left alone, what it finished is done, and a publish copy given up is never reported handled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from cluster._links import HostLinks
+from cluster._outbox import Outbox
+from cluster._wire import Call, Copy, Delivered, Publish, unpack
+
+
+class _Call:
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def remote(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+class StandInHost:
+    """Answers ``holding`` as told and records every batch the bus sends it."""
+
+    def __init__(self, held: set[str] = frozenset(), finished: set[str] = frozenset()) -> None:
+        self.held, self.finished = set(held), set(finished)
+        self.batches: list[list[tuple]] = []  # as they travel: packed
+        self.holding = _Call(self._holding)
+        self.deliver = _Call(self._deliver)
+
+    async def _holding(self, ids: list[str]) -> tuple[set[str], set[str]]:
+        return self.held & set(ids), self.finished & set(ids)
+
+    async def _deliver(self, batch: list[tuple]) -> None:
+        self.batches.append(batch)
+
+    def delivered(self) -> list[str]:
+        return [message.id for batch in self.batches for message in unpack(batch)]
+
+
+def links_with(hosts: dict[str, StandInHost]) -> tuple[HostLinks, list[tuple], Counter[str]]:
+    given_up: list[tuple] = []
+    counts: Counter[str] = Counter()
+    links = HostLinks("ns", None, 10, 1, counts, lambda wire, error: given_up.append(wire))
+    for endpoint, host in hosts.items():
+        links.hosts[endpoint] = host
+        links.outboxes[endpoint] = Outbox(host._deliver, lambda batch, error: None)
+    return links, given_up, counts
+
+
+def call(message_id: str, deadline: float = 0.0) -> Call:
+    return Call(message_id, "t", "a/1", "b/1", "Ping", {}, deadline, "client.x")
+
+
+def publish(message_id: str) -> Publish:
+    return Publish(message_id, "t", "a/1", "topic/x", "Notice", {}, kept=True)
+
+
+def copy(message_id: str, recipients: tuple[str, ...] = ("b/1",)) -> Copy:
+    return publish(message_id).copy(recipients)
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cluster._links.KEEP_TICK", 0.05)
+    monkeypatch.setattr("cluster._links.KEEP_AGE", 0.1)
+
+
+async def settle_for(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def test_a_delivery_its_host_does_not_have_goes_again() -> None:
+    host = StandInHost()
+
+    async def run() -> Counter[str]:
+        links, _, counts = links_with({"h": host})
+        links.deliver("h", call("m1", time.time() + 30))
+        await settle_for(0.4)
+        links._watch.cancel()
+        return counts
+
+    counts = asyncio.run(run())
+    assert host.delivered().count("m1") >= 2 and counts["redeliveries"] >= 1
+
+
+def test_a_delivery_its_host_holds_is_left_alone() -> None:
+    host = StandInHost(held={"m1"})
+
+    async def run() -> Counter[str]:
+        links, _, counts = links_with({"h": host})
+        links.deliver("h", call("m1", time.time() + 30))
+        await settle_for(0.4)
+        links._watch.cancel()
+        return counts
+
+    counts = asyncio.run(run())
+    assert host.delivered() == ["m1"] and counts["redeliveries"] == 0 and counts["kept_checked"] >= 1
+
+
+def test_a_delivery_its_host_finished_is_done_and_its_publisher_hears_once_every_host_is_done() -> None:
+    first, second, publisher = StandInHost(finished={"p1"}), StandInHost(), StandInHost()
+
+    async def run() -> HostLinks:
+        links, _, _ = links_with({"h1": first, "h2": second, "pub": publisher})
+        links.deliver("h1", copy("p1"))
+        links.deliver("h2", copy("p1"))
+        links.track_publish("pub", publish("p1"), 2)
+        await settle_for(0.3)
+        assert publisher.batches == []  # h2 has not finished
+        links.done("h2", "p1")
+        links.done("h2", "p1")  # twice from one host counts once
+        await settle_for(0.1)
+        links._watch.cancel()
+        return links
+
+    links = asyncio.run(run())
+    assert [message for batch in publisher.batches for message in unpack(batch)] == [Delivered("p1", "a/1")]
+    assert links.held() == {"queued": 0, "unacked": 0, "publishes_tracked": 0}
+
+
+def test_a_publish_copy_given_up_is_dead_lettered_and_never_reported_handled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cluster._links.GIVE_UP_AFTER", 0.2)
+    host, publisher = StandInHost(), StandInHost()
+
+    async def run() -> tuple[HostLinks, list[tuple], Counter[str]]:
+        links, given_up, counts = links_with({"h": host, "pub": publisher})
+        links.deliver("h", copy("p1"))
+        links.track_publish("pub", publish("p1"), 1)
+        await settle_for(0.6)
+        links._watch.cancel()
+        return links, given_up, counts
+
+    links, given_up, counts = asyncio.run(run())
+    assert [message.id for message in given_up] == ["p1"] and counts["given_up"] == 1
+    assert publisher.batches == []  # its publisher keeps the publish
+    assert links.held()["unacked"] == 0
+
+
+def test_a_call_past_its_deadline_is_given_up_not_sent_again() -> None:
+    host = StandInHost()
+
+    async def run() -> list[tuple]:
+        links, given_up, _ = links_with({"h": host})
+        links.deliver("h", call("m1", time.time() + 0.15))
+        await settle_for(0.5)
+        links._watch.cancel()
+        return given_up
+
+    assert [message.id for message in asyncio.run(run())] == ["m1"]
