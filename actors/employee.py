@@ -72,17 +72,23 @@ class Employee(Agent):
             self._in_flight.pop(request_id).set()
 
     async def _request(self, message: RequestTimeOff, ctx: MessageContext) -> RequestOutcome:
+        """Run again after a crash, a request may meet its manager's decision on the way (the first run had
+        asked for it): the decision wins, whatever this run would have recorded."""
         request_id, me = message.request_id, self.profile
         today = message.today or org_of(self.config).today
         resolved: ResolvedDates = await ctx.send(
             AgentId("dates", me.department), ResolveDates(request_id=request_id, text=message.text, today=today)
         )
+        if self._decided(request_id):
+            return self._outcome(request_id)
         if resolved.error:
             return self._finish(request_id, "rejected", "invalid_dates", resolved.error)
         self._update(request_id, days=resolved.days)
         hold: HoldPlaced = await ctx.send(
             AgentId("hr", me.department), PlaceHold(request_id=request_id, employee=me.id, days=resolved.days)
         )
+        if self._decided(request_id):
+            return self._outcome(request_id)
         self._update(request_id, balance=hold.balance)
         if not hold.ok:
             return self._finish(request_id, "rejected", hold.reason or "refused")
@@ -145,6 +151,9 @@ class Employee(Agent):
         await ctx.publish(TopicId("department", me.department), notice)
         for task in me.tasks:
             await ctx.publish(TopicId("task", task), notice)
+
+    def _decided(self, request_id: str) -> bool:
+        return self.requests[request_id]["status"] in TERMINAL
 
     def _finish(self, request_id: str, status: str, reason: str | None, detail: str | None = None) -> RequestOutcome:
         self._update(request_id, status=status, reason=reason, detail=detail)

@@ -31,6 +31,7 @@ __all__ = ["Manager"]
 class Manager(Agent):
     def __init__(self) -> None:
         self.decisions: StateMap = StateMap()  # request id → what was decided; a record is replaced, never edited
+        self._reviewing: dict[str, asyncio.Future] = {}  # request id → its review in progress
 
     # Reviews interleave: a manager with many reports would otherwise review one request at a time for
     # the whole chain. Nothing here needs the mailbox: the teams enforce cover and hr the balances,
@@ -42,13 +43,33 @@ class Manager(Agent):
             raise NotAuthorized(f"{ctx.sender or 'the driver'} may not ask for time off for {message.employee}")
         if employee is None or employee.manager != self.id.key:
             raise NotAuthorized(f"{message.employee} does not report to {self.id}")
-        known = self.decisions.get(message.request_id)
-        if known is None:
-            known = self.decisions[message.request_id] = await self._review(message, employee.department, ctx)
+        known = await self._decided(message, employee.department, ctx)
         decision = Decision(request_id=message.request_id, employee=message.employee, approved=known["approved"],
                             reason=known["reason"], days=message.days)
         await ctx.send(ctx.sender, decision)
         return decision
+
+    async def _decided(self, message: PtoRequest, department: str, ctx: MessageContext) -> dict[str, Any]:
+        """The decision on a request, made once: a second ask (the employee ran its request again after a
+        crash) waits for the review in progress. The decision is stored before anyone hears of it, so an
+        employee that has it can count on this agent keeping it, whatever host dies next."""
+        known = self.decisions.get(message.request_id)
+        if known is not None:
+            return known
+        reviewing = self._reviewing.get(message.request_id)
+        if reviewing is not None:
+            return await asyncio.shield(reviewing)
+        reviewing = self._reviewing[message.request_id] = asyncio.get_running_loop().create_future()
+        try:
+            known = self.decisions[message.request_id] = await self._review(message, department, ctx)
+            await ctx.checkpoint()
+            reviewing.set_result(known)
+            return known
+        except BaseException as exc:
+            reviewing.set_exception(exc)
+            raise
+        finally:
+            del self._reviewing[message.request_id]
 
     async def _review(self, message: PtoRequest, department: str, ctx: MessageContext) -> dict[str, Any]:
         request_id = message.request_id

@@ -122,6 +122,15 @@ class MessageContext:
         """RPC: deliver ``message`` to ``recipient`` and await its handler's reply."""
         return self._port.send(self._self_id, recipient, message, self.trace_id, timeout)
 
+    def checkpoint(self) -> Awaitable[None]:
+        """Store this agent's state now, before the handler goes on (with a ``state_dir``; else nothing to do).
+
+        A handler's changes are stored when it returns, before its answer leaves. A handler that tells
+        others of a change before it returns (sends a decision, then awaits something else) checkpoints
+        first: whoever hears of the change can then count on it outliving this host. Raises if the write
+        fails; the change stays in memory and is stored by the next write that succeeds."""
+        return self._port.checkpoint(self._self_id)
+
     def publish(self, topic: TopicId, message: BaseModel) -> Awaitable[None]:
         """Fan-out to the topic's subscribers (never back to this agent). Returns once the bus has it
         queued, not when subscribers have handled it."""

@@ -161,6 +161,23 @@ class Host(Finishing, Endpoint):
                 "kept_publishes": sum(len(a.outgoing) for a in activations), "resending": self.resending,
                 **self.to_bus.held()}
 
+    async def checkpoint(self, agent_id: str) -> None:
+        """Store the agent's state now (``MessageContext.checkpoint``); its publishes held for that write go
+        once it is done."""
+        activation = self.activations.get(agent_id)
+        if activation is None or not activation.durable:
+            return
+        saving = self.states.mark(agent_id, activation.state)
+        published = activation.take_held()
+        try:
+            await saving
+        except Exception:
+            activation.held[:0] = published  # they go with the next write that succeeds
+            raise
+        self.counts["checkpoints"] += 1
+        for publish in published:
+            self.to_bus.put(publish)
+
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)
 

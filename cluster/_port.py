@@ -1,4 +1,5 @@
-"""Port: what an agent's context needs of the process it runs in — a way to send and publish as itself.
+"""Port: what an agent's context needs of the process it runs in — a way to send and publish as itself,
+and to store its state before it goes on.
 A host is the port of its agents (``Endpoint.send`` / ``Endpoint.publish``)."""
 
 from __future__ import annotations
@@ -18,3 +19,5 @@ class Port(Protocol):
                    timeout: float | None) -> Any: ...
 
     async def publish(self, sender: str | None, topic: TopicId, message: BaseModel, trace_id: str) -> None: ...
+
+    async def checkpoint(self, agent_id: str) -> None: ...
