@@ -106,7 +106,7 @@ def test_an_answer_leaves_only_once_the_state_it_reports_is_stored(durable: tupl
         total = add(rt, amount)
         stored = SqliteStateStore(state_dir / f"{rt.namespace}.db").load(str(COUNTER))
         assert stored["count"] == total
-        assert [2, "Total", {"value": total}] in [answer for _, answer in stored["\x1eseen"].values()]
+        assert [False, "Total", {"value": total}] in [answer for _, answer in stored["\x1eseen"].values()]
 
 
 def test_a_restarted_bus_routes_with_the_registry_and_subscriptions_it_had(durable: tuple[Runtime, Path]) -> None:
