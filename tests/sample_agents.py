@@ -366,3 +366,14 @@ class FailsToStart(Counter):
         if FailsToStart.starts_to_fail > 0:
             FailsToStart.starts_to_fail -= 1
             raise RuntimeError("no connection to the ledger")
+
+
+class Checkpointer(DurableCounter):
+    """Stores its count, then goes on with the handler for ``pause`` seconds."""
+
+    @handler
+    async def on_add(self, msg: Add, ctx: MessageContext) -> Total:
+        self.count += msg.amount
+        await ctx.checkpoint()
+        await asyncio.sleep(msg.pause)
+        return Total(value=self.count)

@@ -142,3 +142,20 @@ def test_a_failed_state_write_is_tried_again_and_the_caller_gets_the_real_answer
     ray.kill(ray.get(rt._bus.host_of.remote(str(flaky))), no_restart=False)
     wait_until(lambda: rt.stats()["bus"].get("host_restarts"), timeout=30.0)
     assert wait_until(lambda: rt.call(flaky, "get_count") == 3, timeout=30.0)  # it was stored after all
+
+
+def test_a_checkpoint_stores_the_state_before_the_handler_goes_on(durable: tuple[Runtime, Path]) -> None:
+    rt, state_dir = durable
+    rt.register("steady", sa.Checkpointer, placement=Sharded(1))
+    steady = AgentId("steady", "s1")
+
+    async def read_while_it_runs() -> Any:
+        call = asyncio.ensure_future(rt.send(steady, sa.Add(amount=5, pause=3.0), timeout=30.0))
+        store = SqliteStateStore(state_dir / f"{rt.namespace}.db")
+        stored = await asyncio.to_thread(wait_until, lambda: (store.load(str(steady)) or {}).get("count"), 10.0)
+        assert not call.done()
+        await call
+        return stored
+
+    assert asyncio.run(read_while_it_runs()) == 5
+    assert rt.stats()["hosts"]["pool:steady.0"]["checkpoints"] == 1
