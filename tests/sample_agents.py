@@ -290,6 +290,22 @@ class Caster(Listener):
         await ctx.publish(TopicId(msg.topic_type, msg.topic_source), Notice(text=msg.text))
 
 
+class CastThenTell(BaseModel):
+    """Ask a teller to publish ``Notice(text)`` on ``topic/all``, then call ``listener/<to_key>`` with another."""
+
+    text: str
+    to_key: str
+
+
+class Teller(Agent):
+    """Publishes, then calls a subscriber of that topic directly: the two must arrive in that order."""
+
+    @handler
+    async def on_cast_then_tell(self, msg: CastThenTell, ctx: MessageContext) -> None:
+        await ctx.publish(TopicId("topic", "all"), Notice(text=f"published {msg.text}"))
+        await ctx.send(AgentId("listener", msg.to_key), Notice(text=f"told {msg.text}"))
+
+
 class DeadLetterWatcher(Agent):
     """Subscribes to the dead-letter topic and keeps what it hears."""
 

@@ -267,3 +267,19 @@ def test_an_answer_from_a_host_that_was_not_given_the_call_is_refused(runtime: R
 
     assert asyncio.run(forge_while_waiting()) == "timed out"
     assert bus_count(runtime, "forged_answers") == 1
+
+
+def test_a_publish_and_a_later_call_from_one_sender_reach_a_subscriber_in_that_order(runtime: Runtime) -> None:
+    runtime.register("listener", sa.Listener, placement=Sharded(1))
+    runtime.register("teller", sa.Teller, placement=Sharded(1))
+    listener = AgentId("listener", "l1")
+    runtime.subscribe(MemberSubscription(TopicId("topic", "all"), listener))
+
+    async def tell_all() -> None:
+        await asyncio.gather(*(runtime.send(AgentId("teller", f"t{i}"), sa.CastThenTell(text=str(i), to_key="l1"),
+                                            timeout=30.0) for i in range(20)))
+
+    asyncio.run(tell_all())
+    heard = wait_until(lambda: (texts := runtime.call(listener, "texts")) and len(texts) == 40 and texts)
+    for i in range(20):
+        assert heard.index(f"published {i}") < heard.index(f"told {i}")
