@@ -28,7 +28,6 @@ class Client(Endpoint):
     def __init__(self, buses: list[Any], table: RoutingTable, window: int) -> None:
         super().__init__(_new_name(), table, window)
         self.buses = buses
-        self.unsent = 0
         self.bus_restarts = 0  # shard restarts this driver noticed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outboxes: BusOutboxes | None = None
@@ -64,16 +63,13 @@ class Client(Endpoint):
                 self.name = _new_name()
             self._loop = loop
             self.window = SendWindow(self.window.size)  # its semaphores belong to the old loop
-            self._outboxes = BusOutboxes(self.buses, lambda: self.name, self._bus_refused, self._bus_restarted)
+            # a publish a shard did not take is not sent again: its caller hears BusUnavailable from publish
+            self._outboxes = BusOutboxes(self.buses, lambda: self.name,
+                                         lambda message: type(message) is Call and message.id in self.via_bus,
+                                         self._bus_restarted)
             self._pumps = [loop.create_task(self._pump_answers(shard, self._outboxes))
                            for shard in range(len(self.buses))]
         return self._outboxes
-
-    def _bus_refused(self, shard: int, batch: list[Call | Publish], error: BaseException) -> None:
-        """The shard is restarting: a call goes again shortly, until its caller's timeout; a publish's caller
-        hears ``BusUnavailable`` from ``publish``."""
-        self.unsent += len(batch)
-        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._send_again, [message.id for message in batch])
 
     def _send_again(self, message_ids: list[str]) -> None:
         for message_id in message_ids:
@@ -103,6 +99,9 @@ class Client(Endpoint):
 
     def held(self) -> dict[str, int]:
         return self._outboxes.held() if self._outboxes is not None else {}
+
+    def figures(self) -> dict[str, int]:
+        return self._outboxes.figures() if self._outboxes is not None else {}
 
     def refresh_table(self) -> None:
         self.table = ray.get(self.buses[0].get_table.remote())

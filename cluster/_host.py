@@ -27,17 +27,15 @@ from ._messages import DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
 from ._router import Router
 from ._routing import RoutingTable
-from ._shards import UNAVAILABLE, BusOutboxes, shard_key, table_of
+from ._shards import BusOutboxes, shard_key, table_of
 from ._state import SqliteStateStore, StateWriter
-from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog
-from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, unpack
-from .constants import BUS_RETRY_DELAY, DEFAULT_WINDOW, bus_name, shard_of
+from ._wire import Answer, Call, Copy, Delivered, Publish, unpack
+from .constants import DEFAULT_WINDOW, bus_name, shard_of
 
 __all__ = ["Host"]
 
-BUS_RETRIES = 120
 
 log = logging.getLogger("raybus.host")
 
@@ -61,7 +59,9 @@ class Host(Finishing, Endpoint):
         self.activations: dict[str, Activation] = {}
         self.taken: dict[str, set[str]] = {}  # message id the bus gave us → its recipients here not finished
         self.finished: dict[str, None] = {}  # the last FINISHED message ids the bus gave us that are done here
-        self.to_bus = BusOutboxes(self.buses, lambda: self.name, self._bus_unreachable, self._bus_restarted)
+        self.to_bus = BusOutboxes(self.buses, lambda: self.name,
+                                  lambda message: type(message) is not Call or message.id in self.pending,
+                                  self._bus_restarted)
         self.counts: Counter[str] = Counter()
         self.states = StateWriter(SqliteStateStore(state_path), self.counts) if state_path else None
         self.trace = TraceLog(endpoint)
@@ -69,7 +69,6 @@ class Host(Finishing, Endpoint):
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         self.node = ray.get_runtime_context().get_node_id()
-        self.resending = 0  # messages waiting for a restarting bus shard
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         for bus in self.buses:  # where we run, and (restarted) that what we had not finished must come again
             bus.host_up.remote(endpoint, self.node, restarted)
@@ -158,8 +157,7 @@ class Host(Finishing, Endpoint):
         publishes kept until every copy is handled, and what waits for the bus to take it."""
         activations = self.activations.values()
         return {"queued": sum(len(a.mailbox) for a in activations), "taken": len(self.taken),
-                "kept_publishes": sum(len(a.outgoing) for a in activations), "resending": self.resending,
-                **self.to_bus.held()}
+                "kept_publishes": sum(len(a.outgoing) for a in activations), **self.to_bus.held()}
 
     async def checkpoint(self, agent_id: str) -> None:
         """Store the agent's state now (``MessageContext.checkpoint``); its publishes held for that write go
@@ -214,28 +212,6 @@ class Host(Finishing, Endpoint):
                     publisher.keep(message._replace(kept=True))
                     return
         self.to_bus.put(message, key)
-
-    def _bus_unreachable(self, shard: int, batch: list[Wire], error: BaseException) -> None:
-        self.counts["bus_unreachable"] += len(batch)
-        spawn(self._resend(shard, batch))
-
-    async def _resend(self, shard: int, batch: list[Wire]) -> None:
-        """The shard is restarting: try again until it is back; a call its caller gave up on is let go."""
-        waiting = len(batch)
-        self.resending += waiting
-        try:
-            for _ in range(BUS_RETRIES):
-                await asyncio.sleep(BUS_RETRY_DELAY)
-                batch = [message for message in batch if type(message) is not Call or message.id in self.pending]
-                try:
-                    await self.to_bus.route(shard, batch)
-                    return
-                except UNAVAILABLE:
-                    continue
-            self.counts["lost_to_bus"] += len(batch)
-            log.error("%s: the bus did not come back; %d messages not sent", self.name, len(batch))
-        finally:
-            self.resending -= waiting
 
     def _late_answer(self, answer: Answer) -> None:
         super()._late_answer(answer)

@@ -151,7 +151,7 @@ class Runtime:
         shards = ray.get([bus.stats.remote() for bus in self._buses])
         stats = {"bus": _summed([shard["bus"] for shard in shards]), "shards": [shard["bus"] for shard in shards],
                  "hosts": {endpoint: figures for shard in shards for endpoint, figures in shard["hosts"].items()}}
-        stats["driver"] = {"late_answers": self._client.late_answers, "unsent": self._client.unsent,
+        stats["driver"] = {"late_answers": self._client.late_answers, **self._client.figures(),
                            "duplicate_answers": self._client.duplicate_answers,
                            "waiting_for_window": self._client.window.waiting(),
                            "in_flight": len(self._client.pending)}

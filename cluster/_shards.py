@@ -5,6 +5,7 @@ Shard 0 keeps the registry and hands every change to the others before it answer
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -44,20 +45,37 @@ def table_of(shard_zero: Any, namespace: str, within: float = 60.0) -> Any:
 
 
 class BusOutboxes:
-    """A sender's way to the bus (a driver's or a host's): one outbox per shard, each batching its own calls."""
+    """A sender's way to the bus (a driver's or a host's): one outbox per shard, each batching its own calls.
 
-    def __init__(self, buses: list[Any], origin: Callable[[], str],
-                 on_failure: Callable[[int, list[Wire], BaseException], None],
+    A batch a shard did not take (it is restarting) goes again every ``BUS_RETRY_DELAY``, but for what the
+    sender no longer wants sent (a call its caller gave up on); a shard's new incarnation means it lost what
+    the old one held, and the sender hears it (``on_restart``) to send that again."""
+
+    def __init__(self, buses: list[Any], origin: Callable[[], str], wanted: Callable[[Wire], bool],
                  on_restart: Callable[[int], None]) -> None:
         self.buses = buses
         self._origin = origin
+        self._wanted = wanted
         self._on_restart = on_restart
         self.incarnations: list[str | None] = [None] * len(buses)
+        self.refused = 0  # messages in batches a shard did not take
+        self.waiting = 0  # of those, waiting to go again
         self.outboxes: list[Outbox[Wire]] = [
             Outbox(lambda batch, shard=shard: self.route(shard, batch),
-                   lambda batch, error, shard=shard: on_failure(shard, batch, error))
+                   lambda batch, error, shard=shard: self._refused(shard, batch))
             for shard in range(len(buses))
         ]
+
+    def _refused(self, shard: int, batch: list[Wire]) -> None:
+        self.refused += len(batch)
+        self.waiting += len(batch)
+        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._again, shard, batch)
+
+    def _again(self, shard: int, batch: list[Wire]) -> None:
+        self.waiting -= len(batch)
+        for message in batch:
+            if self._wanted(message):
+                self.outboxes[shard].put(message)
 
     async def route(self, shard: int, batch: list[Wire]) -> None:
         self.heard(shard, await self.buses[shard].route.remote(self._origin(), pack(batch)))
@@ -80,10 +98,10 @@ class BusOutboxes:
 
     def held(self) -> dict[str, int]:
         """Messages not yet taken by the bus (waiting, or in a call it has not returned from)."""
-        return {"outbox": sum(len(o) + o.in_flight for o in self)}
+        return {"outbox": sum(len(o) + o.in_flight for o in self) + self.waiting}
 
     def figures(self) -> dict[str, int]:
-        return self.held() | {"to_bus_batches": sum(o.batches for o in self),
+        return self.held() | {"bus_unreachable": self.refused, "to_bus_batches": sum(o.batches for o in self),
                               "to_bus_items": sum(o.items for o in self)}
 
     async def drain(self) -> None:
