@@ -292,6 +292,10 @@ class Bus:
             "hosts": hosts,
         }
 
+    async def tracking(self, publish_ids: list[str]) -> set[str]:
+        """Of these kept publishes, those this shard is fanning out (their publisher hears when done)."""
+        return {publish_id for publish_id in publish_ids if publish_id in self.links.publishes}
+
     async def held(self) -> dict[str, dict[str, int]]:
         """By place (this shard, each of its hosts): what is still held there, only what is not zero."""
         found = await asyncio.gather(*(host.held.remote() for host in self.links.hosts.values()),

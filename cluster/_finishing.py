@@ -16,7 +16,7 @@ from ._routing import RoutingTable
 from ._shards import BusOutboxes
 from ._state import StateWriter
 from ._trace import Kind, TraceLog, is_sampled
-from ._wire import Answer, Call, Copy, Done, new_message_id
+from ._wire import Answer, Call, Copy, Done, Publish, new_message_id
 from .constants import FINISHED, RETRY_DELAY
 
 __all__ = ["Finishing"]
@@ -36,6 +36,9 @@ class Finishing:
     trace: TraceLog
 
     def _route(self, message: Answer, key: str | None = None) -> None:
+        raise NotImplementedError
+
+    def send_kept(self, publish: Publish) -> None:
         raise NotImplementedError
 
     def _dead_letter(self, message: Call | Copy, reason: str, detail: str, sender: str | None) -> None:
@@ -74,7 +77,7 @@ class Finishing:
         def saved(done: asyncio.Future) -> None:
             if done.exception() is None:
                 for publish in published:
-                    self.to_bus.put(publish)
+                    self.send_kept(publish)
                 self._conclude(message, agent_id, outcome)
                 return
             self.counts["state_write_retries"] += 1  # the change stays in memory: store it, then outcome

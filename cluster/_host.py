@@ -27,12 +27,12 @@ from ._messages import DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
 from ._router import Router
 from ._routing import RoutingTable
-from ._shards import BusOutboxes, shard_key, table_of
+from ._shards import UNAVAILABLE, BusOutboxes, shard_key, table_of
 from ._state import SqliteStateStore, StateWriter
 from ._topic import TopicId
 from ._trace import TraceLog
 from ._wire import Answer, Call, Copy, Delivered, Publish, unpack
-from .constants import DEFAULT_WINDOW, bus_name, shard_of
+from .constants import DEFAULT_WINDOW, KEEP_TICK, KEPT_AGE, bus_name, shard_of
 
 __all__ = ["Host"]
 
@@ -69,6 +69,7 @@ class Host(Finishing, Endpoint):
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         self.node = ray.get_runtime_context().get_node_id()
+        self.sent_at: dict[str, float] = {}  # kept publish id → when it last left for the bus
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         for bus in self.buses:  # where we run, and (restarted) that what we had not finished must come again
             bus.host_up.remote(endpoint, self.node, restarted)
@@ -110,19 +111,52 @@ class Host(Finishing, Endpoint):
 
     def _published(self, message_id: str, publisher: str) -> None:
         """Every copy of an agent's publish was handled: it leaves the agent's outbox."""
+        self.sent_at.pop(message_id, None)
         activation = self.activations.get(publisher)
         if activation is not None and activation.outgoing.pop(message_id, None) is not None and activation.durable:
             self.states.mark(publisher, activation.state)
 
+    def send_kept(self, publish: Publish) -> None:
+        """A kept publish on its way to the bus (again): it is checked on if ``Delivered`` does not come."""
+        self.sent_at[publish.id] = time.monotonic()
+        self.to_bus.put(publish)
+
     async def recover(self) -> None:
-        """After a restart: the agents of this host that had publishes not yet handled everywhere come back
-        and send them again (recipients drop copies they have had)."""
+        """After a start: the agents of this host that had publishes not yet handled everywhere come back
+        and send them again (recipients drop copies they have had); then kept publishes are watched."""
         for agent_id in self.states.store.agents_with(OUT_PART):
             if self.table.known_endpoint_of(agent_id) == self.name:
                 publishes = list(self._activation(agent_id).outgoing.values())
                 self.counts["publishes_recovered"] += len(publishes)
                 for publish in publishes:
-                    self.to_bus.put(publish)
+                    self.send_kept(publish)
+        await self._watch_kept()
+
+    async def _watch_kept(self) -> None:
+        """The host's side of the one redelivery policy: a kept publish sent ``KEPT_AGE`` ago and not yet
+        reported ``Delivered`` is checked with its shard (``Bus.tracking``); one the shard does not know goes
+        again, whatever lost it (a restart noticed late, an answer that went to a host being restarted)."""
+        shards = len(self.buses)
+        while True:
+            await asyncio.sleep(KEEP_TICK)
+            due: dict[int, list[Publish]] = {}
+            now = time.monotonic()
+            for activation in list(self.activations.values()):
+                for publish in list(activation.outgoing.values()):
+                    sent = self.sent_at.get(publish.id)
+                    if sent is not None and sent + KEPT_AGE < now:
+                        due.setdefault(shard_of(publish.topic, shards), []).append(publish)
+            for shard, publishes in due.items():
+                try:
+                    tracked = await self.buses[shard].tracking.remote([publish.id for publish in publishes])
+                except UNAVAILABLE:
+                    continue  # it restarts and tells us; we send everything kept then
+                for publish in publishes:
+                    if publish.id in tracked:
+                        self.sent_at[publish.id] = now
+                    elif publish.id in self.sent_at:  # not Delivered meanwhile
+                        self.counts["kept_sent_again"] += 1
+                        self.send_kept(publish)
 
     async def bus_restarted(self, shard: int = 0) -> None:
         """Told by a restarted shard (``heard`` tells us too, at our next batch through it)."""
@@ -136,7 +170,10 @@ class Host(Finishing, Endpoint):
         self.buses[shard].host_up.remote(self.name, self.node, False)  # it has forgotten where we run
         self.counts["resent_after_bus_restart"] += len(again)
         for message in again:
-            self.to_bus.put(message)
+            if type(message) is Publish:
+                self.send_kept(message)
+            else:
+                self.to_bus.put(message)
 
     async def update_table(self, table: RoutingTable) -> None:
         if table.version >= self.table.version:
@@ -174,7 +211,7 @@ class Host(Finishing, Endpoint):
             raise
         self.counts["checkpoints"] += 1
         for publish in published:
-            self.to_bus.put(publish)
+            self.send_kept(publish)
 
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)

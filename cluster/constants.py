@@ -8,8 +8,8 @@ import zlib
 
 __all__ = [
     "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "DEFAULT_TIMEOUT", "DEFAULT_WINDOW", "FINISHED", "GIVE_UP_AFTER",
-    "HOST_PREFIX", "KEEP_AGE", "KEEP_TICK", "MAX_BATCH", "RETRY_DELAY", "SEEN", "bus_name", "host_actor_name",
-    "shard_of",
+    "HOST_PREFIX", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "RETRY_DELAY", "SEEN", "bus_name",
+    "host_actor_name", "shard_of",
 ]
 
 BUS_NAME = "raybus.bus"  # shard 0's actor name; shard n is "raybus.bus.n"
@@ -23,6 +23,7 @@ MAX_BATCH = 2000  # messages in one Ray call of an outbox
 BUS_RETRY_DELAY = 0.5  # seconds between tries while a bus shard restarts
 KEEP_TICK = 1.0  # seconds between two looks at what a bus shard gave its hosts and has not heard back of
 KEEP_AGE = 2.0  # seconds a delivery may go unacknowledged before the bus asks its host whether it has it
+KEPT_AGE = 10.0  # seconds a kept publish may go unreported before its host asks the bus whether it has it
 GIVE_UP_AFTER = 120.0  # seconds after which a message without a deadline is dead-lettered, not sent again
 RETRY_DELAY = 0.5  # seconds before a failed state write is tried again (its answers wait for it)
 
