@@ -26,9 +26,11 @@ from autogen_core import (  # noqa: E402
 )
 from autogen_core.exceptions import MessageDroppedException, NotAccessibleError, UndeliverableException  # noqa: E402
 
+from cluster import Sharded  # noqa: E402
 from cluster.autogen import RaybusAgentRuntime  # noqa: E402
 
 RUNTIMES = ["raybus", "single"]
+ONE_HOST = Sharded(1, pool="autogen")  # every agent of a test on one raybus host: one process to start, not two
 
 
 @pytest.fixture(params=RUNTIMES)
@@ -39,7 +41,7 @@ def make_runtime(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]
     def make(**kwargs: Any) -> Any:
         if request.param == "raybus":
             request.getfixturevalue("ray_session")
-            runtime = RaybusAgentRuntime(**kwargs)
+            runtime = RaybusAgentRuntime(placement=ONE_HOST, **kwargs)
         else:
             runtime = SingleThreadedAgentRuntime(**kwargs)
         made.append(runtime)

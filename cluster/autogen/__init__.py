@@ -10,7 +10,7 @@ from ._carriers import (
     AutogenRelay,
 )
 from ._codec import Codec
-from ._directory import Directory
+from ._directory import DirectoryAgent
 from ._interventions import InterventionInterceptor
 from ._names import decode_part, encode_part, from_raybus_agent, from_raybus_topic, to_raybus_agent, to_raybus_topic
 from ._runtime import RaybusAgentRuntime
@@ -26,7 +26,7 @@ __all__ = [
     "AutogenOutcome",
     "AutogenRelay",
     "Codec",
-    "Directory",
+    "DirectoryAgent",
     "HostedAutogenAgent",
     "InterventionInterceptor",
     "LocalAutogenProxy",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-__all__ = ["AutogenCancel", "AutogenControl", "AutogenControlReply", "AutogenDelivery", "AutogenOutcome",
+__all__ = ["CARRIERS", "AutogenCancel", "AutogenControl", "AutogenControlReply", "AutogenDelivery", "AutogenOutcome",
            "AutogenRelay"]
 
 
@@ -61,3 +61,6 @@ class AutogenRelay(BaseModel):
     delivery: AutogenDelivery | None = None
     cancel: str = ""  # a message id to cancel at ``to``
     timeout: float = 600.0
+
+
+CARRIERS = (AutogenDelivery, AutogenOutcome, AutogenCancel, AutogenControl, AutogenControlReply, AutogenRelay)

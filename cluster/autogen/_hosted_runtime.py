@@ -17,13 +17,11 @@ from pydantic import BaseModel
 from cluster import AgentId, MessageContext, TopicId
 
 from ._codec import Codec
-from ._directory import directory
 from ._messaging import Messenger
 from ._names import to_raybus_agent
 from ._spec import TypeSpec
-from ._subscriptions import entry_of
 
-__all__ = ["LIVE", "CURRENT", "HostedRuntime"]
+__all__ = ["CURRENT", "LIVE", "HostedRuntime"]
 
 CURRENT: contextvars.ContextVar[MessageContext | None] = contextvars.ContextVar("raybus_autogen_ctx", default=None)
 LIVE: dict[str, Any] = {}  # raybus agent id -> the AutoGen agent running in this process
@@ -71,7 +69,7 @@ class HostedRuntime(AgentRuntime):
     async def register_agent_instance(self, *args: Any, **kwargs: Any) -> AgAgentId:
         raise NotImplementedError("register agent instances with the RaybusAgentRuntime of the driver")
 
-    async def try_get_underlying_agent_instance(self, id: AgAgentId, type: type = AgAgent) -> Any:  # noqa: A002
+    async def try_get_underlying_agent_instance(self, id: AgAgentId, type: type = AgAgent) -> Any:
         agent = LIVE.get(str(to_raybus_agent(id)))
         if agent is None:
             raise NotAccessibleError(f"agent {id} does not run in this process")
@@ -105,10 +103,10 @@ class HostedRuntime(AgentRuntime):
         await self.messenger.control(agent, "load", state)
 
     async def add_subscription(self, subscription: Subscription) -> None:
-        await directory(self.spec.namespace).add.remote(entry_of(subscription))
+        await self.messenger.add_subscription(subscription)
 
-    async def remove_subscription(self, id: str) -> None:  # noqa: A002
-        await directory(self.spec.namespace).remove.remote(id)
+    async def remove_subscription(self, id: str) -> None:
+        await self.messenger.remove_subscription(id)
 
     def add_message_serializer(self, serializer: MessageSerializer[Any] | Sequence[MessageSerializer[Any]]) -> None:
         self.messenger.codec.add(serializer)

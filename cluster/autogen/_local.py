@@ -1,6 +1,7 @@
 """Agents that stay in the registering process (closures, ``ClosureAgent``, factories holding local queues,
-registered instances). Their raybus proxies hand each message to this process's ``Inbox`` actor; the
-driver takes them by long poll while the runtime is started, runs each as its own task, and answers."""
+registered instances). Their raybus proxies hand each message to this process's inbox, a raybus agent
+(``autogen.inbox/<driver>``); the driver takes them by long poll while the runtime is started, runs each
+as its own task, and answers."""
 
 from __future__ import annotations
 
@@ -8,55 +9,81 @@ import asyncio
 import logging
 from typing import Any
 
-import ray
 from autogen_core import AgentId as AgAgentId
+from pydantic import BaseModel
+
+from cluster import Agent, AgentId, MessageContext, handler
 
 from ._carriers import AutogenDelivery
 from ._cell import AgentCell, build_agent
 from ._codec import Codec, failure
 from ._names import from_raybus_agent
 
-__all__ = ["Inbox", "LocalAgents", "start_inbox"]
+__all__ = ["INBOX_TYPE", "InboxAgent", "InboxAnswer", "InboxItem", "LocalAgents"]
 
 log = logging.getLogger("raybus.autogen")
+INBOX_TYPE = "autogen.inbox"
 
 
-class Inbox:
-    """A Ray actor: proxies ``deliver`` and wait; the driver ``take``s and ``answer``s."""
+class InboxItem(BaseModel):
+    agent_id: str  # raybus id of the local agent
+    kind: str  # delivery | cancel | control
+    payload: dict[str, Any]
+    sender: str = ""
+    call_id: int = 0
+
+
+class InboxResult(BaseModel):
+    result: dict[str, Any] | None = None
+
+
+class InboxTake(BaseModel):
+    timeout: float
+
+
+class InboxItems(BaseModel):
+    items: list[InboxItem]
+
+
+class InboxAnswer(BaseModel):
+    call_id: int
+    result: dict[str, Any] | None = None
+
+
+class InboxAgent(Agent):
+    """Proxies ``deliver`` and wait; the driver ``take``s and ``answer``s. Every handler interleaves."""
 
     def __init__(self) -> None:
-        self.items: list[tuple] = []
+        self.items: list[InboxItem] = []
         self.waiting: dict[int, asyncio.Future] = {}
         self.ready = asyncio.Event()
         self.next_id = 0
 
-    async def deliver(self, agent_id: str, kind: str, payload: dict[str, Any], sender: str) -> Any:
+    @handler(interleave=True)
+    async def on_item(self, msg: InboxItem, ctx: MessageContext) -> InboxResult:
         self.next_id += 1
         future = asyncio.get_running_loop().create_future()
         self.waiting[self.next_id] = future
-        self.items.append((self.next_id, agent_id, kind, payload, sender))
+        self.items.append(msg.model_copy(update={"call_id": self.next_id}))
         self.ready.set()
-        return await future
+        return InboxResult(result=await future)
 
-    async def take(self, timeout: float) -> list[tuple]:
+    @handler(interleave=True)
+    async def on_take(self, msg: InboxTake, ctx: MessageContext) -> InboxItems:
         if not self.items:
             try:
-                await asyncio.wait_for(self.ready.wait(), timeout)
+                await asyncio.wait_for(self.ready.wait(), msg.timeout)
             except TimeoutError:
-                return []
+                return InboxItems(items=[])
         items, self.items = self.items, []
         self.ready.clear()
-        return items
+        return InboxItems(items=items)
 
-    async def answer(self, call_id: int, result: Any) -> None:
-        future = self.waiting.pop(call_id, None)
+    @handler(interleave=True)
+    async def on_answer(self, msg: InboxAnswer, ctx: MessageContext) -> None:
+        future = self.waiting.pop(msg.call_id, None)
         if future is not None and not future.done():
-            future.set_result(result)
-
-
-def start_inbox(name: str, namespace: str) -> Any:
-    return ray.remote(Inbox).options(name=name, namespace=namespace, num_cpus=0,
-                                     max_concurrency=100_000).remote()
+            future.set_result(msg.result)
 
 
 class LocalAgents:
@@ -66,7 +93,7 @@ class LocalAgents:
         self.interventions = interventions
         self.factories: dict[str, tuple[Any, type | None]] = {}
         self.cells: dict[AgAgentId, AgentCell] = {}
-        self.building: dict[AgAgentId, asyncio.Task] = {}
+        self.building: dict[AgAgentId, asyncio.Future] = {}
         self.busy = 0
         self.quiet = asyncio.Event()
         self.quiet.set()
@@ -91,9 +118,9 @@ class LocalAgents:
     def add_instance(self, agent: Any, agent_id: AgAgentId) -> None:
         self.cells[agent_id] = AgentCell(agent, self.codec, self.interventions)
 
-    def start(self, inbox: Any) -> None:
+    def start(self, raybus: Any, inbox: AgentId) -> None:
         if self._pump is None:
-            self._pump = asyncio.ensure_future(self._take(inbox))
+            self._pump = asyncio.ensure_future(self._take(raybus, inbox))
 
     async def stop(self) -> None:
         if self._pump is not None:
@@ -101,39 +128,36 @@ class LocalAgents:
             await asyncio.gather(self._pump, return_exceptions=True)
             self._pump = None
 
-    async def _take(self, inbox: Any) -> None:
+    async def _take(self, raybus: Any, inbox: AgentId) -> None:
         while True:
-            for item in await inbox.take.remote(10.0):
-                self._enter()
-                task = asyncio.ensure_future(self._handle(inbox, *item))
+            taken: InboxItems = await raybus.send(inbox, InboxTake(timeout=10.0), timeout=60.0)
+            for item in taken.items:
+                self.busy += 1
+                self.quiet.clear()
+                task = asyncio.ensure_future(self._handle(raybus, inbox, item))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    def _enter(self) -> None:
-        self.busy += 1
-        self.quiet.clear()
-
-    def _leave(self) -> None:
-        self.busy -= 1
-        if self.busy == 0:
-            self.quiet.set()
-
-    async def _handle(self, inbox: Any, call_id: int, agent_id: str, kind: str, payload: dict[str, Any],
-                      sender: str) -> None:
+    async def _handle(self, raybus: Any, inbox: AgentId, item: InboxItem) -> None:
         result: Any = None
         try:
-            cell = await self.cell(from_raybus_agent(agent_id))
-            if kind == "delivery":
-                delivery = AutogenDelivery.model_validate(payload)
-                result = (await cell.deliver(delivery, AgAgentId.from_str(sender) if sender else None)).model_dump()
-            elif kind == "cancel":
-                cell.cancel(payload["message_id"])
+            cell = await self.cell(from_raybus_agent(item.agent_id))
+            if item.kind == "delivery":
+                delivery = AutogenDelivery.model_validate(item.payload)
+                sender = AgAgentId.from_str(item.sender) if item.sender else None
+                result = (await cell.deliver(delivery, sender)).model_dump()
+            elif item.kind == "cancel":
+                cell.cancel(item.payload["message_id"])
             else:
-                result = {"data": await cell.control(payload["op"], payload["state"])}
+                result = {"data": await cell.control(item.payload["op"], item.payload["state"])}
         except Exception as exc:
-            if kind == "delivery":
-                log.warning("local agent %s failed on a publish: %r", agent_id, exc)
+            if item.kind == "delivery":
+                log.warning("local agent %s failed on a publish: %r", item.agent_id, exc)
             result = failure(exc).model_dump()
         finally:
-            inbox.answer.remote(call_id, result)
-            self._leave()
+            try:
+                await raybus.send(inbox, InboxAnswer(call_id=item.call_id, result=result))
+            finally:
+                self.busy -= 1
+                if self.busy == 0:
+                    self.quiet.set()

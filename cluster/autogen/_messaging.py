@@ -20,9 +20,10 @@ from cluster import AgentId, NotAuthorized, TopicId, UnknownAgentType
 
 from ._carriers import AutogenCancel, AutogenControl, AutogenControlReply, AutogenOutcome
 from ._codec import Codec, decode, exception_of
-from ._directory import directory
+from ._directory import DIRECTORY, DirAnswer, DirDone, DirSubscribe, DirUnsubscribe, DirWillPublish
 from ._interventions import dropped_or_failed
 from ._names import to_raybus_agent, to_raybus_topic
+from ._subscriptions import entry_of
 
 __all__ = ["Messenger", "Port"]
 
@@ -98,17 +99,32 @@ class Messenger:
         delivery = self.codec.encode(message, message_id or str(uuid.uuid4()), False, topic_type=topic_id.type,
                                      topic_source=topic_id.source, claimed_sender=str(sender) if sender else "",
                                      counted=True)
-        where = directory(self.namespace)
-        count = await where.will_publish.remote(topic_id.type, topic_id.source, sender)
+        counted = await self.directory(DirWillPublish(topic_type=topic_id.type, source=topic_id.source,
+                                                      sender=str(sender) if sender else ""))
         try:
             await self.port.publish(sender, to_raybus_topic(topic_id), delivery)
         except NotAuthorized as exc:
-            where.done.remote(count)
+            await self.directory(DirDone(n=counted.count))
             if dropped_or_failed(exc) is None:
                 raise
         except BaseException:
-            where.done.remote(count)
+            await self.directory(DirDone(n=counted.count))
             raise
+
+    async def directory(self, message: BaseModel) -> DirAnswer:
+        """Ask the directory; a ValueError it reports is raised here, as AutoGen raises it."""
+        answer = await self.port.call(None, DIRECTORY, message, self.timeout)
+        if answer is not None and answer.error:
+            raise ValueError(answer.error)
+        return answer
+
+    async def add_subscription(self, subscription: Any) -> None:
+        entry = entry_of(subscription)
+        await self.directory(DirSubscribe(id=entry.id, prefix=entry.prefix, topic_type=entry.topic_type,
+                                          agent_type=entry.agent_type))
+
+    async def remove_subscription(self, subscription_id: str) -> None:
+        await self.directory(DirUnsubscribe(id=subscription_id))
 
     async def control(self, agent: AgAgentId, op: str, state: Any = None) -> Any:
         """A runtime operation on one agent (``save``, ``load``, ``metadata``, ``touch``, ``close``)."""

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import ray
 from autogen_core import Agent as AgAgent
 from autogen_core import AgentId as AgAgentId
 from autogen_core import AgentRuntime, AgentType, CancellationToken, MessageSerializer, Subscription
@@ -18,15 +17,14 @@ from pydantic import BaseModel
 
 from cluster import AgentId, Placement, Runtime, Sharded, TopicId
 
-from ._carriers import AutogenRelay
+from ._carriers import CARRIERS, AutogenRelay
 from ._codec import Codec
-from ._directory import start_directory
+from ._directory import DIRECTORY_TYPE, DirectoryAgent, DirMember, DirRegistered, DirWaitIdle
 from ._interventions import InterventionInterceptor
-from ._local import LocalAgents, start_inbox
+from ._local import INBOX_TYPE, InboxAgent, LocalAgents
 from ._messaging import Messenger
 from ._names import from_raybus_agent, to_raybus_agent
 from ._spec import TypeSpec
-from ._subscriptions import entry_of
 from ._travel import travels
 from ._wrappers import HostedAutogenAgent, LocalAutogenProxy
 
@@ -76,6 +74,7 @@ class RaybusAgentRuntime(AgentRuntime):
         self.namespace = namespace or f"autogen-{uuid.uuid4().hex[:10]}"
         self.destroy_on_close = namespace is None if destroy_on_close is None else destroy_on_close
         self.raybus = Runtime.connect(namespace=self.namespace, address=address, state_dir=state_dir, **connect)
+        self.raybus.register_message(*CARRIERS)  # a send to a type nobody registered is UndeliverableException
         self.durable = state_dir is not None
         self.placement = placement or DEFAULT_PLACEMENT
         self.placements = dict(placements or {})
@@ -83,15 +82,16 @@ class RaybusAgentRuntime(AgentRuntime):
         self.interventions = list(intervention_handlers or [])
         if self.interventions:
             self.raybus.intercept(InterventionInterceptor.of(self.interventions))
-        self._directory = start_directory(self.namespace)
-        ray.get(self._directory.subscriptions.remote())  # it is up before any host looks it up
+        # the directory and this process's inbox are raybus agents on the runtime's own hosts
+        self.raybus.register(DIRECTORY_TYPE, DirectoryAgent, placement=self.placement,
+                             config={"namespace": self.namespace})
+        self.raybus.register(INBOX_TYPE, InboxAgent, placement=self.placement)
+        self.inbox = AgentId(INBOX_TYPE, uuid.uuid4().hex[:12])
         self.codec = Codec()
         self.messenger = Messenger(_DriverPort(self), self.codec, self.namespace, send_timeout)
         self.types: dict[str, str] = {}  # agent type -> "hosted" | "local" | "instance"
         self.instance_classes: dict[str, type] = {}
         self.local = LocalAgents(self, self.codec, self.interventions)
-        self._inbox_name = f"raybus.autogen.inbox.{uuid.uuid4().hex[:12]}"
-        self._inbox: Any = None
         self._started = False
         self._sending = 0
         self._sends_done = asyncio.Event()
@@ -100,20 +100,14 @@ class RaybusAgentRuntime(AgentRuntime):
     # --- registration ---------------------------------------------------------------------------
     def _spec(self, agent_type: str, factory: Any = None, expected: type | None = None) -> TypeSpec:
         return TypeSpec(self.namespace, agent_type, factory, expected, self.interventions, self.durable,
-                        self.send_timeout, self._inbox_name)
+                        self.send_timeout, self.inbox.key)
 
     async def _register(self, agent_type: str, cls: type, spec: TypeSpec) -> None:
         placement = self.placements.get(agent_type, self.placement)
         await asyncio.to_thread(self.raybus.register, agent_type, cls, placement=placement, config=spec.to_config())
-        await self._directory.registered.remote(agent_type)
+        await self.messenger.directory(DirRegistered(agent_type=agent_type))
 
-    def _ensure_inbox(self) -> None:
-        if self._inbox is None:
-            self._inbox = start_inbox(self._inbox_name, self.namespace)
-            if self._started:
-                self.local.start(self._inbox)
-
-    async def register_factory(self, type: str | AgentType, agent_factory: Callable[[], Any], *,  # noqa: A002
+    async def register_factory(self, type: str | AgentType, agent_factory: Callable[[], Any], *,
                                expected_class: type | None = None) -> AgentType:
         agent_type = type if isinstance(type, str) else type.type
         if agent_type in self.types:
@@ -124,7 +118,6 @@ class RaybusAgentRuntime(AgentRuntime):
         else:
             self.types[agent_type] = "local"
             self.local.factories[agent_type] = (agent_factory, expected_class)
-            self._ensure_inbox()
             await self._register(agent_type, LocalAutogenProxy, self._spec(agent_type))
         return AgentType(agent_type)
 
@@ -142,7 +135,6 @@ class RaybusAgentRuntime(AgentRuntime):
         if known is None:
             self.types[agent_id.type] = "instance"
             self.instance_classes[agent_id.type] = type(agent_instance)
-            self._ensure_inbox()
             await self._register(agent_id.type, LocalAutogenProxy, self._spec(agent_id.type))
         return agent_id
 
@@ -150,14 +142,15 @@ class RaybusAgentRuntime(AgentRuntime):
         self.codec.add(serializer)
 
     async def add_subscription(self, subscription: Subscription) -> None:
-        await self._directory.add.remote(entry_of(subscription))
+        await self.messenger.add_subscription(subscription)
 
-    async def remove_subscription(self, id: str) -> None:  # noqa: A002
-        await self._directory.remove.remote(id)
+    async def remove_subscription(self, id: str) -> None:
+        await self.messenger.remove_subscription(id)
 
     async def add_member(self, topic: AgTopicId, agent: AgAgentId) -> None:
         """raybus's member subscription: one agent joins one topic (no AutoGen equivalent)."""
-        await self._directory.add_member.remote(topic.type, topic.source, agent)
+        await self.messenger.directory(DirMember(topic_type=topic.type, source=topic.source, agent_type=agent.type,
+                                                 agent_key=agent.key))
 
     # --- messaging --------------------------------------------------------------------------------
     async def send_message(self, message: Any, recipient: AgAgentId, *, sender: AgAgentId | None = None,
@@ -200,7 +193,7 @@ class RaybusAgentRuntime(AgentRuntime):
             await self._control(agent_id, "touch")
         return agent_id
 
-    async def try_get_underlying_agent_instance(self, id: AgAgentId, type: type = AgAgent) -> Any:  # noqa: A002
+    async def try_get_underlying_agent_instance(self, id: AgAgentId, type: type = AgAgent) -> Any:
         if id.type not in self.types:
             raise LookupError(f"Agent with name {id.type} not found.")
         if not self._is_local(id):
@@ -240,8 +233,7 @@ class RaybusAgentRuntime(AgentRuntime):
         if self._started:
             raise RuntimeError("Runtime is already started")
         self._started = True
-        if self._inbox is not None:
-            self.local.start(self._inbox)
+        self.local.start(self.raybus, self.inbox)
 
     async def stop(self) -> None:
         """Stop handling this process's local agents; agents on raybus hosts keep running."""
@@ -256,7 +248,8 @@ class RaybusAgentRuntime(AgentRuntime):
         while True:
             await self._sends_done.wait()
             await self.local.quiet.wait()
-            if await self._directory.wait_idle.remote(30.0) == 0 and self._sending == 0 and self.local.busy == 0:
+            left = await self.messenger.directory(DirWaitIdle(timeout=30.0))
+            if left.count == 0 and self._sending == 0 and self.local.busy == 0:
                 return
 
     async def stop_when_idle(self) -> None:
@@ -282,8 +275,4 @@ class RaybusAgentRuntime(AgentRuntime):
                 await self._control(agent, "close")
             except Exception:
                 pass
-        for actor in (self._inbox, self._directory):
-            if actor is not None:
-                ray.kill(actor)
-        self._inbox = None
         await asyncio.to_thread(self.raybus.shutdown, self.destroy_on_close)

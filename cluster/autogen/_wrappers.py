@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import ray
 from autogen_core import AgentId as AgAgentId
 
 from cluster import Agent, AgentId, MessageContext, TopicId, handler
@@ -25,8 +24,9 @@ from ._carriers import (
 )
 from ._cell import AgentCell, build_agent
 from ._codec import Codec, exception_of
-from ._directory import tally
+from ._directory import DIRECTORY, DirDone
 from ._hosted_runtime import CURRENT, LIVE, HostedRuntime
+from ._local import INBOX_TYPE, InboxItem
 from ._names import from_raybus_agent
 from ._spec import TypeSpec, spec_of
 
@@ -90,7 +90,7 @@ class HostedAutogenAgent(Agent):
         finally:
             CURRENT.reset(token)
             if msg.counted:
-                tally(self.spec.namespace).done()
+                await ctx.send(DIRECTORY, DirDone(n=1))
         await self._snap()
         return outcome
 
@@ -112,23 +112,15 @@ class HostedAutogenAgent(Agent):
         return await _relay(msg, ctx)
 
 
-_inboxes: dict[tuple[str, str], Any] = {}
-
-
-def _inbox(spec: TypeSpec) -> Any:
-    key = (spec.namespace, spec.inbox)
-    if key not in _inboxes:
-        _inboxes[key] = ray.get_actor(spec.inbox, namespace=spec.namespace)
-    return _inboxes[key]
-
-
 class LocalAutogenProxy(Agent):
     async def on_start(self) -> None:
         self.spec = spec_of(self.config)
 
     async def _forward(self, kind: str, msg: Any, ctx: MessageContext) -> dict[str, Any] | None:
         sender = str(_sender(msg, ctx)) if isinstance(msg, AutogenDelivery) and _sender(msg, ctx) else ""
-        return await _inbox(self.spec).deliver.remote(str(self.id), kind, msg.model_dump(), sender)
+        item = InboxItem(agent_id=str(self.id), kind=kind, payload=msg.model_dump(), sender=sender)
+        answer = await ctx.send(AgentId(INBOX_TYPE, self.spec.inbox), item, timeout=self.spec.send_timeout)
+        return answer.result
 
     @handler(interleave=True)
     async def on_delivery(self, msg: AutogenDelivery, ctx: MessageContext) -> AutogenOutcome:
@@ -136,7 +128,7 @@ class LocalAutogenProxy(Agent):
             outcome = AutogenOutcome.model_validate(await self._forward("delivery", msg, ctx))
         finally:
             if msg.counted:
-                tally(self.spec.namespace).done()
+                await ctx.send(DIRECTORY, DirDone(n=1))
         if not msg.rpc and not outcome.ok:
             raise exception_of(outcome)  # a publish's failure: raybus records it as a dead letter
         return outcome
