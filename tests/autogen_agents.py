@@ -76,7 +76,13 @@ class ParrotError(ValueError):
     """A handler's own exception type: the caller must see this class again."""
 
 
-COLLECTOR = AgentId("collector", "default")
+def suffix(agent_type: str) -> str:
+    """Tests sharing one runtime name their types ``base.N``: an agent finds its test's peers by ``.N``."""
+    return agent_type[agent_type.rfind("."):] if "." in agent_type else ""
+
+
+def collector_of(agent: AgentId) -> AgentId:
+    return AgentId("collector" + suffix(agent.type), "default")
 
 
 class Echo(RoutedAgent):
@@ -93,16 +99,17 @@ class Echo(RoutedAgent):
 
 
 class Listener(RoutedAgent):
-    """Tells the collector every Note it hears, and passes Notes on 'relay' topics to the 'fanout' topic."""
+    """Tells its collector every Note it hears, and passes Notes on 'relay' topics to its 'fanout' topic."""
 
     def __init__(self) -> None:
         super().__init__("reports what it hears")
 
     @message_handler
     async def on_note(self, message: Note, ctx: MessageContext) -> None:
-        await self.send_message(Seen(str(self.id), message.text), COLLECTOR)
-        if ctx.topic_id is not None and ctx.topic_id.type == "relay":
-            await self.publish_message(Note(message.text + ">"), TopicId("fanout", ctx.topic_id.source))
+        await self.send_message(Seen(str(self.id), message.text), collector_of(self.id))
+        if ctx.topic_id is not None and ctx.topic_id.type.startswith("relay"):
+            fanout = TopicId("fanout" + suffix(self.id.type), ctx.topic_id.source)
+            await self.publish_message(Note(message.text + ">"), fanout)
 
 
 class Chatter(Listener):
@@ -110,7 +117,7 @@ class Chatter(Listener):
 
     @message_handler
     async def on_ask(self, message: Ask, ctx: MessageContext) -> None:
-        await self.publish_message(Note(message.text), TopicId("chat", self.id.key))
+        await self.publish_message(Note(message.text), TopicId("chat" + suffix(self.id.type), self.id.key))
 
 
 @default_subscription
@@ -133,7 +140,7 @@ class Bouncer(RoutedAgent):
     async def on_ping(self, message: Ping, ctx: MessageContext) -> Reply:
         if message.hops == 0:
             return Reply(text=str(self.id))
-        other = AgentId("bouncer", "b" if self.id.key == "a" else "a")
+        other = AgentId(self.id.type, "b" if self.id.key == "a" else "a")
         answer = await self.send_message(Ping(message.hops - 1), other)
         return Reply(text=f"{self.id}<{answer.text}")
 
@@ -199,4 +206,4 @@ class Shout(DefaultInterventionHandler):
         return Reply(text=message.text + "!") if isinstance(message, Reply) else message
 
 
-__all__ = ["COLLECTOR", "WAIT", "DefaultTopicId"]
+__all__ = ["WAIT", "DefaultTopicId", "collector_of", "suffix"]

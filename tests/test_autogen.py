@@ -4,6 +4,7 @@ AutoGen's own SingleThreadedAgentRuntime (the oracle)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -30,27 +31,49 @@ from cluster import Sharded  # noqa: E402
 from cluster.autogen import RaybusAgentRuntime  # noqa: E402
 
 RUNTIMES = ["raybus", "single"]
-ONE_HOST = Sharded(1, pool="autogen")  # every agent of a test on one raybus host: one process to start, not two
+Make = Callable[..., Any]  # builds the runtime under test
+Names = Callable[[str], str]  # this test's name for a type
+ONE_HOST = Sharded(1, pool="autogen")  # all agents of the module on one raybus host
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def raybus_runtimes(ray_session: Any) -> Iterator[dict[tuple[str, ...], RaybusAgentRuntime]]:
+    """One RaybusAgentRuntime per set of intervention handlers, shared by the module's tests (starting a
+    bus and a host costs seconds on a busy machine); each test names its agent and topic types its own."""
+    runtimes: dict[tuple[str, ...], RaybusAgentRuntime] = {}
+    yield runtimes
+    for runtime in runtimes.values():
+        asyncio.run(runtime.close())
 
 
 @pytest.fixture(params=RUNTIMES)
 def make_runtime(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
-    """Builds the runtime under test (with the given intervention handlers); closes what it built."""
-    made: list[Any] = []
+    """Builds the runtime under test with the given intervention handlers: a fresh SingleThreadedAgentRuntime,
+    or the module's RaybusAgentRuntime for those handlers."""
+    used: list[Any] = []
 
     def make(**kwargs: Any) -> Any:
-        if request.param == "raybus":
-            request.getfixturevalue("ray_session")
-            runtime = RaybusAgentRuntime(placement=ONE_HOST, **kwargs)
-        else:
-            runtime = SingleThreadedAgentRuntime(**kwargs)
-        made.append(runtime)
-        return runtime
+        if request.param == "single":
+            return SingleThreadedAgentRuntime(**kwargs)
+        runtimes = request.getfixturevalue("raybus_runtimes")
+        key = tuple(type(h).__name__ for h in kwargs.get("intervention_handlers", []))
+        if key not in runtimes:
+            runtimes[key] = RaybusAgentRuntime(placement=ONE_HOST, **kwargs)
+        used.append(runtimes[key])
+        return runtimes[key]
 
     yield make
-    for runtime in made:
-        if isinstance(runtime, RaybusAgentRuntime):
-            asyncio.run(runtime.close())
+    for runtime in used:  # a failed test must not leave the shared runtime started
+        if runtime._started:
+            asyncio.run(runtime.stop())
+
+
+@pytest.fixture
+def n() -> Callable[[str], str]:
+    """This test's name for an agent or topic type: ``base.N``, the same on both runtimes."""
+    number = next(_names)
+    return lambda base: f"{base}.{number}"
 
 
 def run(scenario: Awaitable[Any]) -> Any:
@@ -70,7 +93,7 @@ class Seen(list):
             await self.changed.wait()
 
 
-async def collector(runtime: Any) -> Seen:
+async def collector(runtime: Any, n: Callable[[str], str]) -> Seen:
     """A ClosureAgent (it stays in this process on raybus) that keeps every Seen it is told."""
     seen = Seen()
 
@@ -78,37 +101,37 @@ async def collector(runtime: Any) -> Seen:
         seen.append((message.who, message.text))
         seen.changed.set()
 
-    await ClosureAgent.register_closure(runtime, aa.COLLECTOR.type, keep)
+    await ClosureAgent.register_closure(runtime, n("collector"), keep)
     return seen
 
 
-def test_send_returns_the_handlers_reply(make_runtime: Callable[..., Any]) -> None:
+def test_send_returns_the_handlers_reply(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        await aa.Echo.register(runtime, "echo", aa.Echo)
+        await aa.Echo.register(runtime, n("echo"), aa.Echo)
         runtime.start()
-        reply = await runtime.send_message(aa.Ask("hi"), AgentId("echo", "k1"))
+        reply = await runtime.send_message(aa.Ask("hi"), AgentId(n("echo"), "k1"))
         assert reply == aa.Reply(text="k1:hi")
         await runtime.stop()
 
     run(scenario(make_runtime()))
 
 
-def test_handler_exception_is_raised_to_the_sender_as_its_own_type(make_runtime: Callable[..., Any]) -> None:
+def test_handler_exception_is_raised_to_the_sender_as_its_own_type(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        await aa.Echo.register(runtime, "echo", aa.Echo)
+        await aa.Echo.register(runtime, n("echo"), aa.Echo)
         runtime.start()
         with pytest.raises(aa.ParrotError, match="no luck"):
-            await runtime.send_message(aa.Boom("luck"), AgentId("echo", "k1"))
+            await runtime.send_message(aa.Boom("luck"), AgentId(n("echo"), "k1"))
         await runtime.stop()
 
     run(scenario(make_runtime()))
 
 
-def test_send_to_an_unregistered_agent_type_raises(make_runtime: Callable[..., Any]) -> None:
+def test_send_to_an_unregistered_agent_type_raises(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
         runtime.start()
         with pytest.raises(Exception) as raised:  # AutoGen's oracle raises a bare Exception
-            await runtime.send_message(aa.Ask("hi"), AgentId("nobody", "k1"))
+            await runtime.send_message(aa.Ask("hi"), AgentId(n("nobody"), "k1"))
         if isinstance(runtime, RaybusAgentRuntime):
             assert isinstance(raised.value, UndeliverableException)
             assert "nobody" in str(raised.value)
@@ -117,170 +140,171 @@ def test_send_to_an_unregistered_agent_type_raises(make_runtime: Callable[..., A
     run(scenario(make_runtime()))
 
 
-def test_publish_reaches_every_subscribed_agent_once(make_runtime: Callable[..., Any]) -> None:
+def test_publish_reaches_every_subscribed_agent_once(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        seen = await collector(runtime)
+        seen = await collector(runtime, n)
         for agent_type in ("left", "right", "deaf"):
-            await aa.Listener.register(runtime, agent_type, aa.Listener)
-        await runtime.add_subscription(TypeSubscription("news", "left"))
-        await runtime.add_subscription(TypeSubscription("news", "right"))
+            await aa.Listener.register(runtime, n(agent_type), aa.Listener)
+        await runtime.add_subscription(TypeSubscription(n("news"), n("left")))
+        await runtime.add_subscription(TypeSubscription(n("news"), n("right")))
         runtime.start()
-        await runtime.publish_message(aa.Note("hello"), TopicId("news", "s1"))
+        await runtime.publish_message(aa.Note("hello"), TopicId(n("news"), "s1"))
         await runtime.stop_when_idle()
-        assert sorted(seen) == [("left/s1", "hello"), ("right/s1", "hello")]
+        assert sorted(seen) == [(f"{n('left')}/s1", "hello"), (f"{n('right')}/s1", "hello")]
 
     run(scenario(make_runtime()))
 
 
-def test_publish_cascades_through_handlers_that_publish(make_runtime: Callable[..., Any]) -> None:
+def test_publish_cascades_through_handlers_that_publish(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        seen = await collector(runtime)
-        await aa.Listener.register(runtime, "first", aa.Listener)
-        await aa.Listener.register(runtime, "second", aa.Listener)
-        await runtime.add_subscription(TypeSubscription("relay", "first"))
-        await runtime.add_subscription(TypeSubscription("fanout", "second"))
+        seen = await collector(runtime, n)
+        await aa.Listener.register(runtime, n("first"), aa.Listener)
+        await aa.Listener.register(runtime, n("second"), aa.Listener)
+        await runtime.add_subscription(TypeSubscription(n("relay"), n("first")))
+        await runtime.add_subscription(TypeSubscription(n("fanout"), n("second")))
         runtime.start()
-        await runtime.publish_message(aa.Note("go"), TopicId("relay", "s1"))
+        await runtime.publish_message(aa.Note("go"), TopicId(n("relay"), "s1"))
         await runtime.stop_when_idle()  # idle only once the second hop is handled too
-        assert sorted(seen) == [("first/s1", "go"), ("second/s1", "go>")]
+        assert sorted(seen) == [(f"{n('first')}/s1", "go"), (f"{n('second')}/s1", "go>")]
 
     run(scenario(make_runtime()))
 
 
-def test_publisher_does_not_receive_its_own_publish(make_runtime: Callable[..., Any]) -> None:
+def test_publisher_does_not_receive_its_own_publish(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        seen = await collector(runtime)
-        await aa.Chatter.register(runtime, "chatter", aa.Chatter)
-        await aa.Listener.register(runtime, "audience", aa.Listener)
-        await runtime.add_subscription(TypeSubscription("chat", "chatter"))
-        await runtime.add_subscription(TypeSubscription("chat", "audience"))
+        seen = await collector(runtime, n)
+        await aa.Chatter.register(runtime, n("chatter"), aa.Chatter)
+        await aa.Listener.register(runtime, n("audience"), aa.Listener)
+        await runtime.add_subscription(TypeSubscription(n("chat"), n("chatter")))
+        await runtime.add_subscription(TypeSubscription(n("chat"), n("audience")))
         runtime.start()
-        await runtime.send_message(aa.Ask("mine"), AgentId("chatter", "s1"))
+        await runtime.send_message(aa.Ask("mine"), AgentId(n("chatter"), "s1"))
         await runtime.stop_when_idle()
-        assert seen == [("audience/s1", "mine")]
+        assert seen == [(f"{n('audience')}/s1", "mine")]
 
     run(scenario(make_runtime()))
 
 
-def test_type_subscription_maps_the_topic_source_to_the_agent_key(make_runtime: Callable[..., Any]) -> None:
+def test_type_subscription_maps_the_topic_source_to_the_agent_key(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        seen = await collector(runtime)
-        await aa.Listener.register(runtime, "listener", aa.Listener)
-        await runtime.add_subscription(TypeSubscription("room", "listener"))
+        seen = await collector(runtime, n)
+        await aa.Listener.register(runtime, n("listener"), aa.Listener)
+        await runtime.add_subscription(TypeSubscription(n("room"), n("listener")))
         runtime.start()
-        await runtime.publish_message(aa.Note("a"), TopicId("room", "k1"))
-        await runtime.publish_message(aa.Note("b"), TopicId("room", "key with spaces/and a slash"))
+        await runtime.publish_message(aa.Note("a"), TopicId(n("room"), "k1"))
+        await runtime.publish_message(aa.Note("b"), TopicId(n("room"), "key with spaces/and a slash"))
         await runtime.stop_when_idle()
-        assert sorted(seen) == [("listener/k1", "a"), ("listener/key with spaces/and a slash", "b")]
+        assert sorted(seen) == [(f"{n('listener')}/k1", "a"), (f"{n('listener')}/key with spaces/and a slash", "b")]
 
     run(scenario(make_runtime()))
 
 
-def test_prefix_subscription_matches_topic_types_by_prefix(make_runtime: Callable[..., Any]) -> None:
+def test_prefix_subscription_matches_topic_types_by_prefix(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        seen = await collector(runtime)
-        await aa.Listener.register(runtime, "listener", aa.Listener)
-        await runtime.add_subscription(TypePrefixSubscription("team.", "listener"))
+        seen = await collector(runtime, n)
+        await aa.Listener.register(runtime, n("listener"), aa.Listener)
+        await runtime.add_subscription(TypePrefixSubscription(n("team") + ":", n("listener")))
         runtime.start()
-        for topic_type in ("team.red", "team.blue", "teammate", "other"):
+        for topic_type in (n("team") + ":red", n("team") + ":blue", n("team") + "mate", n("other")):
             await runtime.publish_message(aa.Note(topic_type), TopicId(topic_type, "s1"))
         await runtime.stop_when_idle()
-        assert sorted(seen) == [("listener/s1", "team.blue"), ("listener/s1", "team.red")]
+        listener = f"{n('listener')}/s1"
+        assert sorted(seen) == [(listener, n("team") + ":blue"), (listener, n("team") + ":red")]
 
     run(scenario(make_runtime()))
 
 
-def test_default_subscription_decorator_receives_the_default_topic(make_runtime: Callable[..., Any]) -> None:
+def test_default_subscription_decorator_receives_the_default_topic(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        seen = await collector(runtime)
-        await aa.DefaultListener.register(runtime, "listener", aa.DefaultListener)
+        seen = await collector(runtime, n)
+        await aa.DefaultListener.register(runtime, n("listener"), aa.DefaultListener)
         runtime.start()
         await runtime.publish_message(aa.Note("hi"), DefaultTopicId())
-        await runtime.publish_message(aa.Note("elsewhere"), TopicId("other", "default"))
+        await runtime.publish_message(aa.Note("elsewhere"), TopicId(n("other"), "default"))
         await runtime.stop_when_idle()
-        assert seen == [("listener/default", "hi")]
+        assert seen == [(f"{n('listener')}/default", "hi")]
 
     run(scenario(make_runtime()))
 
 
-def test_type_subscription_decorator_receives_its_topic_type(make_runtime: Callable[..., Any]) -> None:
+def test_type_subscription_decorator_receives_its_topic_type(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        seen = await collector(runtime)
-        await aa.AlertListener.register(runtime, "listener", aa.AlertListener)
+        seen = await collector(runtime, n)
+        await aa.AlertListener.register(runtime, n("listener"), aa.AlertListener)
         runtime.start()
         await runtime.publish_message(aa.Note("fire"), TopicId("alerts", "default"))
         await runtime.publish_message(aa.Note("quiet"), DefaultTopicId())
         await runtime.stop_when_idle()
-        assert seen == [("listener/default", "fire")]
+        assert seen == [(f"{n('listener')}/default", "fire")]
 
     run(scenario(make_runtime()))
 
 
-def test_removed_subscription_no_longer_receives(make_runtime: Callable[..., Any]) -> None:
+def test_removed_subscription_no_longer_receives(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        seen = await collector(runtime)
-        await aa.Listener.register(runtime, "listener", aa.Listener)
-        subscription = TypeSubscription("news", "listener")
+        seen = await collector(runtime, n)
+        await aa.Listener.register(runtime, n("listener"), aa.Listener)
+        subscription = TypeSubscription(n("news"), n("listener"))
         await runtime.add_subscription(subscription)
         runtime.start()
-        await runtime.publish_message(aa.Note("before"), TopicId("news", "s1"))
+        await runtime.publish_message(aa.Note("before"), TopicId(n("news"), "s1"))
         await runtime.stop_when_idle()
         await runtime.remove_subscription(subscription.id)
         runtime.start()
-        await runtime.publish_message(aa.Note("after"), TopicId("news", "s1"))
+        await runtime.publish_message(aa.Note("after"), TopicId(n("news"), "s1"))
         await runtime.stop_when_idle()
-        assert seen == [("listener/s1", "before")]
+        assert seen == [(f"{n('listener')}/s1", "before")]
         with pytest.raises(ValueError):
             await runtime.remove_subscription(subscription.id)
 
     run(scenario(make_runtime()))
 
 
-def test_intervention_handler_dropping_a_send_raises_message_dropped(make_runtime: Callable[..., Any]) -> None:
+def test_intervention_handler_dropping_a_send_raises_message_dropped(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        await aa.Echo.register(runtime, "echo", aa.Echo)
+        await aa.Echo.register(runtime, n("echo"), aa.Echo)
         runtime.start()
         with pytest.raises(MessageDroppedException):
-            await runtime.send_message(aa.Ask("hi"), AgentId("echo", "k1"))
+            await runtime.send_message(aa.Ask("hi"), AgentId(n("echo"), "k1"))
         with pytest.raises(aa.ParrotError):  # what it does not drop goes through
-            await runtime.send_message(aa.Boom("x"), AgentId("echo", "k1"))
+            await runtime.send_message(aa.Boom("x"), AgentId(n("echo"), "k1"))
         await runtime.stop()
 
     run(scenario(make_runtime(intervention_handlers=[aa.DropAsks()])))
 
 
-def test_intervention_handler_dropping_a_publish_delivers_it_to_no_one(make_runtime: Callable[..., Any]) -> None:
+def test_intervention_handler_dropping_a_publish_delivers_it_to_no_one(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        seen = await collector(runtime)
-        await aa.Listener.register(runtime, "listener", aa.Listener)
-        await runtime.add_subscription(TypeSubscription("news", "listener"))
+        seen = await collector(runtime, n)
+        await aa.Listener.register(runtime, n("listener"), aa.Listener)
+        await runtime.add_subscription(TypeSubscription(n("news"), n("listener")))
         runtime.start()
-        await runtime.publish_message(aa.Note("secret"), TopicId("news", "s1"))  # dropped quietly
-        await runtime.publish_message(aa.Note("public"), TopicId("news", "s1"))
+        await runtime.publish_message(aa.Note("secret"), TopicId(n("news"), "s1"))  # dropped quietly
+        await runtime.publish_message(aa.Note("public"), TopicId(n("news"), "s1"))
         # not stop_when_idle: AutoGen 0.7.5's own runtime never becomes idle after dropping a publish
-        await seen.until(lambda got: ("listener/s1", "public") in got)
+        await seen.until(lambda got: (f"{n('listener')}/s1", "public") in got)
         await runtime.stop()
-        assert seen == [("listener/s1", "public")]
+        assert seen == [(f"{n('listener')}/s1", "public")]
 
     run(scenario(make_runtime(intervention_handlers=[aa.DropNotes()])))
 
 
-def test_intervention_handler_rewrites_the_message_and_the_response(make_runtime: Callable[..., Any]) -> None:
+def test_intervention_handler_rewrites_the_message_and_the_response(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        await aa.Echo.register(runtime, "echo", aa.Echo)
+        await aa.Echo.register(runtime, n("echo"), aa.Echo)
         runtime.start()
-        reply = await runtime.send_message(aa.Ask("hi"), AgentId("echo", "k1"))
+        reply = await runtime.send_message(aa.Ask("hi"), AgentId(n("echo"), "k1"))
         assert reply == aa.Reply(text="k1:HI!")
         await runtime.stop()
 
     run(scenario(make_runtime(intervention_handlers=[aa.Shout()])))
 
 
-def test_cancelled_send_stops_waiting_and_cancels_the_handlers_token(make_runtime: Callable[..., Any]) -> None:
+def test_cancelled_send_stops_waiting_and_cancels_the_handlers_token(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        await aa.Patient.register(runtime, "patient", aa.Patient)
+        await aa.Patient.register(runtime, n("patient"), aa.Patient)
         runtime.start()
-        patient = AgentId("patient", "p1")
+        patient = AgentId(n("patient"), "p1")
         token = CancellationToken()
         waiting = asyncio.ensure_future(runtime.send_message(aa.WaitForCancel(), patient, cancellation_token=token))
         assert await runtime.send_message(aa.Query("started"), patient) == aa.Reply(text="yes")
@@ -293,11 +317,11 @@ def test_cancelled_send_stops_waiting_and_cancels_the_handlers_token(make_runtim
     run(scenario(make_runtime()))
 
 
-def test_agent_state_saves_and_loads(make_runtime: Callable[..., Any]) -> None:
+def test_agent_state_saves_and_loads(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        await aa.Counter.register(runtime, "counter", aa.Counter)
+        await aa.Counter.register(runtime, n("counter"), aa.Counter)
         runtime.start()
-        counter = AgentId("counter", "c1")
+        counter = AgentId(n("counter"), "c1")
         await runtime.send_message(aa.Add(5), counter)
         saved = await runtime.agent_save_state(counter)
         assert saved == {"total": 5}
@@ -309,72 +333,73 @@ def test_agent_state_saves_and_loads(make_runtime: Callable[..., Any]) -> None:
     run(scenario(make_runtime()))
 
 
-def test_runtime_state_saves_and_loads_every_instantiated_agent(make_runtime: Callable[..., Any]) -> None:
+def test_runtime_state_saves_and_loads_every_instantiated_agent(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        await aa.Counter.register(runtime, "counter", aa.Counter)
+        await aa.Counter.register(runtime, n("counter"), aa.Counter)
         runtime.start()
-        for key, n in (("c1", 1), ("c2", 2)):
-            await runtime.send_message(aa.Add(n), AgentId("counter", key))
+        for key, amount in (("c1", 1), ("c2", 2)):
+            await runtime.send_message(aa.Add(amount), AgentId(n("counter"), key))
         saved = await runtime.save_state()
-        assert saved == {"counter/c1": {"total": 1}, "counter/c2": {"total": 2}}
-        await runtime.send_message(aa.Add(10), AgentId("counter", "c1"))
+        mine = {key: value for key, value in saved.items() if key.startswith(n("counter") + "/")}
+        assert mine == {f"{n('counter')}/c1": {"total": 1}, f"{n('counter')}/c2": {"total": 2}}
+        await runtime.send_message(aa.Add(10), AgentId(n("counter"), "c1"))
         await runtime.load_state(saved)
-        assert await runtime.send_message(aa.Add(0), AgentId("counter", "c1")) == aa.Reply(text="1")
+        assert await runtime.send_message(aa.Add(0), AgentId(n("counter"), "c1")) == aa.Reply(text="1")
         await runtime.stop()
 
     run(scenario(make_runtime()))
 
 
-def test_agent_metadata_names_type_key_and_description(make_runtime: Callable[..., Any]) -> None:
+def test_agent_metadata_names_type_key_and_description(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        await aa.Echo.register(runtime, "echo", aa.Echo)
+        await aa.Echo.register(runtime, n("echo"), aa.Echo)
         runtime.start()
-        metadata = await runtime.agent_metadata(AgentId("echo", "k1"))
-        assert dict(metadata) == {"type": "echo", "key": "k1",
+        metadata = await runtime.agent_metadata(AgentId(n("echo"), "k1"))
+        assert dict(metadata) == {"type": n("echo"), "key": "k1",
                                   "description": "answers every Ask with its own key and the text"}
         await runtime.stop()
 
     run(scenario(make_runtime()))
 
 
-def test_send_cycle_completes_because_handlers_are_reentrant(make_runtime: Callable[..., Any]) -> None:
+def test_send_cycle_completes_because_handlers_are_reentrant(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
-        await aa.Bouncer.register(runtime, "bouncer", aa.Bouncer)
+        await aa.Bouncer.register(runtime, n("bouncer"), aa.Bouncer)
         runtime.start()
-        reply = await runtime.send_message(aa.Ping(3), AgentId("bouncer", "a"))
-        assert reply.text == "bouncer/a<bouncer/b<bouncer/a<bouncer/b"
+        reply = await runtime.send_message(aa.Ping(3), AgentId(n("bouncer"), "a"))
+        a, b = f"{n('bouncer')}/a", f"{n('bouncer')}/b"
+        assert reply.text == f"{a}<{b}<{a}<{b}"
         await runtime.stop()
 
     run(scenario(make_runtime()))
 
 
-def test_registered_instance_is_the_object_the_program_holds(make_runtime: Callable[..., Any]) -> None:
+def test_registered_instance_is_the_object_the_program_holds(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
         counter = aa.Counter()
-        await counter.register_instance(runtime, AgentId("held", "h1"))
+        await counter.register_instance(runtime, AgentId(n("held"), "h1"))
         runtime.start()
-        await runtime.send_message(aa.Add(3), AgentId("held", "h1"))
+        await runtime.send_message(aa.Add(3), AgentId(n("held"), "h1"))
         assert counter.total == 3
-        assert await runtime.try_get_underlying_agent_instance(AgentId("held", "h1")) is counter
+        assert await runtime.try_get_underlying_agent_instance(AgentId(n("held"), "h1")) is counter
         await runtime.stop()
 
     run(scenario(make_runtime()))
 
 
-def test_agents_on_raybus_hosts_are_not_accessible_in_the_driver(ray_session: Any) -> None:
+def test_agents_on_raybus_hosts_are_not_accessible_in_the_driver(
+        raybus_runtimes: dict[tuple[str, ...], RaybusAgentRuntime], n: Callable[[str], str]) -> None:
     """raybus only: an agent whose factory travels runs on a host, out of the driver's reach."""
 
     async def scenario(runtime: RaybusAgentRuntime) -> None:
-        await aa.Echo.register(runtime, "echo", aa.Echo)
+        await aa.Echo.register(runtime, n("echo"), aa.Echo)
         runtime.start()
-        await runtime.send_message(aa.Ask("hi"), AgentId("echo", "k1"))
+        await runtime.send_message(aa.Ask("hi"), AgentId(n("echo"), "k1"))
         with pytest.raises(NotAccessibleError):
-            await runtime.try_get_underlying_agent_instance(AgentId("echo", "k1"))
-        assert "echo/k1" in runtime.raybus.agents()  # the underlying raybus runtime is reachable
+            await runtime.try_get_underlying_agent_instance(AgentId(n("echo"), "k1"))
+        assert f"{n('echo')}/k1" in runtime.raybus.agents()  # the underlying raybus runtime is reachable
         await runtime.stop()
 
-    runtime = RaybusAgentRuntime()
-    try:
-        run(scenario(runtime))
-    finally:
-        asyncio.run(runtime.close())
+    if () not in raybus_runtimes:
+        raybus_runtimes[()] = RaybusAgentRuntime(placement=ONE_HOST)
+    run(scenario(raybus_runtimes[()]))

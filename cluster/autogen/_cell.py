@@ -32,10 +32,8 @@ __all__ = ["AgentCell", "build_agent"]
 async def build_agent(factory: Any, expected_class: type | None, runtime: Any, agent_id: AgAgentId) -> Any:
     """Call ``factory`` as AutoGen does, with the runtime and id in ``AgentInstantiationContext``."""
     with AgentInstantiationContext.populate_context((runtime, agent_id)):
-        if len(inspect.signature(factory).parameters) == 2:  # AutoGen's deprecated two-argument factory
-            agent = factory(runtime, agent_id)
-        else:
-            agent = factory()
+        two_arguments = len(inspect.signature(factory).parameters) == 2  # AutoGen's deprecated form
+        agent = factory(runtime, agent_id) if two_arguments else factory()
         if inspect.isawaitable(agent):
             agent = await agent
     if expected_class is not None and not isinstance(agent, expected_class):
@@ -98,7 +96,7 @@ class AgentCell:
         if op == "save":
             return json.dumps(dict(await self.agent.save_state()))
         if op == "load":
-            await self.agent.load_state(json.loads(state))
+            await self.agent.load_state(json.loads(state) if state else {})
         elif op == "metadata":
             return json.dumps(dict(self.agent.metadata))
         elif op == "close":

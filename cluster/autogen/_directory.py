@@ -6,6 +6,8 @@ yet handled, which is what ``stop_when_idle`` waits on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
@@ -93,23 +95,22 @@ class DirectoryAgent(Agent):
         await self._apply()
         return DirAnswer()
 
-    @handler
-    async def on_subscribe(self, msg: DirSubscribe, ctx: MessageContext) -> DirAnswer:
+    async def _change(self, change: Callable[[], None]) -> DirAnswer:
+        """Change the book and apply it; AutoGen's ValueError (a duplicate, an unknown id) goes back as text."""
         try:
-            self.book.add(Entry(msg.id, msg.prefix, msg.topic_type, msg.agent_type))
+            change()
         except ValueError as exc:
             return DirAnswer(error=str(exc))
         await self._apply()
         return DirAnswer()
 
     @handler
+    async def on_subscribe(self, msg: DirSubscribe, ctx: MessageContext) -> DirAnswer:
+        return await self._change(lambda: self.book.add(Entry(msg.id, msg.prefix, msg.topic_type, msg.agent_type)))
+
+    @handler
     async def on_unsubscribe(self, msg: DirUnsubscribe, ctx: MessageContext) -> DirAnswer:
-        try:
-            self.book.remove(msg.id)
-        except ValueError as exc:
-            return DirAnswer(error=str(exc))
-        await self._apply()
-        return DirAnswer()
+        return await self._change(lambda: self.book.remove(msg.id))
 
     @handler
     async def on_member(self, msg: DirMember, ctx: MessageContext) -> DirAnswer:
@@ -149,8 +150,6 @@ class DirectoryAgent(Agent):
     @handler(interleave=True)
     async def on_wait_idle(self, msg: DirWaitIdle, ctx: MessageContext) -> DirAnswer:
         """Wait (up to ``timeout``) until no counted delivery is left; answers how many are."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.idle.wait(), msg.timeout)
-        except TimeoutError:
-            pass
         return DirAnswer(count=self.pending)

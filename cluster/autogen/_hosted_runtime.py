@@ -18,7 +18,7 @@ from cluster import AgentId, MessageContext, TopicId
 
 from ._codec import Codec
 from ._messaging import Messenger
-from ._names import to_raybus_agent
+from ._names import agent_id_of, to_raybus_agent
 from ._spec import TypeSpec
 
 __all__ = ["CURRENT", "LIVE", "HostedRuntime"]
@@ -79,10 +79,7 @@ class HostedRuntime(AgentRuntime):
 
     async def get(self, id_or_type: AgAgentId | AgentType | str, /, key: str = "default", *,
                   lazy: bool = True) -> AgAgentId:
-        if isinstance(id_or_type, AgAgentId):
-            agent_id = id_or_type
-        else:
-            agent_id = AgAgentId(id_or_type if isinstance(id_or_type, str) else id_or_type.type, key)
+        agent_id = agent_id_of(id_or_type, key)
         if not lazy:
             await self.messenger.control(agent_id, "touch")
         return agent_id

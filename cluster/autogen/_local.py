@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 from autogen_core import AgentId as AgAgentId
@@ -18,6 +19,7 @@ from ._carriers import AutogenDelivery
 from ._cell import AgentCell, build_agent
 from ._codec import Codec, failure
 from ._names import from_raybus_agent
+from ._quiet import Quiet
 
 __all__ = ["INBOX_TYPE", "InboxAgent", "InboxAnswer", "InboxItem", "LocalAgents"]
 
@@ -39,6 +41,7 @@ class InboxResult(BaseModel):
 
 class InboxTake(BaseModel):
     timeout: float
+    session: str  # one per start(): a new one takes again what an old one took but did not answer
 
 
 class InboxItems(BaseModel):
@@ -51,12 +54,15 @@ class InboxAnswer(BaseModel):
 
 
 class InboxAgent(Agent):
-    """Proxies ``deliver`` and wait; the driver ``take``s and ``answer``s. Every handler interleaves."""
+    """Proxies ``deliver`` and wait; the driver ``take``s and ``answer``s. Every handler interleaves.
+    An item stays until answered: a driver that stopped and started again gets back what it had taken."""
 
     def __init__(self) -> None:
-        self.items: list[InboxItem] = []
+        self.unanswered: dict[int, InboxItem] = {}
+        self.queue: list[int] = []
         self.waiting: dict[int, asyncio.Future] = {}
         self.ready = asyncio.Event()
+        self.session = ""
         self.next_id = 0
 
     @handler(interleave=True)
@@ -64,23 +70,32 @@ class InboxAgent(Agent):
         self.next_id += 1
         future = asyncio.get_running_loop().create_future()
         self.waiting[self.next_id] = future
-        self.items.append(msg.model_copy(update={"call_id": self.next_id}))
+        self.unanswered[self.next_id] = msg.model_copy(update={"call_id": self.next_id})
+        self.queue.append(self.next_id)
         self.ready.set()
         return InboxResult(result=await future)
 
     @handler(interleave=True)
     async def on_take(self, msg: InboxTake, ctx: MessageContext) -> InboxItems:
-        if not self.items:
+        if msg.session != self.session:
+            self.session = msg.session
+            self.queue = sorted(self.unanswered)
+            self.ready.set()  # an older session's take wakes, sees it is stale, and takes nothing
+        if not self.queue:
+            self.ready.clear()
             try:
                 await asyncio.wait_for(self.ready.wait(), msg.timeout)
             except TimeoutError:
                 return InboxItems(items=[])
-        items, self.items = self.items, []
+        if msg.session != self.session:
+            return InboxItems(items=[])
+        taken, self.queue = self.queue, []
         self.ready.clear()
-        return InboxItems(items=items)
+        return InboxItems(items=[self.unanswered[i] for i in taken if i in self.unanswered])
 
     @handler(interleave=True)
     async def on_answer(self, msg: InboxAnswer, ctx: MessageContext) -> None:
+        self.unanswered.pop(msg.call_id, None)
         future = self.waiting.pop(msg.call_id, None)
         if future is not None and not future.done():
             future.set_result(msg.result)
@@ -94,11 +109,10 @@ class LocalAgents:
         self.factories: dict[str, tuple[Any, type | None]] = {}
         self.cells: dict[AgAgentId, AgentCell] = {}
         self.building: dict[AgAgentId, asyncio.Future] = {}
-        self.busy = 0
-        self.quiet = asyncio.Event()
-        self.quiet.set()
+        self.working = Quiet()
         self._pump: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
+        self.running: set[int] = set()
 
     async def cell(self, agent_id: AgAgentId) -> AgentCell:
         found = self.cells.get(agent_id)
@@ -119,21 +133,24 @@ class LocalAgents:
         self.cells[agent_id] = AgentCell(agent, self.codec, self.interventions)
 
     def start(self, raybus: Any, inbox: AgentId) -> None:
-        if self._pump is None:
+        if self._pump is None or self._pump.done():  # done: its event loop ended (asyncio.run returned)
             self._pump = asyncio.ensure_future(self._take(raybus, inbox))
 
     async def stop(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-            await asyncio.gather(self._pump, return_exceptions=True)
-            self._pump = None
+        pump, self._pump = self._pump, None
+        if pump is not None and not pump.done():
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
 
     async def _take(self, raybus: Any, inbox: AgentId) -> None:
+        session = uuid.uuid4().hex
         while True:
-            taken: InboxItems = await raybus.send(inbox, InboxTake(timeout=10.0), timeout=60.0)
+            taken: InboxItems = await raybus.send(inbox, InboxTake(timeout=10.0, session=session), timeout=60.0)
             for item in taken.items:
-                self.busy += 1
-                self.quiet.clear()
+                if item.call_id in self.running:  # taken again by a new session while still at work here
+                    continue
+                self.running.add(item.call_id)
+                self.working.enter()
                 task = asyncio.ensure_future(self._handle(raybus, inbox, item))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -158,6 +175,5 @@ class LocalAgents:
             try:
                 await raybus.send(inbox, InboxAnswer(call_id=item.call_id, result=result))
             finally:
-                self.busy -= 1
-                if self.busy == 0:
-                    self.quiet.set()
+                self.running.discard(item.call_id)
+                self.working.leave()

@@ -6,6 +6,7 @@ wait and cancels the handler's token."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from typing import Any, Protocol
@@ -88,10 +89,8 @@ class Messenger:
 
     @staticmethod
     async def _quietly(call: Any) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the handler finished or is gone: nothing left to cancel
             await call
-        except Exception:
-            pass  # the handler finished or is gone: nothing left to cancel
 
     async def publish_message(self, message: Any, topic_id: AgTopicId, *, sender: AgAgentId | None = None,
                               cancellation_token: CancellationToken | None = None,

@@ -12,11 +12,12 @@ import base64
 import re
 
 from autogen_core import AgentId as AgAgentId
+from autogen_core import AgentType
 from autogen_core import TopicId as AgTopicId
 
 from cluster import AgentId, TopicId
 
-__all__ = ["decode_part", "encode_part", "from_raybus_agent", "from_raybus_topic", "to_raybus_agent",
+__all__ = ["agent_id_of", "decode_part", "encode_part", "from_raybus_agent", "from_raybus_topic", "to_raybus_agent",
            "to_raybus_topic"]
 
 _PLAIN = re.compile(r"^[\w\-\.]+$")
@@ -44,6 +45,13 @@ def from_raybus_agent(agent_id: AgentId | str) -> AgAgentId:
     if isinstance(agent_id, str):
         agent_id = AgentId.from_str(agent_id)
     return AgAgentId(agent_id.type, decode_part(agent_id.key))
+
+
+def agent_id_of(id_or_type: AgAgentId | AgentType | str, key: str) -> AgAgentId:
+    """``AgentRuntime.get``'s arguments as an AutoGen agent id."""
+    if isinstance(id_or_type, AgAgentId):
+        return id_or_type
+    return AgAgentId(id_or_type if isinstance(id_or_type, str) else id_or_type.type, key)
 
 
 def to_raybus_topic(topic: AgTopicId) -> TopicId:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -23,7 +25,8 @@ from ._directory import DIRECTORY_TYPE, DirectoryAgent, DirMember, DirRegistered
 from ._interventions import InterventionInterceptor
 from ._local import INBOX_TYPE, InboxAgent, LocalAgents
 from ._messaging import Messenger
-from ._names import from_raybus_agent, to_raybus_agent
+from ._names import agent_id_of, from_raybus_agent, to_raybus_agent
+from ._quiet import Quiet
 from ._spec import TypeSpec
 from ._travel import travels
 from ._wrappers import HostedAutogenAgent, LocalAutogenProxy
@@ -93,9 +96,7 @@ class RaybusAgentRuntime(AgentRuntime):
         self.instance_classes: dict[str, type] = {}
         self.local = LocalAgents(self, self.codec, self.interventions)
         self._started = False
-        self._sending = 0
-        self._sends_done = asyncio.Event()
-        self._sends_done.set()
+        self._sending = Quiet()
 
     # --- registration ---------------------------------------------------------------------------
     def _spec(self, agent_type: str, factory: Any = None, expected: type | None = None) -> TypeSpec:
@@ -155,15 +156,12 @@ class RaybusAgentRuntime(AgentRuntime):
     # --- messaging --------------------------------------------------------------------------------
     async def send_message(self, message: Any, recipient: AgAgentId, *, sender: AgAgentId | None = None,
                            cancellation_token: CancellationToken | None = None, message_id: str | None = None) -> Any:
-        self._sending += 1
-        self._sends_done.clear()
+        self._sending.enter()
         try:
             return await self.messenger.send_message(message, recipient, sender=sender,
                                                      cancellation_token=cancellation_token, message_id=message_id)
         finally:
-            self._sending -= 1
-            if self._sending == 0:
-                self._sends_done.set()
+            self._sending.leave()
 
     async def publish_message(self, message: Any, topic_id: AgTopicId, *, sender: AgAgentId | None = None,
                               cancellation_token: CancellationToken | None = None,
@@ -177,18 +175,14 @@ class RaybusAgentRuntime(AgentRuntime):
 
     async def _control(self, agent_id: AgAgentId, op: str, state: Any = None) -> Any:
         if self._is_local(agent_id):
-            import json
-
-            data = await (await self.local.cell(agent_id)).control(op, json.dumps(dict(state)) if state else "")
+            cell = await self.local.cell(agent_id)
+            data = await cell.control(op, json.dumps(dict(state)) if state is not None else "")
             return json.loads(data) if data else None
         return await self.messenger.control(agent_id, op, state)
 
     async def get(self, id_or_type: AgAgentId | AgentType | str, /, key: str = "default", *,
                   lazy: bool = True) -> AgAgentId:
-        if isinstance(id_or_type, AgAgentId):
-            agent_id = id_or_type
-        else:
-            agent_id = AgAgentId(id_or_type if isinstance(id_or_type, str) else id_or_type.type, key)
+        agent_id = agent_id_of(id_or_type, key)
         if not lazy:
             await self._control(agent_id, "touch")
         return agent_id
@@ -246,10 +240,10 @@ class RaybusAgentRuntime(AgentRuntime):
         """Wait until no send of this process is in flight, no local agent is working and every publish
         delivery has been handled."""
         while True:
-            await self._sends_done.wait()
-            await self.local.quiet.wait()
+            await self._sending.wait()
+            await self.local.working.wait()
             left = await self.messenger.directory(DirWaitIdle(timeout=30.0))
-            if left.count == 0 and self._sending == 0 and self.local.busy == 0:
+            if left.count == 0 and self._sending.busy == 0 and self.local.working.busy == 0:
                 return
 
     async def stop_when_idle(self) -> None:
@@ -271,8 +265,6 @@ class RaybusAgentRuntime(AgentRuntime):
         if self._started:
             await self.stop()
         for agent in await self._instantiated():
-            try:
+            with contextlib.suppress(Exception):
                 await self._control(agent, "close")
-            except Exception:
-                pass
         await asyncio.to_thread(self.raybus.shutdown, self.destroy_on_close)
