@@ -8,6 +8,7 @@ or publishes *as* the agent (``AutogenRelay``), so raybus stamps the agent as it
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from autogen_core import AgentId as AgAgentId
@@ -50,6 +51,17 @@ async def _relay(msg: AutogenRelay, ctx: MessageContext) -> AutogenOutcome:
     return AutogenOutcome()
 
 
+_telling: set[asyncio.Task] = set()
+
+
+def _tell_done(ctx: MessageContext) -> None:
+    """A counted publish copy is handled. Not awaited: it leaves after the handler's own publishes were
+    counted (awaited in the handler), and raybus keeps one sender's messages to one recipient in order."""
+    task = asyncio.ensure_future(ctx.send(DIRECTORY, DirDone(n=1)))
+    _telling.add(task)
+    task.add_done_callback(_telling.discard)
+
+
 class HostedAutogenAgent(Agent):
     def __init__(self) -> None:
         self.cell: AgentCell | None = None
@@ -90,7 +102,7 @@ class HostedAutogenAgent(Agent):
         finally:
             CURRENT.reset(token)
             if msg.counted:
-                await ctx.send(DIRECTORY, DirDone(n=1))
+                _tell_done(ctx)
         await self._snap()
         return outcome
 
@@ -128,7 +140,7 @@ class LocalAutogenProxy(Agent):
             outcome = AutogenOutcome.model_validate(await self._forward("delivery", msg, ctx))
         finally:
             if msg.counted:
-                await ctx.send(DIRECTORY, DirDone(n=1))
+                _tell_done(ctx)
         if not msg.rpc and not outcome.ok:
             raise exception_of(outcome)  # a publish's failure: raybus records it as a dead letter
         return outcome
