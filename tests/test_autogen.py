@@ -403,3 +403,31 @@ def test_agents_on_raybus_hosts_are_not_accessible_in_the_driver(
     if () not in raybus_runtimes:
         raybus_runtimes[()] = RaybusAgentRuntime(placement=ONE_HOST)
     run(scenario(raybus_runtimes[()]))
+
+
+def test_durable_agent_state_survives_its_host_being_killed(ray_session: Any, tmp_path: Any) -> None:
+    """raybus only: with a state_dir, an agent's AutoGen state is saved with each message and loaded when
+    Ray restarts its host."""
+    import ray
+
+    runtime = RaybusAgentRuntime(state_dir=str(tmp_path / "state"), placement=Sharded(1, pool="durable"))
+
+    async def before() -> None:
+        await aa.Counter.register(runtime, "counter", aa.Counter)
+        assert await runtime.send_message(aa.Add(5), AgentId("counter", "c1")) == aa.Reply(text="5")
+
+    async def after() -> None:
+        assert await runtime.send_message(aa.Add(1), AgentId("counter", "c1")) == aa.Reply(text="6")
+
+    def host_pid() -> int:
+        host = ray.get_actor("raybus.host.pool:durable.0", namespace=runtime.namespace)
+        return ray.get(host.stats.remote(), timeout=60)["pid"]
+
+    try:
+        run(before())
+        killed = host_pid()
+        ray.kill(ray.get_actor("raybus.host.pool:durable.0", namespace=runtime.namespace), no_restart=False)
+        run(after())
+        assert host_pid() != killed  # the answer came from a new process, which loaded the state
+    finally:
+        asyncio.run(runtime.close())
