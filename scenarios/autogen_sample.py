@@ -74,7 +74,8 @@ def sample_code(name: str) -> str:
     code = code_blocks(inspect.getdoc(obj) or "")[index]
     changed, count = RUNTIME_LINE.subn(r"\1runtime = RaybusAgentRuntime()", code)
     if count != 1:
-        raise RuntimeError(f"sample {name!r}: expected one 'runtime = SingleThreadedAgentRuntime()' line, found {count}")
+        raise RuntimeError(f"sample {name!r}: expected one 'runtime = SingleThreadedAgentRuntime()' line, "
+                           f"found {count}")
     return changed
 
 

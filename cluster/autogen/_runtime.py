@@ -15,17 +15,17 @@ from autogen_core import AgentId as AgAgentId
 from autogen_core import AgentRuntime, AgentType, CancellationToken, MessageSerializer, Subscription
 from autogen_core import TopicId as AgTopicId
 from autogen_core.exceptions import NotAccessibleError
-from pydantic import BaseModel
 
-from cluster import AgentId, Placement, Runtime, Sharded, TopicId
+from cluster import AgentId, Placement, Runtime, Sharded
 
-from ._carriers import CARRIERS, AutogenRelay
+from ._carriers import CARRIERS
 from ._codec import Codec
 from ._directory import DIRECTORY_TYPE, DirectoryAgent, DirMember, DirRegistered, DirWaitIdle
+from ._driver_port import DriverPort
 from ._interventions import InterventionInterceptor
 from ._local import INBOX_TYPE, InboxAgent, LocalAgents
 from ._messaging import Messenger
-from ._names import agent_id_of, from_raybus_agent, to_raybus_agent
+from ._names import agent_id_of, from_raybus_agent
 from ._quiet import Quiet
 from ._spec import TypeSpec
 from ._travel import travels
@@ -34,33 +34,6 @@ from ._wrappers import HostedAutogenAgent, LocalAutogenProxy
 __all__ = ["RaybusAgentRuntime"]
 
 DEFAULT_PLACEMENT = Sharded(2, pool="autogen")
-
-
-class _DriverPort:
-    """The driver has no agent identity on raybus: it speaks as one of its agents through that agent's
-    raybus wrapper (``AutogenRelay``), and as nobody otherwise (the claimed sender rides in the message)."""
-
-    def __init__(self, owner: RaybusAgentRuntime) -> None:
-        self.owner = owner
-
-    def _speaker(self, sender: AgAgentId | None) -> AgentId | None:
-        return to_raybus_agent(sender) if sender is not None and sender.type in self.owner.types else None
-
-    async def call(self, sender: AgAgentId | None, to: AgentId, carrier: BaseModel, timeout: float) -> Any:
-        speaker = self._speaker(sender)
-        if speaker is None:
-            return await self.owner.raybus.send(to, carrier, timeout=timeout)
-        cancel = getattr(carrier, "message_id", "") if type(carrier).__name__ == "AutogenCancel" else ""
-        relay = AutogenRelay(to=str(to), cancel=cancel, timeout=timeout,
-                             delivery=None if cancel else carrier)
-        return await self.owner.raybus.send(speaker, relay, timeout=timeout)
-
-    async def publish(self, sender: AgAgentId | None, topic: TopicId, carrier: BaseModel) -> None:
-        speaker = self._speaker(sender)
-        if speaker is None:
-            await self.owner.raybus.publish(topic, carrier)
-        else:
-            await self.owner.raybus.send(speaker, AutogenRelay(to=str(topic), delivery=carrier))
 
 
 class RaybusAgentRuntime(AgentRuntime):
@@ -91,7 +64,7 @@ class RaybusAgentRuntime(AgentRuntime):
         self.raybus.register(INBOX_TYPE, InboxAgent, placement=self.placement)
         self.inbox = AgentId(INBOX_TYPE, uuid.uuid4().hex[:12])
         self.codec = Codec()
-        self.messenger = Messenger(_DriverPort(self), self.codec, self.namespace, send_timeout)
+        self.messenger = Messenger(DriverPort(self), self.codec, self.namespace, send_timeout)
         self.types: dict[str, str] = {}  # agent type -> "hosted" | "local" | "instance"
         self.instance_classes: dict[str, type] = {}
         self.local = LocalAgents(self, self.codec, self.interventions)
