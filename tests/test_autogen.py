@@ -431,3 +431,24 @@ def test_durable_agent_state_survives_its_host_being_killed(ray_session: Any, tm
         assert host_pid() != killed  # the answer came from a new process, which loaded the state
     finally:
         asyncio.run(runtime.close())
+
+
+def test_a_traced_autogen_conversation_shows_every_hop(
+        raybus_runtimes: dict[tuple[str, ...], RaybusAgentRuntime], n: Names) -> None:
+    """raybus only: with ``runtime.trace_id`` set, raybus records the whole conversation, cycle included."""
+    if () not in raybus_runtimes:
+        raybus_runtimes[()] = RaybusAgentRuntime(placement=ONE_HOST)
+    runtime = raybus_runtimes[()]
+
+    async def scenario() -> None:
+        await aa.Bouncer.register(runtime, n("bouncer"), aa.Bouncer)
+        await runtime.send_message(aa.Ping(2), AgentId(n("bouncer"), "a"))
+
+    runtime.trace_id = runtime.raybus.new_trace()
+    try:
+        run(scenario())
+    finally:
+        trace, runtime.trace_id = runtime.trace_id, None
+    hops = {(e.sender, e.recipient) for e in runtime.raybus.trace(trace) if e.type_name == "AutogenDelivery"}
+    a, b = f"{n('bouncer')}/a", f"{n('bouncer')}/b"
+    assert (None, a) in hops and (a, b) in hops and (b, a) in hops

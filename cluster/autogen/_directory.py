@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -72,6 +73,15 @@ class DirectoryAgent(Agent):
         self.idle = asyncio.Event()
         self.idle.set()
         self._rt: Runtime | None = None
+
+    def save_state(self) -> dict[str, Any] | None:
+        """With a state_dir the book survives a restart of the directory's host (what is not yet handled
+        is not kept: ``stop_when_idle`` counts from zero again)."""
+        return {"book": self.book.to_state(), "applied": sorted(self.applied)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.book = SubscriptionBook.from_state(state["book"])
+        self.applied = {(t, a) for t, a in state["applied"]}
 
     def _runtime(self) -> Runtime:
         if self._rt is None:

@@ -29,15 +29,16 @@ class DriverPort:
     async def call(self, sender: AgAgentId | None, to: AgentId, carrier: BaseModel, timeout: float) -> Any:
         speaker = self._speaker(sender)
         if speaker is None:
-            return await self.owner.raybus.send(to, carrier, timeout=timeout)
+            return await self.owner.raybus.send(to, carrier, timeout=timeout, trace_id=self.owner.trace_id)
         cancel = getattr(carrier, "message_id", "") if type(carrier).__name__ == "AutogenCancel" else ""
         relay = AutogenRelay(to=str(to), cancel=cancel, timeout=timeout,
                              delivery=None if cancel else carrier)
-        return await self.owner.raybus.send(speaker, relay, timeout=timeout)
+        return await self.owner.raybus.send(speaker, relay, timeout=timeout, trace_id=self.owner.trace_id)
 
     async def publish(self, sender: AgAgentId | None, topic: TopicId, carrier: BaseModel) -> None:
         speaker = self._speaker(sender)
         if speaker is None:
-            await self.owner.raybus.publish(topic, carrier)
+            await self.owner.raybus.publish(topic, carrier, trace_id=self.owner.trace_id)
         else:
-            await self.owner.raybus.send(speaker, AutogenRelay(to=str(topic), delivery=carrier))
+            await self.owner.raybus.send(speaker, AutogenRelay(to=str(topic), delivery=carrier),
+                                         trace_id=self.owner.trace_id)

@@ -63,6 +63,7 @@ class RaybusAgentRuntime(AgentRuntime):
                              config={"namespace": self.namespace})
         self.raybus.register(INBOX_TYPE, InboxAgent, placement=self.placement)
         self.inbox = AgentId(INBOX_TYPE, uuid.uuid4().hex[:12])
+        self.trace_id: str | None = None  # set to runtime.raybus.new_trace(): what this driver sends is traced
         self.codec = Codec()
         self.messenger = Messenger(DriverPort(self), self.codec, self.namespace, send_timeout)
         self.types: dict[str, str] = {}  # agent type -> "hosted" | "local" | "instance"

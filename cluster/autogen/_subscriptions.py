@@ -49,6 +49,22 @@ class SubscriptionBook:
         self.registered: set[str] = set()
         self.members: dict[tuple[str, str], set[AgAgentId]] = {}  # (topic type, source) -> agents
 
+    def to_state(self) -> dict:
+        """JSON-able, for a durable directory."""
+        return {"entries": [[e.id, e.prefix, e.topic_type, e.agent_type] for e in self.entries.values()],
+                "topic_types": sorted(self.topic_types), "registered": sorted(self.registered),
+                "members": [[t, s, [[a.type, a.key] for a in sorted(agents, key=str)]]
+                            for (t, s), agents in sorted(self.members.items())]}
+
+    @classmethod
+    def from_state(cls, state: dict) -> SubscriptionBook:
+        book = cls()
+        book.entries = {e[0]: Entry(*e) for e in state["entries"]}
+        book.topic_types = set(state["topic_types"])
+        book.registered = set(state["registered"])
+        book.members = {(t, s): {AgAgentId(*a) for a in agents} for t, s, agents in state["members"]}
+        return book
+
     def add(self, entry: Entry) -> None:
         if any(known.same_as(entry) for known in self.entries.values()):
             raise ValueError("Subscription already exists")
