@@ -273,6 +273,7 @@ def test_intervention_handler_dropping_a_send_raises_message_dropped(make_runtim
     run(scenario(make_runtime(intervention_handlers=[aa.DropAsks()])))
 
 
+@pytest.mark.filterwarnings("ignore:Intervention handler on_response returned None")  # AutoGen's, for a None reply
 def test_intervention_handler_dropping_a_publish_delivers_it_to_no_one(make_runtime: Make, n: Names) -> None:
     async def scenario(runtime: Any) -> None:
         seen = await collector(runtime, n)
