@@ -453,3 +453,17 @@ def test_a_traced_autogen_conversation_shows_every_hop(
     hops = {(e.sender, e.recipient) for e in runtime.raybus.trace(trace) if e.type_name == "AutogenDelivery"}
     a, b = f"{n('bouncer')}/a", f"{n('bouncer')}/b"
     assert (None, a) in hops and (a, b) in hops and (b, a) in hops
+
+
+def test_get_not_lazy_instantiates_the_agent(make_runtime: Make, n: Names) -> None:
+    async def scenario(runtime: Any) -> None:
+        await aa.Counter.register(runtime, n("counter"), aa.Counter)
+        runtime.start()
+        lazy = await runtime.get(n("counter"), key="lazy")
+        eager = await runtime.get(AgentId(n("counter"), "eager"), lazy=False)
+        assert (lazy, eager) == (AgentId(n("counter"), "lazy"), AgentId(n("counter"), "eager"))
+        saved = await runtime.save_state()  # every instantiated agent, and only those
+        assert f"{n('counter')}/eager" in saved and f"{n('counter')}/lazy" not in saved
+        await runtime.stop()
+
+    run(scenario(make_runtime()))
