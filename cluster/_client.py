@@ -46,7 +46,7 @@ class Client(Endpoint):
         except UNAVAILABLE as exc:
             raise BusUnavailable(f"the bus did not take the publish on {topic}: {exc}") from exc
 
-    def _route(self, message: Call | Publish) -> None:
+    def route(self, message: Call | Publish) -> None:
         if type(message) is Call:
             self.via_bus[message.id] = message
         self._bind_loop().put(message)

@@ -28,7 +28,7 @@ def _expire(future: asyncio.Future, recipient: str, type_name: str, timeout: flo
 
 
 class Endpoint:
-    """Subclasses say where a message goes (``_route``) and how a late answer is reported."""
+    """Subclasses say where a message goes (``route``) and how a late answer is reported."""
 
     def __init__(self, name: str, table: RoutingTable, window: int = DEFAULT_WINDOW) -> None:
         self.name = name
@@ -39,7 +39,7 @@ class Endpoint:
         self.late_answers = 0
         self.duplicate_answers = 0
 
-    def _route(self, message: Call | Publish) -> None:
+    def route(self, message: Call | Publish) -> None:
         raise NotImplementedError
 
     def _late_answer(self, answer: Answer) -> None:
@@ -66,7 +66,7 @@ class Endpoint:
         self.pending[call.id] = future
         timer = loop.call_later(timeout, _expire, future, call.target, type_name, timeout)
         try:
-            self._route(call)
+            self.route(call)
             return await future
         finally:
             timer.cancel()
@@ -85,7 +85,7 @@ class Endpoint:
         type_name, payload = self.table.messages.encode(message)
         # the bus screens every publish again; this copy only lets a refused publisher hear NotAuthorized
         payload = self.table.screen(True, sender, str(topic), type_name, payload)
-        self._route(Publish(new_message_id(), trace_id, sender, str(topic), type_name, payload))
+        self.route(Publish(new_message_id(), trace_id, sender, str(topic), type_name, payload))
 
     def accept_answer(self, answer: Answer) -> None:
         """Resolve the call that ``answer`` answers."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -70,35 +70,38 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("cluster._links.KEEP_AGE", 0.1)
 
 
-async def settle_for(seconds: float) -> None:
-    await asyncio.sleep(seconds)
+class Watched(NamedTuple):
+    links: HostLinks
+    given_up: list[Call | Copy]
+    counts: Counter[str]
+
+
+def watch(hosts: dict[str, StandInHost], deliveries: list[tuple[str, Call | Copy]], seconds: float,
+          tracked: tuple[str, Publish, int] | None = None) -> Watched:
+    """Give the stand-in hosts these deliveries (and track a kept publish), then let the bus watch them."""
+
+    async def run() -> Watched:
+        watched = Watched(*links_with(hosts))
+        for endpoint, message in deliveries:
+            watched.links.deliver(endpoint, message)
+        if tracked is not None:
+            watched.links.track_publish(*tracked)
+        await asyncio.sleep(seconds)
+        watched.links._watch.cancel()
+        return watched
+
+    return asyncio.run(run())
 
 
 def test_a_delivery_its_host_does_not_have_goes_again() -> None:
     host = StandInHost()
-
-    async def run() -> Counter[str]:
-        links, _, counts = links_with({"h": host})
-        links.deliver("h", call("m1", time.time() + 30))
-        await settle_for(0.4)
-        links._watch.cancel()
-        return counts
-
-    counts = asyncio.run(run())
+    counts = watch({"h": host}, [("h", call("m1", time.time() + 30))], 0.4).counts
     assert host.delivered().count("m1") >= 2 and counts["redeliveries"] >= 1
 
 
 def test_a_delivery_its_host_holds_is_left_alone() -> None:
     host = StandInHost(held={"m1"})
-
-    async def run() -> Counter[str]:
-        links, _, counts = links_with({"h": host})
-        links.deliver("h", call("m1", time.time() + 30))
-        await settle_for(0.4)
-        links._watch.cancel()
-        return counts
-
-    counts = asyncio.run(run())
+    counts = watch({"h": host}, [("h", call("m1", time.time() + 30))], 0.4).counts
     assert host.delivered() == ["m1"] and counts["redeliveries"] == 0 and counts["kept_checked"] >= 1
 
 
@@ -110,11 +113,11 @@ def test_a_delivery_its_host_finished_is_done_and_its_publisher_hears_once_every
         links.deliver("h1", copy("p1"))
         links.deliver("h2", copy("p1"))
         links.track_publish("pub", publish("p1"), 2)
-        await settle_for(0.3)
+        await asyncio.sleep(0.3)
         assert publisher.batches == []  # h2 has not finished
         links.done("h2", "p1")
         links.done("h2", "p1")  # twice from one host counts once
-        await settle_for(0.1)
+        await asyncio.sleep(0.1)
         links._watch.cancel()
         return links
 
@@ -126,29 +129,12 @@ def test_a_delivery_its_host_finished_is_done_and_its_publisher_hears_once_every
 def test_a_publish_copy_given_up_is_dead_lettered_and_never_reported_handled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("cluster._links.GIVE_UP_AFTER", 0.2)
     host, publisher = StandInHost(), StandInHost()
-
-    async def run() -> tuple[HostLinks, list[tuple], Counter[str]]:
-        links, given_up, counts = links_with({"h": host, "pub": publisher})
-        links.deliver("h", copy("p1"))
-        links.track_publish("pub", publish("p1"), 1)
-        await settle_for(0.6)
-        links._watch.cancel()
-        return links, given_up, counts
-
-    links, given_up, counts = asyncio.run(run())
-    assert [message.id for message in given_up] == ["p1"] and counts["given_up"] == 1
+    watched = watch({"h": host, "pub": publisher}, [("h", copy("p1"))], 0.6, ("pub", publish("p1"), 1))
+    assert [message.id for message in watched.given_up] == ["p1"] and watched.counts["given_up"] == 1
     assert publisher.batches == []  # its publisher keeps the publish
-    assert links.held()["unacked"] == 0
+    assert watched.links.held()["unacked"] == 0
 
 
 def test_a_call_past_its_deadline_is_given_up_not_sent_again() -> None:
-    host = StandInHost()
-
-    async def run() -> list[tuple]:
-        links, given_up, _ = links_with({"h": host})
-        links.deliver("h", call("m1", time.time() + 0.15))
-        await settle_for(0.5)
-        links._watch.cancel()
-        return given_up
-
-    assert [message.id for message in asyncio.run(run())] == ["m1"]
+    watched = watch({"h": StandInHost()}, [("h", call("m1", time.time() + 0.15))], 0.5)
+    assert [message.id for message in watched.given_up] == ["m1"]

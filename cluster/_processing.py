@@ -1,0 +1,291 @@
+"""Processing: the agents of one host at work — their activations, the messages the host takes for them,
+running each handler in its agent's mailbox, and how a message ends.
+
+The end of a message: its answer is remembered by the agent (a copy of the message gets it again), stored
+with the agent's state when it is durable, and only then sent, with the publishes the handler made; a
+message the bus gave that has no answer is acknowledged with ``Done`` once every recipient here finished
+it. A write that fails is tried again, its answer and publishes waiting for it: a caller never hears that
+something did not happen which a later write stores.
+
+The host owns one ``Processing`` and is its ``Carrier``: where answers and dead letters go, the way to the
+bus, and the port its agents' contexts send through."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections import Counter
+from typing import Any, NamedTuple, Protocol
+
+from ._activation import NEW, RUNNING, Activation, Outcome
+from ._agent import MessageContext
+from ._agent_id import AgentId
+from ._errors import HandlerError, RaybusError, UnknownMessageType, error_payload
+from ._intake import Intake
+from ._mailbox import Mailbox
+from ._port import Port
+from ._routing import RoutingTable
+from ._shards import BusOutboxes
+from ._state import StateWriter
+from ._topic import TopicId
+from ._trace import Kind, TraceLog, is_sampled
+from ._wire import Answer, Call, Copy, Done, Publish, new_message_id
+from .constants import RETRY_DELAY
+
+__all__ = ["Carrier", "Inspection", "Processing"]
+
+
+class Inspection(NamedTuple):
+    """A plain method of an agent to run in its mailbox order (``Runtime.call``: for checks and tests)."""
+
+    method: str
+    args: tuple
+    future: asyncio.Future
+
+
+class Carrier(Port, Protocol):
+    """What processing needs of its host."""
+
+    name: str
+    table: RoutingTable
+    to_bus: BusOutboxes
+
+    def route(self, message: Answer, key: str | None = None) -> None: ...
+
+    def dead_letter(self, message: Call | Copy, reason: str, detail: str, sender: str | None) -> None: ...
+
+    def send_kept(self, publish: Publish) -> None: ...
+
+
+class Processing:
+    def __init__(self, host: Carrier, states: StateWriter | None, counts: Counter[str], trace: TraceLog) -> None:
+        self.host = host
+        self.states = states
+        self.counts = counts
+        self.trace = trace
+        self.activations: dict[str, Activation] = {}
+        self.intake = Intake()
+
+    # --- what the host asks -------------------------------------------------------------------
+    def take(self, message: Call | Copy, recipients: tuple[str, ...]) -> None:
+        """A message the bus gave: each recipient gets it once while it has it (``Intake``)."""
+        for recipient in recipients:
+            if self.intake.take(message.id, recipient):
+                self.enqueue(recipient, message)
+            else:
+                self.counts["duplicates_dropped"] += 1
+
+    def enqueue(self, agent_id: str, message: Call | Copy) -> None:
+        try:
+            activation = self.activation(agent_id)
+        except Exception as exc:
+            self.fail(message, exc if isinstance(exc, RaybusError) else HandlerError(
+                f"cannot activate {agent_id}: {exc}", type(exc).__qualname__, traceback.format_exc()), agent_id)
+            return
+        activation.mailbox.put(message)
+
+    def published(self, message_id: str, publisher: str) -> None:
+        """Every copy of an agent's publish was handled: it leaves the agent's outbox."""
+        activation = self.activations.get(publisher)
+        if activation is not None and activation.outgoing.pop(message_id, None) is not None and activation.durable:
+            self.states.mark(publisher, activation.state)
+
+    def kept(self) -> list[Publish]:
+        """Every publish this host's agents keep until the bus says it was handled."""
+        return [publish for activation in list(self.activations.values()) for publish in activation.outgoing.values()]
+
+    async def inspect(self, agent_id: str, method: str, args: tuple) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self.activation(agent_id).mailbox.put(Inspection(method, args, future))
+        return await future
+
+    async def checkpoint(self, agent_id: str) -> None:
+        """Store the agent's state now (``MessageContext.checkpoint``); its publishes held for that write go
+        once it is done."""
+        activation = self.activations.get(agent_id)
+        if activation is None or not activation.durable:
+            return
+        saving = self.states.mark(agent_id, activation.state)
+        published = activation.take_held()
+        try:
+            await saving
+        except Exception:
+            activation.held[:0] = published  # they go with the next write that succeeds
+            raise
+        self.counts["checkpoints"] += 1
+        for publish in published:
+            self.host.send_kept(publish)
+
+    def held(self) -> dict[str, int]:
+        activations = list(self.activations.values())
+        return {"queued": sum(len(a.mailbox) for a in activations), "taken": len(self.intake),
+                "kept_publishes": sum(len(a.outgoing) for a in activations)}
+
+    def fail(self, message: Call | Copy, error: BaseException | None, agent_id: str | None, reason: str = "") -> None:
+        self._report_failure(message, error, agent_id, reason or type(error).__name__)
+        outcome = (True, "", error_payload(error)) if type(message) is Call and error is not None else None
+        self._finish(message, agent_id, outcome)
+
+    # --- agents -------------------------------------------------------------------------------
+    def activation(self, agent_id: str) -> Activation:
+        activation = self.activations.get(agent_id)
+        if activation is None:
+            table = self.host.table
+            agent_type, _, key = agent_id.partition("/")
+            agent = table.agent_class(agent_type)()
+            agent.id = AgentId(agent_type, key)
+            agent.config = table.spec_of(agent_type).config
+            handlers = agent.handlers
+            mailbox: Mailbox[Call | Copy | Inspection] = Mailbox(
+                lambda message: self._process(activation, message),
+                lambda message: type(message) is not Inspection and (info := handlers.get(message.type_name))
+                is not None and info.interleave,
+                lambda: self._start(activation),
+            )
+            durable = self.states is not None  # its dedup and its publishes outlive the host, whatever it keeps
+            activation = self.activations[agent_id] = Activation(agent, mailbox, durable)
+            state = self.states.load(agent_id) if durable else None
+            if state is not None:  # before on_start, which the mailbox runs ahead of the first message
+                activation.load(state)
+                self.counts["states_loaded"] += 1
+            self.counts["activations"] += 1
+        return activation
+
+    async def _start(self, activation: Activation) -> None:
+        """An agent whose ``on_start`` raised is not left half-started: the messages already in its mailbox
+        are answered with the failure, and the next message starts a new activation."""
+        agent = activation.agent
+        try:
+            await agent.on_start()
+        except Exception as exc:
+            self.counts["start_errors"] += 1
+            activation.start_failed = HandlerError(f"{agent.id} failed to start: {exc}", type(exc).__qualname__,
+                                                   traceback.format_exc())
+            if self.activations.get(str(agent.id)) is activation:
+                del self.activations[str(agent.id)]
+
+    async def _process(self, activation: Activation, message: Call | Copy | Inspection) -> None:
+        agent = activation.agent
+        if type(message) is Inspection:  # a plain method, ordered with the messages
+            try:
+                if activation.start_failed is not None:
+                    raise activation.start_failed
+                message.future.set_result(getattr(agent, message.method)(*message.args))
+            except Exception as exc:
+                message.future.set_exception(exc)
+            return
+        agent_id = str(agent.id)
+        if activation.start_failed is not None:
+            self.fail(message, activation.start_failed, agent_id, reason="start_failed")
+            return
+        admitted = activation.admit(message.id)
+        if admitted is not NEW:
+            self._repeat(message, agent_id, admitted)
+            return
+        if type(message) is Call and message.expired(time.time()):
+            self.fail(message, None, agent_id, reason="expired")
+            return
+        info = agent.handlers.get(message.type_name)
+        if info is None:
+            self.fail(message, UnknownMessageType(
+                f"{agent_id} has no handler for {message.type_name}; it handles {', '.join(agent.handlers)}"),
+                agent_id)
+            return
+        try:
+            decoded = self.host.table.messages.decode(message.type_name, message.payload)
+        except RaybusError as exc:
+            self.fail(message, exc, agent_id)
+            return
+        context = MessageContext(
+            AgentId.from_str(message.sender) if message.sender else None,
+            TopicId.from_str(message.topic) if type(message) is Copy else None,
+            message.id, message.trace, self.host, agent_id,
+        )
+        try:
+            result = await getattr(agent, info.method)(decoded, context)
+        except RaybusError as exc:  # a refusal the handler means (NotAuthorized...) reaches the caller as is
+            self.fail(message, exc, agent_id)
+            return
+        except Exception as exc:
+            self.fail(message, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
+            return
+        self.counts["handled"] += 1
+        self._finish(message, agent_id, self._outcome(message, result, agent_id))
+
+    # --- the end of a message -----------------------------------------------------------------
+    def _outcome(self, message: Call | Copy, result: Any, agent_id: str) -> Outcome:
+        """What a handler's result answers: nothing for a publish copy."""
+        if type(message) is Copy:
+            return None
+        try:
+            type_name, payload = ("", None) if result is None else self.host.table.messages.encode(result)
+        except RaybusError as exc:
+            error = HandlerError(f"cannot send the reply of {agent_id}: {exc}", type(exc).__name__)
+            self._report_failure(message, error, agent_id, type(error).__name__)
+            return (True, "", error_payload(error))
+        return (False, type_name, payload)
+
+    def _finish(self, message: Call | Copy, agent_id: str | None, outcome: Outcome) -> None:
+        """The agent is done with the message: its answer is remembered, stored with the agent's state (when
+        durable), and only then sent, so an answered message is a durable one."""
+        activation = self.activations.get(agent_id) if agent_id is not None else None
+        if activation is None or message.id not in activation.running:
+            self._conclude(message, agent_id, outcome)
+            return
+        activation.record(message.id, outcome)
+        if not activation.durable:
+            self._conclude(message, agent_id, outcome)
+            return
+        self._save_then_conclude(activation, message, agent_id, outcome)
+
+    def _save_then_conclude(self, activation: Activation, message: Call | Copy, agent_id: str,
+                            outcome: Outcome) -> None:
+        saving = self.states.mark(agent_id, activation.state)  # the mailbox goes on meanwhile
+        published = activation.take_held()
+
+        def saved(done: asyncio.Future) -> None:
+            if done.exception() is None:
+                for publish in published:
+                    self.host.send_kept(publish)
+                self._conclude(message, agent_id, outcome)
+                return
+            self.counts["state_write_retries"] += 1  # the change stays in memory: store it, then answer
+            activation.held[:0] = published
+            asyncio.get_running_loop().call_later(RETRY_DELAY, self._save_then_conclude, activation, message,
+                                                  agent_id, outcome)
+
+        saving.add_done_callback(saved)
+
+    def _conclude(self, message: Call | Copy, agent_id: str | None, outcome: Outcome, replayed: bool = False) -> None:
+        """Send the answer (which the bus takes as the message's acknowledgement), or acknowledge a message
+        the bus gave that has none."""
+        activation = self.activations.get(agent_id) if agent_id is not None else None
+        if activation is not None:
+            activation.release(message.id)
+        last = agent_id is not None and self.intake.let_go(message.id, agent_id)
+        if outcome is not None:
+            self._answer(message, *outcome, agent_id, replayed)
+        elif last:  # every recipient here is done with a message the bus gave that has no answer
+            self.host.to_bus.put(Done(message.id), message.target)
+
+    def _repeat(self, message: Call | Copy, agent_id: str, admitted: Any) -> None:
+        """A copy of a message the agent has had: the first copy answers, or answered and is answered again."""
+        self.counts["duplicates_dropped"] += 1
+        if admitted is not RUNNING:
+            self.counts["answers_replayed"] += admitted is not None
+            self._conclude(message, agent_id, admitted, replayed=True)
+
+    def _answer(self, call: Call, failed: bool, type_name: str, payload: Any, agent_id: str | None,
+                replayed: bool = False) -> None:
+        answer = Answer(new_message_id(), call.trace, agent_id, call.origin, type_name, payload, call.id, failed,
+                        replayed)
+        if is_sampled(call.trace):
+            self.trace.record(call.trace, Kind.ERROR if failed else Kind.REPLY, agent_id, call.sender or "driver",
+                              type_name or ("error" if failed else ""), call.id)
+        self.host.route(answer, call.target)
+
+    def _report_failure(self, message: Call | Copy, error: BaseException | None, agent_id: str | None,
+                        reason: str) -> None:
+        self.counts[f"failed_{reason}"] += 1
+        self.host.dead_letter(message, reason, str(error or reason), agent_id)

@@ -1,0 +1,42 @@
+"""Intake: per (message id, recipient), what a host has of what the bus gave it."""
+
+from __future__ import annotations
+
+from cluster._intake import Intake
+
+
+def test_a_recipient_that_has_a_message_does_not_take_it_again() -> None:
+    intake = Intake()
+    assert intake.take("m1", "a/1") and not intake.take("m1", "a/1")
+
+
+def test_a_second_copy_naming_another_recipient_is_taken_for_that_one() -> None:
+    intake = Intake()
+    intake.take("m1", "a/1")
+    assert intake.take("m1", "b/1")
+
+
+def test_the_host_is_done_only_when_every_recipient_finished() -> None:
+    intake = Intake()
+    intake.take("m1", "a/1")
+    intake.take("m1", "b/1")
+    assert not intake.let_go("m1", "a/1")
+    assert intake.holding(["m1"]) == ({"m1"}, set())
+    assert intake.let_go("m1", "b/1")
+    assert intake.holding(["m1"]) == (set(), {"m1"})
+
+
+def test_a_finished_message_is_taken_again_by_a_later_copy() -> None:
+    intake = Intake()
+    intake.take("m1", "a/1")
+    intake.let_go("m1", "a/1")
+    assert intake.take("m1", "a/1")
+
+
+def test_a_message_delivered_in_process_is_no_business_of_the_intake() -> None:
+    intake = Intake()
+    assert not intake.let_go("local-1", "a/1") and len(intake) == 0
+
+
+def test_an_id_the_host_never_had_is_neither_held_nor_finished() -> None:
+    assert Intake().holding(["m9"]) == (set(), set())
