@@ -133,8 +133,9 @@ class Bus:
             self._save_table()
             peers = [ray.get_actor(bus_name(shard), namespace=self.namespace) for shard in range(1, self.shards)]
             await asyncio.gather(*(peer.update_table.remote(self.table) for peer in peers))
-        for host in self.links.hosts.values():
-            host.update_table.remote(self.table)
+        # answered once every host has the table: an interceptor added is applied to in-process calls too
+        await asyncio.gather(*(host.update_table.remote(self.table) for host in self.links.hosts.values()),
+                             return_exceptions=True)
 
     # --- routing ------------------------------------------------------------------------------
     async def route(self, origin: str, batch: list[tuple]) -> str:
@@ -153,8 +154,6 @@ class Bus:
                 case Call() | Publish():
                     if not self._stamped(origin, message, from_client):
                         continue
-                    if from_client and message.sender is not None:
-                        message = message._replace(sender=None)  # a driver is no agent
                     if type(message) is Call:
                         self._route_call(message)
                     else:
@@ -162,14 +161,21 @@ class Bus:
         return self.incarnation
 
     def _stamped(self, origin: str, message: Call | Publish, from_client: bool) -> bool:
-        """A host sends only as its own agents (or as the runtime, for a dead letter): else refused."""
+        """A driver sends as no agent; a host only as its own agents, or as the runtime for a dead letter;
+        only the runtime publishes on the dead-letter topic. Anything else is refused and counted."""
         sender = message.sender
-        if from_client or self.table.known_endpoint_of(sender or "") == origin:
-            return True
-        if sender is None and message.type_name == DEAD_LETTER_TYPE:
-            return True  # the host itself reports what it could not deliver
-        self._reject(message, NotAuthorized(f"{origin} may not send as {sender!r}"))
-        return False
+        reporting = type(message) is Publish and message.topic == DEAD_LETTERS
+        if from_client:
+            allowed = sender is None and not reporting
+        elif reporting:
+            allowed = sender is None and message.type_name == DEAD_LETTER_TYPE  # the host reports a failure
+        else:
+            allowed = sender is not None and self.table.known_endpoint_of(sender) == origin
+        if not allowed:
+            self.counts["forged_senders"] += 1
+            self._reject(message, NotAuthorized(f"{origin} may not send {message.type_name} as {sender!r}"
+                                                f"{' on the dead-letter topic' if reporting else ''}"))
+        return allowed
 
     def _take_answer(self, origin: str, answer: Answer, from_client: bool) -> None:
         """An answer acknowledges the call it answers, and is taken only from the host that was given that
@@ -241,7 +247,7 @@ class Bus:
         if message.type_name == DEAD_LETTER_TYPE:
             self.counts["dead_letters_lost"] += 1  # a dead letter about a dead letter would loop
             return
-        self._route_publish(dead_letter(message, reason, detail, None))
+        self._route_publish(dead_letter(message, reason, detail))
 
     def _record_dead_letter(self, letter: dict[str, Any]) -> None:
         self.counts["dead_letters"] += 1

@@ -40,6 +40,10 @@ class BusUnavailable(RaybusError):
     """The bus did not take the message (it died or is restarting); nothing was delivered, try again."""
 
 
+class Fenced(RaybusError):
+    """A newer incarnation of this host writes its agents' state: this one (a ghost on a lost node) may not."""
+
+
 class NotSettled(RaybusError):
     """``Runtime.settle`` gave up while the runtime still held messages; the text says where."""
 

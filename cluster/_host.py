@@ -13,17 +13,21 @@ from collections import Counter
 from typing import Any
 
 import ray
+from pydantic import BaseModel
 
 from ._activation import OUT_PART
+from ._agent_id import AgentId
 from ._endpoint import Endpoint
-from ._errors import RaybusError
+from ._errors import NotAuthorized, RaybusError
 from ._messages import DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
+from ._port import CURRENT_AGENT
 from ._processing import Processing
 from ._router import Router
 from ._routing import RoutingTable
 from ._shards import UNAVAILABLE, BusOutboxes, shard_key, table_of
 from ._state import SqliteStateStore, StateWriter
+from ._topic import TopicId
 from ._trace import TraceLog
 from ._wire import Answer, Call, Copy, Delivered, Publish, unpack
 from .constants import DEFAULT_WINDOW, KEEP_TICK, KEPT_AGE, bus_name, shard_of
@@ -45,7 +49,7 @@ class Host(Endpoint):
         self.counts: Counter[str] = Counter()
         self.trace = TraceLog(endpoint)
         self.router = Router(lambda: self.table, self.trace)
-        states = StateWriter(SqliteStateStore(state_path), self.counts) if state_path else None
+        states = StateWriter(SqliteStateStore(state_path, writer=endpoint), self.counts) if state_path else None
         self.processing = Processing(self, states, self.counts, self.trace)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
@@ -78,15 +82,12 @@ class Host(Endpoint):
         return self.processing.intake.holding(message_ids)
 
     async def recover(self) -> None:
-        """After a start: the agents of this host that had publishes not yet handled everywhere come back
-        and send them again (recipients drop copies they have had); then kept publishes are watched."""
-        processing = self.processing
-        for agent_id in processing.states.store.agents_with(OUT_PART):
+        """After a start: the agents of this host that had publishes not yet handled everywhere come back,
+        and an agent loaded with kept publishes sends them again (recipients drop copies they have had);
+        then kept publishes are watched."""
+        for agent_id in self.processing.states.store.agents_with(OUT_PART):
             if self.table.known_endpoint_of(agent_id) == self.name:
-                publishes = list(processing.activation(agent_id).outgoing.values())
-                self.counts["publishes_recovered"] += len(publishes)
-                for publish in publishes:
-                    self.send_kept(publish)
+                self.processing.activation(agent_id)
         await self._watch_kept()
 
     async def _watch_kept(self) -> None:
@@ -150,8 +151,25 @@ class Host(Endpoint):
         publishes kept until every copy is handled, and what waits for the bus to take it."""
         return self.processing.held() | self.to_bus.held()
 
+    async def send(self, sender: str | None, recipient: AgentId, message: BaseModel, trace_id: str,
+                   timeout: float | None) -> Any:
+        self._sends_as_itself(sender)
+        return await super().send(sender, recipient, message, trace_id, timeout)
+
+    async def publish(self, sender: str | None, topic: TopicId, message: BaseModel, trace_id: str) -> None:
+        self._sends_as_itself(sender)
+        await super().publish(sender, topic, message, trace_id)
+
     async def checkpoint(self, agent_id: str) -> None:
+        self._sends_as_itself(agent_id)
         await self.processing.checkpoint(agent_id)
+
+    def _sends_as_itself(self, sender: str | None) -> None:
+        """An agent's messages go out as the agent whose handler is running, whatever id its code passes."""
+        running = CURRENT_AGENT.get()
+        if sender is None or sender != running:
+            self.counts["forged_senders"] += 1
+            raise NotAuthorized(f"{running or 'code outside any handler'} may not send as {sender!r}")
 
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)
@@ -194,8 +212,9 @@ class Host(Endpoint):
 
     def _late_answer(self, answer: Answer) -> None:
         super()._late_answer(answer)
-        self.dead_letter(answer, "late_answer", "the caller stopped waiting", None)
+        self.dead_letter(answer, "late_answer", "the caller stopped waiting")
 
-    def dead_letter(self, message: Call | Answer | Copy, reason: str, detail: str, sender: str | None) -> None:
+    def dead_letter(self, message: Call | Answer | Copy, reason: str, detail: str) -> None:
+        """Published by the runtime (sender None): only the runtime publishes dead letters."""
         if message.type_name != DEAD_LETTER_TYPE:  # a dead letter about a dead letter would loop
-            self.to_bus.put(dead_letter(message, reason, detail, sender))
+            self.to_bus.put(dead_letter(message, reason, detail))

@@ -31,8 +31,8 @@ class DeadLetter(BaseModel):
 DEAD_LETTER_TYPE = DeadLetter.__name__
 
 
-def dead_letter(message: Call | Answer | Publish | Copy, reason: str, detail: str, sender: str | None) -> Publish:
-    """The publish on the dead-letter topic that reports ``message``, sent by ``sender`` (None: the runtime)."""
+def dead_letter(message: Call | Answer | Publish | Copy, reason: str, detail: str) -> Publish:
+    """The publish on the dead-letter topic that reports ``message``, sent by the runtime (sender None)."""
     match message:
         case Call(target=target) | Publish(topic=target) | Copy(topic=target):
             pass
@@ -42,7 +42,7 @@ def dead_letter(message: Call | Answer | Publish | Copy, reason: str, detail: st
         message_id=message.id, trace_id=message.trace, sender=message.sender, target=target,
         type_name=message.type_name, reason=reason, detail=detail[:2000],
     )
-    return Publish(f"dl-{message.id}", message.trace, sender, str(DEAD_LETTER_TOPIC), DEAD_LETTER_TYPE,
+    return Publish(f"dl-{message.id}", message.trace, None, str(DEAD_LETTER_TOPIC), DEAD_LETTER_TYPE,
                    letter.model_dump())
 
 

@@ -4,6 +4,7 @@ A host is the port of its agents (``Endpoint.send`` / ``Endpoint.publish``)."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -11,7 +12,11 @@ from pydantic import BaseModel
 from ._agent_id import AgentId
 from ._topic import TopicId
 
-__all__ = ["Port"]
+__all__ = ["CURRENT_AGENT", "Port"]
+
+# The agent whose handler (or on_start) is running in this task, set by the host: an agent's messages carry
+# this id as their sender, never one that handler code passes (tasks a handler starts inherit it).
+CURRENT_AGENT: ContextVar[str | None] = ContextVar("raybus_current_agent", default=None)
 
 
 class Port(Protocol):

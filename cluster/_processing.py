@@ -21,10 +21,10 @@ from typing import Any, NamedTuple, Protocol
 from ._activation import NEW, RUNNING, Activation, Outcome
 from ._agent import MessageContext
 from ._agent_id import AgentId
-from ._errors import HandlerError, RaybusError, UnknownMessageType, error_payload
+from ._errors import Fenced, HandlerError, RaybusError, UnknownMessageType, error_payload
 from ._intake import Intake
 from ._mailbox import Mailbox
-from ._port import Port
+from ._port import CURRENT_AGENT, Port
 from ._routing import RoutingTable
 from ._shards import BusOutboxes
 from ._state import StateWriter
@@ -53,7 +53,7 @@ class Carrier(Port, Protocol):
 
     def route(self, message: Answer, key: str | None = None) -> None: ...
 
-    def dead_letter(self, message: Call | Copy, reason: str, detail: str, sender: str | None) -> None: ...
+    def dead_letter(self, message: Call | Copy, reason: str, detail: str) -> None: ...
 
     def send_kept(self, publish: Publish) -> None: ...
 
@@ -149,6 +149,9 @@ class Processing:
             if state is not None:  # before on_start, which the mailbox runs ahead of the first message
                 activation.load(state)
                 self.counts["states_loaded"] += 1
+                self.counts["publishes_recovered"] += len(activation.outgoing)
+                for publish in activation.outgoing.values():  # kept by an earlier life: they go again
+                    self.host.send_kept(publish)
             self.counts["activations"] += 1
         return activation
 
@@ -156,6 +159,7 @@ class Processing:
         """An agent whose ``on_start`` raised is not left half-started: the messages already in its mailbox
         are answered with the failure, and the next message starts a new activation."""
         agent = activation.agent
+        running = CURRENT_AGENT.set(str(agent.id))
         try:
             await agent.on_start()
         except Exception as exc:
@@ -164,6 +168,8 @@ class Processing:
                                                    traceback.format_exc())
             if self.activations.get(str(agent.id)) is activation:
                 del self.activations[str(agent.id)]
+        finally:
+            CURRENT_AGENT.reset(running)
 
     async def _process(self, activation: Activation, message: Call | Copy | Inspection) -> None:
         agent = activation.agent
@@ -202,6 +208,7 @@ class Processing:
             TopicId.from_str(message.topic) if type(message) is Copy else None,
             message.id, message.trace, self.host, agent_id,
         )
+        running = CURRENT_AGENT.set(agent_id)
         try:
             result = await getattr(agent, info.method)(decoded, context)
         except RaybusError as exc:  # a refusal the handler means (NotAuthorized...) reaches the caller as is
@@ -210,6 +217,8 @@ class Processing:
         except Exception as exc:
             self.fail(message, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
             return
+        finally:
+            CURRENT_AGENT.reset(running)
         self.counts["handled"] += 1
         self._finish(message, agent_id, self._outcome(message, result, agent_id))
 
@@ -250,6 +259,9 @@ class Processing:
                     self.host.send_kept(publish)
                 self._conclude(message, agent_id, outcome)
                 return
+            if isinstance(done.exception(), Fenced):  # a ghost: its successor has the message, we say nothing
+                self.counts["fenced"] += 1
+                return
             self.counts["state_write_retries"] += 1  # the change stays in memory: store it, then answer
             activation.held[:0] = published
             asyncio.get_running_loop().call_later(RETRY_DELAY, self._save_then_conclude, activation, message,
@@ -288,4 +300,4 @@ class Processing:
     def _report_failure(self, message: Call | Copy, error: BaseException | None, agent_id: str | None,
                         reason: str) -> None:
         self.counts[f"failed_{reason}"] += 1
-        self.host.dead_letter(message, reason, str(error or reason), agent_id)
+        self.host.dead_letter(message, reason, str(error or reason))

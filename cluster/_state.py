@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from ._errors import Fenced
+
 __all__ = ["SqliteStateStore", "StateMap", "StateStore", "StateWriter", "encode_parts", "encode_state"]
 
 
@@ -98,7 +100,11 @@ def encode_state(state: Any) -> str:
 
 
 class SqliteStateStore:
-    def __init__(self, path: str | Path) -> None:
+    """``writer`` (a host's endpoint) fences the store: opening it claims the writer's name for a new epoch,
+    and a write by an older epoch of the same writer — a ghost of a host whose node was lost, still running
+    while its successor works — raises ``Fenced`` and stores nothing."""
+
+    def __init__(self, path: str | Path, writer: str | None = None) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit; timeout: the namespace's hosts share the file
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
@@ -106,6 +112,22 @@ class SqliteStateStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS agent_state (agent_id TEXT NOT NULL, part TEXT NOT NULL, "
                          "state TEXT NOT NULL, PRIMARY KEY (agent_id, part))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS writers (writer TEXT PRIMARY KEY, epoch INTEGER NOT NULL)")
+        self._fence = None if writer is None else (writer, self._claim(writer))
+
+    def _claim(self, writer: str) -> int:
+        """The next epoch of ``writer`` (counted in the store, not by any clock), now its only one."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            (epoch,) = self._db.execute("SELECT coalesce(max(epoch), 0) + 1 FROM writers WHERE writer = ?",
+                                        (writer,)).fetchone()
+            self._db.execute("INSERT INTO writers VALUES (?, ?) ON CONFLICT (writer) DO UPDATE SET epoch = "
+                             "excluded.epoch", (writer, epoch))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return epoch
 
     def load(self, agent_id: str) -> dict[str, Any] | None:
         rows = self._db.execute("SELECT part, state FROM agent_state WHERE agent_id = ?", (agent_id,)).fetchall()
@@ -124,6 +146,10 @@ class SqliteStateStore:
         rows = [(agent_id, part, encoded) for agent_id, found in parts.items() for part, encoded in found.items()]
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            if self._fence is not None:
+                (epoch,) = self._db.execute("SELECT epoch FROM writers WHERE writer = ?", self._fence[:1]).fetchone()
+                if epoch != self._fence[1]:
+                    raise Fenced(f"{self._fence[0]}: a newer incarnation writes its agents' state")
             self._db.executemany("INSERT INTO agent_state VALUES (?, ?, ?) ON CONFLICT (agent_id, part) DO UPDATE "
                                  "SET state = excluded.state", [r for r in rows if r[2] is not None])
             self._db.executemany("DELETE FROM agent_state WHERE agent_id = ? AND part = ?",

@@ -74,8 +74,10 @@ def durable(ray_session: Any, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
         rt.shutdown(destroy=True)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail with its last value after ``timeout``."""
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with its last value after ``timeout``.
+    Generous on purpose: it returns as soon as the condition holds, and a shared machine can be slow to start
+    an actor (a 2 s limit failed under load)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

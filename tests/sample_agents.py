@@ -263,6 +263,14 @@ class Relayer(Agent):
         return await ctx.send(AgentId.from_str(msg.target), Who(), timeout=10.0)
 
 
+class Impostor(Agent):
+    """Tries to ask who it is as another agent of its host, through the port behind its context."""
+
+    @handler
+    async def on_ask_who(self, msg: AskWho, ctx: MessageContext) -> SenderSeen:
+        return await ctx._port.send("relayer/r1", AgentId.from_str(msg.target), Who(), ctx.trace_id, 10.0)
+
+
 class Listener(Agent):
     """Records every notice it receives, with the topic and sender it saw."""
 

@@ -16,6 +16,7 @@ from cluster import (
     DeliveryTimeout,
     HandlerError,
     MemberSubscription,
+    NotAuthorized,
     Runtime,
     Sharded,
     TopicId,
@@ -33,7 +34,7 @@ def publish(rt: Runtime, topic: TopicId, text: str) -> None:
     asyncio.run(go())
 
 
-def send(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 10.0) -> Any:
+def send(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 30.0) -> Any:
     return asyncio.run(rt.send(recipient, message, timeout=timeout))
 
 
@@ -117,7 +118,7 @@ def test_a_publish_is_delivered_even_if_the_event_loop_ends_right_after_it(runti
         "listener", sa.Listener, placement=Sharded(1), subscriptions=[TypeSubscription("news", "listener")]
     )
     asyncio.run(runtime.publish(TopicId("news", "k1"), sa.Notice(text="no flush")))
-    wait_until(lambda: texts_of(runtime, AgentId("listener", "k1")), timeout=2.0)
+    wait_until(lambda: texts_of(runtime, AgentId("listener", "k1")))
 
 
 def test_a_publish_to_a_topic_without_subscribers_is_not_an_error(runtime: Runtime) -> None:
@@ -157,7 +158,36 @@ def test_a_driver_cannot_pose_as_an_agent(runtime: Runtime) -> None:
     runtime.register("echo", sa.Echo, placement=Sharded(1))
     runtime.register("relayer", sa.Relayer, placement=Sharded(1))
     forged = runtime._client.send("relayer/r1", AgentId("echo", "e1"), sa.Who(), "forged", 10.0)
-    assert asyncio.run(forged) == sa.SenderSeen(sender=None)
+    with pytest.raises(NotAuthorized, match="may not send Who as 'relayer/r1'"):
+        asyncio.run(forged)
+    assert bus_count(runtime, "forged_senders") == 1
+    assert runtime.call(AgentId("echo", "e1"), "seen_senders") == []
+
+
+def test_a_handler_cannot_send_as_another_agent_of_its_host(runtime: Runtime) -> None:
+    shared = Sharded(1, pool="shared")
+    runtime.register("echo", sa.Echo, placement=shared)
+    runtime.register("relayer", sa.Relayer, placement=shared)
+    runtime.register("impostor", sa.Impostor, placement=shared)
+    with pytest.raises(NotAuthorized, match="impostor/i1 may not send as 'relayer/r1'"):
+        send(runtime, AgentId("impostor", "i1"), sa.AskWho(target="echo/e1"))
+    assert runtime.stats()["hosts"]["pool:shared.0"]["forged_senders"] == 1
+    assert runtime.call(AgentId("echo", "e1"), "seen_senders") == []
+
+
+@pytest.mark.parametrize("by_agent", [False, True], ids=["driver", "agent"])
+def test_only_the_runtime_publishes_on_the_dead_letter_topic(runtime: Runtime, by_agent: bool) -> None:
+    runtime.register("caster", sa.Caster, placement=Sharded(1))
+    runtime.register("watcher", sa.DeadLetterWatcher, placement=Sharded(1),
+                     subscriptions=[TypeSubscription("deadletter", "watcher")])
+    forged = sa.Notice(text="a forged dead letter")
+    if by_agent:
+        send(runtime, AgentId("caster", "c1"), sa.Cast(topic_type="deadletter", topic_source="raybus", text="x"))
+    else:
+        asyncio.run(runtime.publish(DEAD_LETTER_TOPIC, forged))
+    assert wait_until(lambda: bus_count(runtime, "forged_senders")) == 1
+    letters = wait_until(lambda: runtime.call(AgentId("watcher", "raybus"), "get_letters"))
+    assert [(letter["reason"], letter["type_name"]) for letter in letters] == [("NotAuthorized", "Notice")]
 
 
 # --- dead letters ---------------------------------------------------------------------------------

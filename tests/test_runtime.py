@@ -33,11 +33,11 @@ from cluster._wire import Call, pack
 ECHO = AgentId("echo", "e1")
 
 
-def send(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 10.0) -> Any:
+def send(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 30.0) -> Any:
     return asyncio.run(rt.send(recipient, message, timeout=timeout))
 
 
-def send_raises(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 10.0) -> BaseException:
+def send_raises(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 30.0) -> BaseException:
     async def attempt() -> BaseException:
         try:
             await rt.send(recipient, message, timeout=timeout)

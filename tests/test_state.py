@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import ray
 import sample_agents as sa
 from conftest import wait_until
@@ -22,6 +23,7 @@ from cluster import (
     TopicId,
     TypeSubscription,
 )
+from cluster._errors import Fenced
 from cluster._state import encode_parts
 
 COUNTER = AgentId("counter", "c1")
@@ -68,7 +70,7 @@ def test_the_sqlite_store_satisfies_the_protocol(tmp_path: Path) -> None:
     assert isinstance(SqliteStateStore(tmp_path / "ns.db"), StateStore)
 
 
-def add(rt: Runtime, amount: int, timeout: float = 10.0) -> int:
+def add(rt: Runtime, amount: int, timeout: float = 30.0) -> int:
     return asyncio.run(rt.send(COUNTER, sa.Add(amount=amount), timeout=timeout)).value
 
 
@@ -159,3 +161,13 @@ def test_a_checkpoint_stores_the_state_before_the_handler_goes_on(durable: tuple
 
     assert asyncio.run(read_while_it_runs()) == 5
     assert rt.stats()["hosts"]["pool:steady.0"]["checkpoints"] == 1
+
+
+def test_a_ghost_of_a_restarted_host_can_no_longer_write(tmp_path: Path) -> None:
+    ghost = SqliteStateStore(tmp_path / "ns.db", writer="pool:pto.0")
+    successor = SqliteStateStore(tmp_path / "ns.db", writer="pool:pto.0")
+    successor.save_many({"counter/c1": {"count": "2"}})
+    with pytest.raises(Fenced, match=r"pool:pto\.0: a newer incarnation"):
+        ghost.save_many({"counter/c1": {"count": "1"}})
+    assert successor.load("counter/c1") == {"count": 2}
+    SqliteStateStore(tmp_path / "ns.db", writer="pool:pto.1").save_many({"counter/c2": {"count": "1"}})
