@@ -158,6 +158,10 @@ def test_employee_agent_holds_days_for_another_employee_and_is_refused(app: App)
     assert "place a hold for a3 at hr/ops" in error
 
 
+def test_employee_agent_holds_its_own_days_at_another_departments_hr_and_is_refused(app: App) -> None:
+    refused_from_rogue(app, AgentId("employee", "c1"), HR, PlaceHold(request_id="r-c1", employee="c1", days=[MON]))
+
+
 # --- teams: days are reserved only by the manager of the employee ---------------------------------
 
 
