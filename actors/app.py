@@ -23,13 +23,14 @@ AGENT_TYPES = {
 
 
 def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_department: bool = True,
-                 policy: bool = True) -> None:
+                 policy: bool = True, agent_types: dict[str, str] | None = None) -> None:
     """All PTO types share one pool of ``hosts`` actors (thousands of employees would not fit one Ray
     actor each). ``by_department`` keeps each department's agents on one host: a request's messages then
-    stay in-process but for the driver's call, its answer and the notices; otherwise agents are hashed."""
+    stay in-process but for the driver's call, its answer and the notices; otherwise agents are hashed.
+    ``agent_types`` replaces the classes of some types (tests put a hostile employee in its place)."""
     config = {"org": org.model_dump_json(), "hr_dir": str(Path(hr_dir).resolve())}
     placement = Sharded(hosts, pool="pto", groups=department_groups(org) if by_department else {})
-    for agent_type, path in AGENT_TYPES.items():
+    for agent_type, path in (AGENT_TYPES | (agent_types or {})).items():
         rt.register(agent_type, path, placement=placement, config=config)
     rt.register_message(TimeOffNotice, TimeOffCancelled)
     if policy:

@@ -9,6 +9,7 @@ from typing import Any
 from cluster import Agent, AgentId, DeltaCounter, MessageContext, NotAuthorized, StateMap, TopicId, handler
 
 from ._config import org_of
+from ._guard import check_notice, who
 from .messages import (
     Cancelled,
     CancelRequest,
@@ -100,9 +101,7 @@ class Employee(Agent):
     async def on_decision(self, message: Decision, ctx: MessageContext) -> Done:
         if ctx.sender != self.manager:
             self.refused.append({"request_id": message.request_id, "from": str(ctx.sender or "driver")})
-            raise NotAuthorized(
-                f"{ctx.sender or 'the driver'} may not decide for {self.id}: only {self.manager} decides"
-            )
+            raise NotAuthorized(f"{who(ctx)} may not decide for {self.id}: only {self.manager} decides")
         record = self.requests.get(message.request_id)
         if record is None or record["status"] not in ("pending", "approved", "rejected"):
             return Done(request_id=message.request_id, ok=False, reason="no such pending request")
@@ -118,6 +117,9 @@ class Employee(Agent):
 
     @handler(interleave=True)
     async def on_cancel(self, message: CancelRequest, ctx: MessageContext) -> Cancelled:
+        if ctx.sender is not None:  # the employee's own wish comes from outside (a driver), never from an agent
+            raise NotAuthorized(f"{who(ctx)} may not cancel request {message.request_id!r} of {self.id}: "
+                                "only the employee, through a driver, cancels its requests")
         request_id = message.request_id
         while request_id in self._cancelling:  # a retried cancel waits for the first: one notice, not two
             await self._cancelling[request_id].wait()
@@ -139,10 +141,12 @@ class Employee(Agent):
 
     @handler
     async def on_notice(self, message: TimeOffNotice, ctx: MessageContext) -> None:
+        check_notice(message, ctx, self.id)
         self._heard(f"{message.request_id}|{ctx.topic}")
 
     @handler
     async def on_notice_cancelled(self, message: TimeOffCancelled, ctx: MessageContext) -> None:
+        check_notice(message, ctx, self.id)
         self._heard(f"{message.request_id}|{ctx.topic}|cancelled")
 
     async def _tell(self, notice: TimeOffNotice | TimeOffCancelled, ctx: MessageContext) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cluster import Agent, MessageContext, handler
+from cluster import Agent, AgentId, MessageContext, handler
 
 from ._config import org_of
+from ._guard import managers_of, refuse_unless
 from .hr_store import HrStore
 from .messages import Commit, Done, HoldPlaced, PlaceHold, Release, RevokeApproval
 
@@ -25,6 +26,8 @@ class Hr(Agent):
 
     async def on_start(self) -> None:
         org = org_of(self.config)
+        if self.id.key not in org.departments:
+            raise LookupError(f"unknown department {self.id.key!r}: not in the org")
         path = hr_db_path(self.config["hr_dir"], self.id.key)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.store = HrStore(path)
@@ -34,21 +37,39 @@ class Hr(Agent):
 
     @handler
     async def on_hold(self, message: PlaceHold, ctx: MessageContext) -> HoldPlaced:
+        employee = org_of(self.config).employees.get(message.employee)
+        refuse_unless(ctx.sender == AgentId("employee", message.employee) and employee is not None
+                      and employee.department == self.id.key, ctx,
+                      f"place a hold for {message.employee} at {self.id}",
+                      "an employee of the department holds days only for itself")
         result = self.store.place_hold(message.request_id, message.employee, message.days)
         return HoldPlaced(request_id=message.request_id, ok=result.ok, reason=result.reason,
                           balance=result.balance)
 
+    def _check_decider(self, message: Commit | Release | RevokeApproval, ctx: MessageContext) -> None:
+        """Only the manager of the request's employee (as hr recorded it with the hold, never as the message
+        says) changes what hr holds for it; for a request hr does not know, a manager of the department."""
+        org, request = org_of(self.config), self.store.request(message.request_id)
+        of = [request.employee] if request is not None else [
+            e.id for e in org.employees.values() if e.department == self.id.key]
+        refuse_unless(ctx.sender in managers_of(org, of), ctx,
+                      f"{type(message).__name__} request {message.request_id!r} at {self.id}",
+                      "only the manager of the request's employee decides")
+
     # The audit names the decider as the runtime stamped the message's sender: a message cannot claim one.
     @handler
     async def on_commit(self, message: Commit, ctx: MessageContext) -> Done:
+        self._check_decider(message, ctx)
         return _done(message.request_id, self.store.commit(message.request_id, message.decision, _sender(ctx)))
 
     @handler
     async def on_release(self, message: Release, ctx: MessageContext) -> Done:
+        self._check_decider(message, ctx)
         return _done(message.request_id, self.store.release(message.request_id, message.decision, _sender(ctx)))
 
     @handler
     async def on_revoke(self, message: RevokeApproval, ctx: MessageContext) -> Done:
+        self._check_decider(message, ctx)
         return _done(message.request_id, self.store.cancel(message.request_id, _sender(ctx)))
 
     def snapshot(self) -> dict[str, Any]:

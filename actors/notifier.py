@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cluster import Agent, MessageContext, StateMap, handler
 
+from ._guard import check_notice
 from .messages import TimeOffCancelled, TimeOffNotice
 
 __all__ = ["Notifier"]
@@ -16,10 +17,12 @@ class Notifier(Agent):
 
     @handler
     async def on_notice(self, message: TimeOffNotice, ctx: MessageContext) -> None:
+        check_notice(message, ctx, self.id)
         self.notices[message.request_id] = self.notices.get(message.request_id, 0) + 1
 
     @handler
     async def on_cancelled(self, message: TimeOffCancelled, ctx: MessageContext) -> None:
+        check_notice(message, ctx, self.id)
         self.cancellations[message.request_id] = self.cancellations.get(message.request_id, 0) + 1
 
     def save_state(self) -> dict[str, StateMap]:

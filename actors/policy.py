@@ -5,8 +5,9 @@ from its own department's hr; only a manager of the department commits, releases
 only hr, on their word, changes balances); only the managers of a team's members reserve its days; only
 an employee's own manager hears its requests. What others may see: broadcasts on department and task
 topics never carry a balance, a reason or a detail, whoever publishes them; only a task's members and a
-department's people publish there. The employee and the manager also check who decides and who asks;
-hr, the teams and the notifiers rely on this policy alone."""
+department's people publish there. Every agent of the app also checks its own senders in its handlers
+(``actors._guard``), so these rules, but for redaction and who publishes on a topic, hold without this
+policy too."""
 
 from __future__ import annotations
 

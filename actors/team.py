@@ -7,6 +7,7 @@ from typing import Any
 from cluster import Agent, MessageContext, handler
 
 from ._config import org_of
+from ._guard import managers_of, refuse_unless
 from .coverage import TeamCalendar
 from .messages import CancelReservation, Confirm, Done, Reserve, Reserved
 
@@ -30,8 +31,19 @@ class Team(Agent):
     def load_state(self, state: dict[str, Any]) -> None:
         self._saved = state  # the calendar is built in on_start, which runs after this
 
+    def _check_manager(self, message: Reserve | Confirm | CancelReservation, ctx: MessageContext) -> None:
+        """Only the manager of the reservation's employee (the one recorded with it, else the one a Reserve
+        names) touches it; for a request the team does not know, a manager of one of its members."""
+        known = self.calendar.reservations.get(message.request_id)
+        of = ([known["employee"]] if known is not None else [message.employee] if isinstance(message, Reserve)
+              else self.calendar.members)
+        refuse_unless(ctx.sender in managers_of(org_of(self.config), of), ctx,
+                      f"{type(message).__name__} request {message.request_id!r} at {self.id}",
+                      "only the manager of the reservation's employee reserves its days")
+
     @handler
     async def on_reserve(self, message: Reserve, ctx: MessageContext) -> Reserved:
+        self._check_manager(message, ctx)
         cover = self.calendar.cover(message.employee, message.days)  # before this request takes its days
         result = self.calendar.reserve(message.request_id, message.employee, message.days)
         return Reserved(request_id=message.request_id, team=self.id.key, ok=result.ok, reason=result.reason,
@@ -39,10 +51,12 @@ class Team(Agent):
 
     @handler
     async def on_confirm(self, message: Confirm, ctx: MessageContext) -> Done:
+        self._check_manager(message, ctx)
         return Done(request_id=message.request_id, ok=self.calendar.confirm(message.request_id))
 
     @handler
     async def on_cancel(self, message: CancelReservation, ctx: MessageContext) -> Done:
+        self._check_manager(message, ctx)
         return Done(request_id=message.request_id, ok=self.calendar.cancel(message.request_id))
 
     def report(self) -> dict[str, Any]:

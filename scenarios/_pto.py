@@ -28,7 +28,7 @@ def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
     parser.add_argument("--placement", choices=("department", "hash"), default="department",
                         help="keep each department's agents on one host, or hash every agent to a host")
     parser.add_argument("--no-policy", action="store_true",
-                        help="leave out the PTO policy: then only employee and manager check their senders")
+                        help="leave out the PTO policy: then only the agents' own checks of their senders hold")
     parser.add_argument("--durable", action="store_true",
                         help="store every agent's state in SQLite after each message (survives host restarts)")
     parser.add_argument("--run-dir", default=None, help="where the HR databases go (default: runs/<name>-<time>)")

@@ -1,5 +1,6 @@
 """Agents the PTO tests add next to the real ones: a probe that keeps every notice it hears, verbatim,
-and a forger that sends a Decision it has no right to send. Ray workers import this module (tests/ is on
+a forger that sends a Decision it has no right to send, and a rogue employee: the real employee agent that
+also sends, as itself, whatever PTO message a driver tells it to. Ray workers import this module (tests/ is on
 their PYTHONPATH), so it must stay importable on its own and free of test-only imports."""
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from actors.messages import Decision, Done, TimeOffNotice
+from actors import messages
+from actors.employee import Employee
+from actors.messages import Cancelled, Decision, Done, HoldPlaced, TimeOffNotice
 from cluster import Agent, AgentId, MessageContext, handler
 
 
@@ -35,3 +38,18 @@ class Forger(Agent):
     @handler
     async def on_forge(self, message: Forge, ctx: MessageContext) -> Done:
         return await ctx.send(AgentId("employee", message.employee), message.decision)
+
+
+class Relay(BaseModel):
+    """Driver → rogue employee: send ``messages.<kind>(**fields)`` to ``target``, as yourself."""
+
+    target: str
+    kind: str
+    fields: dict[str, Any]
+
+
+class RogueEmployee(Employee):
+    @handler
+    async def on_relay(self, message: Relay, ctx: MessageContext) -> HoldPlaced | Done | Cancelled:
+        relayed = getattr(messages, message.kind).model_validate(message.fields)
+        return await ctx.send(AgentId.from_str(message.target), relayed)
