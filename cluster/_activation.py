@@ -33,7 +33,7 @@ Outcome = tuple[bool, str, Any] | None  # (failed, type name, payload) of an ans
 
 
 class Activation:
-    __slots__ = ("agent", "durable", "held", "mailbox", "outgoing", "running", "seen", "start_failed")
+    __slots__ = ("agent", "durable", "held", "mailbox", "outgoing", "running", "seen", "start_failed", "writing")
 
     def __init__(self, agent: Agent, mailbox: Mailbox[Call | Copy | Any], durable: bool) -> None:
         self.agent = agent
@@ -44,6 +44,7 @@ class Activation:
         self.seen: dict[str, list] = StateMap() if durable else {}
         self.outgoing: dict[str, Publish] = StateMap() if durable else {}  # publish id → it, until all handled
         self.held: list[Publish] = []  # publishes whose write has not been asked for yet
+        self.writing: set[str] = set()  # ids of publishes whose write is under way: sent once it is done
         self.start_failed: BaseException | None = None  # what on_start raised: every message hears it
 
     def keep(self, publish: Publish) -> None:
@@ -54,7 +55,21 @@ class Activation:
     def take_held(self) -> list[Publish]:
         """The publishes the write being asked for now stores."""
         held, self.held = self.held, []
+        self.writing.update(publish.id for publish in held)
         return held
+
+    def written(self, published: list[Publish], stored: bool) -> None:
+        """The write that took ``published`` is over: they go now (``stored``), or wait for the next one."""
+        self.writing.difference_update(publish.id for publish in published)
+        if not stored:
+            self.held[:0] = published
+
+    def sendable(self) -> list[Publish]:
+        """The kept publishes that are on their way or due: neither waiting for nor in a write."""
+        if not self.held and not self.writing:
+            return list(self.outgoing.values())
+        waiting = self.writing | {publish.id for publish in self.held}
+        return [publish for publish in self.outgoing.values() if publish.id not in waiting]
 
     def admit(self, message_id: str) -> Any:
         """``NEW`` for a first copy (now running), ``RUNNING`` for a copy of one still being handled, else

@@ -27,6 +27,7 @@ from ._router import Router
 from ._routing import RoutingTable
 from ._shards import UNAVAILABLE, BusOutboxes, shard_key, table_of
 from ._state import SqliteStateStore, StateWriter
+from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog
 from ._wire import Answer, Call, Copy, Delivered, Publish, unpack
@@ -85,10 +86,14 @@ class Host(Endpoint):
         """After a start: the agents of this host that had publishes not yet handled everywhere come back,
         and an agent loaded with kept publishes sends them again (recipients drop copies they have had);
         then kept publishes are watched."""
+        watching = spawn(self._watch_kept())
         for agent_id in self.processing.states.store.agents_with(OUT_PART):
             if self.table.known_endpoint_of(agent_id) == self.name:
-                self.processing.activation(agent_id)
-        await self._watch_kept()
+                try:
+                    self.processing.activation(agent_id)
+                except Exception:  # its next message tries again, and says why
+                    self.counts["recover_errors"] += 1
+        await watching
 
     async def _watch_kept(self) -> None:
         """The host's side of the one redelivery policy: a kept publish sent ``KEPT_AGE`` ago and not yet
@@ -97,23 +102,32 @@ class Host(Endpoint):
         shards = len(self.buses)
         while True:
             await asyncio.sleep(KEEP_TICK)
-            due: dict[int, list[Publish]] = {}
-            now = time.monotonic()
-            for publish in self.processing.kept():
-                sent = self.sent_at.get(publish.id)
-                if sent is not None and sent + KEPT_AGE < now:
-                    due.setdefault(shard_of(publish.topic, shards), []).append(publish)
-            for shard, publishes in due.items():
-                try:
-                    tracked = await self.buses[shard].tracking.remote([publish.id for publish in publishes])
-                except UNAVAILABLE:
-                    continue  # it restarts and tells us; we send everything kept then
-                for publish in publishes:
-                    if publish.id in tracked:
-                        self.sent_at[publish.id] = now
-                    elif publish.id in self.sent_at:  # not Delivered meanwhile
-                        self.counts["kept_sent_again"] += 1
-                        self.send_kept(publish)
+            try:
+                await self._check_kept(shards)
+            except Exception:  # the watch must outlive any one look
+                self.counts["kept_check_errors"] += 1
+
+    async def _check_kept(self, shards: int) -> None:
+        due: dict[int, list[Publish]] = {}
+        now = time.monotonic()
+        for publish in self.processing.kept():
+            sent = self.sent_at.get(publish.id)
+            if sent is None:  # stored, out of its write, and never sent: that must not be, but if it is
+                self.counts["kept_never_sent"] += 1
+                self.send_kept(publish)
+            elif sent + KEPT_AGE < now:
+                due.setdefault(shard_of(publish.topic, shards), []).append(publish)
+        for shard, publishes in due.items():
+            try:
+                tracked = await self.buses[shard].tracking.remote([publish.id for publish in publishes])
+            except UNAVAILABLE:
+                continue  # it restarts and tells us; we send everything kept then
+            for publish in publishes:
+                if publish.id in tracked:
+                    self.sent_at[publish.id] = now
+                elif publish.id in self.sent_at:  # not Delivered meanwhile
+                    self.counts["kept_sent_again"] += 1
+                    self.send_kept(publish)
 
     async def bus_restarted(self, shard: int = 0) -> None:
         """Told by a restarted shard (``heard`` tells us too, at our next batch through it)."""

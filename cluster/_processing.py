@@ -92,8 +92,9 @@ class Processing:
             self.states.mark(publisher, activation.state)
 
     def kept(self) -> list[Publish]:
-        """Every publish this host's agents keep until the bus says it was handled."""
-        return [publish for activation in list(self.activations.values()) for publish in activation.outgoing.values()]
+        """Every publish this host's agents keep until the bus says it was handled, but those waiting for
+        (or in) the write that stores them."""
+        return [publish for activation in list(self.activations.values()) for publish in activation.sendable()]
 
     async def inspect(self, agent_id: str, method: str, args: tuple) -> Any:
         future = asyncio.get_running_loop().create_future()
@@ -111,8 +112,9 @@ class Processing:
         try:
             await saving
         except Exception:
-            activation.held[:0] = published  # they go with the next write that succeeds
+            activation.written(published, stored=False)  # they go with the next write that succeeds
             raise
+        activation.written(published, stored=True)
         self.counts["checkpoints"] += 1
         for publish in published:
             self.host.send_kept(publish)
@@ -254,6 +256,7 @@ class Processing:
         published = activation.take_held()
 
         def saved(done: asyncio.Future) -> None:
+            activation.written(published, stored=done.exception() is None)
             if done.exception() is None:
                 for publish in published:
                     self.host.send_kept(publish)
@@ -263,7 +266,6 @@ class Processing:
                 self.counts["fenced"] += 1
                 return
             self.counts["state_write_retries"] += 1  # the change stays in memory: store it, then answer
-            activation.held[:0] = published
             asyncio.get_running_loop().call_later(RETRY_DELAY, self._save_then_conclude, activation, message,
                                                   agent_id, outcome)
 

@@ -31,7 +31,7 @@ from ._load import ResourceWatch
 __all__ = ["KINDS", "Chaos", "ChaosWatch", "restart_hosts", "settled", "start_cluster"]
 
 COUNTED = {"redeliveries", "duplicates_dropped", "answers_replayed", "dead_letters", "resent_after_bus_restart",
-           "host_unreachable", "bus_unreachable", "lost_to_bus", "given_up"}
+           "host_unreachable", "bus_unreachable", "given_up", "kept_never_sent", "kept_sent_again", "fenced"}
 KINDS = ("hosts", "busiest", "bus_shards")  # what --kills takes in turn (a seeded order); "nodes" with --nodes
 
 
