@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 import pytest
+import ray
 import sample_agents as sa
 from conftest import wait_until
 
@@ -23,7 +24,7 @@ from cluster import (
     TypeSubscription,
     UnknownAgentType,
 )
-from cluster._wire import Answer, pack
+from cluster._wire import Answer, Call, pack
 
 
 def publish(rt: Runtime, topic: TopicId, text: str) -> None:
@@ -313,3 +314,12 @@ def test_a_publish_and_a_later_call_from_one_sender_reach_a_subscriber_in_that_o
     heard = wait_until(lambda: (texts := runtime.call(listener, "texts")) and len(texts) == 40 and texts)
     for i in range(20):
         assert heard.index(f"published {i}") < heard.index(f"told {i}")
+
+
+def test_a_host_cannot_send_as_an_agent_of_another_host(runtime: Runtime) -> None:
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    runtime.register("relayer", sa.Relayer, placement=Sharded(1))
+    forged = Call("forged-call", "t", "relayer/r1", "echo/e1", "Who", {}, 0.0, "")
+    ray.get(runtime._bus.route.remote("pool:echo.0", pack([forged])))  # echo's host, posing as the relayer
+    assert wait_until(lambda: bus_count(runtime, "forged_senders")) == 1
+    assert runtime.call(AgentId("echo", "e1"), "seen_senders") == []
