@@ -4,6 +4,7 @@ baseline every benchmark measures against in the same run."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,20 +20,29 @@ __all__ = [
 ]
 
 
-async def keep_in_flight(send: Callable[[int], Awaitable[Any]], in_flight: int, seconds: float) -> int:
-    """Keep ``in_flight`` calls of ``send(worker index)`` outstanding for ``seconds``; return how many came
-    back. The driver and the sender agents load the bus the same way, so their figures compare."""
+async def keep_in_flight(send: Callable[[Ping], Awaitable[Any]], in_flight: int, seconds: float) -> int:
+    """Keep ``in_flight`` pings (``send(Ping(n))``, each ``n`` new) outstanding for ``seconds``; return how
+    many came back, each checked to answer its own ping. The driver and the sender agents load the bus the
+    same way, so their figures compare."""
     done = 0
     deadline = time.perf_counter() + seconds
+    numbers = itertools.count()
 
     async def worker(index: int) -> None:
         nonlocal done
         while time.perf_counter() < deadline:
-            await send(index)
+            n = next(numbers)
+            reply = await send(Ping(n=n))
+            if reply != Pong(n=n):
+                raise BenchReplyWrong(f"Ping(n={n}) was answered with {reply!r}")
             done += 1
 
     await asyncio.gather(*(worker(i) for i in range(in_flight)))
     return done
+
+
+class BenchReplyWrong(RuntimeError):
+    """A benchmark call came back with another call's answer, or none: the figure would count a wrong answer."""
 
 
 class Ping(BaseModel):
@@ -97,7 +107,7 @@ class HotSender(Agent):
     @handler
     async def on_fire(self, message: Fire, ctx: MessageContext) -> Fired:
         target = AgentId.from_str(message.target)
-        done = await keep_in_flight(lambda i: ctx.send(target, Ping(n=i)), message.in_flight, message.seconds)
+        done = await keep_in_flight(lambda ping: ctx.send(target, ping), message.in_flight, message.seconds)
         return Fired(round_trips=done)
 
 
