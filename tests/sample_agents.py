@@ -256,11 +256,11 @@ class Relayer(Agent):
 
     @handler
     async def on_relay(self, msg: Relay, ctx: MessageContext) -> Pong:
-        return await ctx.send(AgentId("echo", msg.to_key), Ping(text=msg.text), timeout=10.0)
+        return await ctx.send(AgentId("echo", msg.to_key), Ping(text=msg.text), timeout=30.0)
 
     @handler
     async def on_ask_who(self, msg: AskWho, ctx: MessageContext) -> SenderSeen:
-        return await ctx.send(AgentId.from_str(msg.target), Who(), timeout=10.0)
+        return await ctx.send(AgentId.from_str(msg.target), Who(), timeout=30.0)
 
 
 class Impostor(Agent):

@@ -26,7 +26,7 @@ SHARED = Sharded(1, pool="shared")  # relayer and echo on one host: their messag
 
 
 def send(rt: Runtime, recipient: AgentId, message: Any) -> Any:
-    return asyncio.run(rt.send(recipient, message, timeout=10.0))
+    return asyncio.run(rt.send(recipient, message, timeout=30.0))
 
 
 def refusals(rt: Runtime) -> list[tuple[str | None, str, str]]:

@@ -168,7 +168,7 @@ def test_a_traced_request_on_ray_exports_one_span_per_send(runtime: Runtime) -> 
     runtime.register("relayer", sa.Relayer)
     trace_id = runtime.new_trace()
     asyncio.run(
-        runtime.send(AgentId("relayer", "r1"), sa.Relay(to_key="e1", text="traced"), trace_id=trace_id, timeout=10)
+        runtime.send(AgentId("relayer", "r1"), sa.Relay(to_key="e1", text="traced"), trace_id=trace_id, timeout=60)
     )
     sends = [e for e in runtime.trace(trace_id) if e.kind == Kind.SEND]
     provider, exporter = collecting_provider()

@@ -35,8 +35,9 @@ def test_a_copy_of_a_message_the_agent_has_had_is_dropped(runtime: Runtime) -> N
     copy = Call("m-twice", "t-1", None, str(COUNTER), "Add", {"amount": 5}, time.time() + 30, "")
     ray.get([host.deliver.remote(pack([copy])), host.deliver.remote(pack([copy]))])
     wait_until(lambda: runtime.call(COUNTER, "get_count") == 6)
-    assert wait_until(lambda: runtime.stats()["hosts"]["pool:counter.0"].get("duplicates_dropped")) == 1
-    assert runtime.call(COUNTER, "get_count") == 6
+    # at least this copy; on a loaded machine the bus may also have sent the first Add again, harmlessly
+    assert wait_until(lambda: runtime.stats()["hosts"]["pool:counter.0"].get("duplicates_dropped")) >= 1
+    assert runtime.call(COUNTER, "get_count") == 6  # the copy did not run
 
 
 def test_a_message_the_host_had_taken_but_not_handled_when_it_died_is_handled_once_it_is_back(

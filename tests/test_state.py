@@ -130,7 +130,7 @@ def test_an_unchanged_part_is_not_written_again(durable: tuple[Runtime, Path]) -
 
 def test_without_a_state_dir_nothing_is_stored(runtime: Runtime) -> None:
     runtime.register("counter", sa.DurableCounter, placement=Sharded(1))
-    asyncio.run(runtime.send(COUNTER, sa.Add(amount=1), timeout=10.0))
+    asyncio.run(runtime.send(COUNTER, sa.Add(amount=1), timeout=30.0))
     assert runtime.stats()["hosts"]["pool:counter.0"].get("states_saved", 0) == 0
 
 
