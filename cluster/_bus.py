@@ -183,7 +183,8 @@ class Bus:
         call = self.links.done(origin, answer.call_id)
         if type(call) is Call:
             genuine = call.target == answer.sender
-            answer = answer._replace(caller=call.origin)  # to the caller the call named, whatever it says
+            if answer.caller != call.origin:  # to the caller the call named, whatever the answer says
+                answer = answer._replace(caller=call.origin)
         else:
             genuine = not from_client and self.table.known_endpoint_of(answer.sender or "") == origin
         if not genuine:

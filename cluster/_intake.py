@@ -7,6 +7,8 @@ again."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from .constants import FINISHED
 
 __all__ = ["Intake"]
@@ -17,7 +19,9 @@ class Intake:
 
     def __init__(self) -> None:
         self.taken: dict[str, set[str]] = {}  # message id → its recipients here that have it, not finished
-        self.finished: dict[str, None] = {}  # the last FINISHED message ids every recipient here finished
+        # the last FINISHED message ids every recipient here finished; an OrderedDict, since dropping the oldest
+        # of a plain dict (next(iter(...))) walks the slots its earlier deletions left
+        self.finished: OrderedDict[str, None] = OrderedDict()
 
     def take(self, message_id: str, recipient: str) -> bool:
         """False if ``recipient`` has this message already and has not finished it."""
@@ -40,7 +44,7 @@ class Intake:
         del self.taken[message_id]
         self.finished[message_id] = None
         if len(self.finished) > FINISHED:
-            del self.finished[next(iter(self.finished))]
+            self.finished.popitem(last=False)
         return True
 
     def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:
