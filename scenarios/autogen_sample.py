@@ -81,7 +81,7 @@ def sample_code(name: str) -> str:
 
 def run_sample(name: str) -> Any:
     """Execute the sample as a module of its own (its classes travel to the hosts by value)."""
-    import cloudpickle
+    from ray import cloudpickle
 
     from cluster.autogen import RaybusAgentRuntime
 

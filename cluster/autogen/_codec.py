@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-import cloudpickle
 from autogen_core import JSON_DATA_CONTENT_TYPE, MessageSerializer, try_get_known_serializers_for_type
+from ray import cloudpickle
 
 from ._carriers import AutogenDelivery, AutogenOutcome
 

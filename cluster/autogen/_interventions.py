@@ -16,10 +16,10 @@ import base64
 from collections.abc import Coroutine
 from typing import Any
 
-import cloudpickle
 from autogen_core import AgentId as AgAgentId
 from autogen_core import CancellationToken, DropMessage, MessageContext
 from autogen_core.exceptions import MessageDroppedException
+from ray import cloudpickle
 
 from cluster import Intercepted, Interceptor, NotAuthorized
 

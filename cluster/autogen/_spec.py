@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import cloudpickle
+from ray import cloudpickle
 
 __all__ = ["TypeSpec", "spec_of"]
 

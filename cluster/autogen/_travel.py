@@ -13,8 +13,8 @@ import queue
 import threading
 from typing import Any
 
-import cloudpickle
 from autogen_core import ClosureAgent
+from ray import cloudpickle
 
 __all__ = ["travels"]
 
