@@ -271,9 +271,8 @@ def test_hr_store_sequences_reconcile_and_never_go_negative(tmp_path_factory: An
 
 
 class Driver:
-    """Sends from one event loop for the whole test. Each new loop is a new driver endpoint, and a refusal
-    the bus makes at once can beat that endpoint's first long poll and be lost (the xfail at the end):
-    so the loop is opened once, and warmed up with a message an agent answers."""
+    """Sends from one event loop for the whole test (each new loop is a new driver endpoint), opened once and
+    warmed up with a message an agent answers."""
 
     def __init__(self, app: App) -> None:
         self.rt = app.rt
