@@ -71,19 +71,15 @@ class Client(Endpoint):
                            for shard in range(len(self.buses))]
         return self._outboxes
 
-    def _send_again(self, message_ids: list[str]) -> None:
-        for message_id in message_ids:
-            call = self.via_bus.get(message_id)
-            if call is not None and self._outboxes is not None:
-                self._outboxes.put(call)
-
     def _bus_restarted(self, shard: int) -> None:
         """A shard with a new incarnation lost what the old one held (the calls it had not answered, the
         answers it had not handed over): our unanswered calls through it go again, with the same ids, so
         their agents answer again what they had answered."""
         self.bus_restarts += 1
         shards = len(self.buses)
-        self._send_again([mid for mid, call in self.via_bus.items() if shard_of(call.target, shards) == shard])
+        for call in list(self.via_bus.values()):
+            if shard_of(call.target, shards) == shard and self._outboxes is not None:
+                self._outboxes.put(call)
 
     async def _pump_answers(self, shard: int, outboxes: BusOutboxes) -> None:
         bus = self.buses[shard]

@@ -153,6 +153,7 @@ class Runtime:
                  "hosts": {endpoint: figures for shard in shards for endpoint, figures in shard["hosts"].items()}}
         stats["driver"] = {"late_answers": self._client.late_answers, **self._client.figures(),
                            "duplicate_answers": self._client.duplicate_answers,
+                           "bus_restarts": self._client.bus_restarts,
                            "waiting_for_window": self._client.window.waiting(),
                            "in_flight": len(self._client.pending)}
         return stats
