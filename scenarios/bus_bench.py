@@ -61,7 +61,7 @@ async def bus_send(rt: Runtime, seconds: float, in_flight: int, targets: list[Ag
     ``targets`` in turn."""
     await asyncio.gather(*(rt.send(target, Ping(n=0)) for target in targets))
     start = time.perf_counter()
-    done = await keep_in_flight(lambda ping: rt.send(targets[ping.n % len(targets)], ping), in_flight, seconds)
+    done = await keep_in_flight(lambda ping, worker: rt.send(targets[worker % len(targets)], ping), in_flight, seconds)
     return done / (time.perf_counter() - start)
 
 
