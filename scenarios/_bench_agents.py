@@ -38,7 +38,7 @@ async def keep_in_flight(send: Callable[[Ping, int], Awaitable[Any]], in_flight:
         while time.perf_counter() < deadline:
             n = next(numbers)
             reply = await send(Ping(n=n), index)
-            if reply != Pong(n=n):
+            if type(reply) is not Pong or reply.n != n:  # not building a Pong: the check stays off the figure
                 raise BenchReplyWrong(f"Ping(n={n}) was answered with {reply!r}")
             done += 1
 
