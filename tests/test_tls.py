@@ -24,7 +24,8 @@ from ray_head import Head, start_head
 
 REPO = Path(__file__).resolve().parent.parent
 TLS_SETTINGS = ("RAY_USE_TLS", "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT")
-# A driver the head refuses would otherwise retry for minutes (20 tries of 30 s): these bound its own waiting.
+# A driver the head refuses would otherwise retry for ~13 minutes (20 tries of ~40 s each, seen in its log):
+# these bound its own waiting, and nothing of the head.
 GIVE_UP_SOON = {"RAY_py_gcs_connect_timeout_s": "3", "RAY_gcs_rpc_server_connect_timeout_s": "2",
                 "RAY_gcs_server_port_wait_time_s": "1"}
 REFUSED_HANDSHAKE = "Handshake failed"  # what gRPC logs in the GCS server for a client it refuses
