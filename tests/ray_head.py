@@ -19,6 +19,10 @@ RAY = str(Path(sys.executable).with_name("ray"))
 # every port of our own: another Ray on this machine (the test session's, other people's) holds the defaults
 OWN_PORTS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
              "runtime-env-agent-port", "ray-client-server-port", "node-manager-port", "object-manager-port")
+# Ray gives a starting node 30 s to register with its GCS (hard-coded in ray._private.node), then gives up
+# saying this. Heads took 19-33 s to start here with the machine's load average at 16-20 from other work
+# (with TLS or without), so a head Ray gave up on that way is started once more.
+RAY_GAVE_UP = "The current node timed out during startup"
 
 
 def free_port() -> int:
@@ -33,6 +37,7 @@ class Head:
 
     process: subprocess.Popen
     port: int  # the GCS port a driver joins: ``--address <node ip>:<port>``
+    dashboard_port: int
     temp_dir: Path
 
     @property
@@ -43,31 +48,51 @@ class Head:
         """What the head's GCS server wrote on stderr (gRPC logs refused handshakes there)."""
         return (self.temp_dir / "session_latest" / "logs" / "gcs_server.err").read_text(errors="replace")
 
-    def wait_started(self, timeout: float = 90.0) -> None:
+    def started(self, timeout: float) -> bool:
+        """Whether Ray says it started within ``timeout``; False as soon as `ray start` has exited."""
         deadline = time.monotonic() + timeout
         while "Ray runtime started" not in self.output.read_text(errors="replace"):
             if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"the head node did not come up:\n{self.output.read_text()[-3000:]}")
+                return False
             time.sleep(0.5)
+        return True
 
-    def stop(self) -> None:
-        """Kill the head and everything it started (its whole process group) at once, reap it, and remove its
-        temp dir. Nothing of a test's head is kept, and its graceful stop is slow: after a TERM the GCS server
-        took ~35 s to end."""
+    def kill(self) -> None:
+        """Kill the head and everything it started (its whole process group) at once, and reap it. Nothing of
+        a test's head is kept, and its graceful stop is slow: after a TERM the GCS server took ~35 s to end."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+
+    def stop(self) -> None:
+        """Kill the head and remove its temp dir, with whatever the test put there."""
+        self.kill()
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def start_head(temp_dir: Path, env: dict[str, str], *flags: str) -> Head:
+def start_head(temp_dir: Path, env: dict[str, str], *flags: str, timeout: float = 90.0) -> Head:
     """`ray start --head --block` in a new session (so in a process group of its own), two CPUs, every port
-    its own; its output goes to ``temp_dir/head.out``. ``flags`` are more `ray start` flags."""
-    port = free_port()
+    its own, output in ``temp_dir/head.out``; returns once Ray says it started. ``flags`` are more
+    `ray start` flags. On failure the head is stopped (its temp dir removed) and the test fails with its output."""
+    for _ in range(2):
+        head = _launch(temp_dir, env, flags)
+        if head.started(timeout):
+            return head
+        head.kill()
+        output = head.output.read_text(errors="replace")
+        if RAY_GAVE_UP not in output:
+            break
+    shutil.rmtree(temp_dir, ignore_errors=True)
+    raise AssertionError(f"the head node did not come up:\n{output[-3000:]}")
+
+
+def _launch(temp_dir: Path, env: dict[str, str], flags: tuple[str, ...]) -> Head:
+    port, dashboard_port = free_port(), free_port()
     with (temp_dir / "head.out").open("wb") as output:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [RAY, "start", "--head", "--block", f"--temp-dir={temp_dir}", f"--port={port}", "--num-cpus=2",
+            [RAY, "start", "--head", "--block", f"--temp-dir={temp_dir}", f"--port={port}",
+             f"--dashboard-port={dashboard_port}", "--num-cpus=2",
              *(f"--{name}={free_port()}" for name in OWN_PORTS), *flags],
             env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )
-    return Head(process, port, temp_dir)
+    return Head(process, port, dashboard_port, temp_dir)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ray_head import RAY, free_port, start_head
+from ray_head import RAY, start_head
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -20,18 +20,17 @@ REPO = Path(__file__).resolve().parent.parent
 def head_node() -> Iterator[tuple[str, dict[str, str]]]:
     """A head node of our own: its own temp dir, ports and token; stopped by its own process group."""
     temp_dir = Path(tempfile.mkdtemp(prefix="rbh-", dir="/tmp"))
-    dashboard = free_port()
     env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex,
                         "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
-    head = start_head(temp_dir, env, f"--dashboard-port={dashboard}", "--include-dashboard=true")
-    address = f"http://127.0.0.1:{dashboard}"
+    head = start_head(temp_dir, env, "--include-dashboard=true")
+    address = f"http://127.0.0.1:{head.dashboard_port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 90  # the head has started; its job agent may not have yet
         while subprocess.run([RAY, "job", "list", "--address", address], env=env,
                              capture_output=True).returncode != 0:
             if time.monotonic() > deadline or head.process.poll() is not None:
-                pytest.fail("the head node did not come up")
+                pytest.fail("the head node's job agent did not come up")
             time.sleep(2)
         yield address, env
     finally:

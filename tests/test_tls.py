@@ -91,7 +91,6 @@ def tls_head() -> Iterator[tuple[Head, str, dict[str, str]]]:
     env |= Authority("raybus test CA").issue(temp_dir / "certs", ["127.0.0.1", node_ip])
     head = start_head(temp_dir, env, "--include-dashboard=false")
     try:
-        head.wait_started()
         yield head, f"{node_ip}:{head.port}", env
     finally:
         head.stop()
