@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -15,54 +11,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ray_head import RAY, start_head
 
 REPO = Path(__file__).resolve().parent.parent
-RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def head_node() -> Iterator[tuple[str, dict[str, str]]]:
     """A head node of our own: its own temp dir, ports and token; stopped by its own process group."""
-    temp_dir = tempfile.mkdtemp(prefix="rbh-", dir="/tmp")
-    dashboard = free_port()
+    temp_dir = Path(tempfile.mkdtemp(prefix="rbh-", dir="/tmp"))
     env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex,
                         "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
-    head = subprocess.Popen(
-        [RAY, "start", "--head", "--block", f"--temp-dir={temp_dir}", f"--port={free_port()}",
-         f"--dashboard-port={dashboard}", "--num-cpus=2", "--include-dashboard=true",
-         # every port of our own: another Ray on this machine (the test session's) holds the defaults
-         *(f"--{name}={free_port()}" for name in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
-                                                   "metrics-export-port", "runtime-env-agent-port",
-                                                   "ray-client-server-port", "node-manager-port",
-                                                   "object-manager-port"))],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    address = f"http://127.0.0.1:{dashboard}"
+    head = start_head(temp_dir, env, "--include-dashboard=true")
+    address = f"http://127.0.0.1:{head.dashboard_port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 90  # the head has started; its job agent may not have yet
         while subprocess.run([RAY, "job", "list", "--address", address], env=env,
                              capture_output=True).returncode != 0:
-            if time.monotonic() > deadline or head.poll() is not None:
-                pytest.fail("the head node did not come up")
+            if time.monotonic() > deadline or head.process.poll() is not None:
+                pytest.fail("the head node's job agent did not come up")
             time.sleep(2)
         yield address, env
     finally:
-        _stop_group(head)
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=20)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # whatever of ours ignored the TERM
+        head.stop()
 
 
 def submit(address: str, env: dict[str, str], *command: str) -> subprocess.CompletedProcess:
