@@ -13,7 +13,7 @@ __all__ = ["EMPLOYEE_SERVICES", "PTO_SERVICE", "check_notice", "check_speaks_for
            "who"]
 
 PTO_SERVICE = Principal.service("pto")  # what the scenarios connect as, to ask and cancel for every employee
-EMPLOYEE_SERVICES = frozenset({str(PTO_SERVICE)})  # the services granted to act for employees
+EMPLOYEE_SERVICES = frozenset({PTO_SERVICE})  # the services granted to act for employees
 
 
 def who(ctx: MessageContext) -> str:
@@ -23,11 +23,14 @@ def who(ctx: MessageContext) -> str:
 
 def check_speaks_for(ctx: MessageContext, employee: AgentId, what: str) -> None:
     """Only the employee's own principal (``user/<id>``), or a service granted to act for employees, asks and
-    cancels for it; never an agent."""
-    principal = None if ctx.sender is not None or ctx.principal is None else str(ctx.principal)
-    refuse_unless(principal in {f"user/{employee.key}", *EMPLOYEE_SERVICES}, ctx, f"{what} of {employee}",
-                  f"only user/{employee.key} or a service acting for employees ({', '.join(sorted(EMPLOYEE_SERVICES))})"
-                  " may")
+    cancels for it; never an agent. (Every request passes here: nothing is formatted unless it is refused.)"""
+    principal = ctx.principal if ctx.sender is None else None
+    if principal is not None and (principal in EMPLOYEE_SERVICES or
+                                  (principal.kind == "user" and principal.name == employee.key)):
+        return
+    services = ", ".join(sorted(map(str, EMPLOYEE_SERVICES)))
+    refuse_unless(False, ctx, f"{what} of {employee}",
+                  f"only user/{employee.key} or a service acting for employees ({services}) may")
 
 
 def refuse_unless(allowed: bool, ctx: MessageContext, what: str, rule: str) -> None:

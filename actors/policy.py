@@ -32,7 +32,7 @@ def pto_policy(org: Org) -> Policy:
     team_managers = _group((t, org.employees[m].manager) for t, team in org.teams.items() for m in team.members)
     return Policy((
         SendRule(frozenset({"RequestTimeOff", "CancelRequest"}), "employee",
-                 {f"employee/{e.id}": frozenset({f"user/{e.id}", *EMPLOYEE_SERVICES}) for e in employees},
+                 {f"employee/{e.id}": frozenset({f"user/{e.id}", *map(str, EMPLOYEE_SERVICES)}) for e in employees},
                  "only the employee, or a service acting for employees, asks and cancels for it"),
         SendRule(frozenset({"Decision"}), "employee",
                  {f"employee/{e.id}": frozenset({f"manager/{e.manager}"}) for e in employees},

@@ -30,7 +30,7 @@ class Client(Endpoint):
         super().__init__(client_name(session, 0), table, window)
         self.session, self.principal, self.credential = session, principal, credential
         self.loops = 0  # event loops this connection has used: each is an endpoint of its own
-        self.cut_off: NotAuthorized | None = None  # why this connection no longer works, once it does not
+        self.cut_off = ""  # why this connection no longer works, once it does not
         self.buses = buses
         self.bus_restarts = 0  # shard restarts this driver noticed
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -39,15 +39,15 @@ class Client(Endpoint):
 
     async def send(self, *args: Any) -> Any:
         self._bind_loop()  # first: a new loop renames this endpoint, and the envelope carries the name
-        if self.cut_off is not None:
-            raise self.cut_off
+        if self.cut_off:
+            raise NotAuthorized(self.cut_off)
         return await super().send(*args)
 
     async def publish(self, sender: str | None, topic: Any, *args: Any) -> None:
         """Returns once the bus has the message: a driver may end its loop right after."""
         outboxes = self._bind_loop()
-        if self.cut_off is not None:
-            raise self.cut_off
+        if self.cut_off:
+            raise NotAuthorized(self.cut_off)
         await super().publish(sender, topic, *args)
         try:
             await outboxes.for_key(str(topic)).accepted()
@@ -86,11 +86,11 @@ class Client(Endpoint):
         try:
             await self.buses[shard].bind.remote(self.session, self.credential)
         except RaybusError as exc:
-            self.cut_off = NotAuthorized(f"{self.principal}: {cause_of(exc)}")
+            self.cut_off = f"{self.principal}: {cause_of(exc)}"
             for future in self.pending.values():
                 if not future.done():
-                    future.set_exception(self.cut_off)
-            raise self.cut_off from None
+                    future.set_exception(NotAuthorized(self.cut_off))
+            raise NotAuthorized(self.cut_off) from None
 
     def _bus_restarted(self, shard: int) -> None:
         """A shard with a new incarnation lost what the old one held (the calls it had not answered, the

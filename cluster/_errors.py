@@ -92,9 +92,13 @@ def error_payload(error: BaseException) -> tuple[str, str, str, str]:
     return (type(error).__name__, str(error), "", "")
 
 
+SAID = (RaybusError, ValueError)  # the runtime's refusals and a caller's bad input: each says all there is to say
+
+
 def cause_of(error: BaseException) -> BaseException:
-    """The runtime's own error that a Ray actor method raised, without Ray's wrapper (whose text carries the
-    remote traceback): what a caller should see is one line saying what was refused and why."""
-    while isinstance(getattr(error, "cause", None), RaybusError):  # an error passed on by another actor is
-        error = error.cause  # wrapped once per actor it went through
+    """The runtime's own error (or a ``ValueError`` about what it was asked) that a Ray actor method raised,
+    without Ray's wrapper, whose text carries the remote traceback: what a caller should see is one line saying
+    what was refused and why."""
+    while isinstance(getattr(error, "cause", None), SAID):  # an error passed on by another actor is wrapped
+        error = error.cause  # once per actor it went through
     return error

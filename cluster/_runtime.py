@@ -17,7 +17,7 @@ from ._agent import Agent
 from ._agent_id import AgentId
 from ._bus import Bus
 from ._client import Client
-from ._errors import NotSettled, RaybusError, Unbound, cause_of
+from ._errors import SAID, NotSettled, RaybusError, Unbound, cause_of
 from ._ids import check_part
 from ._interceptor import Interceptor
 from ._messages import DEAD_LETTER_TOPIC
@@ -119,7 +119,7 @@ class Runtime:
             except Unbound:  # a shard restarted and forgot this connection: bind it again, then once more
                 ray.get([bus.bind.remote(self._client.session, self._client.credential) for bus in buses])
                 found = ray.get([bus.control.remote(self._client.name, operation, *args) for bus in buses])
-        except RaybusError as exc:
+        except SAID as exc:
             raise cause_of(exc) from None
         return found if everywhere else found[0]
 
