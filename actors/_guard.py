@@ -1,19 +1,36 @@
 """The PTO agents' own checks of who sent what, made in their handlers before anything changes: they hold
 with or without ``actors.policy.pto_policy``. They trust only what the runtime stamps (``ctx.sender``,
-``ctx.topic``) and the org, never a field of the message for who is asking."""
+``ctx.principal``, ``ctx.topic``) and the org, never a field of the message for who is asking."""
 
 from __future__ import annotations
 
-from cluster import AgentId, MessageContext, NotAuthorized
+from cluster import AgentId, MessageContext, NotAuthorized, Principal
 
 from .messages import TimeOffCancelled, TimeOffNotice
 from .org import Org
 
-__all__ = ["check_notice", "managers_of", "refuse_unless", "who"]
+__all__ = ["EMPLOYEE_SERVICES", "PTO_SERVICE", "check_notice", "check_speaks_for", "managers_of", "refuse_unless",
+           "who"]
+
+PTO_SERVICE = Principal.service("pto")  # what the scenarios connect as, to ask and cancel for every employee
+EMPLOYEE_SERVICES = frozenset({PTO_SERVICE})  # the services granted to act for employees
 
 
 def who(ctx: MessageContext) -> str:
-    return "the driver" if ctx.sender is None else str(ctx.sender)
+    """The sender as the runtime stamped it: an agent's id, or a driver's principal."""
+    return str(ctx.sender) if ctx.sender is not None else str(ctx.principal or "the runtime")
+
+
+def check_speaks_for(ctx: MessageContext, employee: AgentId, what: str) -> None:
+    """Only the employee's own principal (``user/<id>``), or a service granted to act for employees, asks and
+    cancels for it; never an agent. (Every request passes here: nothing is formatted unless it is refused.)"""
+    principal = ctx.principal if ctx.sender is None else None
+    if principal is not None and (principal in EMPLOYEE_SERVICES or
+                                  (principal.kind == "user" and principal.name == employee.key)):
+        return
+    services = ", ".join(sorted(map(str, EMPLOYEE_SERVICES)))
+    refuse_unless(False, ctx, f"{what} of {employee}",
+                  f"only user/{employee.key} or a service acting for employees ({services}) may")
 
 
 def refuse_unless(allowed: bool, ctx: MessageContext, what: str, rule: str) -> None:

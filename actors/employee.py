@@ -6,10 +6,10 @@ import asyncio
 from datetime import date
 from typing import Any
 
-from cluster import Agent, AgentId, DeltaCounter, MessageContext, NotAuthorized, StateMap, TopicId, handler
+from cluster import Agent, AgentId, DeltaCounter, MessageContext, NotAuthorized, StateMap, TopicId, handler, inspectable
 
 from ._config import org_of
-from ._guard import check_notice, who
+from ._guard import check_notice, check_speaks_for, who
 from .messages import (
     Cancelled,
     CancelRequest,
@@ -57,6 +57,7 @@ class Employee(Agent):
     # employee's other requests behind it. Its consistency lives in hr (holds) and the teams (cover).
     @handler(interleave=True)
     async def on_request(self, message: RequestTimeOff, ctx: MessageContext) -> RequestOutcome:
+        check_speaks_for(ctx, self.id, f"ask for time off ({message.request_id!r})")
         request_id = message.request_id
         if request_id in self._in_flight:  # a retried request gets the answer of the first
             await self._in_flight[request_id].wait()
@@ -100,7 +101,7 @@ class Employee(Agent):
     @handler
     async def on_decision(self, message: Decision, ctx: MessageContext) -> Done:
         if ctx.sender != self.manager:
-            self.refused.append({"request_id": message.request_id, "from": str(ctx.sender or "driver")})
+            self.refused.append({"request_id": message.request_id, "from": who(ctx)})
             raise NotAuthorized(f"{who(ctx)} may not decide for {self.id}: only {self.manager} decides")
         record = self.requests.get(message.request_id)
         if record is None or record["status"] not in ("pending", "approved", "rejected"):
@@ -117,9 +118,7 @@ class Employee(Agent):
 
     @handler(interleave=True)
     async def on_cancel(self, message: CancelRequest, ctx: MessageContext) -> Cancelled:
-        if ctx.sender is not None:  # the employee's own wish comes from outside (a driver), never from an agent
-            raise NotAuthorized(f"{who(ctx)} may not cancel request {message.request_id!r} of {self.id}: "
-                                "only the employee, through a driver, cancels its requests")
+        check_speaks_for(ctx, self.id, f"cancel request {message.request_id!r}")
         request_id = message.request_id
         while request_id in self._cancelling:  # a retried cancel waits for the first: one notice, not two
             await self._cancelling[request_id].wait()
@@ -187,6 +186,7 @@ class Employee(Agent):
                                   for rid, r in state.get("requests", {}).items()})
         self.task_notices, self.refused = StateMap.loaded(state.get("task_notices", {})), state.get("refused", [])
 
+    @inspectable
     def report(self) -> dict[str, Any]:
         return employee_report(self.requests, self.task_notices, self.refused)
 

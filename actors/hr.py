@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cluster import Agent, AgentId, MessageContext, handler
+from cluster import Agent, AgentId, MessageContext, handler, inspectable
 
 from ._config import org_of
 from ._guard import managers_of, refuse_unless
@@ -72,6 +72,7 @@ class Hr(Agent):
         self._check_decider(message, ctx)
         return _done(message.request_id, self.store.cancel(message.request_id, _sender(ctx)))
 
+    @inspectable
     def snapshot(self) -> dict[str, Any]:
         """What the invariant checker reads (see ``hr_report``)."""
         employees = [e.id for e in org_of(self.config).employees.values() if e.department == self.id.key]

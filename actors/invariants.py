@@ -61,13 +61,14 @@ class InvariantResult:
 
 
 def collect(rt: Runtime, org: Org) -> Snapshot:
-    """Ask every agent for its own account (queued behind its messages, so it is their final word)."""
+    """Ask every agent for its own account (queued behind its messages, so it is their final word): ``rt`` is
+    the namespace's admin, who alone may inspect agents."""
     return Snapshot(
-        hr={d: rt.call(AgentId("hr", d), "snapshot") for d in org.departments},
-        teams={t: rt.call(AgentId("team", t), "report") for t in org.teams},
-        notifiers={d: rt.call(AgentId("notifier", d), "received") for d in org.departments},
-        employees={e: rt.call(AgentId("employee", e), "report") for e in org.employees},
-        cancellations={d: rt.call(AgentId("notifier", d), "cancelled") for d in org.departments},
+        hr={d: rt.inspect(AgentId("hr", d), "snapshot") for d in org.departments},
+        teams={t: rt.inspect(AgentId("team", t), "report") for t in org.teams},
+        notifiers={d: rt.inspect(AgentId("notifier", d), "received") for d in org.departments},
+        employees={e: rt.inspect(AgentId("employee", e), "report") for e in org.employees},
+        cancellations={d: rt.inspect(AgentId("notifier", d), "cancelled") for d in org.departments},
     )
 
 

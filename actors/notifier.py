@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cluster import Agent, MessageContext, StateMap, handler
+from cluster import Agent, MessageContext, StateMap, handler, inspectable
 
 from ._guard import check_notice
 from .messages import TimeOffCancelled, TimeOffNotice
@@ -32,10 +32,12 @@ class Notifier(Agent):
         self.notices = StateMap.loaded(state.get("notices", {}))
         self.cancellations = StateMap.loaded(state.get("cancellations", {}))
 
+    @inspectable
     def received(self) -> dict[str, int]:
         """Notices by request id, with how many times each arrived (the checker wants exactly once)."""
         return dict(self.notices)
 
+    @inspectable
     def cancelled(self) -> dict[str, int]:
         """Cancellation notices by request id, with how many times each arrived."""
         return dict(self.cancellations)

@@ -1,13 +1,14 @@
 """The PTO application's rules, as data the runtime enforces where messages are routed.
 
-Who may say what: only the employee's own manager decides; only an employee asks a hold, for itself,
-from its own department's hr; only a manager of the department commits, releases or revokes days (so
-only hr, on their word, changes balances); only the managers of a team's members reserve its days; only
-an employee's own manager hears its requests. What others may see: broadcasts on department and task
-topics never carry a balance, a reason or a detail, whoever publishes them; only a task's members and a
-department's people publish there. Every agent of the app also checks its own senders in its handlers
-(``actors._guard``), so these rules, but for redaction and who publishes on a topic, hold without this
-policy too."""
+Who may say what: only the employee's own principal (``user/<id>``), or a service granted to act for
+employees (``service/pto``), asks for time off and cancels for it; only the employee's own manager
+decides; only an employee asks a hold, for itself, from its own department's hr; only a manager of the
+department commits, releases or revokes days (so only hr, on their word, changes balances); only the
+managers of a team's members reserve its days; only an employee's own manager hears its requests. What
+others may see: broadcasts on department and task topics never carry a balance, a reason or a detail,
+whoever publishes them; only a task's members and a department's people publish there. Every agent of the
+app also checks its own senders in its handlers (``actors._guard``), so these rules, but for redaction and
+who publishes on a topic, hold without this policy too."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 
 from cluster import Policy, PublishRule, Redact, SendRule
 
+from ._guard import EMPLOYEE_SERVICES
 from .org import Org
 
 __all__ = ["PRIVATE_FIELDS", "pto_policy"]
@@ -29,6 +31,9 @@ def pto_policy(org: Org) -> Policy:
     managers_of_department = _group((e.department, e.manager) for e in employees)
     team_managers = _group((t, org.employees[m].manager) for t, team in org.teams.items() for m in team.members)
     return Policy((
+        SendRule(frozenset({"RequestTimeOff", "CancelRequest"}), "employee",
+                 {f"employee/{e.id}": frozenset({f"user/{e.id}", *map(str, EMPLOYEE_SERVICES)}) for e in employees},
+                 "only the employee, or a service acting for employees, asks and cancels for it"),
         SendRule(frozenset({"Decision"}), "employee",
                  {f"employee/{e.id}": frozenset({f"manager/{e.manager}"}) for e in employees},
                  "only the employee's own manager decides"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cluster import Agent, MessageContext, handler
+from cluster import Agent, MessageContext, handler, inspectable
 
 from ._config import org_of
 from ._guard import managers_of, refuse_unless
@@ -59,6 +59,7 @@ class Team(Agent):
         self._check_manager(message, ctx)
         return Done(request_id=message.request_id, ok=self.calendar.cancel(message.request_id))
 
+    @inspectable
     def report(self) -> dict[str, Any]:
         return team_report(self.calendar)
 

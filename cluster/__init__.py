@@ -1,6 +1,6 @@
 """raybus runtime: agents as Ray actors talking through a named message bus."""
 
-from ._agent import Agent, MessageContext, handler
+from ._agent import Agent, MessageContext, handler, inspectable
 from ._agent_id import AgentId
 from ._errors import (
     BusUnavailable,
@@ -20,6 +20,7 @@ from ._metrics import DeltaCounter
 from ._otel import trace_to_spans
 from ._placement import Dedicated, Placement, Sharded
 from ._policy import Policy, PublishRule, Redact, SendRule
+from ._principal import Principal
 from ._runtime import DEAD_LETTER_TOPIC, Runtime
 from ._state import SqliteStateStore, StateMap, StateStore
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
@@ -46,6 +47,7 @@ __all__ = [
     "NotSettled",
     "Placement",
     "Policy",
+    "Principal",
     "PublishRule",
     "RaybusError",
     "Redact",
@@ -62,6 +64,7 @@ __all__ = [
     "UnknownAgentType",
     "UnknownMessageType",
     "handler",
+    "inspectable",
     "to_mermaid",
     "trace_to_spans",
 ]

@@ -13,9 +13,10 @@ from pydantic import BaseModel
 
 from ._agent_id import AgentId
 from ._port import Port
+from ._principal import Principal
 from ._topic import TopicId
 
-__all__ = ["Agent", "HandlerInfo", "MessageContext", "handler"]
+__all__ = ["Agent", "HandlerInfo", "MessageContext", "handler", "inspectable", "is_inspectable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,20 @@ def handler(fn: Callable | None = None, *, interleave: bool = False) -> Any:
         return method
 
     return mark(fn) if fn is not None else mark
+
+
+def inspectable(method: Callable) -> Callable:
+    """Mark a plain method that the namespace's admin may run from outside (``Runtime.inspect``), queued
+    behind the agent's messages: a read-only account of the agent, taking no arguments or plain JSON ones.
+    The runtime refuses every method not marked; that a marked one only reads is its author's promise."""
+    if inspect.iscoroutinefunction(method) or not callable(method):
+        raise TypeError(f"@inspectable {getattr(method, '__qualname__', method)!r} must be a plain method")
+    method.__raybus_inspectable__ = True  # type: ignore[attr-defined]
+    return method
+
+
+def is_inspectable(cls: type, name: str) -> bool:
+    return getattr(getattr(cls, name, None), "__raybus_inspectable__", False) is True
 
 
 def _model_types(annotation: Any) -> tuple[type[BaseModel], ...]:
@@ -98,9 +113,12 @@ class Agent:
 
 
 class MessageContext:
-    """What a handler knows about the message, and how it talks to others (as itself)."""
+    """What a handler knows about the message, and how it talks to others (as itself).
 
-    __slots__ = ("_port", "_self_id", "message_id", "sender", "topic", "trace_id")
+    Who sent it, as the runtime stamped it: ``sender`` is the agent that did, or None when a driver did;
+    then ``principal`` is that driver's (``admin``, ``user/<id>``, ``service/<name>``, ``anonymous``)."""
+
+    __slots__ = ("_port", "_self_id", "message_id", "principal", "sender", "topic", "trace_id")
 
     def __init__(
         self,
@@ -110,8 +128,10 @@ class MessageContext:
         trace_id: str,
         port: Port,
         self_id: str,
+        principal: Principal | None = None,
     ) -> None:
         self.sender = sender
+        self.principal = principal
         self.topic = topic
         self.message_id = message_id
         self.trace_id = trace_id

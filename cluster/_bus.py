@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import pickle
+import json
 import time
 import uuid
 from collections import Counter, deque
@@ -15,18 +15,16 @@ from typing import Any
 
 import ray
 
-from ._errors import NotAuthorized, RaybusError, error_payload
-from ._interceptor import Interceptor
+from ._control import ControlPlane
+from ._errors import InvalidMessage, NotAuthorized, RaybusError, Unbound, error_payload
 from ._links import HostLinks
 from ._messages import DEAD_LETTER_TOPIC, DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
 from ._router import Router
-from ._routing import AgentTypeSpec, RoutingTable
-from ._shards import table_of
-from ._subscription import Subscription
+from ._routing import RoutingTable
 from ._trace import TraceLog
 from ._wire import Answer, Call, Copy, Done, Publish, new_message_id, unpack
-from .constants import BUS_NAME, CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, bus_name
+from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, bus_name
 
 __all__ = ["Bus"]
 
@@ -49,71 +47,66 @@ class Bus:
         self.shard, self.shards = shard, shards
         self.incarnation = uuid.uuid4().hex  # a driver that sees it change knows what this shard held is gone
         self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
-        self.table_path = Path(state_dir) / f"{namespace}.table" if state_dir else None
-        if self.table_path is not None:
-            self.table_path.parent.mkdir(parents=True, exist_ok=True)
-        self.table = RoutingTable()
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
         self.window = window
         self.links = HostLinks(namespace, self.state_path, window, shards, self.counts, self._give_up)
+        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        self.control = ControlPlane(namespace, shard, shards, state_dir, self.counts,
+                                    lambda: self.links.hosts.values(), restarted)
+        self.gate = self.control.gate
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.trace = TraceLog(bus_name(shard))
-        self.router = Router(lambda: self.table, self.trace)
+        self.router = Router(lambda: self.control.table, self.trace)
         self.metrics = MetricsExporter(namespace, "bus" if shard == 0 else f"bus.{shard}", lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
-        if shard > 0:  # shard 0 keeps the registry
-            self.table = table_of(ray.get_actor(BUS_NAME, namespace=namespace), namespace)
-        if ray.get_runtime_context().was_current_actor_reconstructed:
+        control = self.control
+        self._operations = {  # the control plane, the admin's alone (``control``): what each does, and how
+            "register": ("register agent types", control.register),
+            "register_messages": ("register message types", control.register_messages),
+            "intercept": ("add interceptors", control.intercept), "subscribe": ("subscribe", control.subscribe),
+            "unsubscribe": ("unsubscribe", control.unsubscribe), "grant": ("grant credentials", control.grant),
+            "revoke": ("revoke credentials", control.revoke), "inspect": ("inspect agents", self._inspect),
+            "trace": ("read traces", self._trace_events), "dead_letters": ("read dead letters", self._dead_letters),
+            "destroy": ("destroy the namespace", self._destroy_hosts),
+        }
+        if restarted:
             self._restore()
 
+    @property
+    def table(self) -> RoutingTable:
+        return self.control.table
+
     def _restore(self) -> None:
-        """Come back as before a crash: the registry, subscriptions and interceptors (shard 0 reads them
-        back); and every host hears that what it had sent through this shard is gone with the old one."""
-        if self.shard == 0 and self.table_path and self.table_path.exists():
-            self.table = pickle.loads(self.table_path.read_bytes())
+        """Come back as before a crash (the control plane reads back what it keeps): every host hears that
+        what it had sent through this shard is gone with the old one."""
         for actor in ray.util.list_named_actors(all_namespaces=True):
             if actor["namespace"] == self.namespace and actor["name"].startswith(HOST_PREFIX):
                 self.links.host(actor["name"][len(HOST_PREFIX):]).bus_restarted.remote(self.shard)
         self.counts["restarts"] += 1
 
-    def _save_table(self) -> None:
-        if self.table_path is not None:
-            temporary = self.table_path.with_suffix(".tmp")
-            temporary.write_bytes(pickle.dumps(self.table))
-            temporary.replace(self.table_path)
+    # --- the control plane ----------------------------------------------------------------------
+    async def control(self, origin: str, operation: str, *args: Any) -> Any:
+        """Every change to the namespace (registry, subscriptions, interceptors, credentials), every look
+        inside it (agents' inspectable methods, traces, dead letters) and its destruction: for a connection of
+        its admin only (``NotAuthorized`` otherwise, counted ``control_refused``). Registry and credential
+        changes go to shard 0."""
+        what, operate = self._operations[operation]
+        self.gate.require_admin(origin, what)
+        return await operate(*args)
 
-    # --- registry -----------------------------------------------------------------------------
-    # Changes go to shard 0 only; it hands them to the other shards before answering, so a driver's next
-    # message finds them wherever it goes.
-    async def register(self, spec: AgentTypeSpec, message_types: list[type]) -> int:
-        if self.table.add_type(spec, message_types):
-            await self._broadcast_table()
-        return self.table.version
+    async def join(self, session: str, credential: str | None) -> tuple[str, str | None]:
+        return self.control.join(session, credential)
 
-    async def register_messages(self, message_types: list[type]) -> int:
-        for cls in message_types:
-            self.table.messages.add(cls)
-        self.table.version += 1
-        await self._broadcast_table()
-        return self.table.version
+    async def bind(self, session: str, credential: str | None) -> str:
+        return await self.control.bind(session, credential)
 
-    async def intercept(self, interceptors: list[Interceptor]) -> int:
-        if self.table.add_interceptors(interceptors):
-            await self._broadcast_table()
-        return self.table.version
+    async def verify(self, credential: str | None) -> str | None:
+        """Shard 0: the principal a credential names, or None."""
+        return self.control.credentials.principal_of(credential)
 
-    async def subscribe(self, subscriptions: list[Subscription]) -> int:
-        for subscription in subscriptions:
-            self.table.spec_of(getattr(subscription, "agent_type", None) or subscription.agent_id.type)
-        if any([self.table.subscribe(subscription) for subscription in subscriptions]):
-            await self._broadcast_table()
-        return self.table.version
-
-    async def unsubscribe(self, subscriptions: list[Subscription]) -> int:
-        if any([self.table.unsubscribe(subscription) for subscription in subscriptions]):
-            await self._broadcast_table()
-        return self.table.version
+    async def forget(self, principal: str) -> None:
+        self.gate.forget(principal)
 
     async def get_table(self) -> RoutingTable:
         return self.table
@@ -123,28 +116,22 @@ class Bus:
         return self.table, self.window, self.shards
 
     async def update_table(self, table: RoutingTable) -> None:
-        """Shard 0 hands a change to the other shards, and they to their hosts."""
-        if table.version >= self.table.version:
-            self.table = table
-            await self._broadcast_table()
-
-    async def _broadcast_table(self) -> None:
-        if self.shard == 0:
-            self._save_table()
-            peers = [ray.get_actor(bus_name(shard), namespace=self.namespace) for shard in range(1, self.shards)]
-            await asyncio.gather(*(peer.update_table.remote(self.table) for peer in peers))
-        # answered once every host has the table: an interceptor added is applied to in-process calls too
-        await asyncio.gather(*(host.update_table.remote(self.table) for host in self.links.hosts.values()),
-                             return_exceptions=True)
+        await self.control.update_table(table)
 
     # --- routing ------------------------------------------------------------------------------
     async def route(self, origin: str, batch: list[tuple]) -> str:
         """Accept a batch from a host or a driver; returns this shard's incarnation before anything is
-        delivered."""
+        delivered. A driver's batch is taken only from a connection bound here (else ``Unbound``: the driver
+        binds it again with its credential and sends the batch again)."""
         self.metrics.start()
         from_client = origin.startswith(CLIENT_PREFIX)
-        if from_client and origin not in self.clients:  # an answer made at once must not beat the first pull
-            self.clients[origin] = _ClientQueue()
+        principal = None
+        if from_client:
+            principal = self.gate.principal(origin)
+            if principal is None:
+                raise Unbound(f"namespace {self.namespace!r}: {origin} is not bound at {bus_name(self.shard)}")
+            if origin not in self.clients:  # an answer made at once must not beat the first pull
+                self.clients[origin] = _ClientQueue()
         for message in unpack(batch):
             match message:
                 case Answer():
@@ -152,7 +139,7 @@ class Bus:
                 case Done(id=message_id):
                     self.links.done(origin, message_id)
                 case Call() | Publish():
-                    if not self._stamped(origin, message, from_client):
+                    if not self._stamped(origin, message, principal):
                         continue
                     if type(message) is Call:
                         self._route_call(message)
@@ -160,13 +147,14 @@ class Bus:
                         self._route_publish(message, None if from_client else origin)
         return self.incarnation
 
-    def _stamped(self, origin: str, message: Call | Publish, from_client: bool) -> bool:
-        """A driver sends as no agent; a host only as its own agents, or as the runtime for a dead letter;
-        only the runtime publishes on the dead-letter topic. Anything else is refused and counted."""
+    def _stamped(self, origin: str, message: Call | Publish, principal: str | None) -> bool:
+        """A driver sends as the principal its connection is bound to (``principal``); a host only as its own
+        agents, or as the runtime for a dead letter; only the runtime publishes on the dead-letter topic.
+        Anything else is refused and counted, never rewritten."""
         sender = message.sender
         reporting = type(message) is Publish and message.topic == DEAD_LETTERS
-        if from_client:
-            allowed = sender is None and not reporting
+        if principal is not None:
+            allowed = sender == principal and not reporting
         elif reporting:
             allowed = sender is None and message.type_name == DEAD_LETTER_TYPE  # the host reports a failure
         else:
@@ -320,12 +308,20 @@ class Bus:
     async def host_of(self, agent_id: str) -> Any:
         return self.links.host(self.table.endpoint_of(agent_id))
 
-    async def trace_events(self, trace_id: str) -> list:
+    async def _inspect(self, agent_id: str, name: str, args: tuple) -> Any:
+        """A method the agent's class marks ``@inspectable`` (its host checks the mark), with JSON arguments."""
+        try:
+            json.dumps(args)
+        except (TypeError, ValueError) as exc:
+            raise InvalidMessage(f"inspect {agent_id} {name}: arguments must be plain JSON values ({exc})") from None
+        return await self.links.host(self.table.endpoint_of(agent_id)).inspect.remote(agent_id, name, args)
+
+    async def _trace_events(self, trace_id: str) -> list:
         found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in self.links.hosts.values()))
         return self.trace.events(trace_id) + [event for events in found for event in events]
 
-    async def recent_dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+    async def _dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         return list(self.dead_letters)[-limit:]
 
-    async def destroy_hosts(self) -> None:
+    async def _destroy_hosts(self) -> None:
         self.links.destroy()

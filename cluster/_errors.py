@@ -10,8 +10,10 @@ __all__ = [
     "InvalidMessage",
     "NotAuthorized",
     "RaybusError",
+    "Unbound",
     "UnknownAgentType",
     "UnknownMessageType",
+    "cause_of",
     "error_from_wire",
 ]
 
@@ -52,6 +54,11 @@ class NotAuthorized(RaybusError):
     """An interceptor or the bus refused the message."""
 
 
+class Unbound(RaybusError):
+    """A bus shard does not know the driver's connection (the shard restarted, or the connection's principal
+    was revoked): the driver binds it again with its credential, or hears ``NotAuthorized``."""
+
+
 class DuplicateRegistration(RaybusError):
     """A type name is already registered with a different definition."""
 
@@ -83,3 +90,15 @@ def error_payload(error: BaseException) -> tuple[str, str, str, str]:
     if isinstance(error, HandlerError):
         return ("HandlerError", str(error.args[0]), error.remote_type, error.remote_traceback)
     return (type(error).__name__, str(error), "", "")
+
+
+SAID = (RaybusError, ValueError)  # the runtime's refusals and a caller's bad input: each says all there is to say
+
+
+def cause_of(error: BaseException) -> BaseException:
+    """The runtime's own error (or a ``ValueError`` about what it was asked) that a Ray actor method raised,
+    without Ray's wrapper, whose text carries the remote traceback: what a caller should see is one line saying
+    what was refused and why."""
+    while isinstance(getattr(error, "cause", None), SAID):  # an error passed on by another actor is wrapped
+        error = error.cause  # once per actor it went through
+    return error

@@ -16,6 +16,7 @@ import ray
 from pydantic import BaseModel
 
 from ._activation import OUT_PART
+from ._agent import is_inspectable
 from ._agent_id import AgentId
 from ._endpoint import Endpoint
 from ._errors import NotAuthorized, RaybusError
@@ -188,9 +189,13 @@ class Host(Endpoint):
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)
 
-    async def call_agent(self, agent_id: str, method: str, *args: Any) -> Any:
-        """Run a plain method of one agent, queued behind its messages (for inspection and checks)."""
-        return await self.processing.inspect(agent_id, method, args)
+    async def inspect(self, agent_id: str, name: str, args: tuple) -> Any:
+        """Run a method the agent's class marks ``@inspectable``, queued behind its messages (``Runtime.inspect``,
+        the admin's alone, which the bus checked); any other name is refused."""
+        if not is_inspectable(self.table.agent_class(agent_id.partition("/")[0]), name):
+            self.counts["inspect_refused"] += 1
+            raise NotAuthorized(f"{name} of {agent_id} is not inspectable: its class does not mark it @inspectable")
+        return await self.processing.inspect(agent_id, name, args)
 
     # --- what processing and the endpoint ask -------------------------------------------------
     def route(self, message: Call | Answer | Publish, key: str | None = None) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ._principal import is_principal
+
 __all__ = ["Intercepted", "Interceptor", "screen"]
 
 
@@ -17,10 +19,15 @@ __all__ = ["Intercepted", "Interceptor", "screen"]
 class Intercepted:
     """One message as its router sees it: ``target`` is an agent id for a send, a topic for a publish."""
 
-    sender: str | None  # "type/key" stamped by the runtime; None for a driver
+    sender: str | None  # stamped by the runtime: an agent's id, or a driver's principal (None: the runtime)
     target: str
     type_name: str
     payload: Any  # the message as plain data (``model_dump``), before validation at the recipient
+
+    @property
+    def from_agent(self) -> bool:
+        """An agent sent it (``sender`` is its id); else a driver, whose principal ``sender`` names."""
+        return self.sender is not None and not is_principal(self.sender)
 
 
 class Interceptor:

@@ -1,5 +1,8 @@
 """A declarative policy: who may send which message to whom, who may publish where, and what a broadcast
-may never carry. An application states its rules as data; ``Policy`` is the interceptor that applies them."""
+may never carry. An application states its rules as data; ``Policy`` is the interceptor that applies them.
+
+A rule names senders as the runtime stamps them: agents by id (``manager/m1``), drivers by principal
+(``user/e17``, ``service/pto``, ``admin``, ``anonymous``)."""
 
 from __future__ import annotations
 
@@ -12,15 +15,13 @@ from ._interceptor import Intercepted, Interceptor
 
 __all__ = ["Policy", "PublishRule", "Redact", "SendRule"]
 
-DRIVER = "driver"  # how a rule names the driver, which has no agent id
-
 
 @dataclass(frozen=True)
 class SendRule:
-    """``message_types`` sent to agents of ``target_type`` may come only from the senders listed for that
-    agent (the driver is ``"driver"``); an agent of that type that is not listed takes them from no one.
-    With ``sender_field``, the payload's field must also name the sender's own key (an employee may ask a
-    hold for itself only)."""
+    """``message_types`` sent to agents of ``target_type`` may come only from the senders (agent ids or driver
+    principals) listed for that agent; an agent of that type that is not listed takes them from no one.
+    With ``sender_field``, the payload's field must also name the sender's own key or name (an employee may ask
+    a hold for itself only)."""
 
     message_types: frozenset[str]
     target_type: str
@@ -31,7 +32,7 @@ class SendRule:
     def check(self, message: Intercepted) -> None:
         if message.target.partition("/")[0] != self.target_type:
             return
-        sender, allowed = message.sender or DRIVER, self.senders.get(message.target, frozenset())
+        sender, allowed = message.sender, self.senders.get(message.target, frozenset())
         if sender not in allowed:
             raise NotAuthorized(f"{sender} may not send {message.type_name} to {message.target}: {self.why} "
                                 f"({_named(allowed)})")
@@ -51,7 +52,7 @@ class PublishRule:
     why: str
 
     def check(self, message: Intercepted) -> None:
-        publisher, allowed = message.sender or DRIVER, self.publishers.get(message.target, frozenset())
+        publisher, allowed = message.sender, self.publishers.get(message.target, frozenset())
         if publisher not in allowed:
             raise NotAuthorized(f"{publisher} may not publish to {message.target}: {self.why} ({_named(allowed)})")
 

@@ -25,6 +25,7 @@ from ._errors import Fenced, HandlerError, RaybusError, UnknownMessageType, erro
 from ._intake import Intake
 from ._mailbox import Mailbox
 from ._port import CURRENT_AGENT, Port
+from ._principal import stamped
 from ._routing import RoutingTable
 from ._shards import BusOutboxes
 from ._state import StateWriter
@@ -37,7 +38,7 @@ __all__ = ["Carrier", "Inspection", "Processing"]
 
 
 class Inspection(NamedTuple):
-    """A plain method of an agent to run in its mailbox order (``Runtime.call``: for checks and tests)."""
+    """An ``@inspectable`` method of an agent to run in its mailbox order (``Runtime.inspect``)."""
 
     method: str
     args: tuple
@@ -205,11 +206,9 @@ class Processing:
         except RaybusError as exc:
             self.fail(message, exc, agent_id)
             return
-        context = MessageContext(
-            AgentId.from_str(message.sender) if message.sender else None,
-            TopicId.from_str(message.topic) if type(message) is Copy else None,
-            message.id, message.trace, self.host, agent_id,
-        )
+        sender, principal = stamped(message.sender)
+        context = MessageContext(sender, TopicId.from_str(message.topic) if type(message) is Copy else None,
+                                 message.id, message.trace, self.host, agent_id, principal)
         running = CURRENT_AGENT.set(agent_id)
         try:
             result = await getattr(agent, info.method)(decoded, context)

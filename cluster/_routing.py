@@ -14,6 +14,7 @@ from ._errors import DuplicateRegistration, UnknownAgentType
 from ._interceptor import Interceptor, screen
 from ._messages import DEAD_LETTER_TOPIC, MessageTypes, type_path
 from ._placement import Placement, Sharded
+from ._principal import check_agent_type
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
 
 __all__ = ["AgentTypeSpec", "RoutingTable", "resolve_agent_class"]
@@ -71,6 +72,7 @@ class RoutingTable:
 
     def add_type(self, spec: AgentTypeSpec, message_types: list[type] = ()) -> bool:
         """Register ``spec``; registering the same spec again is a no-op (a second driver may)."""
+        check_agent_type(spec.agent_type)
         known = self.types.get(spec.agent_type)
         if known is not None:
             if not known.same_as(spec):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,16 +17,17 @@ from ._agent import Agent
 from ._agent_id import AgentId
 from ._bus import Bus
 from ._client import Client
-from ._errors import NotSettled
+from ._errors import SAID, NotSettled, RaybusError, Unbound, cause_of
 from ._ids import check_part
 from ._interceptor import Interceptor
 from ._messages import DEAD_LETTER_TOPIC
 from ._placement import Dedicated, Placement
-from ._routing import AgentTypeSpec, RoutingTable, resolve_agent_class
+from ._principal import Principal, check_agent_type
+from ._routing import AgentTypeSpec, resolve_agent_class
 from ._subscription import Subscription
 from ._topic import TopicId
 from ._trace import TraceEvent, new_trace_id, to_mermaid
-from .constants import DEFAULT_WINDOW, bus_name
+from .constants import CREDENTIAL_ENV, DEFAULT_WINDOW, bus_name
 
 __all__ = ["DEAD_LETTER_TOPIC", "Runtime"]
 
@@ -32,21 +35,27 @@ log = logging.getLogger("raybus")
 
 
 class Runtime:
-    """A driver's handle on one namespace's bus. Agents outlive it: a second driver that connects to the
-    same namespace reaches the same agents."""
+    """A driver's handle on one namespace's bus: one connection, bound to the principal its credential names.
+    Agents outlive it: a second driver that connects to the same namespace reaches the same agents."""
 
-    def __init__(self, namespace: str, buses: list[Any], table: RoutingTable, window: int, started_ray: bool) -> None:
+    def __init__(self, namespace: str, buses: list[Any], client: Client, started_ray: bool) -> None:
         self.namespace = namespace
         self._buses = buses
-        self._bus = buses[0]  # shard 0 keeps the registry
+        self._bus = buses[0]  # shard 0 keeps the registry and the credentials
         self._started_ray = started_ray
-        self._client = Client(buses, table, window)
+        self._client = client
 
     @classmethod
     def connect(cls, namespace: str = "raybus", address: str | None = None, state_dir: str | None = None,
-                window: int = DEFAULT_WINDOW, shards: int = 1, **ray_init: Any) -> Runtime:
+                window: int = DEFAULT_WINDOW, shards: int = 1, credential: str | None = None,
+                **ray_init: Any) -> Runtime:
         """Attach to a running cluster (``address``, ``RAY_ADDRESS``, or a local ``ray start``), or
         start a local Ray when there is none. Extra keywords go to ``ray.init``.
+
+        ``credential`` (default: the ``RAYBUS_CREDENTIAL`` environment variable) names this driver's principal
+        in the namespace. The first driver of a namespace that comes without one is its admin, and holds the
+        admin credential (``credential``); later ones without are ``anonymous``. A credential the namespace
+        does not know (never granted there, or revoked) raises ``NotAuthorized`` naming the namespace.
 
         ``state_dir`` makes agent state durable: each agent's ``save_state()`` is stored in
         ``<state_dir>/<namespace>.db`` before its answer leaves, and loaded when the agent is activated
@@ -59,6 +68,7 @@ class Runtime:
 
         The first driver of a namespace decides all three."""
         check_part("runtime", "namespace", namespace)
+        credential = credential if credential is not None else os.environ.get(CREDENTIAL_ENV) or None
         started = False
         if not ray.is_initialized():
             ray.init(address=address, namespace=namespace, **ray_init)
@@ -70,7 +80,48 @@ class Runtime:
         table, window, shards = ray.get(first.settings.remote())  # the first driver's, if it was not us
         buses = [first] + [_bus_shard(namespace, shard).remote(namespace, state, window, shard, shards)
                            for shard in range(1, shards)]
-        return cls(namespace, buses, table, window, started)
+        session = uuid.uuid4().hex  # this connection; the endpoints of its event loops are named after it
+        try:
+            principal, issued = ray.get(first.join.remote(session, credential))
+            ray.get([bus.bind.remote(session, issued or credential) for bus in buses[1:]])
+        except RaybusError as exc:
+            raise cause_of(exc) from None
+        return cls(namespace, buses, Client(buses, table, window, session, principal, issued or credential), started)
+
+    @property
+    def principal(self) -> Principal:
+        """Who this driver is in the namespace: ``admin``, ``user/<id>``, ``service/<name>`` or ``anonymous``."""
+        return Principal.parse(self._client.principal)
+
+    @property
+    def credential(self) -> str | None:
+        """The secret this driver connected with (the admin's, if the namespace handed it out to this driver);
+        another driver connects as the same principal with it (``credential=``, or ``RAYBUS_CREDENTIAL``)."""
+        return self._client.credential
+
+    # --- credentials (the admin's) --------------------------------------------------------------
+    def grant(self, principal: str | Principal) -> str:
+        """A new secret credential naming ``principal`` (``user/<id>``, ``service/<name>`` or ``admin``): a
+        driver that connects with it is that principal. Only a hash of it is kept."""
+        return self._admin("grant", str(Principal.parse(principal)))
+
+    def revoke(self, principal: str | Principal) -> int:
+        """Forget every credential of ``principal`` and drop its connections on every shard: their next message
+        is refused (``NotAuthorized``). Returns how many credentials it had."""
+        return self._admin("revoke", str(Principal.parse(principal)))
+
+    def _admin(self, operation: str, *args: Any, everywhere: bool = False) -> Any:
+        """A control-plane operation, at shard 0 or ``everywhere``: the namespace's admin alone may."""
+        buses = self._buses if everywhere else [self._bus]
+        try:
+            try:
+                found = ray.get([bus.control.remote(self._client.name, operation, *args) for bus in buses])
+            except Unbound:  # a shard restarted and forgot this connection: bind it again, then once more
+                ray.get([bus.bind.remote(self._client.session, self._client.credential) for bus in buses])
+                found = ray.get([bus.control.remote(self._client.name, operation, *args) for bus in buses])
+        except SAID as exc:
+            raise cause_of(exc) from None
+        return found if everywhere else found[0]
 
     # --- registration -------------------------------------------------------------------------
     def register(
@@ -84,43 +135,43 @@ class Runtime:
     ) -> None:
         """Register an agent type by class or import path (``"actors.manager:Manager"``); agents of
         the type are created on their first message. Registering the same definition again is a no-op."""
-        check_part("agent type", "name", agent_type)
+        check_agent_type(check_part("agent type", "name", agent_type))
         cls = resolve_agent_class(agent)
         spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(), dict(config or {}))
-        ray.get(self._bus.register.remote(spec, cls.message_types()))
+        self._admin("register", spec, cls.message_types())
         self.subscribe(*subscriptions)
         self._client.refresh_table()
 
     def register_message(self, *message_types: type[BaseModel]) -> None:
         """Make message types known that no registered handler names (for example a published notice)."""
-        ray.get(self._bus.register_messages.remote(list(message_types)))
+        self._admin("register_messages", list(message_types))
         self._client.refresh_table()
 
     def intercept(self, *interceptors: Interceptor) -> None:
         """Have every send and publish of this namespace pass ``interceptors`` (in order) where it is routed.
         They travel to the bus and every host, so they must pickle; they stay for the namespace's life."""
-        ray.get(self._bus.intercept.remote(list(interceptors)))
+        self._admin("intercept", list(interceptors))
         self._client.refresh_table()
 
     def subscribe(self, *subscriptions: Subscription) -> None:
         """Add subscriptions, all in one bus call (one routing-table push to the hosts)."""
         if subscriptions:
-            ray.get(self._bus.subscribe.remote(list(subscriptions)))
+            self._admin("subscribe", list(subscriptions))
 
     def unsubscribe(self, *subscriptions: Subscription) -> None:
         if subscriptions:
-            ray.get(self._bus.unsubscribe.remote(list(subscriptions)))
+            self._admin("unsubscribe", list(subscriptions))
 
     # --- messaging ----------------------------------------------------------------------------
     async def send(
         self, recipient: AgentId, message: BaseModel, *, timeout: float | None = None, trace_id: str | None = None
     ) -> Any:
         """Deliver ``message`` to ``recipient`` and return its handler's reply."""
-        return await self._client.send(None, recipient, message, trace_id or new_trace_id(), timeout)
+        return await self._client.send(self._client.principal, recipient, message, trace_id or new_trace_id(), timeout)
 
     async def publish(self, topic: TopicId, message: BaseModel, *, trace_id: str | None = None) -> None:
         """Fan ``message`` out to the topic's subscribers; returns once the bus has accepted it."""
-        await self._client.publish(None, topic, message, trace_id or new_trace_id())
+        await self._client.publish(self._client.principal, topic, message, trace_id or new_trace_id())
 
     async def flush(self) -> None:
         """Wait until the bus has accepted everything this driver sent."""
@@ -132,8 +183,10 @@ class Runtime:
         return new_trace_id(sampled=True)
 
     # --- inspection ---------------------------------------------------------------------------
+    # The traces, dead letters and agents' inspectable methods are the admin's; stats, agents and settle are
+    # open to every principal of the namespace.
     def trace(self, trace_id: str) -> list[TraceEvent]:
-        found = ray.get([bus.trace_events.remote(trace_id) for bus in self._buses])
+        found = self._admin("trace", trace_id, everywhere=True)
         # a host that several shards know is asked by each: its events come once
         return sorted({event for events in found for event in events}, key=lambda e: e.at)
 
@@ -186,24 +239,28 @@ class Runtime:
         return sorted({agent for found in ray.get([bus.agents.remote() for bus in self._buses]) for agent in found})
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        found = ray.get([bus.recent_dead_letters.remote(limit) for bus in self._buses])
+        found = self._admin("dead_letters", limit, everywhere=True)
         return [letter for letters in found for letter in letters][-limit:]
 
-    def call(self, agent_id: AgentId, method: str, *args: Any) -> Any:
-        """Run a plain (non-handler) method of an agent, in its mailbox order: for checks and tests."""
-        host = ray.get(self._bus.host_of.remote(str(agent_id)))
-        return ray.get(host.call_agent.remote(str(agent_id), method, *args))
+    def inspect(self, agent_id: AgentId, name: str, *args: Any) -> Any:
+        """Run a method the agent's class marks ``@inspectable`` (read-only, plain JSON arguments), queued
+        behind the agent's messages: its own account, for checks and tests. Anything not marked is refused."""
+        return self._admin("inspect", str(agent_id), name, args)
 
     # --- lifecycle ----------------------------------------------------------------------------
     def shutdown(self, destroy: bool = False) -> None:
-        """Disconnect this driver. ``destroy=True`` also ends the bus and every host of the namespace."""
+        """Disconnect this driver. ``destroy=True`` (the admin's alone) also ends the bus and every host of the
+        namespace."""
         self._client.close()
-        if ray.is_initialized():
+        if not ray.is_initialized():
+            return
+        try:
             ray.get([bus.disconnect.remote(self._client.name) for bus in self._buses])
             if destroy:
-                ray.get([bus.destroy_hosts.remote() for bus in self._buses])
+                self._admin("destroy", everywhere=True)  # refused before anything is ended
                 for bus in self._buses:
                     ray.kill(bus, no_restart=True)
+        finally:
             if self._started_ray:
                 ray.shutdown()
 

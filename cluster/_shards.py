@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import ray
 
-from ._errors import RaybusError
+from ._errors import RaybusError, Unbound
 from ._outbox import Outbox
 from ._wire import Answer, Call, Publish, Wire, pack
 from .constants import BUS_RETRY_DELAY, shard_of
@@ -49,14 +49,18 @@ class BusOutboxes:
 
     A batch a shard did not take (it is restarting) goes again every ``BUS_RETRY_DELAY``, but for what the
     sender no longer wants sent (a call its caller gave up on); a shard's new incarnation means it lost what
-    the old one held, and the sender hears it (``on_restart``) to send that again."""
+    the old one held, and the sender hears it (``on_restart``) to send that again. A driver's connection that
+    a shard does not know (it restarted, or the driver's principal was revoked) is bound again (``bind``,
+    which raises ``NotAuthorized`` if the driver's credential no longer opens the namespace) before the batch
+    goes again."""
 
     def __init__(self, buses: list[Any], origin: Callable[[], str], wanted: Callable[[Wire], bool],
-                 on_restart: Callable[[int], None]) -> None:
+                 on_restart: Callable[[int], None], bind: Callable[[int], Awaitable[None]] | None = None) -> None:
         self.buses = buses
         self._origin = origin
         self._wanted = wanted
         self._on_restart = on_restart
+        self._bind = bind
         self.incarnations: list[str | None] = [None] * len(buses)
         self.refused = 0  # messages in batches a shard did not take
         self.waiting = 0  # of those, waiting to go again
@@ -78,7 +82,15 @@ class BusOutboxes:
                 self.outboxes[shard].put(message)
 
     async def route(self, shard: int, batch: list[Wire]) -> None:
-        self.heard(shard, await self.buses[shard].route.remote(self._origin(), pack(batch)))
+        packed = pack(batch)
+        try:
+            incarnation = await self.buses[shard].route.remote(self._origin(), packed)
+        except Unbound:
+            if self._bind is None:
+                raise
+            await self._bind(shard)
+            incarnation = await self.buses[shard].route.remote(self._origin(), packed)
+        self.heard(shard, incarnation)
 
     def heard(self, shard: int, incarnation: str) -> None:
         """Every answer of a shard names its incarnation: a new one lost what the old one held for us."""

@@ -7,14 +7,15 @@ from __future__ import annotations
 import zlib
 
 __all__ = [
-    "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "DEFAULT_TIMEOUT", "DEFAULT_WINDOW", "FINISHED", "GIVE_UP_AFTER",
-    "HOST_PREFIX", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "RETRY_DELAY", "SEEN", "bus_name",
-    "host_actor_name", "shard_of",
+    "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT", "DEFAULT_WINDOW", "FINISHED",
+    "GIVE_UP_AFTER", "HOST_PREFIX", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "RETRY_DELAY", "SEEN", "bus_name",
+    "client_name", "host_actor_name", "session_of", "shard_of",
 ]
 
 BUS_NAME = "raybus.bus"  # shard 0's actor name; shard n is "raybus.bus.n"
 HOST_PREFIX = "raybus.host."  # a host's actor name is this and its endpoint
-CLIENT_PREFIX = "client."  # a driver's endpoint name starts with this
+CREDENTIAL_ENV = "RAYBUS_CREDENTIAL"  # a driver's credential, when Runtime.connect is given none (ray job submit)
+CLIENT_PREFIX = "client."  # a driver's endpoint name starts with this: client.<session>.<n>
 
 DEFAULT_WINDOW = 1000  # calls in flight from one sender to one host: one window already keeps a host busy
 DEFAULT_TIMEOUT = 60.0  # seconds a call waits for its answer unless told otherwise
@@ -37,6 +38,16 @@ def bus_name(shard: int) -> str:
 
 def host_actor_name(endpoint: str) -> str:
     return f"{HOST_PREFIX}{endpoint}"
+
+
+def client_name(session: str, n: int) -> str:
+    """A driver's endpoint name: its connection (``session``, bound to its principal) and which event loop
+    of that connection it is (a new loop is a new endpoint; the principal stays)."""
+    return f"{CLIENT_PREFIX}{session}.{n}"
+
+
+def session_of(endpoint: str) -> str:
+    return endpoint.split(".", 2)[1]
 
 
 def shard_of(key: str, shards: int) -> int:

@@ -89,7 +89,7 @@ def wait_back(name: str, handle: Any, before: int, timeout: float = 180.0) -> fl
             return f"DEAD: {first}\n{cause[:4000]}"
         if info.get("State") == "ALIVE" and info.get("NumRestarts", 0) > before:
             try:
-                ray.get(handle.recent_dead_letters.remote(1) if name.startswith(BUS_NAME) else handle.agents.remote(),
+                ray.get(handle.tracking.remote([]) if name.startswith(BUS_NAME) else handle.agents.remote(),
                         timeout=10)
                 return time.monotonic() - start
             except Exception:  # still starting up: try again

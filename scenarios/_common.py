@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from actors.org import OrgError, UnknownEmployee
-from cluster import Runtime
+from cluster import NotAuthorized, Runtime
 
 __all__ = ["ScenarioError", "add_common_flags", "connect", "guarded", "machine", "print_table", "write_json"]
 
@@ -27,7 +27,8 @@ class ScenarioError(Exception):
     """What a scenario was asked for is not there or does not fit; the message names what is wrong."""
 
 
-REFUSED = (ScenarioError, OrgError, UnknownEmployee)  # the project's own errors about what it was given
+# the project's own errors about what it was given (a credential the namespace does not know, too)
+REFUSED = (ScenarioError, OrgError, UnknownEmployee, NotAuthorized)
 
 
 def guarded(main: Callable[[list[str] | None], Result]) -> Callable[[list[str] | None], Result]:

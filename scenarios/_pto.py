@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from actors._guard import PTO_SERVICE
 from actors.app import register_pto
 from actors.org import Org
 from cluster import Runtime
 
 from ._common import ScenarioError
 
-__all__ = ["RUN_MARK", "add_org_flags", "load_org", "run_dir", "start_app", "state_dir"]
+__all__ = ["RUN_MARK", "add_org_flags", "as_service", "load_org", "run_dir", "start_app", "state_dir"]
 
 RUN_MARK = "run.json"  # in a run directory: which org the run was made from
 
@@ -79,3 +82,15 @@ def start_app(rt: Runtime, org: Org, args: argparse.Namespace, name: str) -> Pat
     register_pto(rt, org, path / "hr", hosts=args.hosts, by_department=args.placement == "department",
                  policy=not args.no_policy)
     return path
+
+
+@contextmanager
+def as_service(admin: Runtime) -> Iterator[Runtime]:
+    """A second connection to the admin's namespace, as the PTO service (``service/pto``, which the admin
+    grants a credential now): the scenarios ask and cancel for employees as it, never as the all-powerful
+    admin, whose connection keeps the control plane (registering, inspecting the agents, dead letters)."""
+    service = Runtime.connect(namespace=admin.namespace, credential=admin.grant(PTO_SERVICE))
+    try:
+        yield service
+    finally:
+        service.shutdown()

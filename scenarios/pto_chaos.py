@@ -1,6 +1,7 @@
 """A PTO load run with cancellations while hosts, the busiest host and bus shards are killed (Ray restarts them)
 and, with ``--nodes``, a simulated multi-node cluster loses a worker node; then every host is restarted and
-the state read back from the store is checked. It forgives nothing.
+the state read back from the store is checked. It forgives nothing. The requests and cancellations go as the
+PTO service (``service/pto``), over a connection of their own that the namespace's admin grants.
 
     python -m scenarios.pto_chaos --requests 2000 --kills 5 [--nodes 3] [--shards 2] [--placement hash]
                                   [--seed 7] [--json PATH]
@@ -37,7 +38,7 @@ from ._chaos_report import RUNTIME_LOSSES, print_verdict
 from ._common import add_common_flags, connect, guarded, machine, print_table, write_json
 from ._load import Recorder, percentile
 from ._mix import PlannedRequest, request_mix
-from ._pto import add_org_flags, load_org, start_app, state_dir
+from ._pto import add_org_flags, as_service, load_org, start_app, state_dir
 
 RACING = 0.05  # of all requests: a cancellation sent while the request is being decided
 AFTER = 0.05  # of approved requests: a cancellation sent once the approval is answered
@@ -133,16 +134,16 @@ def finish(rt: Runtime, org: Org, args: argparse.Namespace, plan: list[PlannedRe
            watch: ChaosWatch) -> dict[str, Any]:
     """Once the runtime has settled: the agents' state and the store's, which must agree; then every host
     restarted, the state as the agents reload it (which must not have moved: a settled runtime has nothing
-    left to do) and as the store holds it, and the invariants on that."""
+    left to do) and as the store holds it, and the invariants on that. ``rt`` is the admin's connection."""
     requested = {p.request_id: p.employee for p in plan}
     store = state_file(state_dir(args, "pto_chaos"), rt.namespace)
-    unsettled = settled(rt, watch)
+    unsettled = settled(driver.rt, watch)
     memory = collect(rt, org)
     before = same_state("the store holds what the agents held", memory, collect_stored(org, store, args.hr_dir))
     back = restart_hosts(rt, watch)
     if not all(isinstance(v, float) for v in back.values()):
         return {"not_checked": f"a host did not come back after the final restart: {back}", "unsettled": unsettled}
-    unsettled = unsettled or settled(rt, watch)
+    unsettled = unsettled or settled(driver.rt, watch)
     reloaded = collect(rt, org)
     stored = collect_stored(org, store, args.hr_dir)
     results = [*check(org, stored, requested, driver.answers), before,
@@ -253,14 +254,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.hosts} PTO hosts ({args.placement}), {args.shards} bus shard(s), {args.kills} kills, "
               f"{args.nodes or 1} node(s), seed {args.seed}", flush=True)
         collect(rt, org)  # warm-up: every host exists and every agent is active before the first kill
-        recorder, watch = Recorder(len(plan)), ChaosWatch(rt)
-        driver, chaos = Driver(rt, args, recorder, plan), Chaos(rt, args, watch, cluster)
-        watch.sample()
-        wall = asyncio.run(run(rt, plan, driver, chaos, watch))
-        recorder.bar.close()
-        survived = all(c["survived"] for c in chaos.log)
-        checked = finish(rt, org, args, plan, driver, watch) if survived else \
-            {"not_checked": "a killed actor did not come back (see the chaos table)", "unsettled": ""}
+        with as_service(rt) as service:
+            recorder, watch = Recorder(len(plan)), ChaosWatch(service)
+            driver, chaos = Driver(service, args, recorder, plan), Chaos(service, args, watch, cluster)
+            watch.sample()
+            wall = asyncio.run(run(service, plan, driver, chaos, watch))
+            recorder.bar.close()
+            survived = all(c["survived"] for c in chaos.log)
+            checked = finish(rt, org, args, plan, driver, watch) if survived else \
+                {"not_checked": "a killed actor did not come back (see the chaos table)", "unsettled": ""}
         report = figures(args, wall, recorder, driver, chaos, watch, plan, checked)
         print_chaos(report)
         report["verdict"] = print_verdict(report)

@@ -1,6 +1,9 @@
 """Many concurrent PTO requests, then the invariant check on state read back from the agents.
 
     python -m scenarios.pto_load --requests 5000 --employees 200 --concurrency 1000 --seed 7 [--json PATH]
+
+The requests go over a second connection, as the PTO service (``service/pto``), which the first (the
+namespace's admin, which registers the app and reads the agents back) grants.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ._bench_agents import raw_pipelined
 from ._common import add_common_flags, connect, guarded, machine, print_table, write_json
 from ._load import Recorder, ResourceWatch, percentile, settle
 from ._mix import PlannedRequest, request_mix
-from ._pto import add_org_flags, load_org, start_app, state_dir
+from ._pto import add_org_flags, as_service, load_org, start_app, state_dir
 
 
 async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
@@ -77,11 +80,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warm-up: {len(org.employees) + len(org.teams) + 2 * len(org.departments)} agents active in "
                   f"{time.perf_counter() - started:.1f}s", flush=True)
         baseline = raw_pipelined(2.0, 1000)  # this machine, this minute: the yardstick for the ratio
-        recorder, watch = Recorder(len(plan)), ResourceWatch(rt)
-        watch.sample()  # the CPU each process has spent before the clock starts
-        wall = asyncio.run(run_load(rt, plan, args.concurrency, recorder, watch))
-        recorder.bar.close()
-        stats = settle(rt, watch)
+        with as_service(rt) as service:
+            recorder, watch = Recorder(len(plan)), ResourceWatch(service)
+            watch.sample()  # the CPU each process has spent before the clock starts
+            wall = asyncio.run(run_load(service, plan, args.concurrency, recorder, watch))
+            recorder.bar.close()
+            stats = settle(service, watch)
         results = check(org, collect(rt, org), {p.request_id: p.employee for p in plan})
         report = figures(args, org, wall, recorder, stats, watch, results, baseline)
         print_report(report)

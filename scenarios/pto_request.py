@@ -19,7 +19,7 @@ from cluster import AgentId, Runtime
 
 from ._audit import AuditError, print_decisions, read_decisions
 from ._common import add_common_flags, connect, guarded
-from ._pto import add_org_flags, load_org, start_app, state_dir
+from ._pto import add_org_flags, as_service, load_org, start_app, state_dir
 
 
 def pick_employee(org: Org, wanted: str | None) -> str:
@@ -34,10 +34,10 @@ def who_was_told(rt: Runtime, org: Org, employee: str, request_id: str) -> list[
     profile = org.employees[employee]
     told = []
     notifier = AgentId("notifier", profile.department)
-    if rt.call(notifier, "received").get(request_id):
+    if rt.inspect(notifier, "received").get(request_id):
         told.append(f"{notifier} (department {profile.department})")
     for mate in sorted(org.task_mates(employee)):
-        notices = rt.call(AgentId("employee", mate), "report")["task_notices"]
+        notices = rt.inspect(AgentId("employee", mate), "report")["task_notices"]
         topics = [key.split("|")[1] for key in notices if key.startswith(f"{request_id}|")]
         if topics:
             told.append(f"employee/{mate} (via {', '.join(topics)})")
@@ -101,14 +101,15 @@ def main(argv: list[str] | None = None) -> None:
               f"tasks {', '.join(profile.tasks)}, manager {profile.manager}")
         print(f'asks: "{args.text}"\n')
         trace_id = rt.new_trace()
-        outcome = asyncio.run(request(rt, employee, args.text, trace_id))
+        with as_service(rt) as service:  # the request goes as the PTO service; the admin reads the trace
+            outcome = asyncio.run(request(service, employee, args.text, trace_id))
         time.sleep(0.5)  # notices are fire-and-forget: let them land before we read who heard
         print(f"resolved days: {', '.join(d.isoformat() for d in outcome.days) or 'none'}")
         print(f"decision: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else "")
               + f"; balance now {outcome.balance}")
         print("\nsteps:")
         for number, event in enumerate(rt.trace(trace_id), 1):
-            print(f"  {number:2}. {event.sender or 'driver'} {event.arrow} {event.recipient}: "
+            print(f"  {number:2}. {event.sender} {event.arrow} {event.recipient}: "
                   f"{event.type_name or '(no reply)'}  [{event.where}]")
         told = who_was_told(rt, org, employee, "r1")
         print("\nnotified: " + (", ".join(told) if told else "nobody"))

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from actors import messages
 from actors.employee import Employee
 from actors.messages import Cancelled, Decision, Done, HoldPlaced, TimeOffNotice
-from cluster import Agent, AgentId, MessageContext, handler
+from cluster import Agent, AgentId, MessageContext, handler, inspectable
 
 
 class Forge(BaseModel):
@@ -30,6 +30,7 @@ class NoticeProbe(Agent):
     async def on_notice(self, message: TimeOffNotice, ctx: MessageContext) -> None:
         self.heard.append({"topic": str(ctx.topic), "fields": message.model_dump(mode="json")})
 
+    @inspectable
     def notices(self) -> list[dict[str, Any]]:
         return list(self.heard)
 
@@ -41,15 +42,23 @@ class Forger(Agent):
 
 
 class Relay(BaseModel):
-    """Driver → rogue employee: send ``messages.<kind>(**fields)`` to ``target``, as yourself."""
+    """Driver → rogue employee: send ``messages.<kind>(**fields)`` to ``target``, as yourself, or, with
+    ``posing_as``, as that agent (through the port behind the context, or by rewriting the context's own id)."""
 
     target: str
     kind: str
     fields: dict[str, Any]
+    posing_as: str = ""
+    via: str = "port"  # or "context"
 
 
 class RogueEmployee(Employee):
     @handler
     async def on_relay(self, message: Relay, ctx: MessageContext) -> HoldPlaced | Done | Cancelled:
         relayed = getattr(messages, message.kind).model_validate(message.fields)
-        return await ctx.send(AgentId.from_str(message.target), relayed)
+        target = AgentId.from_str(message.target)
+        if message.posing_as and message.via == "port":
+            return await ctx._port.send(message.posing_as, target, relayed, ctx.trace_id, 30.0)
+        if message.posing_as:
+            ctx._self_id = message.posing_as
+        return await ctx.send(target, relayed)

@@ -19,6 +19,7 @@ from cluster import (
     NotAuthorized,
     TopicId,
     handler,
+    inspectable,
 )
 
 # --- messages -------------------------------------------------------------------------------------
@@ -88,6 +89,7 @@ class Who(BaseModel):
 
 class SenderSeen(BaseModel):
     sender: str | None
+    principal: str | None = None  # the driver's, when a driver sent it
 
 
 class AskWho(BaseModel):
@@ -158,12 +160,13 @@ class Echo(Agent):
     async def on_who(self, msg: Who, ctx: MessageContext) -> SenderSeen:
         sender = None if ctx.sender is None else str(ctx.sender)
         self.senders.append(sender)
-        return SenderSeen(sender=sender)
+        return SenderSeen(sender=sender, principal=None if ctx.principal is None else str(ctx.principal))
 
     @handler
     async def on_untyped(self, msg: Untyped, ctx: MessageContext) -> None:
         return Stray(value=1)  # type: ignore[return-value]
 
+    @inspectable
     def seen_senders(self) -> list[str | None]:
         return list(self.senders)
 
@@ -181,6 +184,7 @@ class Counter(Agent):
         self.count = current + msg.amount
         return Total(value=self.count)
 
+    @inspectable
     def get_count(self) -> int:
         return self.count
 
@@ -209,6 +213,7 @@ class Timeline(Agent):
         self.spans.append((start, end))
         return Done(start=start, end=end)
 
+    @inspectable
     def get_spans(self) -> list[tuple[float, float]]:
         return list(self.spans)
 
@@ -239,6 +244,7 @@ class Latch(Agent):
         self.opened.set()
         return Opened(waiting=self.waiting)
 
+    @inspectable
     def get_waiting(self) -> int:
         return self.waiting
 
@@ -283,9 +289,11 @@ class Listener(Agent):
         sender = None if ctx.sender is None else str(ctx.sender)
         self.received.append((msg.text, topic, sender))
 
+    @inspectable
     def get_received(self) -> list[tuple[str, str | None, str | None]]:
         return list(self.received)
 
+    @inspectable
     def texts(self) -> list[str]:
         return [text for text, _, _ in self.received]
 
@@ -324,6 +332,7 @@ class DeadLetterWatcher(Agent):
     async def on_dead_letter(self, msg: DeadLetter, ctx: MessageContext) -> None:
         self.letters.append(msg.model_dump())
 
+    @inspectable
     def get_letters(self) -> list[dict]:
         return list(self.letters)
 
@@ -343,6 +352,7 @@ class LoudListener(Agent):
     async def on_loud(self, msg: Loud, ctx: MessageContext) -> None:
         self.heard.append(msg.model_dump())
 
+    @inspectable
     def get_heard(self) -> list[dict]:
         return list(self.heard)
 
@@ -355,7 +365,7 @@ class Shout(Interceptor):
         if message.type_name != "Ping":
             return message.payload
         if message.payload["text"] == "forbidden":
-            raise NotAuthorized(f"{message.sender or 'driver'} may not say that to {message.target}")
+            raise NotAuthorized(f"{message.sender} may not say that to {message.target}")
         return {**message.payload, "text": message.payload["text"].upper()}
 
 

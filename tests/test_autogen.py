@@ -452,7 +452,7 @@ def test_a_traced_autogen_conversation_shows_every_hop(
         trace, runtime.trace_id = runtime.trace_id, None
     hops = {(e.sender, e.recipient) for e in runtime.raybus.trace(trace) if e.type_name == "AutogenDelivery"}
     a, b = f"{n('bouncer')}/a", f"{n('bouncer')}/b"
-    assert (None, a) in hops and (a, b) in hops and (b, a) in hops
+    assert ("admin", a) in hops and (a, b) in hops and (b, a) in hops  # the driver by its principal
 
 
 def test_get_not_lazy_instantiates_the_agent(make_runtime: Make, n: Names) -> None:

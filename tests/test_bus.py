@@ -40,7 +40,7 @@ def send(rt: Runtime, recipient: AgentId, message: Any, timeout: float = 30.0) -
 
 
 def texts_of(rt: Runtime, agent: AgentId) -> list[str]:
-    return rt.call(agent, "texts")
+    return rt.inspect(agent, "texts")
 
 
 def bus_count(rt: Runtime, name: str) -> int:
@@ -57,7 +57,7 @@ def test_publish_reaches_type_subscription_subscribers(runtime: Runtime) -> None
     publish(runtime, TopicId("news", "k1"), "hello")
     listener = AgentId("listener", "k1")
     wait_until(lambda: texts_of(runtime, listener))
-    assert runtime.call(listener, "get_received") == [("hello", "news/k1", None)]
+    assert runtime.inspect(listener, "get_received") == [("hello", "news/k1", None)]
     assert runtime.agents() == ["listener/k1"]  # the topic source picked the key; nobody else was made
 
 
@@ -69,7 +69,7 @@ def test_a_member_of_two_topics_receives_from_both(runtime: Runtime) -> None:
     publish(runtime, TopicId("team", "alpha"), "to alpha")
     publish(runtime, TopicId("team", "beta"), "to beta")
     publish(runtime, TopicId("team", "gamma"), "to gamma")
-    received = wait_until(lambda: len(got := runtime.call(member, "get_received")) == 2 and got)
+    received = wait_until(lambda: len(got := runtime.inspect(member, "get_received")) == 2 and got)
     assert sorted(received) == [("to alpha", "team/alpha", None), ("to beta", "team/beta", None)]
     assert bus_count(runtime, "publish_deliveries") == 2
 
@@ -79,7 +79,7 @@ def test_a_publish_sends_each_host_one_copy_naming_its_recipients(runtime: Runti
     members = [AgentId("member", f"m{i}") for i in range(12)]  # spread over the four hosts
     runtime.subscribe(*(MemberSubscription(TopicId("team", "all"), member) for member in members))
     for member in members:
-        runtime.call(member, "texts")  # the hosts are up
+        runtime.inspect(member, "texts")  # the hosts are up
     wait_until(lambda: len(runtime.stats()["hosts"]) == 4)
     items = bus_count(runtime, "to_host_items")
     publish(runtime, TopicId("team", "all"), "everyone")
@@ -109,7 +109,7 @@ def test_the_publisher_does_not_receive_its_own_publish(runtime: Runtime) -> Non
     caster, listener = AgentId("caster", "k1"), AgentId("listener", "k1")
     send(runtime, caster, sa.Cast(topic_type="news", topic_source="k1", text="from the caster"))
     wait_until(lambda: texts_of(runtime, listener))
-    assert runtime.call(listener, "get_received") == [("from the caster", "news/k1", "caster/k1")]
+    assert runtime.inspect(listener, "get_received") == [("from the caster", "news/k1", "caster/k1")]
     assert texts_of(runtime, caster) == []
     assert bus_count(runtime, "publish_deliveries") == 1
 
@@ -150,9 +150,11 @@ def test_a_handler_sees_the_true_sender_from_an_agent_on_its_own_host(runtime: R
     assert seen == sa.SenderSeen(sender="relayer/r1")
 
 
-def test_a_handler_sees_no_sender_for_a_driver_message(runtime: Runtime) -> None:
+def test_a_handler_sees_the_principal_of_a_driver_and_no_agent(runtime: Runtime) -> None:
     runtime.register("echo", sa.Echo, placement=Sharded(1))
-    assert send(runtime, AgentId("echo", "e1"), sa.Who()) == sa.SenderSeen(sender=None)
+    assert send(runtime, AgentId("echo", "e1"), sa.Who()) == sa.SenderSeen(sender=None, principal="admin")
+    anonymous = Runtime.connect(namespace=runtime.namespace)  # no credential: the namespace has its admin
+    assert send(anonymous, AgentId("echo", "e1"), sa.Who()) == sa.SenderSeen(sender=None, principal="anonymous")
 
 
 def test_a_driver_cannot_pose_as_an_agent(runtime: Runtime) -> None:
@@ -162,7 +164,7 @@ def test_a_driver_cannot_pose_as_an_agent(runtime: Runtime) -> None:
     with pytest.raises(NotAuthorized, match="may not send Who as 'relayer/r1'"):
         asyncio.run(forged)
     assert bus_count(runtime, "forged_senders") == 1
-    assert runtime.call(AgentId("echo", "e1"), "seen_senders") == []
+    assert runtime.inspect(AgentId("echo", "e1"), "seen_senders") == []
 
 
 def test_a_handler_cannot_send_as_another_agent_of_its_host(runtime: Runtime) -> None:
@@ -173,7 +175,7 @@ def test_a_handler_cannot_send_as_another_agent_of_its_host(runtime: Runtime) ->
     with pytest.raises(NotAuthorized, match="impostor/i1 may not send as 'relayer/r1'"):
         send(runtime, AgentId("impostor", "i1"), sa.AskWho(target="echo/e1"))
     assert runtime.stats()["hosts"]["pool:shared.0"]["forged_senders"] == 1
-    assert runtime.call(AgentId("echo", "e1"), "seen_senders") == []
+    assert runtime.inspect(AgentId("echo", "e1"), "seen_senders") == []
 
 
 @pytest.mark.parametrize("by_agent", [False, True], ids=["driver", "agent"])
@@ -187,7 +189,7 @@ def test_only_the_runtime_publishes_on_the_dead_letter_topic(runtime: Runtime, b
     else:
         asyncio.run(runtime.publish(DEAD_LETTER_TOPIC, forged))
     assert wait_until(lambda: bus_count(runtime, "forged_senders")) == 1
-    letters = wait_until(lambda: runtime.call(AgentId("watcher", "raybus"), "get_letters"))
+    letters = wait_until(lambda: runtime.inspect(AgentId("watcher", "raybus"), "get_letters"))
     assert [(letter["reason"], letter["type_name"]) for letter in letters] == [("NotAuthorized", "Notice")]
 
 
@@ -213,7 +215,7 @@ def test_a_send_to_an_unknown_agent_type_is_a_dead_letter(runtime: Runtime) -> N
     assert letter["target"] == "ghost/g1"
     assert letter["type_name"] == "Ping"
     assert "'ghost'" in letter["detail"]
-    assert letter["sender"] is None
+    assert letter["sender"] == "admin"  # the driver's principal
 
 
 def test_a_failing_handler_is_a_dead_letter_naming_the_agent(runtime: Runtime) -> None:
@@ -240,7 +242,7 @@ def test_a_dead_letter_subscriber_receives_the_dead_letter(runtime: Runtime) -> 
             await runtime.send(AgentId("ghost", "g1"), sa.Ping(text="boo"), timeout=10)
 
     asyncio.run(to_ghost())
-    [letter] = wait_until(lambda: runtime.call(watcher, "get_letters"))
+    [letter] = wait_until(lambda: runtime.inspect(watcher, "get_letters"))
     assert letter["reason"] == "UnknownAgentType"
     assert letter["target"] == "ghost/g1"
     assert letter["type_name"] == "Ping"
@@ -262,16 +264,16 @@ def test_a_sampled_trace_draws_a_two_hop_chain_as_mermaid(runtime: Runtime) -> N
     assert lines[0] == "sequenceDiagram"
     participants = {line for line in lines if line.startswith("participant")}
     assert participants == {
-        "participant driver as driver",
+        "participant admin as admin",
         "participant relayer_r1 as relayer/r1",
         "participant echo_e1 as echo/e1",
     }
     arrows = [line for line in lines if ": " in line and not line.startswith("participant")]
     assert arrows == [
-        "driver->>relayer_r1: Relay",
+        "admin->>relayer_r1: Relay",
         "relayer_r1->>echo_e1: Ping",
         "echo_e1-->>relayer_r1: Pong",
-        "relayer_r1-->>driver: Pong",
+        "relayer_r1-->>admin: Pong",
     ], mermaid
 
 
@@ -311,7 +313,7 @@ def test_a_publish_and_a_later_call_from_one_sender_reach_a_subscriber_in_that_o
                                             timeout=30.0) for i in range(20)))
 
     asyncio.run(tell_all())
-    heard = wait_until(lambda: (texts := runtime.call(listener, "texts")) and len(texts) == 40 and texts)
+    heard = wait_until(lambda: (texts := runtime.inspect(listener, "texts")) and len(texts) == 40 and texts)
     for i in range(20):
         assert heard.index(f"published {i}") < heard.index(f"told {i}")
 
@@ -322,4 +324,4 @@ def test_a_host_cannot_send_as_an_agent_of_another_host(runtime: Runtime) -> Non
     forged = Call("forged-call", "t", "relayer/r1", "echo/e1", "Who", {}, 0.0, "")
     ray.get(runtime._bus.route.remote("pool:echo.0", pack([forged])))  # echo's host, posing as the relayer
     assert wait_until(lambda: bus_count(runtime, "forged_senders")) == 1
-    assert runtime.call(AgentId("echo", "e1"), "seen_senders") == []
+    assert runtime.inspect(AgentId("echo", "e1"), "seen_senders") == []

@@ -51,10 +51,10 @@ def test_an_interceptor_rewrites_a_send_delivered_in_process(shouting: Runtime) 
 
 
 def test_a_refused_send_raises_not_authorized_and_is_recorded(shouting: Runtime) -> None:
-    with pytest.raises(NotAuthorized, match="driver may not say that to echo/e1"):
+    with pytest.raises(NotAuthorized, match="admin may not say that to echo/e1"):
         send(shouting, AgentId("echo", "e1"), sa.Ping(text="forbidden"))
-    assert refusals(shouting) == [(None, "echo/e1", "Ping")]
-    assert shouting.call(AgentId("echo", "e1"), "seen_senders") == []
+    assert refusals(shouting) == [("admin", "echo/e1", "Ping")]
+    assert shouting.inspect(AgentId("echo", "e1"), "seen_senders") == []
 
 
 def test_a_send_refused_in_process_reaches_the_sending_handler_as_not_authorized(shouting: Runtime) -> None:
@@ -93,7 +93,7 @@ def newsroom(runtime: Runtime) -> Runtime:
     runtime.register_message(sa.Loud)
     runtime.subscribe(MemberSubscription(TopicId("news", "n1"), AgentId("listener", "l1")))
     runtime.intercept(Policy((
-        PublishRule("news", {"news/n1": frozenset({"driver"})}, "only the editor publishes news"),
+        PublishRule("news", {"news/n1": frozenset({"admin"})}, "only the editor publishes news"),
         Redact(frozenset({"news"}), frozenset({"secret"})),
     )))
     return runtime
@@ -101,12 +101,12 @@ def newsroom(runtime: Runtime) -> Runtime:
 
 def test_a_redacted_field_never_reaches_a_subscriber(newsroom: Runtime) -> None:
     asyncio.run(newsroom.publish(TopicId("news", "n1"), sa.Loud(text="out", secret="balance 12")))
-    heard = wait_until(lambda: newsroom.call(AgentId("listener", "l1"), "get_heard"))
+    heard = wait_until(lambda: newsroom.inspect(AgentId("listener", "l1"), "get_heard"))
     assert heard == [{"text": "out", "secret": None}]
 
 
 def test_a_publish_refused_by_policy_raises_for_the_driver_and_reaches_no_one(newsroom: Runtime) -> None:
-    with pytest.raises(NotAuthorized, match="driver may not publish to news/n2"):
+    with pytest.raises(NotAuthorized, match="admin may not publish to news/n2"):
         asyncio.run(newsroom.publish(TopicId("news", "n2"), sa.Loud(text="scoop")))
     assert newsroom.stats()["bus"].get("publishes", 0) == 0
 
@@ -115,4 +115,4 @@ def test_a_publish_refused_by_policy_raises_in_the_publishing_handler(newsroom: 
     cast = sa.Cast(topic_type="news", topic_source="n1", text="leak")
     with pytest.raises(NotAuthorized, match="caster/c1 may not publish to news/n1: only the editor"):
         send(newsroom, AgentId("caster", "c1"), cast)
-    assert newsroom.call(AgentId("listener", "l1"), "get_heard") == []
+    assert newsroom.inspect(AgentId("listener", "l1"), "get_heard") == []

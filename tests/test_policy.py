@@ -37,9 +37,9 @@ def test_an_unlisted_sender_is_refused_naming_who_may() -> None:
         sent("manager/m2", "employee/e1", "Decision")
 
 
-def test_the_driver_is_refused_by_name() -> None:
-    with pytest.raises(NotAuthorized, match=r"^driver may not send Decision"):
-        sent(None, "employee/e1", "Decision")
+def test_a_driver_is_refused_by_its_principal() -> None:
+    with pytest.raises(NotAuthorized, match=r"^user/e1 may not send Decision"):
+        sent("user/e1", "employee/e1", "Decision")
 
 
 def test_an_unlisted_target_of_the_rules_type_takes_the_message_from_no_one() -> None:
@@ -48,8 +48,8 @@ def test_an_unlisted_target_of_the_rules_type_takes_the_message_from_no_one() ->
 
 
 def test_a_send_rule_leaves_other_target_types_and_message_types_alone() -> None:
-    assert sent(None, "audit/a1", "Decision", {"x": 1}) == {"x": 1}
-    assert sent(None, "employee/e1", "RequestTimeOff", {"x": 1}) == {"x": 1}
+    assert sent("anonymous", "audit/a1", "Decision", {"x": 1}) == {"x": 1}
+    assert sent("anonymous", "employee/e1", "RequestTimeOff", {"x": 1}) == {"x": 1}
 
 
 def test_a_sender_field_must_name_the_sender_itself() -> None:
@@ -68,14 +68,14 @@ def test_redaction_removes_the_listed_fields_from_a_publish() -> None:
 
 
 def test_redaction_leaves_other_topic_types_alone() -> None:
-    assert RULES.on_publish(Intercepted(None, "news/n1", "Notice", {"balance": 3})) == {"balance": 3}
+    assert RULES.on_publish(Intercepted("anonymous", "news/n1", "Notice", {"balance": 3})) == {"balance": 3}
 
 
 def test_a_policy_survives_pickling_with_its_indexes() -> None:
     copy = pickle.loads(pickle.dumps(RULES))
     assert copy == RULES
     with pytest.raises(NotAuthorized):
-        copy.on_send(Intercepted(None, "employee/e1", "Decision", {}))
+        copy.on_send(Intercepted("anonymous", "employee/e1", "Decision", {}))
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,28 @@ def test_pto_policy_refuses_a_publish_to_a_task_the_publisher_is_not_on(org: Org
     task = next(k for k, members in org.tasks.items() if employee.id not in members)
     with pytest.raises(NotAuthorized, match="only the task's members"):
         pto_policy(org).on_publish(Intercepted(f"employee/{employee.id}", f"task/{task}", "TimeOffNotice", {}))
+
+
+def test_a_sender_field_must_name_the_users_own_id_for_a_user_principal() -> None:
+    policy = Policy((SendRule(frozenset({"PlaceHold"}), "hr", {"hr/d0": frozenset({"user/e1"})}, "own",
+                              sender_field="employee"),))
+    assert policy.on_send(Intercepted("user/e1", "hr/d0", "PlaceHold", {"employee": "e1"})) == {"employee": "e1"}
+    with pytest.raises(NotAuthorized, match="only for itself"):
+        policy.on_send(Intercepted("user/e1", "hr/d0", "PlaceHold", {"employee": "e2"}))
+
+
+@pytest.mark.parametrize("principal", ["user/{e}", "service/pto"])
+def test_pto_policy_lets_the_employees_own_user_and_the_pto_service_ask_and_cancel(org: Org, principal: str) -> None:
+    policy, employee = pto_policy(org), next(iter(org.employees.values()))
+    for kind in ("RequestTimeOff", "CancelRequest"):
+        message = Intercepted(principal.format(e=employee.id), f"employee/{employee.id}", kind, {"request_id": "r1"})
+        assert policy.on_send(message) == {"request_id": "r1"}
+
+
+@pytest.mark.parametrize("principal", ["user/{other}", "anonymous", "admin", "service/loadgen", "employee/{other}"])
+def test_pto_policy_refuses_anyone_else_asking_or_cancelling_for_an_employee(org: Org, principal: str) -> None:
+    policy, (employee, other) = pto_policy(org), list(org.employees.values())[:2]
+    for kind in ("RequestTimeOff", "CancelRequest"):
+        message = Intercepted(principal.format(other=other.id), f"employee/{employee.id}", kind, {})
+        with pytest.raises(NotAuthorized, match="only the employee, or a service acting for employees"):
+            policy.on_send(message)

@@ -27,6 +27,7 @@ import pytest
 from conftest import wait_until
 from pto_probe import Forge, Forger, NoticeProbe
 
+from actors._guard import PTO_SERVICE
 from actors.hr import hr_db_path
 from actors.hr_store import HrStore
 from actors.invariants import check, collect
@@ -89,35 +90,39 @@ ORG = {
 
 @dataclass
 class App:
-    """The PTO app on one test's runtime, and the ways a test drives it and reads it back."""
+    """The PTO app on one test's runtime, and the ways a test drives it and reads it back: ``rt`` is the
+    namespace's admin (it registers the app and reads the agents back), ``service`` a second connection as
+    the PTO service, which asks and cancels for employees, as the scenarios do."""
 
     rt: Runtime
     org: Org
     run_dir: Path
+    service: Runtime
 
     def ask(self, employee: str, text: str, request_id: str, trace_id: str | None = None) -> RequestOutcome:
-        return asyncio.run(self.rt.send(AgentId("employee", employee), RequestTimeOff(request_id=request_id, text=text),
-                                        timeout=30, trace_id=trace_id))
+        return asyncio.run(self.service.send(AgentId("employee", employee),
+                                             RequestTimeOff(request_id=request_id, text=text), timeout=30,
+                                             trace_id=trace_id))
 
     def cancel(self, employee: str, request_id: str) -> Cancelled:
-        return asyncio.run(self.rt.send(AgentId("employee", employee), CancelRequest(request_id=request_id),
-                                        timeout=30))
+        return asyncio.run(self.service.send(AgentId("employee", employee), CancelRequest(request_id=request_id),
+                                             timeout=30))
 
     def hr(self, department: str = "ops") -> dict[str, Any]:
-        return self.rt.call(AgentId("hr", department), "snapshot")
+        return self.rt.inspect(AgentId("hr", department), "snapshot")
 
     def store(self, department: str = "ops") -> HrStore:
         """The department's SQLite file itself, opened beside the hr agent that writes it."""
         return HrStore(hr_db_path(self.run_dir / "hr", department))
 
     def reservations(self, team: str) -> dict[str, Any]:
-        return self.rt.call(AgentId("team", team), "report")["state"]["reservations"]
+        return self.rt.inspect(AgentId("team", team), "report")["state"]["reservations"]
 
     def employee(self, employee: str) -> dict[str, Any]:
-        return self.rt.call(AgentId("employee", employee), "report")
+        return self.rt.inspect(AgentId("employee", employee), "report")
 
     def notified(self, department: str = "ops") -> dict[str, int]:
-        return self.rt.call(AgentId("notifier", department), "received")
+        return self.rt.inspect(AgentId("notifier", department), "received")
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until nothing is held anywhere: published notices are fire-and-forget."""
@@ -131,7 +136,12 @@ def start(rt: Runtime, tmp_path: Path, *flags: str) -> App:
     add_org_flags(parser, employees=24)
     args = parser.parse_args([*flags, "--today", TODAY.isoformat(), "--run-dir", str(tmp_path / "run")])
     org = load_org(args)
-    return App(rt, org, start_app(rt, org, args, "test_pto"))
+    return App(rt, org, start_app(rt, org, args, "test_pto"), connect_service(rt))
+
+
+def connect_service(rt: Runtime) -> Runtime:
+    """A connection as the PTO service, granted by the admin ``rt``; it ends with the namespace."""
+    return Runtime.connect(namespace=rt.namespace, credential=rt.grant(PTO_SERVICE))
 
 
 def start_small_org(rt: Runtime, tmp_path: Path, hosts: int, *flags: str) -> App:
@@ -235,11 +245,20 @@ def test_unparseable_date_phrase_is_rejected_naming_it_and_leaves_nothing(app: A
 
 
 def test_unknown_employee_gets_an_error_naming_it(app: App) -> None:
-    error = send_raises(app.rt, AgentId("employee", "nobody"), RequestTimeOff(request_id="r1", text="Dec 3"))
+    error = send_raises(app.service, AgentId("employee", "nobody"), RequestTimeOff(request_id="r1", text="Dec 3"))
+
+    assert isinstance(error, NotAuthorized)  # the policy knows no one who may ask for an unknown employee
+    assert "employee/nobody" in str(error)
+    assert app.hr()["requests"] == {}
+
+
+def test_without_the_policy_an_unknown_employee_gets_an_error_naming_it(runtime: Runtime, tmp_path: Path) -> None:
+    app = start_small_org(runtime, tmp_path, 1, "--no-policy")
+
+    error = send_raises(app.service, AgentId("employee", "nobody"), RequestTimeOff(request_id="r1", text="Dec 3"))
 
     assert isinstance(error, HandlerError)
     assert "'nobody'" in str(error)
-    assert app.hr()["requests"] == {}
 
 
 # --- notices --------------------------------------------------------------------------------------
@@ -261,8 +280,8 @@ def test_notice_reaches_department_and_task_mates_once_without_balance_or_reason
         expected = {mates[employee]: 1} if employee in mates else {}
         assert app.employee(employee)["task_notices"] == expected, employee
     notice = {"request_id": "r1", "employee": "a1", "days": [THU.isoformat(), FRI.isoformat()]}
-    assert app.rt.call(AgentId("probe", "ops"), "notices") == [{"topic": "department/ops", "fields": notice}]
-    heard = app.rt.call(AgentId("probe", "tasks"), "notices")
+    assert app.rt.inspect(AgentId("probe", "ops"), "notices") == [{"topic": "department/ops", "fields": notice}]
+    heard = app.rt.inspect(AgentId("probe", "tasks"), "notices")
     assert sorted(h["topic"] for h in heard) == ["task/kaudit", "task/klaunch"]
     assert all(h["fields"] == notice for h in heard)  # who and which days: no balance, no reason
 
@@ -299,8 +318,8 @@ def test_cancel_retried_while_the_first_is_in_flight_tells_teammates_once(app: A
     assert app.ask("a1", "Dec 3", "r1").status == "approved"
 
     async def cancel_three_times() -> list[Cancelled]:
-        return await asyncio.gather(*(app.rt.send(AgentId("employee", "a1"), CancelRequest(request_id="r1"),
-                                                  timeout=30) for _ in range(3)))
+        return await asyncio.gather(*(app.service.send(AgentId("employee", "a1"), CancelRequest(request_id="r1"),
+                                                       timeout=30) for _ in range(3)))
 
     assert all(answer.ok for answer in asyncio.run(cancel_three_times()))
     app.settle()
@@ -342,7 +361,7 @@ def test_decision_from_the_driver_is_refused_and_changes_nothing(app: App) -> No
     assert all(isinstance(e, NotAuthorized) for e in errors), errors
     assert "manager/m1" in str(errors[0])
     assert _state(app) == before
-    assert refusals(app, "Decision") == [(None, "employee/a1"), (None, "employee/a1")]
+    assert refusals(app, "Decision") == [("admin", "employee/a1"), ("admin", "employee/a1")]
 
 
 def test_decision_from_another_manager_agent_is_refused_and_changes_nothing(app: App) -> None:
@@ -366,7 +385,7 @@ def test_without_the_policy_the_employee_still_refuses_a_decision_from_the_drive
     error = send_raises(app.rt, AgentId("employee", "a1"), Decision(request_id="r1", employee="a1", approved=False))
 
     assert isinstance(error, NotAuthorized) and "only manager/m1 decides" in str(error)
-    assert [r["from"] for r in app.employee("a1")["refused"]] == ["driver"]
+    assert [r["from"] for r in app.employee("a1")["refused"]] == ["admin"]
 
 
 def refusals(app: App, type_name: str) -> list[tuple[str | None, str]]:
@@ -391,7 +410,7 @@ def test_concurrent_requests_for_the_same_days_keep_every_invariant(runtime: Run
 
     async def run() -> list[RequestOutcome]:
         return await asyncio.gather(*(
-            app.rt.send(AgentId("employee", e), RequestTimeOff(request_id=rid, text=text), timeout=60)
+            app.service.send(AgentId("employee", e), RequestTimeOff(request_id=rid, text=text), timeout=60)
             for rid, (e, text) in plan.items()))
 
     outcomes = asyncio.run(run())
@@ -409,11 +428,11 @@ def test_concurrent_mixed_requests_and_cancellations_keep_every_invariant(runtim
 
     async def run() -> list[RequestOutcome]:
         outcomes = await asyncio.gather(*(
-            app.rt.send(AgentId("employee", p.employee), RequestTimeOff(request_id=p.request_id, text=p.text),
-                        timeout=60) for p in plan))
+            app.service.send(AgentId("employee", p.employee), RequestTimeOff(request_id=p.request_id, text=p.text),
+                             timeout=60) for p in plan))
         approved = [o for o in outcomes if o.status == "approved"][:5]
         cancelled = await asyncio.gather(*(
-            app.rt.send(AgentId("employee", o.employee), CancelRequest(request_id=o.request_id), timeout=60)
+            app.service.send(AgentId("employee", o.employee), CancelRequest(request_id=o.request_id), timeout=60)
             for o in approved))
         assert all(c.ok for c in cancelled)
         return outcomes

@@ -20,13 +20,13 @@ def test_the_driver_never_has_more_than_its_concurrency_in_flight(runtime: Runti
 
     def watch() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], runtime.stats()["driver"]["in_flight"])
+            peak[0] = max(peak[0], app.service.stats()["driver"]["in_flight"])
 
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
         recorder = Recorder(len(plan))
-        asyncio.run(drive(runtime, plan, 7, recorder))
+        asyncio.run(drive(app.service, plan, 7, recorder))  # as the PTO service, as the scenario sends
     finally:
         done.set()
         watcher.join()

@@ -34,10 +34,10 @@ def test_a_copy_of_a_message_the_agent_has_had_is_dropped(runtime: Runtime) -> N
     host = ray.get(runtime._bus.host_of.remote(str(COUNTER)))
     copy = Call("m-twice", "t-1", None, str(COUNTER), "Add", {"amount": 5}, time.time() + 30, "")
     ray.get([host.deliver.remote(pack([copy])), host.deliver.remote(pack([copy]))])
-    wait_until(lambda: runtime.call(COUNTER, "get_count") == 6)
+    wait_until(lambda: runtime.inspect(COUNTER, "get_count") == 6)
     # at least this copy; on a loaded machine the bus may also have sent the first Add again, harmlessly
     assert wait_until(lambda: runtime.stats()["hosts"]["pool:counter.0"].get("duplicates_dropped")) >= 1
-    assert runtime.call(COUNTER, "get_count") == 6  # the copy did not run
+    assert runtime.inspect(COUNTER, "get_count") == 6  # the copy did not run
 
 
 def test_a_message_the_host_had_taken_but_not_handled_when_it_died_is_handled_once_it_is_back(
@@ -52,7 +52,7 @@ def test_a_message_the_host_had_taken_but_not_handled_when_it_died_is_handled_on
         return (await call).value
 
     assert asyncio.run(slow_add_through_a_crash()) == 11
-    assert rt.call(COUNTER, "get_count") == 11
+    assert rt.inspect(COUNTER, "get_count") == 11
     bus = rt.stats()["bus"]
     assert bus["host_restarts"] == 1 and bus["redeliveries"] >= 1
 
@@ -62,13 +62,13 @@ def test_a_copy_of_a_handled_message_gets_the_first_answer_even_after_a_restart(
     assert add(rt, 1) == 1
     copy = Call("m-once", "t-1", None, str(COUNTER), "Add", {"amount": 5}, time.time() + 60, "")
     ray.get(ray.get(rt._bus.host_of.remote(str(COUNTER))).deliver.remote(pack([copy])))
-    wait_until(lambda: rt.call(COUNTER, "get_count") == 6)
+    wait_until(lambda: rt.inspect(COUNTER, "get_count") == 6)
     ray.kill(ray.get(rt._bus.host_of.remote(str(COUNTER))), no_restart=False)
     wait_until(lambda: rt.stats()["bus"].get("host_restarts"), timeout=30.0)
     ray.get(ray.get(rt._bus.host_of.remote(str(COUNTER))).deliver.remote(pack([copy])))
     host = wait_until(lambda: rt.stats()["hosts"]["pool:counter.0"])
     assert wait_until(lambda: rt.stats()["hosts"]["pool:counter.0"].get("answers_replayed")) == 1
-    assert rt.call(COUNTER, "get_count") == 6 and host["states_loaded"] == 1
+    assert rt.inspect(COUNTER, "get_count") == 6 and host["states_loaded"] == 1
 
 
 def test_a_call_in_flight_when_the_bus_dies_still_gets_its_reply(durable: tuple[Runtime, Path]) -> None:
@@ -82,7 +82,7 @@ def test_a_call_in_flight_when_the_bus_dies_still_gets_its_reply(durable: tuple[
         return (await call).value
 
     assert asyncio.run(slow_add_through_a_bus_crash()) == 11
-    assert rt.call(COUNTER, "get_count") == 11
+    assert rt.inspect(COUNTER, "get_count") == 11
 
 
 def publish_copy(message_id: str, recipients: tuple[str, ...], text: str) -> Copy:
@@ -94,7 +94,7 @@ def test_a_second_copy_of_a_publish_at_a_live_host_waits_for_every_recipient_and
     runtime.register("member", sa.SlowListener, placement=Sharded(1))
     members = (AgentId("member", "a"), AgentId("member", "b"))
     for member in members:
-        runtime.call(member, "texts")
+        runtime.inspect(member, "texts")
     host = ray.get(runtime._bus.host_of.remote(str(members[0])))
     wire = publish_copy("p-twice", tuple(str(m) for m in members), "slow")
     ray.get(host.deliver.remote(pack([wire])))
@@ -102,7 +102,7 @@ def test_a_second_copy_of_a_publish_at_a_live_host_waits_for_every_recipient_and
     held, finished = ray.get(host.holding.remote(["p-twice"]))
     assert (held, finished) == ({"p-twice"}, set())
     wait_until(lambda: ray.get(host.holding.remote(["p-twice"]))[1] == {"p-twice"})
-    assert [runtime.call(member, "texts") for member in members] == [["slow"], ["slow"]]
+    assert [runtime.inspect(member, "texts") for member in members] == [["slow"], ["slow"]]
 
 
 def test_an_agent_that_keeps_no_state_still_drops_a_copy_after_a_restart_with_a_state_dir(
@@ -113,9 +113,9 @@ def test_an_agent_that_keeps_no_state_still_drops_a_copy_after_a_restart_with_a_
     copy = Call("m-plain", "t-1", None, str(plain), "Add", {"amount": 5}, time.time() + 60, "")
     host = ray.get(rt._bus.host_of.remote(str(plain)))
     ray.get(host.deliver.remote(pack([copy])))
-    wait_until(lambda: rt.call(plain, "get_count") == 5)
+    wait_until(lambda: rt.inspect(plain, "get_count") == 5)
     ray.kill(host, no_restart=False)
     wait_until(lambda: rt.stats()["bus"].get("host_restarts"), timeout=30.0)
     ray.get(ray.get(rt._bus.host_of.remote(str(plain))).deliver.remote(pack([copy])))
     assert wait_until(lambda: rt.stats()["hosts"]["pool:plain.0"].get("answers_replayed")) == 1
-    assert rt.call(plain, "get_count") == 0  # its count was in memory; the copy did not run again
+    assert rt.inspect(plain, "get_count") == 0  # its count was in memory; the copy did not run again

@@ -170,7 +170,7 @@ def test_concurrent_sends_to_one_agent_never_lose_an_update(runtime: Runtime) ->
 
     totals = asyncio.run(thirty())
     assert sorted(total.value for total in totals) == list(range(1, 31))
-    assert runtime.call(counter, "get_count") == 30
+    assert runtime.inspect(counter, "get_count") == 30
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -186,8 +186,8 @@ def test_two_agents_on_one_host_run_concurrently_while_each_stays_serial(runtime
         await asyncio.gather(*(runtime.send(agent, sa.Slow(seconds=0.25)) for agent in (first, second) * 2))
 
     asyncio.run(four())
-    spans_a = runtime.call(first, "get_spans")[1:]
-    spans_b = runtime.call(second, "get_spans")
+    spans_a = runtime.inspect(first, "get_spans")[1:]
+    spans_b = runtime.inspect(second, "get_spans")
     assert len(spans_a) == len(spans_b) == 2
     assert not _overlap(*spans_a), spans_a  # one agent's handlers never overlap
     assert not _overlap(*spans_b), spans_b
@@ -202,7 +202,7 @@ def test_an_interleaving_handler_runs_while_another_is_suspended(runtime: Runtim
     async def wait_then_open() -> tuple[sa.Opened, sa.Done]:
         waiting = asyncio.ensure_future(runtime.send(latch, sa.Wait(), timeout=10))
         deadline = time.monotonic() + 10
-        while await asyncio.to_thread(runtime.call, latch, "get_waiting") != 1:  # Wait is suspended
+        while await asyncio.to_thread(runtime.inspect, latch, "get_waiting") != 1:  # Wait is suspended
             assert time.monotonic() < deadline, "Wait never started"
             await asyncio.sleep(0.02)
         opened = await runtime.send(latch, sa.Open(), timeout=5)
@@ -257,16 +257,18 @@ SECOND_DRIVER = textwrap.dedent(
     from cluster import AgentId, Runtime
     from sample_agents import Add
 
-    rt = Runtime.connect(namespace=os.environ["RAYBUS_TEST_NAMESPACE"])
+    rt = Runtime.connect(namespace=os.environ["RAYBUS_TEST_NAMESPACE"])  # the credential: RAYBUS_CREDENTIAL
     counter = AgentId("counter", "shared")
-    print("SEEN", rt.call(counter, "get_count"))
+    print("PRINCIPAL", rt.principal)
+    print("SEEN", rt.inspect(counter, "get_count"))
     print("TOTAL", asyncio.run(rt.send(counter, Add(amount=10), timeout=20)).value)
     rt.shutdown()
     """
 )
 
 
-def test_a_second_driver_process_reaches_the_same_agent_and_sees_its_state(runtime: Runtime, ray_session: Any) -> None:
+def test_a_second_driver_process_with_the_admin_credential_in_its_environment_reaches_the_same_agent(
+        runtime: Runtime, ray_session: Any) -> None:
     runtime.register("counter", "sample_agents:Counter", placement=Sharded(1))
     counter = AgentId("counter", "shared")
     for _ in range(3):
@@ -274,14 +276,16 @@ def test_a_second_driver_process_reaches_the_same_agent_and_sees_its_state(runti
     env = os.environ | {
         "RAY_ADDRESS": ray_session.get_runtime_context().gcs_address,
         "RAYBUS_TEST_NAMESPACE": runtime.namespace,
+        "RAYBUS_CREDENTIAL": runtime.credential,  # as `ray job submit` would pass it
         "PYTHONPATH": os.pathsep.join(filter(None, [TESTS_DIR, os.environ.get("PYTHONPATH")])),
         "RAY_USAGE_STATS_ENABLED": "0",
     }
     done = subprocess.run([sys.executable, "-c", SECOND_DRIVER], env=env, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("SEEN", "TOTAL")))
-    assert lines == {"SEEN": "3", "TOTAL": "13"}, done.stdout
-    assert runtime.call(counter, "get_count") == 13  # and the first driver sees the second's update
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines()
+                 if line.startswith(("PRINCIPAL", "SEEN", "TOTAL")))
+    assert lines == {"PRINCIPAL": "admin", "SEEN": "3", "TOTAL": "13"}, done.stdout
+    assert runtime.inspect(counter, "get_count") == 13  # and the first driver sees the second's update
 
 
 def test_agents_lists_activated_agents(echo_rt: Runtime) -> None:
@@ -309,11 +313,11 @@ def test_registering_another_definition_under_a_taken_name_raises(echo_rt: Runti
 def test_settle_names_what_is_still_held_and_returns_once_nothing_is(runtime: Runtime) -> None:
     runtime.register("counter", sa.Counter, placement=Sharded(1))
     counter = AgentId("counter", "c1")
-    runtime.call(counter, "get_count")
+    runtime.inspect(counter, "get_count")
     host = ray.get(runtime._bus.host_of.remote(str(counter)))
     slow = Call("m-slow", "t-1", None, str(counter), "Add", {"amount": 1, "pause": 3.0}, time.time() + 60, "")
     ray.get(host.deliver.remote(pack([slow])))
     with pytest.raises(NotSettled, match=r"pool:counter\.0: .*taken 1"):
         runtime.settle(timeout=0.5)
     runtime.settle(timeout=30.0)
-    assert runtime.call(counter, "get_count") == 1
+    assert runtime.inspect(counter, "get_count") == 1

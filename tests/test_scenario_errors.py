@@ -1,33 +1,39 @@
 """Scenarios given what they cannot use say so in one line on stderr and exit 2, not with a traceback: an
-unknown employee, a bad org file, a run directory made from another org. Each is a subprocess run that stops
-before any Ray starts."""
+unknown employee, a bad org file, a run directory made from another org, a credential the namespace does not
+know. Each is a subprocess run that stops before any Ray starts (the credential's joins the tests' Ray)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from actors.org import Org, OrgError, UnknownEmployee
+from cluster import NotAuthorized
 from scenarios._common import ScenarioError, guarded
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def scenario(name: str, *flags: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": str(tmp_path)}
-    env.pop("RAY_ADDRESS", None)  # never join another Ray (none should start at all)
+def scenario(name: str, *flags: str, tmp_path: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": str(tmp_path)} | env_vars
+    env.pop("RAY_ADDRESS", None)  # never join another Ray (none should start, but where --address says)
     return subprocess.run([sys.executable, "-m", f"scenarios.{name}", *flags], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
+RAY_LOG = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+(INFO|WARNING) ")  # Ray's own, joining a cluster
+
+
 def one_line(done: subprocess.CompletedProcess[str]) -> str:
-    """The refusal: exit code 2 and exactly one line on stderr, no traceback."""
-    lines = done.stderr.strip().splitlines()
+    """The refusal: exit code 2 and exactly one line on stderr (besides Ray's log of joining), no traceback."""
+    lines = [line for line in done.stderr.strip().splitlines() if not RAY_LOG.match(line)]
     assert done.returncode == 2, done.stderr
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     return lines[0]
@@ -91,6 +97,15 @@ def test_pto_request_puts_a_pydantic_complaint_on_one_line(tmp_path: Path, org_d
     assert line.startswith("pto_request: org file ") and "today" in line
 
 
+def test_pto_request_names_the_namespace_that_does_not_know_its_credential(tmp_path: Path, ray_session: Any) -> None:
+    address, namespace = ray_session.get_runtime_context().gcs_address, f"cred{os.getpid()}"
+    line = one_line(scenario("pto_request", "--address", address, "--namespace", namespace, "--run-dir",
+                             str(tmp_path / "run"), tmp_path=tmp_path, RAYBUS_CREDENTIAL="not-a-credential"))
+
+    assert line == (f"pto_request: namespace '{namespace}' does not know this credential (never granted here, "
+                    "or revoked)")
+
+
 @pytest.mark.parametrize("name", ["pto_load", "pto_chaos", "pto_request"])
 def test_a_run_directory_from_another_seed_is_refused(tmp_path: Path, name: str) -> None:
     run = tmp_path / "run"
@@ -105,7 +120,7 @@ def test_a_run_directory_from_another_seed_is_refused(tmp_path: Path, name: str)
 
 # --- the helper itself ----------------------------------------------------------------------------
 @pytest.mark.parametrize("error", [ScenarioError("no such thing"), OrgError("no such\n  thing"),
-                                   UnknownEmployee("x")])
+                                   UnknownEmployee("x"), NotAuthorized("anonymous may not register")])
 def test_guarded_turns_the_projects_errors_into_one_line_and_exit_2(
         error: Exception, capsys: pytest.CaptureFixture[str]) -> None:
     def main(argv: list[str] | None = None) -> int:

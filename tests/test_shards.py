@@ -78,8 +78,8 @@ def test_publishes_on_topics_of_every_shard_reach_their_subscribers(sharded: Run
     assert {shard_of(str(topic), 3) for topic in topics} == {0, 1, 2}
     for topic in topics:
         listener = AgentId("listener", topic.source)
-        wait_until(lambda listener=listener: len(sharded.call(listener, "texts")) == 2)
-        assert sharded.call(listener, "texts") == ["first", "second"]
+        wait_until(lambda listener=listener: len(sharded.inspect(listener, "texts")) == 2)
+        assert sharded.inspect(listener, "texts") == ["first", "second"]
 
 
 def test_a_call_through_a_shard_that_dies_is_still_answered(sharded: Runtime) -> None:
@@ -93,4 +93,4 @@ def test_a_call_through_a_shard_that_dies_is_still_answered(sharded: Runtime) ->
         return (await call).value
 
     assert asyncio.run(slow_add_through_a_shard_crash()) == 7
-    assert sharded.call(counter, "get_count") == 7
+    assert sharded.inspect(counter, "get_count") == 7

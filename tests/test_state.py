@@ -97,7 +97,7 @@ def test_a_host_killed_while_holding_state_comes_back_with_it(durable: tuple[Run
 def test_state_outlives_every_host_of_the_namespace(durable: tuple[Runtime, Path], ray_session: Any) -> None:
     rt, state_dir = durable
     add(rt, 5)
-    ray.get(rt._bus.destroy_hosts.remote())
+    rt._admin("destroy")  # every host ended; the bus stays
     assert add(rt, 1) == 6
     assert (state_dir / f"{rt.namespace}.db").exists()
 
@@ -118,7 +118,7 @@ def test_a_restarted_bus_routes_with_the_registry_and_subscriptions_it_had(durab
     ray.kill(rt._bus, no_restart=False)
     assert add_once_back(rt, 1) == 2
     asyncio.run(rt.publish(TopicId("news", "k1"), sa.Notice(text="after the restart")))
-    assert wait_until(lambda: rt.call(AgentId("listener", "k1"), "texts")) == ["after the restart"]
+    assert wait_until(lambda: rt.inspect(AgentId("listener", "k1"), "texts")) == ["after the restart"]
 
 
 def test_an_unchanged_part_is_not_written_again(durable: tuple[Runtime, Path]) -> None:
@@ -143,7 +143,7 @@ def test_a_failed_state_write_is_tried_again_and_the_caller_gets_the_real_answer
     assert rt.stats()["hosts"]["pool:flaky.0"]["state_write_retries"] >= 1
     ray.kill(ray.get(rt._bus.host_of.remote(str(flaky))), no_restart=False)
     wait_until(lambda: rt.stats()["bus"].get("host_restarts"), timeout=30.0)
-    assert wait_until(lambda: rt.call(flaky, "get_count") == 3, timeout=30.0)  # it was stored after all
+    assert wait_until(lambda: rt.inspect(flaky, "get_count") == 3, timeout=30.0)  # it was stored after all
 
 
 def test_a_checkpoint_stores_the_state_before_the_handler_goes_on(durable: tuple[Runtime, Path]) -> None:

@@ -1,7 +1,11 @@
 """The directory: a raybus agent (``autogen.directory/main``, on a host of the runtime's pool) that owns
 the AutoGen subscriptions of a namespace, applying them to the bus through a ``Runtime`` of its own; sees
 each topic type before its first publish (prefix subscriptions); and counts the publish deliveries not
-yet handled, which is what ``stop_when_idle`` waits on."""
+yet handled, which is what ``stop_when_idle`` waits on.
+
+Subscribing is the namespace admin's alone: the AutoGen runtime's driver (the admin) hands the directory its
+credential with each type it registers (kept in memory, and in the agent's state with a ``state_dir``), and
+the directory takes changes only from the namespace's agents and its admin."""
 
 from __future__ import annotations
 
@@ -12,7 +16,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cluster import Agent, AgentId, MemberSubscription, MessageContext, Runtime, TopicId, TypeSubscription, handler
+from cluster import (
+    Agent,
+    AgentId,
+    MemberSubscription,
+    MessageContext,
+    NotAuthorized,
+    Runtime,
+    TopicId,
+    TypeSubscription,
+    handler,
+)
 
 from ._names import encode_part
 from ._subscriptions import Entry, SubscriptionBook
@@ -26,6 +40,7 @@ DIRECTORY = AgentId(DIRECTORY_TYPE, "main")
 
 class DirRegistered(BaseModel):
     agent_type: str
+    credential: str = ""  # the admin's, to change subscriptions with
 
 
 class DirSubscribe(BaseModel):
@@ -44,6 +59,7 @@ class DirMember(BaseModel):
     source: str
     agent_type: str
     agent_key: str
+    credential: str = ""  # the admin's, to change subscriptions with
 
 
 class DirWillPublish(BaseModel):
@@ -72,21 +88,31 @@ class DirectoryAgent(Agent):
         self.pending = 0
         self.idle = asyncio.Event()
         self.idle.set()
+        self.credential = ""
         self._rt: Runtime | None = None
 
     def save_state(self) -> dict[str, Any] | None:
         """With a state_dir the book survives a restart of the directory's host (what is not yet handled
         is not kept: ``stop_when_idle`` counts from zero again)."""
-        return {"book": self.book.to_state(), "applied": sorted(self.applied)}
+        return {"book": self.book.to_state(), "applied": sorted(self.applied), "credential": self.credential}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.book = SubscriptionBook.from_state(state["book"])
         self.applied = {(t, a) for t, a in state["applied"]}
+        self.credential = state.get("credential", "")
 
     def _runtime(self) -> Runtime:
         if self._rt is None:
-            self._rt = Runtime.connect(namespace=self.config["namespace"])
+            self._rt = Runtime.connect(namespace=self.config["namespace"], credential=self.credential or None)
         return self._rt
+
+    def _admitted(self, ctx: MessageContext, credential: str = "") -> None:
+        """Changes come from the namespace's agents or its admin, never from another driver; the admin's
+        credential, when it comes with one, is what the changes are made with."""
+        if ctx.sender is None and not (ctx.principal is not None and ctx.principal.is_admin):
+            raise NotAuthorized(f"{ctx.principal} may not change the AutoGen subscriptions of {self.id}")
+        if credential and credential != self.credential:
+            self.credential, self._rt = credential, None
 
     async def _apply(self) -> None:
         """Make the bus hold exactly what the book wants (handlers that call this are serial)."""
@@ -101,6 +127,7 @@ class DirectoryAgent(Agent):
 
     @handler
     async def on_registered(self, msg: DirRegistered, ctx: MessageContext) -> DirAnswer:
+        self._admitted(ctx, msg.credential)
         self.book.registered.add(msg.agent_type)
         await self._apply()
         return DirAnswer()
@@ -116,16 +143,19 @@ class DirectoryAgent(Agent):
 
     @handler
     async def on_subscribe(self, msg: DirSubscribe, ctx: MessageContext) -> DirAnswer:
+        self._admitted(ctx)
         return await self._change(lambda: self.book.add(Entry(msg.id, msg.prefix, msg.topic_type, msg.agent_type)))
 
     @handler
     async def on_unsubscribe(self, msg: DirUnsubscribe, ctx: MessageContext) -> DirAnswer:
+        self._admitted(ctx)
         return await self._change(lambda: self.book.remove(msg.id))
 
     @handler
     async def on_member(self, msg: DirMember, ctx: MessageContext) -> DirAnswer:
         from autogen_core import AgentId as AgAgentId
 
+        self._admitted(ctx, msg.credential)
         self.book.members.setdefault((msg.topic_type, msg.source), set()).add(AgAgentId(msg.agent_type, msg.agent_key))
         member = MemberSubscription(TopicId(encode_part(msg.topic_type), encode_part(msg.source)),
                                     AgentId(msg.agent_type, encode_part(msg.agent_key)))

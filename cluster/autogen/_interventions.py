@@ -46,7 +46,7 @@ def run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:
 
 
 def _sender(message: Intercepted, delivery: AutogenDelivery) -> AgAgentId | None:
-    if message.sender is not None:
+    if message.from_agent:
         return from_raybus_agent(message.sender)
     return AgAgentId.from_str(delivery.claimed_sender) if delivery.claimed_sender else None
 

@@ -80,7 +80,7 @@ class RaybusAgentRuntime(AgentRuntime):
     async def _register(self, agent_type: str, cls: type, spec: TypeSpec) -> None:
         placement = self.placements.get(agent_type, self.placement)
         await asyncio.to_thread(self.raybus.register, agent_type, cls, placement=placement, config=spec.to_config())
-        await self.messenger.directory(DirRegistered(agent_type=agent_type))
+        await self.messenger.directory(DirRegistered(agent_type=agent_type, credential=self.raybus.credential or ""))
 
     async def register_factory(self, type: str | AgentType, agent_factory: Callable[[], Any], *,
                                expected_class: type | None = None) -> AgentType:
@@ -125,7 +125,7 @@ class RaybusAgentRuntime(AgentRuntime):
     async def add_member(self, topic: AgTopicId, agent: AgAgentId) -> None:
         """raybus's member subscription: one agent joins one topic (no AutoGen equivalent)."""
         await self.messenger.directory(DirMember(topic_type=topic.type, source=topic.source, agent_type=agent.type,
-                                                 agent_key=agent.key))
+                                                 agent_key=agent.key, credential=self.raybus.credential or ""))
 
     # --- messaging --------------------------------------------------------------------------------
     async def send_message(self, message: Any, recipient: AgAgentId, *, sender: AgAgentId | None = None,
