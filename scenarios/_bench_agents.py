@@ -27,8 +27,8 @@ async def keep_in_flight(send: Callable[[Ping, int], Awaitable[Any]], in_flight:
 
     The worker's index, not ``n``, picks a target: each agent keeps the same senders, as before the bench
     checked replies. Picking by ``n`` sprays every wave over every agent: on the same runtime the bus's batches
-    to a host shrank from about 480 to about 170 messages and the bus spent 44–55 µs of CPU per round trip
-    instead of 31–36 (2026-12-04) — a change of load, not of the runtime."""
+    to a host shrank from about 480 to about 170 messages and the bus spent 44-55 µs of CPU per round trip
+    instead of 31-36 (2026-12-04) — a change of load, not of the runtime."""
     done = 0
     deadline = time.perf_counter() + seconds
     numbers = itertools.count()
