@@ -24,6 +24,7 @@ from .messages import (
     ResolvedDates,
     TimeOffCancelled,
     TimeOffNotice,
+    Waiting,
 )
 from .org import Employee as Profile
 
@@ -61,7 +62,7 @@ class Employee(Agent):
         if request_id in self._in_flight:  # a retried request gets the answer of the first
             await self._in_flight[request_id].wait()
             return self._outcome(request_id)
-        if self.requests.get(request_id, {}).get("status") in TERMINAL:
+        if self.requests.get(request_id, {}).get("status") in (*TERMINAL, "waiting"):
             return self._outcome(request_id)
         # new, or begun by an earlier life of this agent that crashed: (re)run it; every step is idempotent
         self.requests.setdefault(request_id, {"status": "resolving", "days": [], "reason": None, "detail": None,
@@ -94,8 +95,10 @@ class Employee(Agent):
         if not hold.ok:
             return self._finish(request_id, "rejected", hold.reason or "refused")
         self._update(request_id, status="pending")
-        await ctx.send(self.manager, PtoRequest(request_id=request_id, employee=me.id, days=resolved.days))
-        return self._outcome(request_id)  # on_decision recorded the decision before that call returned
+        answer = await ctx.send(self.manager, PtoRequest(request_id=request_id, employee=me.id, days=resolved.days))
+        if isinstance(answer, Waiting) and not self._decided(request_id):  # a quick decision may be in already
+            self._update(request_id, status="waiting")
+        return self._outcome(request_id)  # on_decision recorded any decision before that call returned
 
     @handler
     async def on_decision(self, message: Decision, ctx: MessageContext) -> Done:
@@ -103,9 +106,9 @@ class Employee(Agent):
             self.refused.append({"request_id": message.request_id, "from": str(ctx.sender or "driver")})
             raise NotAuthorized(f"{who(ctx)} may not decide for {self.id}: only {self.manager} decides")
         record = self.requests.get(message.request_id)
-        if record is None or record["status"] not in ("pending", "approved", "rejected"):
+        if record is None or record["status"] not in ("pending", "waiting", "approved", "rejected"):
             return Done(request_id=message.request_id, ok=False, reason="no such pending request")
-        if record["status"] == "pending":  # a redelivered decision changes nothing
+        if record["status"] in ("pending", "waiting"):  # a redelivered decision changes nothing
             status = "approved" if message.approved else "rejected"
             self._finish(message.request_id, status, message.reason)
             if message.approved:
@@ -166,7 +169,7 @@ class Employee(Agent):
 
     def _outcome(self, request_id: str) -> RequestOutcome:
         record = self.requests[request_id]
-        status = record["status"] if record["status"] in ("approved", "rejected") else "rejected"
+        status = record["status"] if record["status"] in ("approved", "rejected", "waiting") else "rejected"
         reason = "cancelled" if record["status"] == "cancelled" else record["reason"]  # said to a late retry
         return RequestOutcome(request_id=request_id, employee=self.id.key, status=status,
                               reason=reason, detail=record["detail"], days=record["days"],

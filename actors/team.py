@@ -8,8 +8,10 @@ from cluster import Agent, MessageContext, handler
 
 from ._config import org_of
 from ._guard import managers_of, refuse_unless
+from .audit import TeamCover
 from .coverage import TeamCalendar
 from .messages import CancelReservation, Confirm, Done, Reserve, Reserved
+from .queries import CheckCover
 
 __all__ = ["Team", "team_report"]
 
@@ -48,6 +50,13 @@ class Team(Agent):
         result = self.calendar.reserve(message.request_id, message.employee, message.days)
         return Reserved(request_id=message.request_id, team=self.id.key, ok=result.ok, reason=result.reason,
                         day=result.day, cover=cover)
+
+    @handler
+    async def on_check_cover(self, message: CheckCover, ctx: MessageContext) -> TeamCover:
+        refuse_unless(ctx.sender in managers_of(org_of(self.config), [message.employee]), ctx,
+                      f"read the cover of {self.id} for {message.employee}", "only the employee's manager reads it")
+        cover = self.calendar.cover(message.employee, message.days)
+        return TeamCover(team=self.id.key, reserved=message.request_id in self.calendar.reservations, days=cover)
 
     @handler
     async def on_confirm(self, message: Confirm, ctx: MessageContext) -> Done:

@@ -1,6 +1,10 @@
 """Many concurrent PTO requests, then the invariant check on state read back from the agents.
 
     python -m scenarios.pto_load --requests 5000 --employees 200 --concurrency 1000 --seed 7 [--json PATH]
+
+A share of the requests (``--review-share``) is long enough that the org's review rule leaves it to the
+manager: the request answers ``waiting``, and the driver then decides it as its manager would
+(``Review``, approving the planned share), so the manager's review runs at scale too.
 """
 
 from __future__ import annotations
@@ -13,19 +17,31 @@ from datetime import datetime, timezone
 from typing import Any
 
 from actors.invariants import check, collect
-from actors.messages import RequestTimeOff
+from actors.messages import RequestOutcome, RequestTimeOff, Review
 from actors.org import Org
 from cluster import AgentId, Runtime
 
 from ._bench_agents import raw_pipelined
-from ._common import add_common_flags, connect, guarded, machine, print_table, write_json
+from ._common import add_common_flags, connect, guarded, machine, print_table, share, write_json
 from ._load import Recorder, ResourceWatch, percentile, settle
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, load_org, start_app, state_dir
 
 
-async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
-    """Keep exactly ``concurrency`` requests in flight until the plan is done; returns the wall time."""
+async def decide(rt: Runtime, org: Org, planned: PlannedRequest, outcome: RequestOutcome) -> RequestOutcome:
+    """The request's final outcome: a waiting one is decided first, as the plan says its manager would."""
+    if outcome.status != "waiting":
+        return outcome
+    manager = AgentId("manager", org.manager_of(planned.employee))
+    decision = await rt.send(manager, Review(request_id=planned.request_id, approve=planned.approve,
+                                             reason="" if planned.approve else "too long for now"), timeout=300)
+    return outcome.model_copy(update={"status": "approved" if decision.approved else "rejected",
+                                      "reason": decision.reason})
+
+
+async def drive(rt: Runtime, org: Org, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
+    """Keep exactly ``concurrency`` requests in flight until the plan is done (a request that waits for its
+    manager stays in flight until they decide); returns the wall time."""
     pending = iter(plan)
 
     async def worker() -> None:
@@ -34,7 +50,8 @@ async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recor
             try:
                 outcome = await rt.send(AgentId("employee", planned.employee),
                                         RequestTimeOff(request_id=planned.request_id, text=planned.text), timeout=300)
-                recorder.done(started, outcome, None)
+                recorder.reviewed += outcome.status == "waiting"
+                recorder.done(started, await decide(rt, org, planned, outcome), None)
             except Exception as exc:  # counted and reported: the checker will name the request
                 recorder.done(started, None, exc)
 
@@ -44,11 +61,11 @@ async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recor
     return time.perf_counter() - start
 
 
-async def run_load(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder,
+async def run_load(rt: Runtime, org: Org, plan: list[PlannedRequest], concurrency: int, recorder: Recorder,
                    watch: ResourceWatch) -> float:
     sampler = asyncio.ensure_future(watch.run())
     try:
-        return await drive(rt, plan, concurrency, recorder)
+        return await drive(rt, org, plan, concurrency, recorder)
     finally:
         sampler.cancel()
 
@@ -61,11 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true",
                         help="start timing with no host created and no agent active (the default warms them up)")
     parser.add_argument("--plot", default=None, help="write latency and completions over time to this PNG")
+    parser.add_argument("--review-share", type=share, default=0.1,
+                        help="share of requests long enough to wait for the manager (default 0.1)")
     add_org_flags(parser, employees=200)
     add_common_flags(parser)
     args = parser.parse_args(argv)
     org = load_org(args)
-    plan = request_mix(org, args.requests, args.seed)
+    plan = request_mix(org, args.requests, args.seed, review_share=args.review_share)
     rt = connect(args, "pto-load", state_dir(args, "pto_load"))
     try:
         start_app(rt, org, args, "pto_load")
@@ -79,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline = raw_pipelined(2.0, 1000)  # this machine, this minute: the yardstick for the ratio
         recorder, watch = Recorder(len(plan)), ResourceWatch(rt)
         watch.sample()  # the CPU each process has spent before the clock starts
-        wall = asyncio.run(run_load(rt, plan, args.concurrency, recorder, watch))
+        wall = asyncio.run(run_load(rt, org, plan, args.concurrency, recorder, watch))
         recorder.bar.close()
         stats = settle(rt, watch)
         results = check(org, collect(rt, org), {p.request_id: p.employee for p in plan})
@@ -106,6 +125,7 @@ def figures(args: argparse.Namespace, org: Org, wall: float, recorder: Recorder,
         "machine": machine(),
         "command": "python -m scenarios.pto_load " + " ".join(sys.argv[1:]),
         "requests": args.requests, "concurrency": args.concurrency, "hosts": args.hosts, "seed": args.seed,
+        "review_share": args.review_share, "reviewed_by_manager": recorder.reviewed,
         "employees": len(org.employees), "placement": args.placement, "cold_start": args.cold,
         "wall_s": wall,
         "requests_per_s": args.requests / wall,
@@ -136,6 +156,7 @@ def print_report(report: dict[str, Any]) -> None:
         ("wall time, s", report["wall_s"]),
         *[(f"latency {q}, s", v) for q, v in latency.items()],
         *[(f"outcome {k}", v) for k, v in report["outcomes"].items()],
+        ("waited for the manager (then decided)", report["reviewed_by_manager"]),
         ("messages routed by the bus", messages["routed_by_bus"]),
         ("messages delivered in-process", messages["delivered_in_process"]),
         ("deliveries/s", messages["deliveries_per_s"]),

@@ -26,7 +26,7 @@ def test_the_driver_never_has_more_than_its_concurrency_in_flight(runtime: Runti
     watcher.start()
     try:
         recorder = Recorder(len(plan))
-        asyncio.run(drive(runtime, plan, 7, recorder))
+        asyncio.run(drive(runtime, app.org, plan, 7, recorder))
     finally:
         done.set()
         watcher.join()
