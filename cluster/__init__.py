@@ -3,6 +3,7 @@
 from ._agent import Agent, MessageContext, handler
 from ._agent_id import AgentId
 from ._errors import (
+    Backpressure,
     BusUnavailable,
     DeliveryTimeout,
     DuplicateRegistration,
@@ -30,6 +31,7 @@ __all__ = [
     "DEAD_LETTER_TOPIC",
     "Agent",
     "AgentId",
+    "Backpressure",
     "BusUnavailable",
     "DeadLetter",
     "Dedicated",
