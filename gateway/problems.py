@@ -53,6 +53,10 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         return Problem(exc.status_code, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {})).response()
 
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:  # a bug: said as a problem, not a page
+        return Problem(500, "Internal error", f"{type(exc).__name__}: {exc}").response()
+
     app.add_exception_handler(Problem, problem)
+    app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer
 
 from actors.org import Org
 
@@ -48,7 +48,7 @@ class Tokens:
     def verify(self, token: str) -> Person:
         try:
             claims = self._signer.loads(token)
-        except BadSignature:
+        except BadData:
             raise InvalidToken("the bearer token is not one this gateway signed") from None
         person = self._people.get(claims.get("sub", "") if isinstance(claims, dict) else "")
         if person is None:
