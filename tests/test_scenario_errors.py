@@ -91,7 +91,7 @@ def test_pto_request_puts_a_pydantic_complaint_on_one_line(tmp_path: Path, org_d
     assert line.startswith("pto_request: org file ") and "today" in line
 
 
-@pytest.mark.parametrize("name", ["pto_load", "pto_chaos", "pto_request"])
+@pytest.mark.parametrize("name", ["pto_load", "pto_chaos", "pto_request", "pto_serve"])
 def test_a_run_directory_from_another_seed_is_refused(tmp_path: Path, name: str) -> None:
     run = tmp_path / "run"
     run.mkdir()
