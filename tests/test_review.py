@@ -45,7 +45,7 @@ def org_file(tmp_path: Path, review: dict[str, object] | None) -> Path:
 
 
 def start_reviewed(rt: Runtime, tmp_path: Path) -> App:
-    return start(rt, tmp_path, "--org", str(org_file(tmp_path, {"auto_approve_days": 2})), "--hosts", "2")
+    return start(rt, tmp_path, "--org", str(org_file(tmp_path, {"auto_approve_days": 2})), "--hosts", "1")
 
 
 @pytest.fixture
