@@ -9,11 +9,12 @@ from cluster import AgentId, MessageContext, NotAuthorized, Principal
 from .messages import TimeOffCancelled, TimeOffNotice
 from .org import Org
 
-__all__ = ["EMPLOYEE_SERVICES", "PTO_SERVICE", "check_notice", "check_speaks_for", "managers_of", "refuse_unless",
-           "who"]
+__all__ = ["EMPLOYEE_SERVICES", "GATEWAY_SERVICE", "PTO_SERVICE", "check_notice", "check_speaks_for", "for_a_person",
+           "managers_of", "refuse_unless", "who"]
 
 PTO_SERVICE = Principal.service("pto")  # what the scenarios connect as, to ask and cancel for every employee
-EMPLOYEE_SERVICES = frozenset({PTO_SERVICE})  # the services granted to act for employees
+GATEWAY_SERVICE = Principal.service("gateway")  # the HTTP gateway, which checks the person's token first
+EMPLOYEE_SERVICES = frozenset({PTO_SERVICE, GATEWAY_SERVICE})  # the services granted to act for employees
 
 
 def who(ctx: MessageContext) -> str:
@@ -31,6 +32,13 @@ def check_speaks_for(ctx: MessageContext, employee: AgentId, what: str) -> None:
     services = ", ".join(sorted(map(str, EMPLOYEE_SERVICES)))
     refuse_unless(False, ctx, f"{what} of {employee}",
                   f"only user/{employee.key} or a service acting for employees ({services}) may")
+
+
+def for_a_person(ctx: MessageContext) -> bool:
+    """A driver that acts for people (a service granted to act for employees, which checked the person at its own
+    door), or the namespace's admin: what a person does or reads in person comes only from one of them."""
+    principal = ctx.principal if ctx.sender is None else None
+    return principal is not None and (principal in EMPLOYEE_SERVICES or principal.is_admin())
 
 
 def refuse_unless(allowed: bool, ctx: MessageContext, what: str, rule: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId, TypeSubscription
 
-from .messages import TimeOffCancelled, TimeOffNotice
+from .messages import TimeOffCancelled, TimeOffNotice, Waiting
 from .org import Org
 from .policy import pto_policy
 
@@ -32,7 +32,7 @@ def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_d
     placement = Sharded(hosts, pool="pto", groups=department_groups(org) if by_department else {})
     for agent_type, path in (AGENT_TYPES | (agent_types or {})).items():
         rt.register(agent_type, path, placement=placement, config=config)
-    rt.register_message(TimeOffNotice, TimeOffCancelled)
+    rt.register_message(TimeOffNotice, TimeOffCancelled, Waiting)  # Waiting: the manager's second kind of answer
     if policy:
         rt.intercept(pto_policy(org))
     rt.subscribe(

@@ -24,13 +24,19 @@ from .messages import (
     ResolvedDates,
     TimeOffCancelled,
     TimeOffNotice,
+    Waiting,
 )
 from .org import Employee as Profile
+from .queries import GetRequests, Requests, RequestView
 
-__all__ = ["Employee", "employee_report"]
+__all__ = ["Employee", "RequestIdReused", "employee_report"]
 
 TERMINAL = ("approved", "rejected", "cancelled")
 REQUESTS = DeltaCounter("raybus_pto_requests", "PTO requests by terminal outcome", ("status", "reason"))
+
+
+class RequestIdReused(ValueError):
+    """A request id this employee already has, asked again with other words: one id, one request."""
 
 
 class Employee(Agent):
@@ -59,14 +65,18 @@ class Employee(Agent):
     async def on_request(self, message: RequestTimeOff, ctx: MessageContext) -> RequestOutcome:
         check_speaks_for(ctx, self.id, f"ask for time off ({message.request_id!r})")
         request_id = message.request_id
+        asked = self.requests.get(request_id, {}).get("text", message.text)  # records before texts were kept: as now
+        if asked != message.text:
+            raise RequestIdReused(f"request {request_id!r} of {self.id.key} was asked as {asked!r}, not "
+                                  f"{message.text!r}")
         if request_id in self._in_flight:  # a retried request gets the answer of the first
             await self._in_flight[request_id].wait()
             return self._outcome(request_id)
-        if self.requests.get(request_id, {}).get("status") in TERMINAL:
+        if self.requests.get(request_id, {}).get("status") in (*TERMINAL, "waiting"):
             return self._outcome(request_id)
         # new, or begun by an earlier life of this agent that crashed: (re)run it; every step is idempotent
         self.requests.setdefault(request_id, {"status": "resolving", "days": [], "reason": None, "detail": None,
-                                              "balance": None})
+                                              "balance": None, "text": message.text, "history": ["resolving"]})
         self._in_flight[request_id] = asyncio.Event()
         try:
             return await self._request(message, ctx)
@@ -95,8 +105,10 @@ class Employee(Agent):
         if not hold.ok:
             return self._finish(request_id, "rejected", hold.reason or "refused")
         self._update(request_id, status="pending")
-        await ctx.send(self.manager, PtoRequest(request_id=request_id, employee=me.id, days=resolved.days))
-        return self._outcome(request_id)  # on_decision recorded the decision before that call returned
+        answer = await ctx.send(self.manager, PtoRequest(request_id=request_id, employee=me.id, days=resolved.days))
+        if isinstance(answer, Waiting) and not self._decided(request_id):  # a quick decision may be in already
+            self._update(request_id, status="waiting")
+        return self._outcome(request_id)  # on_decision recorded any decision before that call returned
 
     @handler
     async def on_decision(self, message: Decision, ctx: MessageContext) -> Done:
@@ -104,9 +116,9 @@ class Employee(Agent):
             self.refused.append({"request_id": message.request_id, "from": who(ctx)})
             raise NotAuthorized(f"{who(ctx)} may not decide for {self.id}: only {self.manager} decides")
         record = self.requests.get(message.request_id)
-        if record is None or record["status"] not in ("pending", "approved", "rejected"):
+        if record is None or record["status"] not in ("pending", "waiting", "approved", "rejected"):
             return Done(request_id=message.request_id, ok=False, reason="no such pending request")
-        if record["status"] == "pending":  # a redelivered decision changes nothing
+        if record["status"] in ("pending", "waiting"):  # a redelivered decision changes nothing
             status = "approved" if message.approved else "rejected"
             self._finish(message.request_id, status, message.reason)
             if message.approved:
@@ -138,6 +150,16 @@ class Employee(Agent):
                                               days=record["days"]), ctx)
         return Cancelled(request_id=request_id, ok=True)
 
+    # Read-only and answered at once: it may run while a request or a cancel of this employee is under way.
+    @handler(interleave=True)
+    async def on_requests(self, message: GetRequests, ctx: MessageContext) -> Requests:
+        if ctx.sender is not None:
+            raise NotAuthorized(f"{who(ctx)} may not read the requests of {self.id}: only a driver acting for a "
+                                "person reads them")
+        wanted = [message.request_id] if message.request_id is not None else sorted(self.requests)
+        return Requests(employee=self.id.key, requests=[_view(rid, self.requests[rid]) for rid in wanted
+                                                        if rid in self.requests])
+
     @handler
     async def on_notice(self, message: TimeOffNotice, ctx: MessageContext) -> None:
         check_notice(message, ctx, self.id)
@@ -165,14 +187,17 @@ class Employee(Agent):
 
     def _outcome(self, request_id: str) -> RequestOutcome:
         record = self.requests[request_id]
-        status = record["status"] if record["status"] in ("approved", "rejected") else "rejected"
+        status = record["status"] if record["status"] in ("approved", "rejected", "waiting") else "rejected"
         reason = "cancelled" if record["status"] == "cancelled" else record["reason"]  # said to a late retry
         return RequestOutcome(request_id=request_id, employee=self.id.key, status=status,
                               reason=reason, detail=record["detail"], days=record["days"],
                               balance=record["balance"])
 
     def _update(self, request_id: str, **changes: Any) -> dict[str, Any]:
-        record = self.requests[request_id] = self.requests[request_id] | changes
+        record = self.requests[request_id]
+        if changes.get("status", record["status"]) != record["status"]:  # each status it had, for whoever watches
+            changes["history"] = [*record.get("history", [record["status"]]), changes["status"]]
+        record = self.requests[request_id] = record | changes
         return record
 
     def _heard(self, key: str) -> None:
@@ -189,6 +214,12 @@ class Employee(Agent):
     @inspectable
     def report(self) -> dict[str, Any]:
         return employee_report(self.requests, self.task_notices, self.refused)
+
+
+def _view(request_id: str, record: dict[str, Any]) -> RequestView:
+    return RequestView(request_id=request_id, text=record.get("text"), status=record["status"],
+                       reason=record["reason"], detail=record["detail"], days=record["days"],
+                       balance=record["balance"], history=record.get("history", [record["status"]]))
 
 
 def employee_report(requests: dict[str, dict[str, Any]], task_notices: dict[str, int],

@@ -8,9 +8,10 @@ from typing import Any
 from cluster import Agent, AgentId, MessageContext, handler, inspectable
 
 from ._config import org_of
-from ._guard import managers_of, refuse_unless
+from ._guard import for_a_person, managers_of, refuse_unless
 from .hr_store import HrStore
 from .messages import Commit, Done, HoldPlaced, PlaceHold, Release, RevokeApproval
+from .queries import Balance, GetBalance
 
 __all__ = ["Hr", "hr_db_path", "hr_report"]
 
@@ -71,6 +72,15 @@ class Hr(Agent):
     async def on_revoke(self, message: RevokeApproval, ctx: MessageContext) -> Done:
         self._check_decider(message, ctx)
         return _done(message.request_id, self.store.cancel(message.request_id, _sender(ctx)))
+
+    @handler
+    async def on_balance(self, message: GetBalance, ctx: MessageContext) -> Balance:
+        employee = org_of(self.config).employees.get(message.employee)
+        refuse_unless(for_a_person(ctx) and employee is not None and employee.department == self.id.key, ctx,
+                      f"read the balance of {message.employee} at {self.id}",
+                      "only a driver acting for a person reads a balance of the department")
+        return Balance(employee=message.employee, balance=self.store.balance(message.employee),
+                       held=self.store.held_days(message.employee), available=self.store.available(message.employee))
 
     @inspectable
     def snapshot(self) -> dict[str, Any]:

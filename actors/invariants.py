@@ -16,6 +16,8 @@ __all__ = [
     "AUDIT",
     "CANCELS",
     "NOTICES",
+    "OUTCOME",
+    "WAITING",
     "DriverAnswers",
     "InvariantResult",
     "Snapshot",
@@ -27,17 +29,20 @@ NOTICES = "each approved notice reached each recipient exactly once, rejected on
 CANCELS = "each cancellation notice reached the approval's audience exactly once, others none"
 ANSWERS = "every answer the driver received equals the employee's record"
 AUDIT = "one audit row per decision, naming the employee's manager as decider"
+OUTCOME = "every request has exactly one outcome: terminal, or waiting for its manager"
+WAITING = "every waiting request holds its days in hr and its cover in each team, and is in its manager's inbox"
 
 
 @dataclass
 class Snapshot:
-    """Final state: by department (hr), team, department (notifier) and employee."""
+    """Final state: by department (hr), team, department (notifier), employee and manager."""
 
     hr: dict[str, dict[str, Any]] = field(default_factory=dict)
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)
     notifiers: dict[str, dict[str, int]] = field(default_factory=dict)
     employees: dict[str, dict[str, Any]] = field(default_factory=dict)
     cancellations: dict[str, dict[str, int]] = field(default_factory=dict)  # by department (notifier)
+    managers: dict[str, dict[str, Any]] = field(default_factory=dict)  # their decisions and their inbox
 
 
 @dataclass
@@ -69,6 +74,7 @@ def collect(rt: Runtime, org: Org) -> Snapshot:
         notifiers={d: rt.inspect(AgentId("notifier", d), "received") for d in org.departments},
         employees={e: rt.inspect(AgentId("employee", e), "report") for e in org.employees},
         cancellations={d: rt.inspect(AgentId("notifier", d), "cancelled") for d in org.departments},
+        managers={m: rt.inspect(AgentId("manager", m), "report") for m in org.managers},
     )
 
 
@@ -89,7 +95,7 @@ def check(org: Org, snap: Snapshot, requested: dict[str, str],
         _result("no day committed twice for one employee", _double_commits(hr_requests)),
         _result("every team keeps its minimum on duty", _coverage(org, hr_requests)
                 + [v for report in snap.teams.values() for v in report["violations"]]),
-        _result("every request has exactly one terminal outcome", _outcomes(requested, outcomes)
+        _result(OUTCOME, _outcomes(requested, outcomes)
                 + [f"{rid}: recorded by {', '.join(e for e, _ in records)}" for rid, records in recorded.items()
                    if len(records) > 1]),
         _result("a rejected request leaves no hold and no reservation", _leftovers(snap, outcomes, hr_requests)),
@@ -97,6 +103,7 @@ def check(org: Org, snap: Snapshot, requested: dict[str, str],
         _result(NOTICES, _notices(org, snap, outcomes, cancelled=False)),
         _result(CANCELS, _notices(org, snap, outcomes, cancelled=True)),
         _result(AUDIT, _audit(org, hr_requests, [row for dept in snap.hr.values() for row in dept["decisions"]])),
+        _result(WAITING, _waiting(org, snap, outcomes, hr_requests)),
     ] + ([] if answers is None else [_result(ANSWERS, _answers(snap, requested, answers))])
 
 
@@ -104,10 +111,10 @@ def _result(name: str, violations: list[str]) -> InvariantResult:
     return InvariantResult(name, len(violations), violations[0] if violations else "")
 
 
-def _committed(hr_requests: dict[str, tuple]) -> dict[str, list[str]]:
+def _committed(hr_requests: dict[str, tuple], statuses: tuple[str, ...] = ("committed",)) -> dict[str, list[str]]:
     by_employee: dict[str, list[str]] = defaultdict(list)
     for employee, status, days in hr_requests.values():
-        if status == "committed":
+        if status in statuses:
             by_employee[employee].extend(days)
     return by_employee
 
@@ -133,9 +140,10 @@ def _double_commits(hr_requests: dict[str, tuple]) -> list[str]:
 
 
 def _coverage(org: Org, hr_requests: dict[str, tuple]) -> list[str]:
-    """Recomputed from the ledger's committed days, independently of the teams' own calendars."""
+    """Recomputed from hr's committed days and held ones (a request waiting for its manager holds its cover),
+    independently of the teams' own calendars."""
     off: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for employee, days in _committed(hr_requests).items():
+    for employee, days in _committed(hr_requests, ("committed", "held")).items():
         for team in org.employees[employee].teams:
             for day in days:
                 off[(team, day)].add(employee)
@@ -147,26 +155,28 @@ def _coverage(org: Org, hr_requests: dict[str, tuple]) -> list[str]:
 def _outcomes(requested: dict[str, str], outcomes: dict[str, tuple[str, str]]) -> list[str]:
     problems = [f"{rid} ({employee}): no outcome" for rid, employee in requested.items() if rid not in outcomes]
     problems += [f"{rid}: still {status}" for rid, (_, status) in outcomes.items()
-                 if status not in ("approved", "rejected", "cancelled")]
+                 if status not in ("approved", "rejected", "cancelled", "waiting")]
     problems += [f"{rid}: recorded by {employee}, asked of {requested[rid]}" for rid, (employee, _) in outcomes.items()
                  if rid in requested and requested[rid] != employee]
     return problems
 
 
 def _leftovers(snap: Snapshot, outcomes: dict[str, tuple], hr_requests: dict[str, tuple]) -> list[str]:
+    """Only an approved request keeps a confirmed reservation, and only a waiting one a hold and tentative
+    reservations (``_waiting`` checks those)."""
     problems = [f"{rid} ({employee}): hold still held" for rid, (employee, status, _) in hr_requests.items()
-                if status == "held"]
+                if status == "held" and outcomes.get(rid, ("", ""))[1] != "waiting"]
+    kept = {"approved": "confirmed", "waiting": "tentative"}
     for team, report in snap.teams.items():
         for rid, reservation in report["state"]["reservations"].items():
-            approved = outcomes.get(rid, ("", ""))[1] == "approved"
-            if reservation["status"] != "confirmed" or not approved:
+            if reservation["status"] != kept.get(outcomes.get(rid, ("", ""))[1]):
                 problems.append(f"team {team}: reservation {rid} is {reservation['status']}, request "
                                 f"{outcomes.get(rid, ('', 'unknown'))[1]}")
     return problems
 
 
 def _agreement(outcomes: dict[str, tuple], hr_requests: dict[str, tuple]) -> list[str]:
-    expected = {"approved": "committed", "cancelled": "cancelled"}
+    expected = {"approved": "committed", "cancelled": "cancelled", "waiting": "held"}
     problems = []
     for rid, (_, status) in outcomes.items():
         in_hr = hr_requests.get(rid, (None, None, None))[1]
@@ -263,4 +273,30 @@ def _answers(snap: Snapshot, requested: dict[str, str], answers: DriverAnswers) 
         if told["ok"] != (record["status"] == "cancelled"):
             problems.append(f"{rid}: driver's cancel answered ok={told['ok']} ({told.get('reason')}), employee "
                             f"recorded {record['status']}")
+    return problems
+
+
+def _waiting(org: Org, snap: Snapshot, outcomes: dict[str, tuple], hr_requests: dict[str, tuple]) -> list[str]:
+    """A request its employee records as waiting is held in hr and reserved (tentatively) in each of the
+    employee's teams, for the days the employee recorded, and listed in its manager's inbox; an inbox lists
+    nothing else."""
+    problems = []
+    inboxes = {(m, rid): item for m, report in snap.managers.items() for rid, item in report["waiting"].items()}
+    for rid, (employee, status) in sorted(outcomes.items()):
+        if status != "waiting":
+            continue
+        days = snap.employees[employee]["records"][rid]["days"]
+        if hr_requests.get(rid) != (employee, "held", days):
+            problems.append(f"{rid} ({employee}) waits, but hr has {hr_requests.get(rid)}, not held for {days}")
+        for team in org.employees[employee].teams:
+            reservation = snap.teams.get(team, {}).get("state", {}).get("reservations", {}).get(rid)
+            if reservation is None or (reservation["status"], reservation["days"]) != ("tentative", days):
+                problems.append(f"{rid} ({employee}) waits, but team {team} has {reservation}, not {days} tentative")
+        manager = org.employees[employee].manager
+        if inboxes.get((manager, rid)) != {"employee": employee, "days": days}:
+            problems.append(f"{rid} ({employee}) waits, but manager {manager}'s inbox has "
+                            f"{inboxes.get((manager, rid))}")
+    problems += [f"{rid} in manager {m}'s inbox, but {item['employee']} has it "
+                 f"{outcomes.get(rid, ('', 'unknown'))[1]}" for (m, rid), item in sorted(inboxes.items())
+                 if outcomes.get(rid, ("", ""))[1] != "waiting"]
     return problems

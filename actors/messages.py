@@ -2,7 +2,9 @@
 
 1. employee → dates: ``ResolveDates`` → ``ResolvedDates``
 2. employee → hr: ``PlaceHold`` → ``HoldPlaced``
-3. employee → manager: ``PtoRequest`` → ``Decision``
+3. employee → manager: ``PtoRequest`` → ``Decision``, or ``Waiting`` when the org's review rule
+   (``actors.review``) leaves it to the manager in person; they answer later with ``Review`` (a driver →
+   manager), and the manager goes on from step 4 (cover checked again) to 7
 4. manager → each team of the employee: ``Reserve`` → ``Reserved`` (with each day's cover)
 5. manager → hr ``Commit``/``Release`` (with the ``DecisionAudit``), → teams ``Confirm``/``CancelReservation``
    → ``Done``
@@ -38,9 +40,11 @@ __all__ = [
     "Reserved",
     "ResolveDates",
     "ResolvedDates",
+    "Review",
     "RevokeApproval",
     "TimeOffCancelled",
     "TimeOffNotice",
+    "Waiting",
 ]
 
 MAX_TEXT = 200
@@ -60,10 +64,10 @@ class RequestTimeOff(_Message):
 
 
 class RequestOutcome(_Message):
-    """The employee's answer to ``RequestTimeOff``: one terminal outcome per request."""
+    """The employee's answer to ``RequestTimeOff``: a terminal outcome, or ``waiting`` for the manager."""
 
     employee: str
-    status: Literal["approved", "rejected"]
+    status: Literal["approved", "rejected", "waiting"]
     reason: str | None = None
     detail: str | None = None  # what the reason is about, e.g. the date phrase that could not be read
     days: list[date] = []
@@ -96,6 +100,18 @@ class PtoRequest(_Message):
 
     employee: str
     days: list[date]
+
+
+class Waiting(_Message):
+    """Manager → employee, the answer to ``PtoRequest`` when the manager reviews it in person: its days
+    are held and its cover reserved until they decide."""
+
+
+class Review(_Message):
+    """The manager in person (through a driver) → their manager agent: the decision on a waiting request."""
+
+    approve: bool
+    reason: str = Field("", max_length=MAX_TEXT)
 
 
 class Reserve(_Message):

@@ -1,5 +1,6 @@
 """The organisation: departments, teams with a cover rule, managers, employees (some in two teams),
-shared tasks, starting balances, the country for public holidays and a reference "today".
+shared tasks, starting balances, the country for public holidays, a reference "today" and the review rule
+(``actors.review``: which requests wait for the manager).
 
 Generated from a seed (the same seed gives the same org) or loaded from a JSON file."""
 
@@ -14,6 +15,8 @@ from typing import Annotated
 
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from .review import ReviewRule
 
 __all__ = ["DuplicateMember", "Employee", "Manager", "ManagerIdMismatch", "Org", "OrgError", "OrgFileError",
            "OrgRefused", "Team", "UnknownCountry", "UnknownEmployee"]
@@ -96,6 +99,7 @@ class Org(_Frozen):
     managers: dict[str, Manager]
     employees: dict[str, Employee]
     tasks: dict[str, list[Id]]
+    review: ReviewRule = ReviewRule()  # which requests wait for the manager; an org file may leave it out
 
     @model_validator(mode="after")
     def _references_hold(self) -> Org:
@@ -200,10 +204,11 @@ class Org(_Frozen):
     # --- generation ---------------------------------------------------------------------------
     @classmethod
     def generate(cls, seed: int, employees: int = 200, team_size: int = 8, country: str = "US",
-                 today: date = date(2026, 11, 24)) -> Org:
+                 today: date = date(2026, 11, 24), review: ReviewRule | None = None) -> Org:
         """A deterministic org: teams of about ``team_size`` (cover rule 1 to half the team), a manager per
         team, about one team per 3.5 in a department, one employee in five also in a second team of their
-        department, tasks shared by 2 to 5 colleagues, starting balances of 5 to 25 days."""
+        department, tasks shared by 2 to 5 colleagues, starting balances of 5 to 25 days; ``review`` (default
+        ``ReviewRule()``) says which requests wait for the manager."""
         if employees < 2:
             raise ValueError("an org needs at least 2 employees")
         rng = random.Random(seed)
@@ -248,4 +253,5 @@ class Org(_Frozen):
                                    starting_balance=rng.randint(5, 25))
                        for e in people},
             tasks=tasks,
+            review=review or ReviewRule(),
         )

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 
 from cluster import Policy, PublishRule, Redact, SendRule
 
-from ._guard import EMPLOYEE_SERVICES
+from ._guard import EMPLOYEE_SERVICES, GATEWAY_SERVICE, PTO_SERVICE
 from .org import Org
 
-__all__ = ["PRIVATE_FIELDS", "pto_policy"]
+__all__ = ["GATEWAY_SERVICE", "PRIVATE_FIELDS", "PTO_SERVICE", "pto_policy"]
 
 PRIVATE_FIELDS = frozenset({"balance", "available", "reason", "detail"})
 

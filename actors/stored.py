@@ -19,6 +19,7 @@ from .employee import employee_report
 from .hr import hr_db_path, hr_report
 from .hr_store import HrStore
 from .invariants import InvariantResult, Snapshot
+from .manager import manager_report
 from .org import Org
 from .team import team_report
 
@@ -55,6 +56,7 @@ def collect_stored(org: Org, state_path: str | Path, hr_dir: str | Path) -> Snap
             notifiers={d: dict(state.get("notices", {})) for d, state in notifiers.items()},
             employees=employees,
             cancellations={d: dict(state.get("cancellations", {})) for d, state in notifiers.items()},
+            managers={m: manager_report(load(f"manager/{m}").get("decisions", {})) for m in org.managers},
         )
     finally:
         store.close()
@@ -85,9 +87,9 @@ def differences(a: Any, b: Any, where: str = "") -> list[str]:
 
 
 def same_state(name: str, first: Snapshot, second: Snapshot) -> InvariantResult:
-    """The two snapshots agree in every section (hr, teams, notifiers, cancellations, employees)."""
+    """The two snapshots agree in every section (hr, teams, notifiers, cancellations, employees, managers)."""
     by_section = {section: differences(getattr(first, section), getattr(second, section), section)
-                  for section in ("hr", "teams", "notifiers", "cancellations", "employees")}
+                  for section in ("hr", "teams", "notifiers", "cancellations", "employees", "managers")}
     found = [problem for problems in by_section.values() for problem in problems]
     where = ", ".join(f"{section} {len(problems)}" for section, problems in by_section.items() if problems)
     return InvariantResult(name, len(found), f"{found[0]} (by section: {where})" if found else "")

@@ -7,9 +7,11 @@ from typing import Any
 from cluster import Agent, MessageContext, handler, inspectable
 
 from ._config import org_of
-from ._guard import managers_of, refuse_unless
+from ._guard import for_a_person, managers_of, refuse_unless
+from .audit import TeamCover
 from .coverage import TeamCalendar
 from .messages import CancelReservation, Confirm, Done, Reserve, Reserved
+from .queries import Calendar, CheckCover, GetCalendar, ReservationView
 
 __all__ = ["Team", "team_report"]
 
@@ -48,6 +50,22 @@ class Team(Agent):
         result = self.calendar.reserve(message.request_id, message.employee, message.days)
         return Reserved(request_id=message.request_id, team=self.id.key, ok=result.ok, reason=result.reason,
                         day=result.day, cover=cover)
+
+    @handler
+    async def on_check_cover(self, message: CheckCover, ctx: MessageContext) -> TeamCover:
+        refuse_unless(ctx.sender in managers_of(org_of(self.config), [message.employee]), ctx,
+                      f"read the cover of {self.id} for {message.employee}", "only the employee's manager reads it")
+        cover = self.calendar.cover(message.employee, message.days)
+        return TeamCover(team=self.id.key, reserved=message.request_id in self.calendar.reservations, days=cover)
+
+    @handler
+    async def on_calendar(self, message: GetCalendar, ctx: MessageContext) -> Calendar:
+        refuse_unless(for_a_person(ctx), ctx, f"read the calendar of {self.id}",
+                      "only a driver acting for a person reads it")
+        reservations = [ReservationView(request_id=rid, employee=r["employee"], status=r["status"], days=r["days"])
+                        for rid, r in sorted(self.calendar.reservations.items())]
+        return Calendar(team=self.id.key, members=sorted(self.calendar.members), min_on_duty=self.calendar.min_on_duty,
+                        reservations=reservations)
 
     @handler
     async def on_confirm(self, message: Confirm, ctx: MessageContext) -> Done:

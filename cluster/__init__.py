@@ -3,6 +3,7 @@
 from ._agent import Agent, MessageContext, handler, inspectable
 from ._agent_id import AgentId
 from ._errors import (
+    Backpressure,
     BusUnavailable,
     DeliveryTimeout,
     DuplicateRegistration,
@@ -31,6 +32,7 @@ __all__ = [
     "DEAD_LETTER_TOPIC",
     "Agent",
     "AgentId",
+    "Backpressure",
     "BusUnavailable",
     "DeadLetter",
     "Dedicated",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "Backpressure",
     "BusUnavailable",
     "DeliveryTimeout",
     "DuplicateRegistration",
@@ -36,6 +37,10 @@ class InvalidMessage(RaybusError):
 
 class DeliveryTimeout(RaybusError):
     """No reply arrived before the deadline."""
+
+
+class Backpressure(DeliveryTimeout):
+    """The call waited its whole timeout for room in the send window and was never sent: try again later."""
 
 
 class BusUnavailable(RaybusError):
@@ -75,7 +80,11 @@ class HandlerError(RaybusError):
         return f"{self.remote_type}: {self.args[0]}" if self.remote_type else str(self.args[0])
 
 
-_BY_NAME = {cls.__name__: cls for cls in RaybusError.__subclasses__()}
+def _descendants(cls: type[RaybusError]) -> list[type[RaybusError]]:
+    return [found for sub in cls.__subclasses__() for found in (sub, *_descendants(sub))]
+
+
+_BY_NAME = {cls.__name__: cls for cls in _descendants(RaybusError)}
 
 
 def error_from_wire(name: str, message: str, remote_type: str, remote_traceback: str) -> RaybusError:

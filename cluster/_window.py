@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ._errors import DeliveryTimeout
+from ._errors import Backpressure
 from .constants import DEFAULT_WINDOW
 
 __all__ = ["SendWindow"]
@@ -32,7 +32,7 @@ class SendWindow:
         try:
             await asyncio.wait_for(slots.acquire(), timeout)
         except asyncio.TimeoutError:
-            raise DeliveryTimeout(f"{what}: {destination} already had {self.size} calls from this sender in "
+            raise Backpressure(f"{what}: {destination} already had {self.size} calls from this sender in "
                                   f"flight for {timeout:g}s (backpressure)") from None
 
     def leave(self, destination: str) -> None:

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 from actors.org import OrgError, UnknownEmployee
 from cluster import NotAuthorized, Runtime
 
-__all__ = ["ScenarioError", "add_common_flags", "connect", "guarded", "machine", "print_table", "write_json"]
+__all__ = ["ScenarioError", "add_common_flags", "connect", "guarded", "machine", "print_table", "share",
+           "write_json"]
 
 USAGE = 2  # the exit code of a scenario asked for something it cannot do (as argparse's own)
 Result = TypeVar("Result")
@@ -46,6 +47,14 @@ def guarded(main: Callable[[list[str] | None], Result]) -> Callable[[list[str] |
             raise SystemExit(USAGE) from None
 
     return run
+
+
+def share(text: str) -> float:
+    """An argparse type: a fraction from 0 to 1."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share from 0 to 1")
+    return value
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ class Recorder:
         self.completed_at: list[float] = []
         self.outcomes: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.reviewed = 0  # requests that waited for their manager's decision
         self.bar = tqdm(total=total, unit="req", disable=not sys.stderr.isatty(), smoothing=0.1)
 
     def done(self, started: float, outcome: RequestOutcome | None, error: BaseException | None) -> None:

@@ -1,4 +1,5 @@
-"""The request mix of a load run: fixed by the seed, spread over the coming weeks, colliding on teams."""
+"""The request mix of a load run: fixed by the seed, spread over the coming weeks, colliding on teams; a
+share of long requests that the org's review rule leaves to the manager, each with the manager's answer."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ _NONSENSE = ["whenever works", "blorp", "next Saturday", "the 31st of February"]
 
 @dataclass(frozen=True, slots=True)
 class PlannedRequest:
+    """``approve``: what the manager answers if the request waits for them (seeded, as the rest)."""
+
     request_id: str
     employee: str
     text: str
+    approve: bool = True
 
 
 def _working_day(rng: random.Random, today: date, horizon_days: int) -> date:
@@ -45,8 +49,26 @@ def _phrase(rng: random.Random, today: date, horizon_days: int) -> str:
     return f"{rng.randint(1, 3)} days starting {start.isoformat()}"
 
 
-def request_mix(org: Org, requests: int, seed: int, horizon_days: int = 60) -> list[PlannedRequest]:
+def _long_phrase(rng: random.Random, longest_auto: int) -> str:
+    """Longer than the review rule approves on its own: the manager decides."""
+    return f"{longest_auto + rng.randint(1, 3)} days starting next {rng.choice(_WEEKDAYS)}"
+
+
+def request_mix(org: Org, requests: int, seed: int, horizon_days: int = 60, review_share: float = 0.0,
+                approve_share: float = 0.75) -> list[PlannedRequest]:
+    """``review_share`` of the requests are long enough to wait for the manager (if balance and cover let
+    them get that far), who approves ``approve_share`` of those. With no review share the mix is the one
+    the same seed always gave."""
+    if not 0.0 <= review_share <= 1.0 or not 0.0 <= approve_share <= 1.0:
+        raise ValueError(f"review_share {review_share} and approve_share {approve_share} must be in [0, 1]")
     rng = random.Random(f"mix-{seed}")
     employees = sorted(org.employees)
-    return [PlannedRequest(f"r{n}", rng.choice(employees), _phrase(rng, org.today, horizon_days))
-            for n in range(requests)]
+    plan = []
+    for n in range(requests):
+        employee = rng.choice(employees)
+        if review_share and rng.random() < review_share:
+            plan.append(PlannedRequest(f"r{n}", employee, _long_phrase(rng, org.review.auto_approve_days),
+                                       approve=rng.random() < approve_share))
+        else:
+            plan.append(PlannedRequest(f"r{n}", employee, _phrase(rng, org.today, horizon_days)))
+    return plan

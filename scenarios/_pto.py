@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from actors._guard import PTO_SERVICE
 from actors.app import register_pto
 from actors.org import Org
+from actors.policy import PTO_SERVICE
 from cluster import Runtime
 
 from ._common import ScenarioError

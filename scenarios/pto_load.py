@@ -2,8 +2,17 @@
 
     python -m scenarios.pto_load --requests 5000 --employees 200 --concurrency 1000 --seed 7 [--json PATH]
 
+A share of the requests (``--review-share``) is long enough that the org's review rule leaves it to the
+manager: the request answers ``waiting``, and the driver then decides it as its manager would
+(``Review``, approving the planned share), so the manager's review runs at scale too.
+
+``--via http`` drives the same mix through the HTTP gateway on Ray Serve (``POST /v1/pto-requests`` as each
+employee, the decision route as each manager) with an async HTTP client, and first drives a no-op Serve
+endpoint the same way, in the same run, as its baseline.
+
 The requests go over a second connection, as the PTO service (``service/pto``), which the first (the
-namespace's admin, which registers the app and reads the agents back) grants.
+namespace's admin, which registers the app and reads the agents back) grants; over HTTP the gateway is its own
+principal (``service/gateway``).
 """
 
 from __future__ import annotations
@@ -12,23 +21,38 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Coroutine
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
 from actors.invariants import check, collect
-from actors.messages import RequestTimeOff
+from actors.messages import RequestOutcome, RequestTimeOff, Review
 from actors.org import Org
 from cluster import AgentId, Runtime
 
 from ._bench_agents import raw_pipelined
-from ._common import add_common_flags, connect, guarded, machine, print_table, write_json
+from ._common import add_common_flags, connect, guarded, machine, print_table, share, write_json
+from ._http_load import drive_http, noop_rate, served
 from ._load import Recorder, ResourceWatch, percentile, settle
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, as_service, load_org, start_app, state_dir
 
 
-async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
-    """Keep exactly ``concurrency`` requests in flight until the plan is done; returns the wall time."""
+async def decide(rt: Runtime, org: Org, planned: PlannedRequest, outcome: RequestOutcome) -> RequestOutcome:
+    """The request's final outcome: a waiting one is decided first, as the plan says its manager would."""
+    if outcome.status != "waiting":
+        return outcome
+    manager = AgentId("manager", org.manager_of(planned.employee))
+    decision = await rt.send(manager, Review(request_id=planned.request_id, approve=planned.approve,
+                                             reason="" if planned.approve else "too long for now"), timeout=300)
+    return outcome.model_copy(update={"status": "approved" if decision.approved else "rejected",
+                                      "reason": decision.reason})
+
+
+async def drive(rt: Runtime, org: Org, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
+    """Keep exactly ``concurrency`` requests in flight until the plan is done (a request that waits for its
+    manager stays in flight until they decide); returns the wall time."""
     pending = iter(plan)
 
     async def worker() -> None:
@@ -37,7 +61,8 @@ async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recor
             try:
                 outcome = await rt.send(AgentId("employee", planned.employee),
                                         RequestTimeOff(request_id=planned.request_id, text=planned.text), timeout=300)
-                recorder.done(started, outcome, None)
+                recorder.reviewed += outcome.status == "waiting"
+                recorder.done(started, await decide(rt, org, planned, outcome), None)
             except Exception as exc:  # counted and reported: the checker will name the request
                 recorder.done(started, None, exc)
 
@@ -47,11 +72,10 @@ async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recor
     return time.perf_counter() - start
 
 
-async def run_load(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder,
-                   watch: ResourceWatch) -> float:
+async def run_load(watch: ResourceWatch, driving: Coroutine[Any, Any, float]) -> float:
     sampler = asyncio.ensure_future(watch.run())
     try:
-        return await drive(rt, plan, concurrency, recorder)
+        return await driving
     finally:
         sampler.cancel()
 
@@ -64,11 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true",
                         help="start timing with no host created and no agent active (the default warms them up)")
     parser.add_argument("--plot", default=None, help="write latency and completions over time to this PNG")
+    parser.add_argument("--review-share", type=share, default=0.1,
+                        help="share of requests long enough to wait for the manager (default 0.1)")
+    parser.add_argument("--via", choices=("bus", "http"), default="bus",
+                        help="send the requests as a driver of the bus, or through the HTTP gateway on Ray Serve")
+    parser.add_argument("--replicas", type=int, default=1, help="gateway replicas, with --via http")
     add_org_flags(parser, employees=200)
     add_common_flags(parser)
     args = parser.parse_args(argv)
     org = load_org(args)
-    plan = request_mix(org, args.requests, args.seed)
+    plan = request_mix(org, args.requests, args.seed, review_share=args.review_share)
     rt = connect(args, "pto-load", state_dir(args, "pto_load"))
     try:
         start_app(rt, org, args, "pto_load")
@@ -79,15 +108,22 @@ def main(argv: list[str] | None = None) -> int:
             collect(rt, org)  # asks every agent for its report: creates the hosts and activates every agent
             print(f"warm-up: {len(org.employees) + len(org.teams) + 2 * len(org.departments)} agents active in "
                   f"{time.perf_counter() - started:.1f}s", flush=True)
-        baseline = raw_pipelined(2.0, 1000)  # this machine, this minute: the yardstick for the ratio
-        with as_service(rt) as service:
+        with served(rt, org, args.replicas) if args.via == "http" else nullcontext() as http, as_service(rt) as service:
+            baseline = raw_pipelined(2.0, 1000)  # this machine, this minute: the yardstick for the ratio
+            noop = [asyncio.run(noop_rate(http.noop, args.requests, args.concurrency))] if http else []
             recorder, watch = Recorder(len(plan)), ResourceWatch(service)
             watch.sample()  # the CPU each process has spent before the clock starts
-            wall = asyncio.run(run_load(service, plan, args.concurrency, recorder, watch))
+            driving = (drive_http(http.gateway, org, http.tokens, plan, args.concurrency, recorder) if http
+                       else drive(service, org, plan, args.concurrency, recorder))
+            wall = asyncio.run(run_load(watch, driving))
+            if http:  # before and after: a shared machine's load moves within minutes; the ratio takes the faster
+                noop.append(asyncio.run(noop_rate(http.noop, args.requests, args.concurrency)))
             recorder.bar.close()
             stats = settle(service, watch)
-        results = check(org, collect(rt, org), {p.request_id: p.employee for p in plan})
-        report = figures(args, org, wall, recorder, stats, watch, results, baseline)
+        # over HTTP the Idempotency-Key is the planned id, and the request id on the bus names the employee
+        requested = {(f"{p.employee}.{p.request_id}" if http else p.request_id): p.employee for p in plan}
+        results = check(org, collect(rt, org), requested)
+        report = figures(args, org, wall, recorder, stats, watch, results, baseline) | _vs_noop(args, wall, noop)
         print_report(report)
         write_json(args.json_path, report)
         if args.plot:
@@ -110,6 +146,7 @@ def figures(args: argparse.Namespace, org: Org, wall: float, recorder: Recorder,
         "machine": machine(),
         "command": "python -m scenarios.pto_load " + " ".join(sys.argv[1:]),
         "requests": args.requests, "concurrency": args.concurrency, "hosts": args.hosts, "seed": args.seed,
+        "review_share": args.review_share, "reviewed_by_manager": recorder.reviewed,
         "employees": len(org.employees), "placement": args.placement, "cold_start": args.cold,
         "wall_s": wall,
         "requests_per_s": args.requests / wall,
@@ -131,15 +168,28 @@ def figures(args: argparse.Namespace, org: Org, wall: float, recorder: Recorder,
     }
 
 
+def _vs_noop(args: argparse.Namespace, wall: float, noop: list[float]) -> dict[str, Any]:
+    """Over HTTP: the no-op endpoint's rate before and after the run, and the run's against the faster one."""
+    if not noop:
+        return {"via": args.via}
+    return {"via": args.via, "replicas": args.replicas, "noop_serve_requests_per_s": noop,
+            "requests_per_noop_request": args.requests / wall / max(noop)}
+
+
 def print_report(report: dict[str, Any]) -> None:
     latency, messages = report["latency_s"], report["messages"]
     rows = [
         ("completed requests/s", report["requests_per_s"]),
         ("raw Ray pipelined calls/s, same run", report["raw_ray_calls_per_s"]),
         ("requests/s per raw Ray call/s", report["requests_per_raw_call"]),
+        *([("no-op Serve endpoint requests/s, before / after", " / ".join(
+            f"{rate:,.0f}" for rate in report["noop_serve_requests_per_s"])),
+           ("requests/s per no-op request/s (the faster)", report["requests_per_noop_request"])]
+          if "noop_serve_requests_per_s" in report else []),
         ("wall time, s", report["wall_s"]),
         *[(f"latency {q}, s", v) for q, v in latency.items()],
         *[(f"outcome {k}", v) for k, v in report["outcomes"].items()],
+        ("waited for the manager (then decided)", report["reviewed_by_manager"]),
         ("messages routed by the bus", messages["routed_by_bus"]),
         ("messages delivered in-process", messages["delivered_in_process"]),
         ("deliveries/s", messages["deliveries_per_s"]),

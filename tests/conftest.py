@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,71 @@ def weekdays_from(start: date, n: int) -> list[date]:
             days.append(day)
         day += timedelta(days=1)
     return days
+
+
+@dataclass(frozen=True)
+class GatewayUnderTest:
+    """The PTO gateway served by Ray Serve over real HTTP, in front of the PTO app of test_pto's hand-built org
+    (whose review rule lets one day through on its own: two days wait for the manager)."""
+
+    url: str
+    org: Any
+    tokens: Any
+    rt: Any
+
+    def token(self, subject: str) -> str:
+        from gateway import Person
+
+        kind, _, key = subject.partition("/")
+        return self.tokens.issue(Person(kind, key))
+
+    def headers(self, subject: str, **more: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(subject)}", **more}
+
+
+def serve_pto(rt: Any, tmp_path: Path, port: int, name: str, route_prefix: str, **settings: Any) -> GatewayUnderTest:
+    """Register the PTO app on ``rt`` and deploy a gateway for it at ``route_prefix`` of the Serve on ``port``."""
+    from ray import serve
+    from test_pto import ORG
+
+    from actors.app import register_pto
+    from actors.org import Org
+    from actors.policy import GATEWAY_SERVICE
+    from gateway import GatewaySettings, Tokens, gateway_app
+
+    org = Org.model_validate(ORG | {"today": "2026-11-24", "review": {"auto_approve_days": 1}})
+    register_pto(rt, org, tmp_path / "hr", hosts=1)
+    gateway = GatewaySettings(namespace=rt.namespace, org_json=org.model_dump_json(),
+                              credential=rt.grant(GATEWAY_SERVICE),
+                              secret="s" * 32, **settings)
+    serve.run(gateway_app(gateway), name=name, route_prefix=route_prefix)
+    return GatewayUnderTest(f"http://127.0.0.1:{port}{route_prefix.rstrip('/')}", org, Tokens(gateway.secret, org),
+                            rt)
+
+
+@pytest.fixture(scope="session")
+def serve_http(ray_session: Any) -> Iterator[int]:
+    """Ray Serve's HTTP proxy on a free local port, for the session."""
+    import socket
+
+    from ray import serve
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    try:
+        yield port
+    finally:
+        serve.shutdown()
+
+
+@pytest.fixture(scope="session")
+def pto_gateway(serve_http: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayUnderTest]:
+    from cluster import Runtime
+
+    rt = Runtime.connect(namespace=f"gw{uuid4().hex[:10]}")
+    try:
+        yield serve_pto(rt, tmp_path_factory.mktemp("gateway"), serve_http, "pto", "/")
+    finally:
+        rt.shutdown(destroy=True)

@@ -20,7 +20,7 @@ from actors.audit import DecisionAudit
 from actors.coverage import TeamCalendar
 from actors.hr import hr_db_path, hr_report
 from actors.hr_store import HrStore
-from actors.invariants import ANSWERS, AUDIT, CANCELS, DriverAnswers, InvariantResult, Snapshot, check
+from actors.invariants import ANSWERS, AUDIT, CANCELS, WAITING, DriverAnswers, InvariantResult, Snapshot, check
 from actors.org import Org
 from actors.stored import collect_stored, same_state, state_file
 from cluster import SqliteStateStore, StateMap
@@ -29,7 +29,7 @@ from cluster._state import encode_parts
 LEDGER = "ledger reconciles and no balance is negative"
 DOUBLE = "no day committed twice for one employee"
 COVER = "every team keeps its minimum on duty"
-OUTCOME = "every request has exactly one terminal outcome"
+OUTCOME = "every request has exactly one outcome: terminal, or waiting for its manager"
 LEFTOVER = "a rejected request leaves no hold and no reservation"
 AGREE = "approved requests committed in hr, rejected ones not"
 NOTICE = "each approved notice reached each recipient exactly once, rejected ones none"
@@ -57,6 +57,7 @@ class World:
     notifiers: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     cancellations: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     answers: DriverAnswers = field(default_factory=DriverAnswers)
+    inboxes: dict[str, dict[str, dict]] = field(default_factory=lambda: defaultdict(dict))  # by manager id
 
     def hr_of(self, employee: str) -> HrStore:
         return self.stores[self.org.department_of(employee)]
@@ -99,6 +100,14 @@ class World:
         self.statuses[employee][request_id] = "rejected"
         self.told(request_id, "rejected", "coverage")
 
+    def wait(self, request_id: str, employee: str, days: list[date]) -> None:
+        """The request waits for the manager: held, reserved tentatively, in the manager's inbox."""
+        self._hold_and_reserve(request_id, employee, days)
+        self.statuses[employee][request_id] = "waiting"
+        self.told(request_id, "waiting")
+        self.inboxes[self.org.manager_of(employee)][request_id] = {"employee": employee,
+                                                                   "days": [d.isoformat() for d in days]}
+
     def refuse_hold(self, request_id: str, employee: str, days: list[date]) -> None:
         self.requested[request_id] = employee
         assert not self.hr_of(employee).place_hold(request_id, employee, days).ok
@@ -134,6 +143,7 @@ class World:
                                        for rid, status in self.statuses[e].items()},
                            "task_notices": dict(self.task_notices[e]), "refused": []} for e in self.org.employees},
             cancellations={d: dict(self.cancellations[d]) for d in self.org.departments},
+            managers={m: {"decisions": {}, "waiting": dict(self.inboxes[m])} for m in self.org.managers},
         )
 
     def check(self, snap: Snapshot | None = None, answers: DriverAnswers | None = None) -> list[InvariantResult]:
@@ -203,7 +213,7 @@ def test_a_consistent_state_passes_every_invariant(world: World) -> None:
 
     assert failing(results) == {}
     assert {r.name for r in results} == {LEDGER, DOUBLE, COVER, OUTCOME, LEFTOVER, AGREE, NOTICE, CANCELS, AUDIT,
-                                         ANSWERS}
+                                         WAITING, ANSWERS}
 
 
 def test_the_consistent_state_really_has_each_kind_of_outcome(world: World, cast: Cast) -> None:
@@ -623,3 +633,59 @@ def test_a_missing_hr_database_is_a_violation(world: World, tmp_path: Path) -> N
 def test_no_state_store_at_all_is_an_error(world: World, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no agent state store"):
         collect_stored(world.org, tmp_path / "missing.db", tmp_path)
+
+
+# --- requests waiting for their manager -----------------------------------------------------------
+@pytest.fixture
+def waiting(world: World, cast: Cast) -> World:
+    world.wait("r-waiting", cast.refused, [FRI])
+    return world
+
+
+def test_a_waiting_request_held_everywhere_passes_every_invariant(waiting: World) -> None:
+    assert failing(waiting.check()) == {}
+
+
+def test_a_waiting_request_whose_hold_is_gone_is_caught(waiting: World, cast: Cast) -> None:
+    assert waiting.hr_of(cast.refused).release("r-waiting", waiting.decision(cast.refused, [FRI], "gone"),
+                                               waiting.manager(cast.refused)).ok
+
+    found = failing(waiting.check())
+
+    assert found[WAITING].startswith(f"r-waiting ({cast.refused}) waits, but hr has ({cast.refused!r}, 'released'")
+    assert AGREE in found
+
+
+def test_a_waiting_request_without_its_tentative_reservation_is_caught(waiting: World, cast: Cast) -> None:
+    team = waiting.org.employees[cast.refused].teams[0]
+    waiting.calendars[team].cancel("r-waiting")
+
+    assert failing(waiting.check())[WAITING] == (f"r-waiting ({cast.refused}) waits, but team {team} has None, "
+                                                 f"not ['{FRI.isoformat()}'] tentative")
+
+
+def test_a_waiting_request_missing_from_its_managers_inbox_is_caught(waiting: World, cast: Cast) -> None:
+    manager = waiting.org.manager_of(cast.refused)
+    waiting.inboxes[manager].clear()
+
+    assert failing(waiting.check()) == {WAITING: f"r-waiting ({cast.refused}) waits, but manager {manager}'s "
+                                                 "inbox has None"}
+
+
+def test_an_inbox_listing_a_decided_request_is_caught(waiting: World, cast: Cast) -> None:
+    manager = waiting.org.manager_of(cast.approved)
+    waiting.inboxes[manager]["r-approved"] = {"employee": cast.approved, "days": [MON.isoformat()]}
+
+    assert failing(waiting.check()) == {WAITING: f"r-approved in manager {manager}'s inbox, but {cast.approved} "
+                                                 "has it approved"}
+
+
+def test_the_days_a_waiting_request_holds_count_against_its_teams_cover(waiting: World, cast: Cast) -> None:
+    team = waiting.org.teams[waiting.org.employees[cast.refused].teams[0]]
+    others = [m for m in team.members if m != cast.refused][:len(team.members) - team.min_on_duty]
+    for member in others:  # as many off as the team allows, besides the waiting request's hold
+        assert waiting.hr_of(member).place_hold(f"r-{member}", member, [FRI]).ok
+        assert waiting.hr_of(member).commit(f"r-{member}", waiting.decision(member, [FRI], None),
+                                            waiting.manager(member)).ok
+
+    assert failing(waiting.check())[COVER].startswith(f"team {team.id} on {FRI}: ")

@@ -106,7 +106,7 @@ def test_pto_request_names_the_namespace_that_does_not_know_its_credential(tmp_p
                     "or revoked)")
 
 
-@pytest.mark.parametrize("name", ["pto_load", "pto_chaos", "pto_request"])
+@pytest.mark.parametrize("name", ["pto_load", "pto_chaos", "pto_request", "pto_serve"])
 def test_a_run_directory_from_another_seed_is_refused(tmp_path: Path, name: str) -> None:
     run = tmp_path / "run"
     run.mkdir()

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 import sample_agents as sa
 
-from cluster import AgentId, DeliveryTimeout, Runtime, Sharded
+from cluster import AgentId, Backpressure, Runtime, Sharded
 from cluster._window import SendWindow
 
 COUNTER = AgentId("counter", "slow")
@@ -32,13 +32,13 @@ def test_a_call_past_the_window_waits_for_one_to_leave() -> None:
     assert asyncio.run(scenario()) == ["a", "b", "c"]
 
 
-def test_a_call_that_finds_no_room_within_its_timeout_says_which_host_was_full() -> None:
+def test_a_call_that_finds_no_room_within_its_timeout_is_backpressure_naming_the_full_host() -> None:
     async def scenario() -> None:
         window = SendWindow(1)
         await window.enter("pool:x.0", 1.0, "first")
         await window.enter("pool:x.0", 0.05, "Add to counter/c1")
 
-    with pytest.raises(DeliveryTimeout, match=r"Add to counter/c1: pool:x.0 already had 1 calls"):
+    with pytest.raises(Backpressure, match=r"Add to counter/c1: pool:x.0 already had 1 calls"):
         asyncio.run(scenario())
 
 
