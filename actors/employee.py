@@ -9,7 +9,7 @@ from typing import Any
 from cluster import Agent, AgentId, DeltaCounter, MessageContext, NotAuthorized, StateMap, TopicId, handler, inspectable
 
 from ._config import org_of
-from ._guard import check_notice, check_speaks_for, who
+from ._guard import check_notice, check_speaks_for, for_a_person, refuse_unless, who
 from .messages import (
     Cancelled,
     CancelRequest,
@@ -153,9 +153,8 @@ class Employee(Agent):
     # Read-only and answered at once: it may run while a request or a cancel of this employee is under way.
     @handler(interleave=True)
     async def on_requests(self, message: GetRequests, ctx: MessageContext) -> Requests:
-        if ctx.sender is not None:
-            raise NotAuthorized(f"{who(ctx)} may not read the requests of {self.id}: only a driver acting for a "
-                                "person reads them")
+        refuse_unless(for_a_person(ctx), ctx, f"read the requests of {self.id}",
+                      "only a driver acting for a person reads them")
         wanted = [message.request_id] if message.request_id is not None else sorted(self.requests)
         return Requests(employee=self.id.key, requests=[_view(rid, self.requests[rid]) for rid in wanted
                                                         if rid in self.requests])
