@@ -13,42 +13,25 @@ from datetime import datetime, timezone
 from typing import Any
 
 from actors.invariants import check, collect
-from actors.messages import RequestTimeOff
 from actors.org import Org
-from cluster import AgentId, Runtime
+from cluster import Runtime
 
 from ._bench_agents import raw_pipelined
 from ._common import add_common_flags, connect, guarded, machine, print_table, write_json
-from ._load import Recorder, ResourceWatch, percentile, settle
+from ._load import Recorder, ResourceWatch, drive, percentile, settle
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, load_org, start_app, state_dir
-
-
-async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
-    """Keep exactly ``concurrency`` requests in flight until the plan is done; returns the wall time."""
-    pending = iter(plan)
-
-    async def worker() -> None:
-        for planned in pending:
-            started = time.perf_counter()
-            try:
-                outcome = await rt.send(AgentId("employee", planned.employee),
-                                        RequestTimeOff(request_id=planned.request_id, text=planned.text), timeout=300)
-                recorder.done(started, outcome, None)
-            except Exception as exc:  # counted and reported: the checker will name the request
-                recorder.done(started, None, exc)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    await rt.flush()
-    return time.perf_counter() - start
+from ._where import print_backlog, run_backlog
 
 
 async def run_load(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder,
                    watch: ResourceWatch) -> float:
     sampler = asyncio.ensure_future(watch.run())
     try:
-        return await drive(rt, plan, concurrency, recorder)
+        start = time.perf_counter()
+        await drive(lambda recipient, message: rt.send(recipient, message, timeout=300), plan, concurrency, recorder)
+        await rt.flush()
+        return time.perf_counter() - start
     finally:
         sampler.cancel()
 
@@ -78,12 +61,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{time.perf_counter() - started:.1f}s", flush=True)
         baseline = raw_pipelined(2.0, 1000)  # this machine, this minute: the yardstick for the ratio
         recorder, watch = Recorder(len(plan)), ResourceWatch(rt)
-        watch.sample()  # the CPU each process has spent before the clock starts
+        before = watch.sample()  # the CPU each process has spent and the backlog before the clock starts
         wall = asyncio.run(run_load(rt, plan, args.concurrency, recorder, watch))
         recorder.bar.close()
         stats = settle(rt, watch)
         results = check(org, collect(rt, org), {p.request_id: p.employee for p in plan})
         report = figures(args, org, wall, recorder, stats, watch, results, baseline)
+        report["backlog"] = run_backlog(before, stats, wall)
         print_report(report)
         write_json(args.json_path, report)
         if args.plot:
@@ -146,6 +130,7 @@ def print_report(report: dict[str, Any]) -> None:
         *[(f"CPU {k}, s", v) for k, v in report["cpu_s"].items()],
     ]
     print_table(f"pto_load, {report['date']}, {report['machine']}", ("figure", "value"), rows)
+    print_backlog(report["backlog"], "pto_load")
     print_table("invariants", ("invariant", "result"),
                 [(r["name"], "ok" if r["ok"] else f"VIOLATED x{r['violations']}: {r['example']}")
                  for r in report["invariants"]])

@@ -9,8 +9,8 @@ from pathlib import Path
 from test_pto import start
 
 from cluster import Runtime
+from scenarios._load import Recorder, drive
 from scenarios._mix import request_mix
-from scenarios.pto_load import Recorder, drive
 
 
 def test_the_driver_never_has_more_than_its_concurrency_in_flight(runtime: Runtime, tmp_path: Path) -> None:
@@ -26,7 +26,8 @@ def test_the_driver_never_has_more_than_its_concurrency_in_flight(runtime: Runti
     watcher.start()
     try:
         recorder = Recorder(len(plan))
-        asyncio.run(drive(runtime, plan, 7, recorder))
+        asyncio.run(drive(lambda recipient, message: runtime.send(recipient, message, timeout=300), plan, 7,
+                          recorder))
     finally:
         done.set()
         watcher.join()
