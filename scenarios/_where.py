@@ -33,11 +33,10 @@ def run_backlog(before: dict[str, Any], after: dict[str, Any], wall: float) -> d
 
 
 def print_backlog(backlog: dict[str, Any], title: str) -> None:
-    print_table(f"{title}: where messages waited (serial handlers holding their mailbox while messages queued)",
+    print_table(f"{title}: where messages waited (blocked: a serial handler suspended, messages queued behind it)",
                 ("agent type", "agents", "queued at end", "deepest mailbox", "blocked, share of the run"),
                 [(t, f["agents"], f["queued"], f["peak"], f"{f['blocked_share']:.1%}")
                  for t, f in backlog["types"].items()])
-    if backlog["blocking"]:
-        print("agents that blocked most: " + ", ".join(
-            f"{a['agent']} {a['blocked_share']:.0%} of the run (deepest mailbox {a['peak']})"
-            for a in backlog["blocking"]), flush=True)
+    named = ", ".join(f"{a['agent']} {a['blocked_share']:.0%} of the run (deepest mailbox {a['peak']})"
+                      for a in backlog["blocking"])
+    print(f"agents that blocked most: {named}" if named else "no agent blocked", flush=True)
