@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId, TypeSubscription
+from cluster import AgentId, MemberSubscription, Placement, Runtime, Sharded, Subscription, TopicId, TypeSubscription
 
 from .messages import TimeOffCancelled, TimeOffNotice, Waiting
 from .org import Org
 from .policy import pto_policy
 
-__all__ = ["AGENT_TYPES", "department_groups", "register_pto"]
+__all__ = ["AGENT_TYPES", "department_groups", "pto_config", "pto_subscriptions", "register_pto"]
 
 AGENT_TYPES = {
     "employee": "actors.employee:Employee",
@@ -23,26 +25,39 @@ AGENT_TYPES = {
 
 
 def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_department: bool = True,
-                 policy: bool = True, agent_types: dict[str, str] | None = None) -> None:
+                 policy: bool = True, agent_types: dict[str, str] | None = None,
+                 placements: Mapping[str, Placement | None] | None = None) -> None:
     """All PTO types share one pool of ``hosts`` actors (thousands of employees would not fit one Ray
     actor each). ``by_department`` keeps each department's agents on one host: a request's messages then
     stay in-process but for the driver's call, its answer and the notices; otherwise agents are hashed.
-    ``agent_types`` replaces the classes of some types (tests put a hostile employee in its place)."""
-    config = {"org": org.model_dump_json(), "hr_dir": str(Path(hr_dir).resolve())}
-    placement = Sharded(hosts, pool="pto", groups=department_groups(org) if by_department else {})
+    ``agent_types`` replaces the classes of some types (tests put a hostile employee in its place);
+    ``placements`` the placement of some types (None: the runtime's default)."""
+    config = pto_config(org, hr_dir)
+    pool = Sharded(hosts, pool="pto", groups=department_groups(org) if by_department else {})
+    placements = placements or {}
     for agent_type, path in (AGENT_TYPES | (agent_types or {})).items():
-        rt.register(agent_type, path, placement=placement, config=config)
+        rt.register(agent_type, path, placement=placements.get(agent_type, pool), config=config)
     rt.register_message(TimeOffNotice, TimeOffCancelled, Waiting)  # Waiting: the manager's second kind of answer
     if policy:
         rt.intercept(pto_policy(org))
-    rt.subscribe(
+    rt.subscribe(*pto_subscriptions(org))
+
+
+def pto_config(org: Org, hr_dir: str | Path) -> dict[str, Any]:
+    """What every PTO agent is configured with: the org, and where the HR ledgers go."""
+    return {"org": org.model_dump_json(), "hr_dir": str(Path(hr_dir).resolve())}
+
+
+def pto_subscriptions(org: Org) -> list[Subscription]:
+    """Each department's notifier hears its department's topic; each employee the topics of its tasks."""
+    return [
         TypeSubscription("department", "notifier"),
         *(
             MemberSubscription(TopicId("task", task), AgentId("employee", employee))
             for task, members in sorted(org.tasks.items())
             for employee in members
         ),
-    )
+    ]
 
 
 def department_groups(org: Org) -> dict[str, str]:

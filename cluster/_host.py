@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from ._activation import OUT_PART
 from ._agent import is_inspectable
 from ._agent_id import AgentId
+from ._backlog import backlog
 from ._endpoint import Endpoint
 from ._errors import NotAuthorized, RaybusError
 from ._messages import DEAD_LETTER_TYPE, dead_letter
@@ -159,6 +160,8 @@ class Host(Endpoint):
             "agents": len(self.processing.activations), "late_answers": self.late_answers,
             "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(), "node": self.node,
             **self.to_bus.figures(), **process_figures(self.cpu_at_start),
+            "backlog": backlog((agent_id, activation.mailbox)
+                               for agent_id, activation in self.processing.activations.items()),
         }
 
     async def held(self) -> dict[str, int]:

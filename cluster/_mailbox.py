@@ -3,14 +3,22 @@
 Messages run one at a time in arrival order, even while a handler awaits; that is what keeps an
 agent's state consistent without locks (AutoGen runs each message as its own task, and 30 concurrent
 RPCs left a counter at 11). A message whose handler opted into interleaving runs as its own task.
+
+The mailbox also says what that costs: how deep its queue got (``peak``) and how long a serial item sat
+suspended — awaiting a send, a checkpoint, anything — while others waited behind it (``blocked_s``). Work
+a handler does while others wait is not counted: that is a busy agent, not a blocked one. A serial item is
+driven step by step as ``await`` would drive it (``_holding``), so its suspensions are seen; they are timed
+only when something waits (two ``monotonic()`` reads then, none otherwise).
 """
 
 from __future__ import annotations
 
 import logging
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from time import monotonic
+from typing import Any, Generic, TypeVar
 
 from ._tasks import spawn
 
@@ -22,11 +30,12 @@ log = logging.getLogger("raybus.mailbox")
 
 
 class Mailbox(Generic[T]):
-    __slots__ = ("_interleaves", "_process", "_queue", "_running", "_startup", "handled")
+    __slots__ = ("_blocked", "_blocked_since", "_interleaves", "_process", "_queue", "_running", "_startup",
+                 "_suspended", "handled", "peak", "since")
 
     def __init__(
         self,
-        process: Callable[[T], Awaitable[None]],
+        process: Callable[[T], Coroutine[Any, Any, None]],
         interleaves: Callable[[T], bool],
         startup: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -36,6 +45,11 @@ class Mailbox(Generic[T]):
         self._interleaves = interleaves
         self._startup = startup
         self.handled = 0
+        self.peak = 0  # the most items ever waiting at once
+        self.since = monotonic()  # when this mailbox began: the time ``blocked_s`` is a share of
+        self._suspended = False  # a serial item holds the mailbox and awaits something
+        self._blocked = 0.0  # seconds, over finished stretches
+        self._blocked_since: float | None = None  # start of the stretch under way: suspended, and items wait
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -44,15 +58,26 @@ class Mailbox(Generic[T]):
     def busy(self) -> bool:
         return self._running
 
+    def blocked_s(self, now: float) -> float:
+        """Seconds a serial item sat suspended, holding this mailbox, while items waited behind it; the
+        stretch under way included."""
+        since = self._blocked_since
+        return self._blocked if since is None else self._blocked + now - since
+
     def put(self, item: T) -> None:
         if not self._running and self._startup is None and self._interleaves(item):
             self.handled += 1  # nothing queued ahead of it: skip the drain task, run it as its own
             spawn(_guarded(self._process(item)))
             return
-        self._queue.append(item)
+        queue = self._queue
+        queue.append(item)
+        if len(queue) > self.peak:
+            self.peak = len(queue)
         if not self._running:
             self._running = True
             spawn(self._drain())
+        elif self._suspended and self._blocked_since is None:  # it waits behind a suspended serial item
+            self._blocked_since = monotonic()
 
     async def _drain(self) -> None:
         if self._startup is not None:
@@ -64,8 +89,36 @@ class Mailbox(Generic[T]):
             if self._interleaves(item):
                 spawn(_guarded(self._process(item)))
             else:
-                await _guarded(self._process(item))
+                await _guarded(self._holding(self._process(item)))
         self._running = False
+
+    # A generator (not ``await step``) to see each suspension of ``step``: forwarding what the task sends
+    # or throws is what ``await`` does, done here in Python.
+    @types.coroutine
+    def _holding(self, step: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            try:
+                awaited = step.send(sent) if thrown is None else step.throw(thrown)
+            except StopIteration:
+                return
+            sent = thrown = None
+            self._suspended = True
+            if self._queue:
+                self._blocked_since = monotonic()
+            try:
+                sent = yield awaited
+            except GeneratorExit:
+                step.close()
+                raise
+            except BaseException as exc:  # cancellation and the like: the step decides what it means
+                thrown = exc
+            finally:
+                self._suspended = False
+                if self._blocked_since is not None:
+                    self._blocked += monotonic() - self._blocked_since
+                    self._blocked_since = None
 
 
 async def _guarded(step: Awaitable[None]) -> None:

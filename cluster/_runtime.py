@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from ._agent import Agent
 from ._agent_id import AgentId
+from ._backlog import merged
 from ._bus import Bus
 from ._client import Client
 from ._errors import SAID, NotSettled, RaybusError, Unbound, cause_of
@@ -200,10 +201,13 @@ class Runtime:
         return trace_to_spans(trace_id, self.trace(trace_id), tracer_provider)
 
     def stats(self) -> dict[str, Any]:
-        """Counters of the bus (summed over its shards, each also under ``shards``), each host, the driver."""
+        """Counters of the bus (summed over its shards, each also under ``shards``), each host, the driver;
+        and under ``backlog`` the hosts' mailboxes by agent type (queued now, deepest, seconds serial
+        handlers held them while messages waited) with the agents that held theirs longest."""
         shards = ray.get([bus.stats.remote() for bus in self._buses])
         stats = {"bus": _summed([shard["bus"] for shard in shards]), "shards": [shard["bus"] for shard in shards],
                  "hosts": {endpoint: figures for shard in shards for endpoint, figures in shard["hosts"].items()}}
+        stats["backlog"] = merged(host["backlog"] for host in stats["hosts"].values() if "backlog" in host)
         stats["driver"] = {"late_answers": self._client.late_answers, **self._client.figures(),
                            "duplicate_answers": self._client.duplicate_answers,
                            "bus_restarts": self._client.bus_restarts,

@@ -1,5 +1,5 @@
-"""What the load scenarios share: the recorder of latencies and outcomes, the resource watch, and waiting
-until the runtime has nothing queued."""
+"""What the load scenarios share: the driver that keeps a number of requests in flight, the recorder of
+latencies and outcomes, the resource watch, and waiting until the runtime has nothing queued."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psutil
 from tqdm import tqdm
 
-from actors.messages import RequestOutcome
-from cluster import Runtime
+from actors.messages import RequestOutcome, RequestTimeOff
+from cluster import AgentId, Runtime
 
-__all__ = ["Recorder", "ResourceWatch", "percentile", "settle"]
+from ._mix import PlannedRequest
+
+__all__ = ["Recorder", "ResourceWatch", "drive", "percentile", "settle"]
+
+Send = Callable[[AgentId, RequestTimeOff], Awaitable[RequestOutcome]]  # a driver's send, on any runtime
 
 
 class Recorder:
@@ -39,6 +44,25 @@ class Recorder:
         else:
             self.outcomes[outcome.status if outcome.status == "approved" else f"rejected: {outcome.reason}"] += 1
         self.bar.update()
+
+
+async def drive(send: Send, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
+    """Keep exactly ``concurrency`` requests in flight until the plan is done; returns the wall time."""
+    pending = iter(plan)
+
+    async def worker() -> None:
+        for planned in pending:
+            started = time.perf_counter()
+            try:
+                outcome = await send(AgentId("employee", planned.employee),
+                                     RequestTimeOff(request_id=planned.request_id, text=planned.text))
+                recorder.done(started, outcome, None)
+            except Exception as exc:  # counted and reported: the checker will name the request
+                recorder.done(started, None, exc)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start
 
 
 class ResourceWatch:

@@ -37,6 +37,7 @@ from ._http_load import drive_http, noop_rate, served
 from ._load import Recorder, ResourceWatch, percentile, settle
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, as_service, load_org, start_app, state_dir
+from ._where import print_backlog, run_backlog
 
 
 async def decide(rt: Runtime, org: Org, planned: PlannedRequest, outcome: RequestOutcome) -> RequestOutcome:
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline = raw_pipelined(2.0, 1000)  # this machine, this minute: the yardstick for the ratio
             noop = [asyncio.run(noop_rate(http.noop, args.requests, args.concurrency))] if http else []
             recorder, watch = Recorder(len(plan)), ResourceWatch(service)
-            watch.sample()  # the CPU each process has spent before the clock starts
+            before = watch.sample()  # the CPU each process has spent and the backlog before the clock starts
             driving = (drive_http(http.gateway, org, http.tokens, plan, args.concurrency, recorder) if http
                        else drive(service, org, plan, args.concurrency, recorder))
             wall = asyncio.run(run_load(watch, driving))
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         requested = {(f"{p.employee}.{p.request_id}" if http else p.request_id): p.employee for p in plan}
         results = check(org, collect(rt, org), requested)
         report = figures(args, org, wall, recorder, stats, watch, results, baseline) | _vs_noop(args, wall, noop)
+        report["backlog"] = run_backlog(before, stats, wall)
         print_report(report)
         write_json(args.json_path, report)
         if args.plot:
@@ -200,6 +202,7 @@ def print_report(report: dict[str, Any]) -> None:
         *[(f"CPU {k}, s", v) for k, v in report["cpu_s"].items()],
     ]
     print_table(f"pto_load, {report['date']}, {report['machine']}", ("figure", "value"), rows)
+    print_backlog(report["backlog"], "pto_load")
     print_table("invariants", ("invariant", "result"),
                 [(r["name"], "ok" if r["ok"] else f"VIOLATED x{r['violations']}: {r['example']}")
                  for r in report["invariants"]])

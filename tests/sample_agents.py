@@ -411,3 +411,25 @@ class Checkpointer(DurableCounter):
         await ctx.checkpoint()
         await asyncio.sleep(msg.pause)
         return Total(value=self.count)
+
+
+class Forward(BaseModel):
+    """Ask a forwarder to have ``timeline/<its key>`` sleep ``seconds`` and to await that."""
+
+    seconds: float
+
+
+class Forwarder(Agent):
+    """Awaits a slow send in a serial handler: what arrives meanwhile waits for the whole round trip."""
+
+    @handler
+    async def on_forward(self, msg: Forward, ctx: MessageContext) -> Done:
+        return await ctx.send(AgentId("timeline", self.id.key), Slow(seconds=msg.seconds), timeout=30.0)
+
+
+class InterleavedForwarder(Forwarder):
+    """``Forwarder`` whose handler interleaves: nothing waits behind its sends."""
+
+    @handler(interleave=True)
+    async def on_forward(self, msg: Forward, ctx: MessageContext) -> Done:
+        return await super().on_forward(msg, ctx)

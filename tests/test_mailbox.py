@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from cluster._mailbox import Mailbox
 
@@ -157,3 +158,77 @@ def test_items_queued_behind_a_failing_item_are_still_processed() -> None:
 
     asyncio.run(main())
     assert handled == ["after-1", "after-2"]
+
+
+def test_blocked_time_counts_only_while_items_wait_behind_a_serial_one() -> None:
+    async def process(item: float) -> None:
+        await asyncio.sleep(item)
+
+    async def main() -> Mailbox[float]:
+        mailbox: Mailbox[float] = Mailbox(process, lambda item: False)
+        mailbox.put(0.05)  # alone: holds the mailbox, blocks nobody
+        await _settle(mailbox)
+        assert mailbox.blocked_s(time.monotonic()) == 0.0
+        mailbox.put(0.1)  # the next two wait behind it: blocked while it runs
+        mailbox.put(0.0)
+        mailbox.put(0.0)
+        await _settle(mailbox)
+        return mailbox
+
+    mailbox = asyncio.run(main())
+    assert 0.09 <= mailbox.blocked_s(time.monotonic()) < 0.2
+    assert mailbox.peak == 3
+
+
+def test_blocked_time_includes_the_stretch_under_way() -> None:
+    async def main() -> None:
+        release = asyncio.Event()
+
+        async def process(item: str) -> None:
+            if item == "waits":
+                await release.wait()
+
+        mailbox: Mailbox[str] = Mailbox(process, lambda item: False)
+        mailbox.put("waits")
+        await asyncio.sleep(0.01)
+        mailbox.put("behind")
+        await asyncio.sleep(0.05)
+        assert mailbox.blocked_s(time.monotonic()) >= 0.05
+        release.set()
+        await _settle(mailbox)
+
+    asyncio.run(main())
+
+
+def test_interleaving_items_block_nothing() -> None:
+    async def process(item: float) -> None:
+        await asyncio.sleep(item)
+
+    async def main() -> Mailbox[float]:
+        mailbox: Mailbox[float] = Mailbox(process, lambda item: True)
+        for _ in range(5):
+            mailbox.put(0.05)
+        await asyncio.sleep(0.1)
+        return mailbox
+
+    mailbox = asyncio.run(main())
+    assert mailbox.blocked_s(time.monotonic()) == 0.0
+    assert mailbox.peak == 0
+
+
+def test_work_done_while_items_wait_is_busy_not_blocked() -> None:
+    async def process(item: float) -> None:
+        until = time.monotonic() + item
+        while time.monotonic() < until:  # works without awaiting anything
+            pass
+
+    async def main() -> Mailbox[float]:
+        mailbox: Mailbox[float] = Mailbox(process, lambda item: False)
+        for _ in range(3):
+            mailbox.put(0.03)
+        await _settle(mailbox)
+        return mailbox
+
+    mailbox = asyncio.run(main())
+    assert mailbox.blocked_s(time.monotonic()) == 0.0
+    assert mailbox.peak == 3

@@ -144,3 +144,10 @@ def test_guarded_leaves_a_bug_a_traceback() -> None:
 
 def test_guarded_passes_the_exit_code_through() -> None:
     assert guarded(lambda argv=None: 1)([]) == 1
+
+
+def test_pto_obvious_names_an_unknown_run_and_the_runs_it_knows(tmp_path: Path) -> None:
+    line = one_line(scenario("pto_obvious", "--runs", "ceiling,fastest", "--run-dir", str(tmp_path / "run"),
+                             tmp_path=tmp_path))
+
+    assert line == "pto_obvious: --runs 'ceiling,fastest': choose among ceiling, autogen, obvious, tuned"

@@ -1,0 +1,55 @@
+"""The PTO agents as a user who read only README would write them: every handler serial, the default.
+
+Same code as the app's agents (``actors/``); only the ``interleave=True`` marks are gone, but one: the
+employee's request handler. It awaits the manager, whose ``Decision`` comes back to the same employee as a
+message of its own; were the request serial, it would hold the mailbox the decision must enter (a serial
+item holds back everything behind it, interleaving or not), and every approval would wait for the manager's
+call to time out. So the obvious program, to run at all, keeps that one mark."""
+
+from __future__ import annotations
+
+from actors.date_resolver import DateResolver
+from actors.employee import Employee
+from actors.manager import Manager
+from actors.messages import (
+    Cancelled,
+    CancelRequest,
+    Decision,
+    PtoRequest,
+    ResolveDates,
+    ResolvedDates,
+)
+from cluster import MessageContext, handler
+
+__all__ = ["AGENT_TYPES", "SerialDates", "SerialEmployee", "SerialManager"]
+
+
+class SerialEmployee(Employee):
+    """Its request handler keeps its mark, the one the flow cannot do without (see the module's docstring)."""
+
+    @handler
+    async def on_cancel(self, message: CancelRequest, ctx: MessageContext) -> Cancelled:
+        return await super().on_cancel(message, ctx)
+
+
+class SerialManager(Manager):
+    @handler
+    async def on_request(self, message: PtoRequest, ctx: MessageContext) -> Decision:
+        return await super().on_request(message, ctx)
+
+    @handler
+    async def on_cancel(self, message: CancelRequest, ctx: MessageContext) -> Cancelled:
+        return await super().on_cancel(message, ctx)
+
+
+class SerialDates(DateResolver):
+    @handler
+    async def on_resolve(self, message: ResolveDates, ctx: MessageContext) -> ResolvedDates:
+        return await super().on_resolve(message, ctx)
+
+
+AGENT_TYPES = {
+    "employee": "scenarios._obvious_agents:SerialEmployee",
+    "manager": "scenarios._obvious_agents:SerialManager",
+    "dates": "scenarios._obvious_agents:SerialDates",
+}

@@ -1,0 +1,213 @@
+"""The PTO flow four ways, on the same org and the same phrases, in one run:
+
+- ceiling: the app's handlers called directly in one process, no runtime (messages still copied through
+  pydantic) — what the work itself costs;
+- autogen: AutoGen core 0.7.5's ``SingleThreadedAgentRuntime`` running the same agents;
+- obvious: raybus as a user who read only README would register the app — every handler serial but the one
+  the flow cannot do without (``scenarios/_obvious_agents.py``), the populous types (employee, manager,
+  team) each in its own ``Sharded(4)``, hr, dates and notifier with no placement (one Ray actor each);
+- tuned: raybus as ``pto_load`` registers it — one pool of ``--hosts``, each department on one host, the
+  workflows interleaved.
+
+Each is reported as requests/s, the cores it used (CPU-seconds of its processes over the wall time: the
+driver, and for raybus the bus and every host), its share of the ceiling per core used, and against
+AutoGen; the raybus runs also say where messages waited (``rt.stats()["backlog"]``).
+
+    python -m scenarios.pto_obvious [--requests 2000] [--concurrency 1000] [--employees 200] [--seed 7]
+        [--runs ceiling,autogen,obvious,tuned] [--durable] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from actors.app import register_pto
+from actors.invariants import check, collect
+from actors.org import Org
+from cluster import Runtime, Sharded
+
+from ._common import ScenarioError, add_common_flags, guarded, machine, print_table, write_json
+from ._direct import DirectPto
+from ._load import Recorder, ResourceWatch, Send, drive, percentile, settle
+from ._mix import PlannedRequest, request_mix
+from ._obvious_agents import AGENT_TYPES as OBVIOUS_TYPES
+from ._pto import add_org_flags, load_org, run_dir
+from ._where import print_backlog, run_backlog
+
+RUNS = ("ceiling", "autogen", "obvious", "tuned")
+OBVIOUS_PLACEMENTS = {"employee": Sharded(4), "manager": Sharded(4), "team": Sharded(4),
+                      "hr": None, "dates": None, "notifier": None}
+
+
+def _runs(text: str) -> list[str]:
+    runs = [run.strip() for run in text.split(",") if run.strip()]
+    unknown = [run for run in runs if run not in RUNS]
+    if unknown or not runs:
+        raise ScenarioError(f"--runs {text!r}: choose among {', '.join(RUNS)}")
+    return runs
+
+
+class Run:
+    """One way of running the plan: what it measured."""
+
+    def __init__(self, name: str, plan: list[PlannedRequest]) -> None:
+        self.name = name
+        self.recorder = Recorder(len(plan))
+        self.wall = 0.0
+        self.cpu_s = 0.0
+        self.results: list = []
+        self.backlog: dict[str, Any] | None = None
+
+    async def timed(self, send: Send, plan: list[PlannedRequest], concurrency: int) -> None:
+        self.wall = await drive(send, plan, concurrency, self.recorder)
+        self.recorder.bar.close()
+
+    def figures(self) -> dict[str, Any]:
+        requests = sum(self.recorder.outcomes.values())
+        return {"run": self.name, "requests_per_s": requests / self.wall, "wall_s": self.wall,
+                "cores_used": self.cpu_s / self.wall,
+                "latency_s": {f"p{q}": percentile(self.recorder.latencies, q / 100) for q in (50, 99)},
+                "outcomes": dict(sorted(self.recorder.outcomes.items())), "errors": dict(self.recorder.errors),
+                "invariants_held": all(r.ok for r in self.results),
+                "violated": [r.name for r in self.results if not r.ok], "backlog": self.backlog}
+
+
+def in_process(name: str, org: Org, plan: list[PlannedRequest], concurrency: int, hr_dir: Path) -> Run:
+    """The ceiling or AutoGen: one process, so its CPU is this process's over the timed part."""
+    run = Run(name, plan)
+
+    async def go() -> None:
+        if name == "ceiling":
+            app = DirectPto(org, str(hr_dir))
+            await app.start()
+            send: Send = app.ask
+        else:
+            from ._autogen_pto import AutogenPto  # the optional extra: only this run needs it
+
+            app = AutogenPto(org, str(hr_dir))
+            await app.start()
+            send = app.send
+        cpu = time.process_time()
+        await run.timed(send, plan, concurrency)
+        run.cpu_s = time.process_time() - cpu
+        if name == "autogen":
+            await app.stop()
+        run.results = check(org, collect(app, org), {p.request_id: p.employee for p in plan})
+
+    asyncio.run(go())
+    return run
+
+
+def on_raybus(name: str, org: Org, plan: list[PlannedRequest], args: argparse.Namespace, base: Path) -> Run:
+    """The obvious or the tuned registration on a fresh namespace of the same Ray; CPU from every process of
+    the namespace (driver, bus, hosts) over the timed part, and where messages waited."""
+    run = Run(name, plan)
+    where = base / name
+    rt = Runtime.connect(namespace=f"pto-{name}-{int(time.time())}", shards=args.shards,
+                         state_dir=str(where / "state") if args.durable else None)
+    try:
+        if name == "obvious":
+            register_pto(rt, org, where / "hr", policy=not args.no_policy, agent_types=OBVIOUS_TYPES,
+                         placements=OBVIOUS_PLACEMENTS)
+        else:
+            register_pto(rt, org, where / "hr", hosts=args.hosts, by_department=args.placement == "department",
+                         policy=not args.no_policy)
+        started = time.perf_counter()
+        collect(rt, org)  # creates the hosts and activates every agent before the clock
+        print(f"{name}: {len(rt.agents())} agents active in {time.perf_counter() - started:.1f}s", flush=True)
+        watch = ResourceWatch(rt)
+        before = watch.sample()
+
+        async def timed() -> None:
+            sampling = asyncio.ensure_future(watch.run())
+            try:
+                await run.timed(lambda recipient, message: rt.send(recipient, message, timeout=300), plan,
+                                args.concurrency)
+            finally:
+                sampling.cancel()
+
+        asyncio.run(timed())
+        stats = settle(rt, watch)
+        run.cpu_s = sum(watch.cpu_seconds().values())
+        run.backlog = run_backlog(before, stats, run.wall)
+        run.results = check(org, collect(rt, org), {p.request_id: p.employee for p in plan})
+    finally:
+        rt.shutdown(destroy=True)
+    return run
+
+
+def report(args: argparse.Namespace, org: Org, runs: list[Run]) -> dict[str, Any]:
+    figures = {run.name: run.figures() for run in runs}
+    ceiling, autogen = figures.get("ceiling"), figures.get("autogen")
+    for one in figures.values():
+        per_core = one["requests_per_s"] / one["cores_used"] if one["cores_used"] else 0.0
+        one["requests_per_s_per_core"] = per_core
+        if ceiling:
+            one["share_of_ceiling_per_core"] = per_core / ceiling["requests_per_s_per_core"]
+        if autogen:
+            one["vs_autogen"] = one["requests_per_s"] / autogen["requests_per_s"]
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+            "command": "python -m scenarios.pto_obvious " + " ".join(sys.argv[1:]),
+            "requests": args.requests, "concurrency": args.concurrency, "employees": len(org.employees),
+            "seed": args.seed, "durable": args.durable, "runs": figures}
+
+
+def print_report(found: dict[str, Any]) -> None:
+    runs = found["runs"].values()
+    print_table(f"pto_obvious, {found['date']}, {found['machine']}, {found['requests']:,} requests, "
+                f"{found['concurrency']:,} in flight",
+                ("run", "requests/s", "cores used", "per core", "share of the ceiling per core", "vs AutoGen",
+                 "p50 s", "p99 s", "errors", "invariants"),
+                [(r["run"], r["requests_per_s"], r["cores_used"], r["requests_per_s_per_core"],
+                  f"{r['share_of_ceiling_per_core']:.1%}" if "share_of_ceiling_per_core" in r else "-",
+                  f"{r['vs_autogen']:.2f}x" if "vs_autogen" in r else "-", r["latency_s"]["p50"],
+                  r["latency_s"]["p99"], sum(r["errors"].values()),
+                  "held" if r["invariants_held"] else "VIOLATED: " + "; ".join(r["violated"])) for r in runs])
+    for r in runs:
+        if r["backlog"] is not None:
+            print_backlog(r["backlog"], r["run"])
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument("--runs", type=_runs, default=list(RUNS), help=f"which, in order (default {','.join(RUNS)})")
+    add_org_flags(parser, employees=200)
+    add_common_flags(parser)
+    args = parser.parse_args(argv)
+    org = load_org(args)
+    plan = request_mix(org, args.requests, args.seed)
+    base = run_dir(args, "pto_obvious")
+    print(f"{args.requests:,} requests from {len(org.employees)} employees in {len(org.teams)} teams, "
+          f"{args.concurrency:,} in flight, seed {args.seed}: {', '.join(args.runs)}", flush=True)
+    runs = []
+    for name in args.runs:
+        if name in ("ceiling", "autogen"):
+            runs.append(in_process(name, org, plan, args.concurrency, base / name / "hr"))
+        else:
+            if not ray.is_initialized():
+                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+                ray.init(address=args.address, log_to_driver=False)
+            runs.append(on_raybus(name, org, plan, args, base))
+        print(f"{name}: {runs[-1].figures()['requests_per_s']:,.0f} requests/s", flush=True)
+    if ray.is_initialized():
+        ray.shutdown()
+    found = report(args, org, runs)
+    print_report(found)
+    write_json(args.json_path, found)
+    return 0 if all(r.figures()["invariants_held"] and not r.recorder.errors for r in runs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The PTO flow four ways (``scenarios.pto_obvious``): each way answers every request of the same plan and
+holds every invariant, and the figures are shares of the direct-call ceiling per core used."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.org import Org
+from scenarios._mix import request_mix
+from scenarios.pto_obvious import Run, in_process, on_raybus, report
+
+ORG = Org.generate(seed=7, employees=20)
+PLAN = request_mix(ORG, 60, seed=3)
+
+
+def _answered_and_held(run: Run) -> None:
+    figures = run.figures()
+    assert sum(run.recorder.outcomes.values()) == len(PLAN) and not run.recorder.errors
+    assert figures["invariants_held"], figures["violated"]
+
+
+def test_the_direct_call_ceiling_answers_every_request_and_holds_every_invariant(tmp_path: Path) -> None:
+    _answered_and_held(in_process("ceiling", ORG, PLAN, 20, tmp_path / "hr"))
+
+
+def test_the_same_agents_on_autogens_runtime_answer_every_request_and_hold_every_invariant(tmp_path: Path) -> None:
+    pytest.importorskip("autogen_core")
+    _answered_and_held(in_process("autogen", ORG, PLAN, 20, tmp_path / "hr"))
+
+
+def test_the_obvious_program_on_raybus_answers_every_request_holds_every_invariant_and_says_where_it_waited(
+        ray_session: Any, tmp_path: Path) -> None:
+    args = argparse.Namespace(shards=1, durable=False, no_policy=False, concurrency=20, hosts=2,
+                              placement="department")
+    run = on_raybus("obvious", ORG, PLAN, args, tmp_path)
+    _answered_and_held(run)
+    assert set(run.backlog["types"]) == {"employee", "manager", "team", "hr", "dates", "notifier"}
+
+
+def test_each_run_is_a_share_of_the_ceilings_requests_per_core_and_a_ratio_to_autogen() -> None:
+    def run(name: str, requests: int, cpu_s: float) -> Run:
+        made = Run(name, PLAN[:requests])
+        made.recorder.outcomes["approved"] = requests
+        made.wall, made.cpu_s = 1.0, cpu_s
+        return made
+
+    found = report(argparse.Namespace(requests=60, concurrency=20, seed=3, durable=False), ORG,
+                   [run("ceiling", 60, 1.0), run("autogen", 6, 1.0), run("tuned", 30, 2.0)])
+    tuned = found["runs"]["tuned"]
+    assert tuned["cores_used"] == 2.0 and tuned["requests_per_s_per_core"] == 15.0
+    assert tuned["share_of_ceiling_per_core"] == 0.25  # 15 per core against the ceiling's 60
+    assert tuned["vs_autogen"] == 5.0
