@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId, TypeSubscription
+from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId, TypeSubscription, state_location
 
 from .messages import TimeOffCancelled, TimeOffNotice
 from .org import Org
@@ -22,13 +22,15 @@ AGENT_TYPES = {
 }
 
 
-def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_department: bool = True,
+def register_pto(rt: Runtime, org: Org, hr: str | Path, hosts: int = 2, by_department: bool = True,
                  policy: bool = True, agent_types: dict[str, str] | None = None) -> None:
     """All PTO types share one pool of ``hosts`` actors (thousands of employees would not fit one Ray
     actor each). ``by_department`` keeps each department's agents on one host: a request's messages then
     stay in-process but for the driver's call, its answer and the notices; otherwise agents are hashed.
-    ``agent_types`` replaces the classes of some types (tests put a hostile employee in its place)."""
-    config = {"org": org.model_dump_json(), "hr_dir": str(Path(hr_dir).resolve())}
+    ``agent_types`` replaces the classes of some types (tests put a hostile employee in its place).
+    ``hr``: where the HR ledgers go (``actors.ledgers.Ledgers``: a directory, or a ``postgresql://`` URL, where
+    the runtime's namespace names the run)."""
+    config = {"org": org.model_dump_json(), "hr": state_location(hr), "run": rt.namespace}
     placement = Sharded(hosts, pool="pto", groups=department_groups(org) if by_department else {})
     for agent_type, path in (AGENT_TYPES | (agent_types or {})).items():
         rt.register(agent_type, path, placement=placement, config=config)

@@ -11,17 +11,20 @@ from ._errors import (
     NotAuthorized,
     NotSettled,
     RaybusError,
+    StoreUnavailable,
     UnknownAgentType,
     UnknownMessageType,
 )
 from ._interceptor import Intercepted, Interceptor
+from ._location import describe_location, node_path, open_state_store, state_location
 from ._messages import DeadLetter
 from ._metrics import DeltaCounter
 from ._otel import trace_to_spans
 from ._placement import Dedicated, Placement, Sharded
 from ._policy import Policy, PublishRule, Redact, SendRule
 from ._runtime import DEAD_LETTER_TOPIC, Runtime
-from ._state import SqliteStateStore, StateMap, StateStore
+from ._sql import Database, PostgresDatabase, Sql, SqliteDatabase, is_postgres, postgres_schemas, redacted
+from ._state import PostgresStateStore, SqliteStateStore, SqlStateStore, StateMap, StateStore, encode_state
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
 from ._topic import TopicId
 from ._trace import TraceEvent, to_mermaid
@@ -31,6 +34,7 @@ __all__ = [
     "Agent",
     "AgentId",
     "BusUnavailable",
+    "Database",
     "DeadLetter",
     "Dedicated",
     "DeliveryTimeout",
@@ -46,22 +50,36 @@ __all__ = [
     "NotSettled",
     "Placement",
     "Policy",
+    "PostgresDatabase",
+    "PostgresStateStore",
     "PublishRule",
     "RaybusError",
     "Redact",
     "Runtime",
     "SendRule",
     "Sharded",
+    "Sql",
+    "SqlStateStore",
+    "SqliteDatabase",
     "SqliteStateStore",
     "StateMap",
     "StateStore",
+    "StoreUnavailable",
     "Subscription",
     "TopicId",
     "TraceEvent",
     "TypeSubscription",
     "UnknownAgentType",
     "UnknownMessageType",
+    "describe_location",
+    "encode_state",
     "handler",
+    "is_postgres",
+    "node_path",
+    "open_state_store",
+    "postgres_schemas",
+    "redacted",
+    "state_location",
     "to_mermaid",
     "trace_to_spans",
 ]

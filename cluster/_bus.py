@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import pickle
 import time
 import uuid
 from collections import Counter, deque
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -24,6 +22,7 @@ from ._router import Router
 from ._routing import AgentTypeSpec, RoutingTable
 from ._shards import table_of
 from ._subscription import Subscription
+from ._table_keeper import TableKeeper
 from ._trace import TraceLog
 from ._wire import Answer, Call, Copy, Done, Publish, new_message_id, unpack
 from .constants import BUS_NAME, CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, bus_name
@@ -43,20 +42,17 @@ class _ClientQueue:
 
 
 class Bus:
-    def __init__(self, namespace: str, state_dir: str | None = None, window: int = DEFAULT_WINDOW,
+    def __init__(self, namespace: str, state: str | None = None, window: int = DEFAULT_WINDOW,
                  shard: int = 0, shards: int = 1) -> None:
         self.namespace = namespace
         self.shard, self.shards = shard, shards
         self.incarnation = uuid.uuid4().hex  # a driver that sees it change knows what this shard held is gone
-        self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
-        self.table_path = Path(state_dir) / f"{namespace}.table" if state_dir else None
-        if self.table_path is not None:
-            self.table_path.parent.mkdir(parents=True, exist_ok=True)
+        self.tables = TableKeeper(state, namespace) if state is not None and shard == 0 else None
         self.table = RoutingTable()
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
         self.window = window
-        self.links = HostLinks(namespace, self.state_path, window, shards, self.counts, self._give_up)
+        self.links = HostLinks(namespace, state, window, shards, self.counts, self._give_up)
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.trace = TraceLog(bus_name(shard))
         self.router = Router(lambda: self.table, self.trace)
@@ -70,18 +66,12 @@ class Bus:
     def _restore(self) -> None:
         """Come back as before a crash: the registry, subscriptions and interceptors (shard 0 reads them
         back); and every host hears that what it had sent through this shard is gone with the old one."""
-        if self.shard == 0 and self.table_path and self.table_path.exists():
-            self.table = pickle.loads(self.table_path.read_bytes())
+        if self.tables is not None:
+            self.table = self.tables.load() or self.table
         for actor in ray.util.list_named_actors(all_namespaces=True):
             if actor["namespace"] == self.namespace and actor["name"].startswith(HOST_PREFIX):
                 self.links.host(actor["name"][len(HOST_PREFIX):]).bus_restarted.remote(self.shard)
         self.counts["restarts"] += 1
-
-    def _save_table(self) -> None:
-        if self.table_path is not None:
-            temporary = self.table_path.with_suffix(".tmp")
-            temporary.write_bytes(pickle.dumps(self.table))
-            temporary.replace(self.table_path)
 
     # --- registry -----------------------------------------------------------------------------
     # Changes go to shard 0 only; it hands them to the other shards before answering, so a driver's next
@@ -130,7 +120,8 @@ class Bus:
 
     async def _broadcast_table(self) -> None:
         if self.shard == 0:
-            self._save_table()
+            if self.tables is not None:
+                await self.tables.save(self.table)
             peers = [ray.get_actor(bus_name(shard), namespace=self.namespace) for shard in range(1, self.shards)]
             await asyncio.gather(*(peer.update_table.remote(self.table) for peer in peers))
         # answered once every host has the table: an interceptor added is applied to in-process calls too

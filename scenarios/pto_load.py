@@ -21,7 +21,8 @@ from ._bench_agents import raw_pipelined
 from ._common import add_common_flags, connect, guarded, machine, print_table, write_json
 from ._load import Recorder, ResourceWatch, percentile, settle
 from ._mix import PlannedRequest, request_mix
-from ._pto import add_org_flags, load_org, start_app, state_dir
+from ._pto import add_org_flags, load_org, start_app
+from ._run_store import run_store
 
 
 async def drive(rt: Runtime, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
@@ -66,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     org = load_org(args)
     plan = request_mix(org, args.requests, args.seed)
-    rt = connect(args, "pto-load", state_dir(args, "pto_load"))
+    store = run_store(args, "pto-load")
+    rt = connect(args, "pto-load", store.state)
     try:
-        start_app(rt, org, args, "pto_load")
+        start_app(rt, org, args, store)
         print(f"{args.requests:,} requests from {len(org.employees)} employees in {len(org.teams)} teams, "
               f"{args.concurrency:,} in flight, {args.hosts} PTO hosts, seed {args.seed}", flush=True)
         if not args.cold:
@@ -107,6 +109,7 @@ def figures(args: argparse.Namespace, org: Org, wall: float, recorder: Recorder,
         "command": "python -m scenarios.pto_load " + " ".join(sys.argv[1:]),
         "requests": args.requests, "concurrency": args.concurrency, "hosts": args.hosts, "seed": args.seed,
         "employees": len(org.employees), "placement": args.placement, "cold_start": args.cold,
+        "store": args.run_store.shown, "durable": args.durable,
         "wall_s": wall,
         "requests_per_s": args.requests / wall,
         "raw_ray_calls_per_s": baseline,
