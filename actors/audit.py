@@ -74,24 +74,22 @@ _COLUMNS = ("request_id", "employee", "days", "approved", "reason", "detail", "t
             "cancelled_by", "cancelled_at")
 
 
-def record(db: Sql, request_id: str, decision: DecisionAudit, decided_by: str | None,
-           at: str) -> bool:
-    """Record the decision unless one is already recorded for this request; whether this one was."""
-    cursor = db.execute(
+def record(db: Sql, request_id: str, decision: DecisionAudit, decided_by: str | None, at: str) -> None:
+    """Record the decision unless one is already recorded for this request (no result is read: on a server
+    the statement goes with the rest of its transaction)."""
+    db.execute(
         f"INSERT INTO decisions ({', '.join(_COLUMNS[:9])}) VALUES ({', '.join('?' * 9)}) "
         "ON CONFLICT (request_id) DO NOTHING",
         (request_id, decision.employee, _DAYS.dump_json(decision.days).decode(), int(decision.approved),
          decision.reason, decision.detail, _TEAMS.dump_json(decision.teams).decode(), decided_by or DRIVER, at),
     )
-    return cursor.rowcount == 1
 
 
-def mark_cancelled(db: Sql, request_id: str, cancelled_by: str | None, at: str) -> bool:
-    """Note who cancelled an approved request, once; whether this call did."""
-    cursor = db.execute("UPDATE decisions SET cancelled_by = ?, cancelled_at = ? "
-                        "WHERE request_id = ? AND approved != 0 AND cancelled_at IS NULL",
-                        (cancelled_by or DRIVER, at, request_id))
-    return cursor.rowcount == 1
+def mark_cancelled(db: Sql, request_id: str, cancelled_by: str | None, at: str) -> None:
+    """Note who cancelled an approved request, once."""
+    db.execute("UPDATE decisions SET cancelled_by = ?, cancelled_at = ? "
+               "WHERE request_id = ? AND approved != 0 AND cancelled_at IS NULL",
+               (cancelled_by or DRIVER, at, request_id))
 
 
 def select(db: Sql, employee: str | None = None, request_id: str | None = None) -> list[DecisionRecord]:

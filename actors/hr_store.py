@@ -39,6 +39,9 @@ CREATE INDEX IF NOT EXISTS ledger_by_employee ON ledger (employee);
 """
 
 _LIVE = ("held", "committed")
+_BALANCE = "SELECT COALESCE(SUM(delta), 0) FROM ledger WHERE employee = ?"
+_HELD = ("SELECT COUNT(*) FROM request_days d JOIN requests r USING (request_id) "
+         "WHERE d.employee = ? AND r.status = 'held'")
 
 
 class UnknownEmployee(KeyError):
@@ -113,24 +116,27 @@ class HrStore:
             return self._hold(db, request_id, employee, days)
 
     def _hold(self, db: Sql, request_id: str, employee: str, days: Sequence[date]) -> HoldResult:
-        if db.execute("SELECT 1 FROM employees WHERE id = ?", (employee,)).fetchone() is None:
+        # what the hold depends on in one query: one round trip to a server, not five
+        wanted = [d.isoformat() for d in days]
+        overlapping = (f"SELECT 1 FROM request_days d JOIN requests r USING (request_id) WHERE d.employee = ? "
+                       f"AND r.status IN ('held', 'committed') AND d.day IN ({','.join('?' * len(wanted))}) LIMIT 1"
+                       if wanted else "SELECT NULL")
+        known, balance, held, existing, overlap = db.execute(
+            f"SELECT (SELECT 1 FROM employees WHERE id = ?), ({_BALANCE}), ({_HELD}), "
+            f"(SELECT 1 FROM requests WHERE request_id = ?), ({overlapping})",
+            (employee, employee, employee, request_id, *((employee, *wanted) if wanted else ())),
+        ).fetchone()
+        if known is None:
             return HoldResult(False, "unknown_employee", 0, 0)
-        balance, held = self._balance(db, employee), self._held(db, employee)
         refuse = lambda reason: HoldResult(False, reason, balance, balance - held)  # noqa: E731
-        existing = self._request(db, request_id)
-        if existing is not None:
-            if existing.employee != employee or sorted(existing.days) != sorted(days):
+        if existing is not None:  # a request asked again (a redelivery): the same answer, or a conflict
+            found = self._request(db, request_id)
+            if found.employee != employee or sorted(found.days) != sorted(days):
                 return refuse("duplicate_request")
-            return HoldResult(existing.status in _LIVE, None if existing.status in _LIVE else existing.status,
+            return HoldResult(found.status in _LIVE, None if found.status in _LIVE else found.status,
                               balance, balance - held)
         if not days or len(set(days)) != len(days) or any(d.weekday() >= 5 for d in days):
             return refuse("invalid_dates")
-        wanted = [d.isoformat() for d in days]
-        overlap = db.execute(
-            f"SELECT 1 FROM request_days d JOIN requests r USING (request_id) WHERE d.employee = ? "
-            f"AND r.status IN ('held', 'committed') AND d.day IN ({','.join('?' * len(wanted))}) LIMIT 1",
-            (employee, *wanted),
-        ).fetchone()
         if overlap:
             return refuse("overlap")
         if balance - held < len(days):
@@ -159,7 +165,9 @@ class HrStore:
     def record_decision(self, request_id: str, decision: DecisionAudit, decided_by: str | None) -> bool:
         """Record a decision on its own; whether it was new (a request keeps its first decision)."""
         with self.db.transaction() as db:
-            return audit.record(db, request_id, decision, decided_by, _now())
+            new = db.execute("SELECT 1 FROM decisions WHERE request_id = ?", (request_id,)).fetchone() is None
+            audit.record(db, request_id, decision, decided_by, _now())
+            return new
 
     @staticmethod
     def _recorder(request_id: str, decision: DecisionAudit | None,
@@ -203,11 +211,10 @@ class HrStore:
             raise UnknownEmployee(employee)
 
     def _balance(self, db: Sql, employee: str) -> int:
-        return db.execute("SELECT COALESCE(SUM(delta), 0) FROM ledger WHERE employee = ?", (employee,)).fetchone()[0]
+        return db.execute(_BALANCE, (employee,)).fetchone()[0]
 
     def _held(self, db: Sql, employee: str) -> int:
-        return db.execute("SELECT COUNT(*) FROM request_days d JOIN requests r USING (request_id) "
-                          "WHERE d.employee = ? AND r.status = 'held'", (employee,)).fetchone()[0]
+        return db.execute(_HELD, (employee,)).fetchone()[0]
 
     def balance(self, employee: str) -> int:
         with self.db.reading() as db:

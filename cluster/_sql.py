@@ -135,9 +135,20 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self, lock: str = "") -> Iterator[_PostgresSql]:
-        with self._connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{self.schema}\x1f{lock}",))
-            yield _PostgresSql(conn)
+        """In pipeline mode: statements go together until one's result is read, so a transaction that reads
+        once and then writes costs two round trips to the server, whatever its number of statements."""
+        with self._connection() as conn:
+            try:
+                with conn.pipeline():  # BEGIN and COMMIT by hand: psycopg's transaction() syncs at each end
+                    conn.execute("BEGIN")
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                                 (f"{self.schema}\x1f{lock}",))
+                    yield _PostgresSql(conn)
+                    conn.execute("COMMIT")
+            except BaseException:
+                if not conn.broken:
+                    conn.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def reading(self) -> Iterator[_PostgresSql]:
