@@ -124,13 +124,14 @@ class PostgresDatabase:
 
     remote = True
 
-    def __init__(self, url: str, schema: str, max_connections: int = 4) -> None:
+    def __init__(self, url: str, schema: str, max_connections: int = 4, wait: float = 30.0) -> None:
+        """``wait``: how long a call waits for a connection before it is ``StoreUnavailable``."""
         if len(schema.encode()) > _SCHEMA_BYTES or not schema:
             raise ValueError(f"{schema!r}: a PostgreSQL schema name has 1 to {_SCHEMA_BYTES} bytes; use a shorter "
                              "namespace")
         self.url, self.schema = url, schema
         self.where = f"{redacted(url)} schema {schema}"
-        self._pool = _pools.take(url, schema, max_connections)
+        self._pool = _pools.take(url, schema, max_connections, wait)
         self._closed = False
 
     @contextmanager
@@ -191,14 +192,14 @@ class _Pools:
         self._lock = threading.Lock()
         self._pools: dict[tuple[str, str], list[Any]] = {}  # → [pool, users]
 
-    def take(self, url: str, schema: str, max_connections: int) -> Any:
+    def take(self, url: str, schema: str, max_connections: int, wait: float) -> Any:
         from psycopg_pool import ConnectionPool
 
         with self._lock:
             found = self._pools.get((url, schema))
             if found is None:
                 # autocommit: a transaction is begun by ``conn.transaction()`` only; reads need none
-                pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=True, timeout=30.0,
+                pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=True, timeout=wait,
                                       name=f"raybus {schema}",
                                       kwargs={"autocommit": True, "options": f'-c search_path="{schema}"'})
                 found = self._pools[(url, schema)] = [pool, 0]

@@ -8,7 +8,8 @@ bus did, finding the host unreachable (``host_unreachable``); the re-run handler
 answer. And only if every such letter the bus still remembers (it keeps the last thousand) is an answer:
 a request, a notice or a decision among them is a message that reached nobody. A publish the bus gave up
 is a ``host_unreachable`` letter too, but also counts in the runtime's ``given_up``, which fails the run.
-Every other dead letter fails it.
+Every other dead letter fails it. So does a lost node whose disk held run data (a SQLite store under ``~``):
+the verdict names each database it took and what it held.
 """
 
 from __future__ import annotations

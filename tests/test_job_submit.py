@@ -94,8 +94,8 @@ def test_a_submitted_load_run_succeeds_with_its_table_and_invariants_in_the_logs
 
 def test_a_second_job_in_the_namespace_reads_the_first_ones_audit_trail(head_node) -> None:
     address, env = head_node
-    first = submit(address, env, "python", "-m", "scenarios.pto_load", "--requests", "150", "--employees", "30",
-                   "--concurrency", "50", "--namespace", "kept", "--durable")
+    first = submit(address, env, "python", "-m", "scenarios.pto_load", "--requests", "60", "--employees", "20",
+                   "--concurrency", "20", "--namespace", "kept", "--durable")
     assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
     run = Path(env["HOME"]) / ".local/share/raybus/runs/kept"  # outside the job's working dir, which is gone
     assert f"run data: SQLite under {run}" in first.stdout

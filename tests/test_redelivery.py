@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 import ray
 import sample_agents as sa
 from conftest import wait_until
@@ -39,6 +40,7 @@ def test_a_copy_of_a_message_the_agent_has_had_is_dropped(runtime: Runtime) -> N
     assert runtime.call(COUNTER, "get_count") == 6  # the copy did not run
 
 
+@pytest.mark.parametrize("state_location", ["sqlite"], indirect=True)  # the store's part: test_state
 def test_a_message_the_host_had_taken_but_not_handled_when_it_died_is_handled_once_it_is_back(
         durable: tuple[Runtime, str]) -> None:
     rt, _ = durable
@@ -56,6 +58,7 @@ def test_a_message_the_host_had_taken_but_not_handled_when_it_died_is_handled_on
     assert bus["host_restarts"] == 1 and bus["redeliveries"] >= 1
 
 
+@pytest.mark.parametrize("state_location", ["sqlite"], indirect=True)  # the store's part: test_state
 def test_a_copy_of_a_handled_message_gets_the_first_answer_even_after_a_restart(durable: tuple[Runtime, str]) -> None:
     rt, location = durable
     assert add(rt, 1) == 1
@@ -71,6 +74,7 @@ def test_a_copy_of_a_handled_message_gets_the_first_answer_even_after_a_restart(
     assert rt.call(COUNTER, "get_count") == 6 and host["states_loaded"] == 1
 
 
+@pytest.mark.parametrize("state_location", ["sqlite"], indirect=True)  # the store's part: test_state
 def test_a_call_in_flight_when_the_bus_dies_still_gets_its_reply(durable: tuple[Runtime, str]) -> None:
     rt, _ = durable
     assert add(rt, 1) == 1

@@ -15,6 +15,7 @@ from conftest import wait_until
 
 from cluster import (
     AgentId,
+    PostgresDatabase,
     RaybusError,
     Runtime,
     Sharded,
@@ -27,7 +28,7 @@ from cluster import (
     open_state_store,
     redacted,
 )
-from cluster._errors import Fenced
+from cluster._errors import Fenced, StoreUnavailable
 from cluster._state import encode_parts
 
 COUNTER = AgentId("counter", "c1")
@@ -206,6 +207,12 @@ def test_a_ghost_of_a_restarted_host_can_no_longer_write(state_location: str, na
 def test_a_database_url_is_shown_without_its_password() -> None:
     assert redacted("postgresql://raybus:secret@db.example:5432/runs") == "postgresql://raybus:***@db.example:5432/runs"
     assert "secret" not in describe_location("postgresql://raybus:secret@db.example/runs")
+
+
+def test_an_unreachable_server_is_named_without_its_password(namespace: str) -> None:
+    with pytest.raises(StoreUnavailable, match=r"raybus:\*\*\*@127\.0\.0\.1:1/nowhere") as failed:
+        SqlStateStore(PostgresDatabase("postgresql://raybus:secret@127.0.0.1:1/nowhere", namespace, wait=1.0))
+    assert "secret" not in str(failed.value)
 
 
 def test_state_and_state_dir_are_one_choice() -> None:
