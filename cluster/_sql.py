@@ -193,15 +193,17 @@ class _Pools:
         self._pools: dict[tuple[str, str], list[Any]] = {}  # → [pool, users]
 
     def take(self, url: str, schema: str, max_connections: int, wait: float) -> Any:
+        from psycopg.conninfo import conninfo_to_dict
         from psycopg_pool import ConnectionPool
 
         with self._lock:
             found = self._pools.get((url, schema))
             if found is None:
-                # autocommit: a transaction is begun by ``conn.transaction()`` only; reads need none
+                # autocommit: transactions are begun by hand; the URL's own options (synchronous_commit=off,
+                # say) are kept, and the schema is every query's
+                options = " ".join(filter(None, [conninfo_to_dict(url).get("options"), f'-c search_path="{schema}"']))
                 pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=True, timeout=wait,
-                                      name=f"raybus {schema}",
-                                      kwargs={"autocommit": True, "options": f'-c search_path="{schema}"'})
+                                      name=f"raybus {schema}", kwargs={"autocommit": True, "options": options})
                 found = self._pools[(url, schema)] = [pool, 0]
             found[1] += 1
             return found[0]
