@@ -196,12 +196,12 @@ def settled(rt: Runtime, watch: ChaosWatch, timeout: float = 120.0) -> str:
     return ""
 
 
-def start_cluster(nodes: int, disks: Path) -> tuple[Cluster, str | None, dict[str, Path]]:
+def start_cluster(nodes: int, disks: Path | None = None) -> tuple[Cluster, str | None, dict[str, Path]]:
     """A head and ``nodes - 1`` workers of one CPU each, in a temp dir of our own unless RAY_TMPDIR names one:
     the cluster writes its address there, where any other ``ray.init()`` on this machine would pick it up.
-    The head shares the driver's disk (the driver runs there); each worker's home is a directory of its own
-    under ``disks``. Returns the cluster, the temp dir to remove afterwards (None if it was not ours) and the
-    workers' disks by node id."""
+    The head shares the driver's disk (the driver runs there); with ``disks``, each worker's home is a
+    directory of its own under it. Returns the cluster, the temp dir to remove afterwards (None if it was not
+    ours) and the workers' disks by node id."""
     own_tmp = None if "RAY_TMPDIR" in os.environ else tempfile.mkdtemp(prefix="rbc-", dir="/tmp")
     if own_tmp:
         os.environ["RAY_TMPDIR"] = own_tmp
@@ -209,6 +209,9 @@ def start_cluster(nodes: int, disks: Path) -> tuple[Cluster, str | None, dict[st
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     homes = {}
     for index in range(1, nodes):
+        if disks is None:
+            cluster.add_node(num_cpus=1)
+            continue
         home = disks / f"node-{index}"
         home.mkdir(parents=True, exist_ok=True)
         homes[cluster.add_node(num_cpus=1, env_vars={"HOME": str(home)}).node_id] = home
