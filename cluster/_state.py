@@ -63,6 +63,8 @@ class StateMap(dict):
 
 @runtime_checkable
 class StateStore(Protocol):
+    remote: bool  # its calls go to a server over the network: a host makes them off its event loop
+
     def load(self, agent_id: str) -> dict[str, Any] | None:
         """The last state saved for ``agent_id``, or ``None``; a StateMap's entries come back as a dict."""
         ...
@@ -114,6 +116,11 @@ class SqlStateStore:
                   "state TEXT NOT NULL, PRIMARY KEY (agent_id, part));"
                   "CREATE TABLE IF NOT EXISTS writers (writer TEXT PRIMARY KEY, epoch INTEGER NOT NULL);")
         self._fence = None if writer is None else (writer, self._claim(writer))
+
+    @property
+    def remote(self) -> bool:
+        """Its calls go to a server over the network (a host makes them off its event loop)."""
+        return self.db.remote
 
     def _claim(self, writer: str) -> int:
         """The next epoch of ``writer`` (counted in the store, not by any clock), now its only one."""
