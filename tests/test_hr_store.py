@@ -3,7 +3,9 @@ SQLite file and a real PostgreSQL server alike."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -328,3 +330,21 @@ def test_a_store_reopened_keeps_its_state(store: HrStore, ledger_db: Callable[[]
         assert (reopened.requests(), [(reopened.balance(e), reopened.available(e)) for e in BALANCES]) == before
         assert reopened.reconcile() == []
         assert reopened.place_hold("r6", "alice", weekdays(1, MONDAY + timedelta(weeks=3))).available == 7
+
+
+def test_writers_of_one_ledger_at_once_never_spend_a_balance_twice(ledger_db: Callable[[], Database]) -> None:
+    """A ghost hr agent and its successor write one ledger: each hold is checked and written under its lock."""
+    with HrStore(ledger_db()) as first:
+        first.add_employees(BALANCES)
+    stores = [HrStore(ledger_db()) for _ in range(4)]
+    start = threading.Barrier(len(stores))
+
+    def hold(index: int) -> bool:
+        start.wait()
+        return stores[index].place_hold(f"r{index}", "bob", weekdays(2, MONDAY + timedelta(weeks=index))).ok
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        held = list(pool.map(hold, range(len(stores))))
+    assert sum(held) == 1 and stores[0].available("bob") == 0 and stores[0].reconcile() == []
+    for store in stores:
+        store.close()
