@@ -38,7 +38,7 @@ def for_a_person(ctx: MessageContext) -> bool:
     """A driver that acts for people (a service granted to act for employees, which checked the person at its own
     door), or the namespace's admin: what a person does or reads in person comes only from one of them."""
     principal = ctx.principal if ctx.sender is None else None
-    return principal is not None and (principal in EMPLOYEE_SERVICES or principal.is_admin())
+    return principal is not None and (principal in EMPLOYEE_SERVICES or principal.is_admin)
 
 
 def refuse_unless(allowed: bool, ctx: MessageContext, what: str, rule: str) -> None:

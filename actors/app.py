@@ -6,7 +6,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cluster import AgentId, MemberSubscription, Placement, Runtime, Sharded, Subscription, TopicId, TypeSubscription
+from cluster import (
+    AgentId,
+    MemberSubscription,
+    Placement,
+    Runtime,
+    Sharded,
+    Subscription,
+    TopicId,
+    TypeSubscription,
+    state_location,
+)
 
 from .messages import TimeOffCancelled, TimeOffNotice, Waiting
 from .org import Org
@@ -24,15 +34,17 @@ AGENT_TYPES = {
 }
 
 
-def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_department: bool = True,
+def register_pto(rt: Runtime, org: Org, hr: str | Path, hosts: int = 2, by_department: bool = True,
                  policy: bool = True, agent_types: dict[str, str] | None = None,
                  placements: Mapping[str, Placement | None] | None = None) -> None:
     """All PTO types share one pool of ``hosts`` actors (thousands of employees would not fit one Ray
     actor each). ``by_department`` keeps each department's agents on one host: a request's messages then
     stay in-process but for the driver's call, its answer and the notices; otherwise agents are hashed.
     ``agent_types`` replaces the classes of some types (tests put a hostile employee in its place);
-    ``placements`` the placement of some types (None: the runtime's default)."""
-    config = pto_config(org, hr_dir)
+    ``placements`` the placement of some types (None: the runtime's default).
+    ``hr``: where the HR ledgers go (``actors.ledgers.Ledgers``: a directory, or a ``postgresql://`` URL, where
+    the runtime's namespace names the run)."""
+    config = pto_config(org, hr, rt.namespace)
     pool = Sharded(hosts, pool="pto", groups=department_groups(org) if by_department else {})
     placements = placements or {}
     for agent_type, path in (AGENT_TYPES | (agent_types or {})).items():
@@ -43,9 +55,9 @@ def register_pto(rt: Runtime, org: Org, hr_dir: str | Path, hosts: int = 2, by_d
     rt.subscribe(*pto_subscriptions(org))
 
 
-def pto_config(org: Org, hr_dir: str | Path) -> dict[str, Any]:
-    """What every PTO agent is configured with: the org, and where the HR ledgers go."""
-    return {"org": org.model_dump_json(), "hr_dir": str(Path(hr_dir).resolve())}
+def pto_config(org: Org, hr: str | Path, run: str) -> dict[str, Any]:
+    """What every PTO agent is configured with: the org, where the HR ledgers go, and the run they belong to."""
+    return {"org": org.model_dump_json(), "hr": state_location(hr), "run": run}
 
 
 def pto_subscriptions(org: Org) -> list[Subscription]:

@@ -4,15 +4,17 @@ The manager sends a ``DecisionAudit`` with its ``Commit`` or ``Release``; the hr
 same SQLite transaction as the change it makes, naming as decider the sender the runtime stamped on the
 message (never a field of the message), and marks the record when an approved request is cancelled. One
 row per request id: recording a decision again changes nothing, so a redelivered message is harmless.
-The functions below run inside a transaction of ``HrStore``, which owns the connection.
+The functions below run inside a transaction of ``HrStore``, which owns the database (SQLite or PostgreSQL:
+the queries are written for both).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from cluster import Sql
 
 from .coverage import DayCover
 
@@ -72,31 +74,29 @@ _COLUMNS = ("request_id", "employee", "days", "approved", "reason", "detail", "t
             "cancelled_by", "cancelled_at")
 
 
-def record(db: sqlite3.Connection, request_id: str, decision: DecisionAudit, decided_by: str | None,
-           at: str) -> bool:
-    """Record the decision unless one is already recorded for this request; whether this one was."""
-    cursor = db.execute(
+def record(db: Sql, request_id: str, decision: DecisionAudit, decided_by: str | None, at: str) -> None:
+    """Record the decision unless one is already recorded for this request (no result is read: on a server
+    the statement goes with the rest of its transaction)."""
+    db.execute(
         f"INSERT INTO decisions ({', '.join(_COLUMNS[:9])}) VALUES ({', '.join('?' * 9)}) "
         "ON CONFLICT (request_id) DO NOTHING",
-        (request_id, decision.employee, _DAYS.dump_json(decision.days).decode(), decision.approved,
+        (request_id, decision.employee, _DAYS.dump_json(decision.days).decode(), int(decision.approved),
          decision.reason, decision.detail, _TEAMS.dump_json(decision.teams).decode(), decided_by or DRIVER, at),
     )
-    return cursor.rowcount == 1
 
 
-def mark_cancelled(db: sqlite3.Connection, request_id: str, cancelled_by: str | None, at: str) -> bool:
-    """Note who cancelled an approved request, once; whether this call did."""
-    cursor = db.execute("UPDATE decisions SET cancelled_by = ?, cancelled_at = ? "
-                        "WHERE request_id = ? AND approved AND cancelled_at IS NULL",
-                        (cancelled_by or DRIVER, at, request_id))
-    return cursor.rowcount == 1
+def mark_cancelled(db: Sql, request_id: str, cancelled_by: str | None, at: str) -> None:
+    """Note who cancelled an approved request, once."""
+    db.execute("UPDATE decisions SET cancelled_by = ?, cancelled_at = ? "
+               "WHERE request_id = ? AND approved != 0 AND cancelled_at IS NULL",
+               (cancelled_by or DRIVER, at, request_id))
 
 
-def select(db: sqlite3.Connection, employee: str | None = None, request_id: str | None = None) -> list[DecisionRecord]:
+def select(db: Sql, employee: str | None = None, request_id: str | None = None) -> list[DecisionRecord]:
     """The decisions matching both filters (``None`` matches all), oldest first."""
     rows = db.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM decisions WHERE (? IS NULL OR employee = ?) "
-        "AND (? IS NULL OR request_id = ?) ORDER BY decided_at, request_id",
+        f"SELECT {', '.join(_COLUMNS)} FROM decisions WHERE (CAST(? AS TEXT) IS NULL OR employee = ?) "
+        "AND (CAST(? AS TEXT) IS NULL OR request_id = ?) ORDER BY decided_at, request_id",
         (employee, employee, request_id, request_id),
     ).fetchall()
     return [DecisionRecord(**dict(zip(_COLUMNS, row, strict=True)) | {

@@ -1,23 +1,24 @@
-"""The hr agent: the system of record for one department's balances, in its own SQLite file."""
+"""The hr agent: the system of record for one department's balances, in its own ledger (a SQLite file, or a
+schema of a PostgreSQL database). A ledger on a server is called off the host's event loop."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from cluster import Agent, AgentId, MessageContext, handler, inspectable
 
 from ._config import org_of
 from ._guard import for_a_person, managers_of, refuse_unless
 from .hr_store import HrStore
+from .ledgers import Ledgers
 from .messages import Commit, Done, HoldPlaced, PlaceHold, Release, RevokeApproval
 from .queries import Balance, GetBalance
 
-__all__ = ["Hr", "hr_db_path", "hr_report"]
+__all__ = ["Hr", "hr_report"]
 
-
-def hr_db_path(hr_dir: str | Path, department: str) -> Path:
-    return Path(hr_dir) / f"hr-{department}.db"
+T = TypeVar("T")
 
 
 class Hr(Agent):
@@ -29,12 +30,14 @@ class Hr(Agent):
         org = org_of(self.config)
         if self.id.key not in org.departments:
             raise LookupError(f"unknown department {self.id.key!r}: not in the org")
-        path = hr_db_path(self.config["hr_dir"], self.id.key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.store = HrStore(path)
-        self.store.add_employees(
-            {e.id: e.starting_balance for e in org.employees.values() if e.department == self.id.key}
-        )
+        self.store = await asyncio.to_thread(Ledgers(self.config["hr"], self.config["run"]).open, self.id.key)
+        await self._ledger(self.store.add_employees,
+                           {e.id: e.starting_balance for e in org.employees.values() if e.department == self.id.key})
+
+    async def _ledger(self, method: Callable[..., T], *args: Any) -> T:
+        """A call of the ledger: in a thread when it goes to a server, where a file's would cost more than it
+        saves (the hr agent is serial: one call at a time either way)."""
+        return await asyncio.to_thread(method, *args) if self.store.remote else method(*args)
 
     @handler
     async def on_hold(self, message: PlaceHold, ctx: MessageContext) -> HoldPlaced:
@@ -43,14 +46,14 @@ class Hr(Agent):
                       and employee.department == self.id.key, ctx,
                       f"place a hold for {message.employee} at {self.id}",
                       "an employee of the department holds days only for itself")
-        result = self.store.place_hold(message.request_id, message.employee, message.days)
+        result = await self._ledger(self.store.place_hold, message.request_id, message.employee, message.days)
         return HoldPlaced(request_id=message.request_id, ok=result.ok, reason=result.reason,
                           balance=result.balance)
 
-    def _check_decider(self, message: Commit | Release | RevokeApproval, ctx: MessageContext) -> None:
+    async def _check_decider(self, message: Commit | Release | RevokeApproval, ctx: MessageContext) -> None:
         """Only the manager of the request's employee (as hr recorded it with the hold, never as the message
         says) changes what hr holds for it; for a request hr does not know, a manager of the department."""
-        org, request = org_of(self.config), self.store.request(message.request_id)
+        org, request = org_of(self.config), await self._ledger(self.store.request, message.request_id)
         of = [request.employee] if request is not None else [
             e.id for e in org.employees.values() if e.department == self.id.key]
         refuse_unless(ctx.sender in managers_of(org, of), ctx,
@@ -60,18 +63,20 @@ class Hr(Agent):
     # The audit names the decider as the runtime stamped the message's sender: a message cannot claim one.
     @handler
     async def on_commit(self, message: Commit, ctx: MessageContext) -> Done:
-        self._check_decider(message, ctx)
-        return _done(message.request_id, self.store.commit(message.request_id, message.decision, _sender(ctx)))
+        await self._check_decider(message, ctx)
+        return _done(message.request_id, await self._ledger(self.store.commit, message.request_id, message.decision,
+                                                            _sender(ctx)))
 
     @handler
     async def on_release(self, message: Release, ctx: MessageContext) -> Done:
-        self._check_decider(message, ctx)
-        return _done(message.request_id, self.store.release(message.request_id, message.decision, _sender(ctx)))
+        await self._check_decider(message, ctx)
+        return _done(message.request_id, await self._ledger(self.store.release, message.request_id,
+                                                            message.decision, _sender(ctx)))
 
     @handler
     async def on_revoke(self, message: RevokeApproval, ctx: MessageContext) -> Done:
-        self._check_decider(message, ctx)
-        return _done(message.request_id, self.store.cancel(message.request_id, _sender(ctx)))
+        await self._check_decider(message, ctx)
+        return _done(message.request_id, await self._ledger(self.store.cancel, message.request_id, _sender(ctx)))
 
     @handler
     async def on_balance(self, message: GetBalance, ctx: MessageContext) -> Balance:
@@ -79,14 +84,16 @@ class Hr(Agent):
         refuse_unless(for_a_person(ctx) and employee is not None and employee.department == self.id.key, ctx,
                       f"read the balance of {message.employee} at {self.id}",
                       "only a driver acting for a person reads a balance of the department")
-        return Balance(employee=message.employee, balance=self.store.balance(message.employee),
-                       held=self.store.held_days(message.employee), available=self.store.available(message.employee))
+        wanted = message.employee
+        return Balance(employee=wanted, balance=await self._ledger(self.store.balance, wanted),
+                       held=await self._ledger(self.store.held_days, wanted),
+                       available=await self._ledger(self.store.available, wanted))
 
     @inspectable
-    def snapshot(self) -> dict[str, Any]:
+    async def snapshot(self) -> dict[str, Any]:
         """What the invariant checker reads (see ``hr_report``)."""
         employees = [e.id for e in org_of(self.config).employees.values() if e.department == self.id.key]
-        return hr_report(self.store, employees)
+        return await self._ledger(hr_report, self.store, employees)
 
 
 def hr_report(store: HrStore, employees: list[str]) -> dict[str, Any]:

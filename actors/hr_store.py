@@ -1,19 +1,21 @@
-"""HrStore: the system of record for balances, in SQLite.
+"""HrStore: the system of record for balances, in SQLite or in a PostgreSQL schema (``cluster.Database``).
 
 The balance is never a stored number: it is the sum of the ledger (a grant for the starting balance,
 -1 per committed day, +1 per day of an approved request that is cancelled). Every change is one
 transaction, and every operation is idempotent by request id, so a redelivered message changes nothing.
 A manager's decision is recorded (``actors.audit``) in the transaction of the commit or release it caused,
-and the cancellation of an approved request in the transaction that returns its days.
+and the cancellation of an approved request in the transaction that returns its days. Every change takes the
+ledger's one write lock, so two writers (a ghost of a lost host and its successor) never interleave.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+
+from cluster import Database, Sql, SqliteDatabase
 
 from . import audit
 from .audit import DecisionAudit, DecisionRecord
@@ -31,12 +33,15 @@ CREATE TABLE IF NOT EXISTS request_days (
     PRIMARY KEY (request_id, day));
 CREATE INDEX IF NOT EXISTS request_days_by_employee ON request_days (employee, day);
 CREATE TABLE IF NOT EXISTS ledger (
-    id INTEGER PRIMARY KEY, employee TEXT NOT NULL, request_id TEXT, day TEXT, delta INTEGER NOT NULL,
+    id {serial}, employee TEXT NOT NULL, request_id TEXT, day TEXT, delta INTEGER NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('grant', 'take', 'return')), at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ledger_by_employee ON ledger (employee);
 """
 
 _LIVE = ("held", "committed")
+_BALANCE = "SELECT COALESCE(SUM(delta), 0) FROM ledger WHERE employee = ?"
+_HELD = ("SELECT COUNT(*) FROM request_days d JOIN requests r USING (request_id) "
+         "WHERE d.employee = ? AND r.status = 'held'")
 
 
 class UnknownEmployee(KeyError):
@@ -71,15 +76,20 @@ def _now() -> str:
 
 
 class HrStore:
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA + audit.SCHEMA)
+    """One department's ledger in ``db``, or in the SQLite file at a path."""
+
+    def __init__(self, db: Database | str | Path) -> None:
+        self.db = SqliteDatabase(db) if isinstance(db, str | Path) else db
+        self.where = self.db.where
+        self.db.script(_SCHEMA + audit.SCHEMA)
+
+    @property
+    def remote(self) -> bool:
+        """Its calls go to a server: an agent makes them off its event loop."""
+        return self.db.remote
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
 
     def __enter__(self) -> HrStore:
         return self
@@ -87,15 +97,10 @@ class HrStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _transaction(self) -> sqlite3.Connection:
-        self._db.execute("BEGIN IMMEDIATE")
-        return self._db
-
     # --- changes ------------------------------------------------------------------------------
     def add_employees(self, balances: Mapping[str, int]) -> None:
-        db = self._transaction()
-        try:
-            known = dict(db.execute("SELECT id, starting_balance FROM employees"))
+        with self.db.transaction() as db:
+            known = dict(db.execute("SELECT id, starting_balance FROM employees").fetchall())
             for employee, balance in balances.items():
                 if employee in known:
                     if known[employee] != balance:
@@ -104,41 +109,34 @@ class HrStore:
                 db.execute("INSERT INTO employees VALUES (?, ?)", (employee, balance))
                 db.execute("INSERT INTO ledger (employee, delta, kind, at) VALUES (?, ?, 'grant', ?)",
                            (employee, balance, _now()))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def place_hold(self, request_id: str, employee: str, days: Sequence[date]) -> HoldResult:
         """Hold ``days`` for a request, or say why not; a refused hold writes nothing."""
-        db = self._transaction()
-        try:
-            result = self._hold(db, request_id, employee, days)
-            db.execute("COMMIT")
-            return result
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self.db.transaction() as db:
+            return self._hold(db, request_id, employee, days)
 
-    def _hold(self, db: sqlite3.Connection, request_id: str, employee: str, days: Sequence[date]) -> HoldResult:
-        if db.execute("SELECT 1 FROM employees WHERE id = ?", (employee,)).fetchone() is None:
+    def _hold(self, db: Sql, request_id: str, employee: str, days: Sequence[date]) -> HoldResult:
+        # what the hold depends on in one query: one round trip to a server, not five
+        wanted = [d.isoformat() for d in days]
+        overlapping = (f"SELECT 1 FROM request_days d JOIN requests r USING (request_id) WHERE d.employee = ? "
+                       f"AND r.status IN ('held', 'committed') AND d.day IN ({','.join('?' * len(wanted))}) LIMIT 1"
+                       if wanted else "SELECT NULL")
+        known, balance, held, existing, overlap = db.execute(
+            f"SELECT (SELECT 1 FROM employees WHERE id = ?), ({_BALANCE}), ({_HELD}), "
+            f"(SELECT 1 FROM requests WHERE request_id = ?), ({overlapping})",
+            (employee, employee, employee, request_id, *((employee, *wanted) if wanted else ())),
+        ).fetchone()
+        if known is None:
             return HoldResult(False, "unknown_employee", 0, 0)
-        balance, held = self._balance(db, employee), self._held(db, employee)
         refuse = lambda reason: HoldResult(False, reason, balance, balance - held)  # noqa: E731
-        existing = self.request(request_id)
-        if existing is not None:
-            if existing.employee != employee or sorted(existing.days) != sorted(days):
+        if existing is not None:  # a request asked again (a redelivery): the same answer, or a conflict
+            found = self._request(db, request_id)
+            if found.employee != employee or sorted(found.days) != sorted(days):
                 return refuse("duplicate_request")
-            return HoldResult(existing.status in _LIVE, None if existing.status in _LIVE else existing.status,
+            return HoldResult(found.status in _LIVE, None if found.status in _LIVE else found.status,
                               balance, balance - held)
         if not days or len(set(days)) != len(days) or any(d.weekday() >= 5 for d in days):
             return refuse("invalid_dates")
-        wanted = [d.isoformat() for d in days]
-        overlap = db.execute(
-            f"SELECT 1 FROM request_days d JOIN requests r USING (request_id) WHERE d.employee = ? "
-            f"AND r.status IN ('held', 'committed') AND d.day IN ({','.join('?' * len(wanted))}) LIMIT 1",
-            (employee, *wanted),
-        ).fetchone()
         if overlap:
             return refuse("overlap")
         if balance - held < len(days):
@@ -166,29 +164,24 @@ class HrStore:
 
     def record_decision(self, request_id: str, decision: DecisionAudit, decided_by: str | None) -> bool:
         """Record a decision on its own; whether it was new (a request keeps its first decision)."""
-        db = self._transaction()
-        try:
-            recorded = audit.record(db, request_id, decision, decided_by, _now())
-            db.execute("COMMIT")
-            return recorded
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self.db.transaction() as db:
+            new = db.execute("SELECT 1 FROM decisions WHERE request_id = ?", (request_id,)).fetchone() is None
+            audit.record(db, request_id, decision, decided_by, _now())
+            return new
 
     @staticmethod
     def _recorder(request_id: str, decision: DecisionAudit | None,
-                  decided_by: str | None) -> Callable[[sqlite3.Connection, str], object] | None:
+                  decided_by: str | None) -> Callable[[Sql, str], object] | None:
         if decision is None:
             return None
         return lambda db, at: audit.record(db, request_id, decision, decided_by, at)
 
     def _move(self, request_id: str, moves: dict[str, str], done: str, ledger: tuple[str, int] | None = None,
               also_done: str | None = None,
-              then: Callable[[sqlite3.Connection, str], object] | None = None) -> OpResult:
+              then: Callable[[Sql, str], object] | None = None) -> OpResult:
         """Move a request on; ``then`` runs in the same transaction if it moved or had already moved, so
         what the audit says happened, happened (a refused move records nothing)."""
-        db = self._transaction()
-        try:
+        with self.db.transaction() as db:
             row = db.execute("SELECT employee, status FROM requests WHERE request_id = ?", (request_id,)).fetchone()
             if row is None:
                 result = OpResult(False, "unknown_request")
@@ -203,94 +196,107 @@ class HrStore:
                 if ledger is not None and (row[1], target) in (("held", "committed"), ("committed", "cancelled")):
                     kind, delta = ledger
                     db.execute(
-                        "INSERT INTO ledger (employee, request_id, day, delta, kind, at) "
-                        "SELECT employee, request_id, day, ?, ?, ? FROM request_days WHERE request_id = ?",
+                        "INSERT INTO ledger (employee, request_id, day, delta, kind, at) SELECT employee, "
+                        "request_id, day, CAST(? AS INTEGER), ?, ? FROM request_days WHERE request_id = ?",
                         (delta, kind, _now(), request_id),
                     )
                 result = OpResult(True)
             if result.ok and then is not None:
                 then(db, _now())
-            db.execute("COMMIT")
             return result
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     # --- queries ------------------------------------------------------------------------------
-    def _check(self, employee: str) -> None:
-        if self._db.execute("SELECT 1 FROM employees WHERE id = ?", (employee,)).fetchone() is None:
+    def _check(self, db: Sql, employee: str) -> None:
+        if db.execute("SELECT 1 FROM employees WHERE id = ?", (employee,)).fetchone() is None:
             raise UnknownEmployee(employee)
 
-    def _balance(self, db: sqlite3.Connection, employee: str) -> int:
-        return db.execute("SELECT COALESCE(SUM(delta), 0) FROM ledger WHERE employee = ?", (employee,)).fetchone()[0]
+    def _balance(self, db: Sql, employee: str) -> int:
+        return db.execute(_BALANCE, (employee,)).fetchone()[0]
 
-    def _held(self, db: sqlite3.Connection, employee: str) -> int:
-        return db.execute("SELECT COUNT(*) FROM request_days d JOIN requests r USING (request_id) "
-                          "WHERE d.employee = ? AND r.status = 'held'", (employee,)).fetchone()[0]
+    def _held(self, db: Sql, employee: str) -> int:
+        return db.execute(_HELD, (employee,)).fetchone()[0]
 
     def balance(self, employee: str) -> int:
-        self._check(employee)
-        return self._balance(self._db, employee)
+        with self.db.reading() as db:
+            self._check(db, employee)
+            return self._balance(db, employee)
 
     def held_days(self, employee: str) -> int:
-        self._check(employee)
-        return self._held(self._db, employee)
+        with self.db.reading() as db:
+            self._check(db, employee)
+            return self._held(db, employee)
 
     def available(self, employee: str) -> int:
         return self.balance(employee) - self.held_days(employee)
 
     def starting_balance(self, employee: str) -> int:
-        self._check(employee)
-        return self._db.execute("SELECT starting_balance FROM employees WHERE id = ?", (employee,)).fetchone()[0]
+        with self.db.reading() as db:
+            self._check(db, employee)
+            return db.execute("SELECT starting_balance FROM employees WHERE id = ?", (employee,)).fetchone()[0]
 
     def request(self, request_id: str) -> RequestRecord | None:
         """One request by its key (an index lookup: this runs on every hold)."""
-        row = self._db.execute("SELECT employee, status FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+        with self.db.reading() as db:
+            return self._request(db, request_id)
+
+    def _request(self, db: Sql, request_id: str) -> RequestRecord | None:
+        row = db.execute("SELECT employee, status FROM requests WHERE request_id = ?", (request_id,)).fetchone()
         if row is None:
             return None
-        days = self._db.execute("SELECT day FROM request_days WHERE request_id = ?", (request_id,)).fetchall()
+        days = db.execute("SELECT day FROM request_days WHERE request_id = ?", (request_id,)).fetchall()
         return RequestRecord(request_id, row[0], row[1], tuple(sorted(date.fromisoformat(d) for (d,) in days)))
 
     def requests(self, status: str | None = None) -> list[RequestRecord]:
-        rows = self._db.execute(
-            "SELECT r.request_id, r.employee, r.status, GROUP_CONCAT(d.day) FROM requests r "
-            "LEFT JOIN request_days d USING (request_id) WHERE (? IS NULL OR r.status = ?) "
-            "GROUP BY r.request_id ORDER BY r.request_id",
-            (status, status),
-        ).fetchall()
-        return [RequestRecord(rid, employee, st, tuple(sorted(date.fromisoformat(d) for d in (days or "").split(",")
-                                                              if d)))
-                for rid, employee, st, days in rows]
+        with self.db.reading() as db:
+            rows = db.execute(
+                "SELECT r.request_id, r.employee, r.status, d.day FROM requests r LEFT JOIN request_days d "
+                "USING (request_id) WHERE (CAST(? AS TEXT) IS NULL OR r.status = ?) ORDER BY r.request_id",
+                (status, status),
+            ).fetchall()
+        found: dict[str, tuple[str, str, list[date]]] = {}
+        for request_id, employee, state, day in rows:
+            days = found.setdefault(request_id, (employee, state, []))[2]
+            if day is not None:
+                days.append(date.fromisoformat(day))
+        return [RequestRecord(request_id, employee, state, tuple(sorted(days)))
+                for request_id, (employee, state, days) in found.items()]
 
     def decisions(self, employee: str | None = None, request_id: str | None = None) -> list[DecisionRecord]:
         """Manager decisions recorded here, oldest first; an employee this store does not know is an error."""
-        if employee is not None:
-            self._check(employee)
-        return audit.select(self._db, employee, request_id)
+        with self.db.reading() as db:
+            if employee is not None:
+                self._check(db, employee)
+            return audit.select(db, employee, request_id)
 
     def committed_days(self, employee: str) -> list[date]:
-        self._check(employee)
-        rows = self._db.execute("SELECT d.day FROM request_days d JOIN requests r USING (request_id) "
-                                "WHERE d.employee = ? AND r.status = 'committed' ORDER BY d.day", (employee,))
+        with self.db.reading() as db:
+            self._check(db, employee)
+            return self._committed(db, employee)
+
+    def _committed(self, db: Sql, employee: str) -> list[date]:
+        rows = db.execute("SELECT d.day FROM request_days d JOIN requests r USING (request_id) "
+                          "WHERE d.employee = ? AND r.status = 'committed' ORDER BY d.day", (employee,)).fetchall()
         return [date.fromisoformat(day) for (day,) in rows]
 
     def reconcile(self) -> list[str]:
         """Invariant violations, each naming the employee and an example; empty means all is well."""
         problems = []
-        for employee, starting in self._db.execute("SELECT id, starting_balance FROM employees").fetchall():
-            balance = self._balance(self._db, employee)
-            committed = self.committed_days(employee)
-            if balance < 0:
-                problems.append(f"{employee}: balance {balance} is negative")
-            if balance != starting - len(committed):
-                problems.append(f"{employee}: ledger says {balance}, starting {starting} - {len(committed)} "
-                                f"committed days = {starting - len(committed)}")
-            doubled = sorted({d for d in committed if committed.count(d) > 1})
-            if doubled:
-                problems.append(f"{employee}: {doubled[0]} committed more than once")
-        stray = self._db.execute(
-            "SELECT l.employee, l.request_id, l.kind, r.status FROM ledger l LEFT JOIN requests r USING (request_id) "
-            "WHERE l.kind != 'grant' AND (r.status IS NULL OR (l.kind = 'take' AND r.status NOT IN "
-            "('committed', 'cancelled')) OR (l.kind = 'return' AND r.status != 'cancelled')) LIMIT 5").fetchall()
+        with self.db.reading() as db:
+            for employee, starting in db.execute("SELECT id, starting_balance FROM employees").fetchall():
+                balance = self._balance(db, employee)
+                committed = self._committed(db, employee)
+                if balance < 0:
+                    problems.append(f"{employee}: balance {balance} is negative")
+                if balance != starting - len(committed):
+                    problems.append(f"{employee}: ledger says {balance}, starting {starting} - {len(committed)} "
+                                    f"committed days = {starting - len(committed)}")
+                doubled = sorted({d for d in committed if committed.count(d) > 1})
+                if doubled:
+                    problems.append(f"{employee}: {doubled[0]} committed more than once")
+            stray = db.execute(
+                "SELECT l.employee, l.request_id, l.kind, r.status FROM ledger l LEFT JOIN requests r "
+                "USING (request_id) WHERE l.kind != 'grant' AND (r.status IS NULL OR (l.kind = 'take' AND "
+                "r.status NOT IN ('committed', 'cancelled')) OR (l.kind = 'return' AND r.status != 'cancelled')) "
+                "ORDER BY l.id LIMIT 5").fetchall()
         problems += [f"{e}: ledger row '{kind}' for request {rid} which is {status}" for e, rid, kind, status in stray]
         return problems

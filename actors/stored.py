@@ -1,8 +1,8 @@
-"""The PTO state as the durable store holds it, read straight from the runtime's state file and the hr
-databases, in the shapes the agents report: so the invariants can be checked on what a restart would find,
-and what the agents held in memory compared with it.
+"""The PTO state as the durable store holds it, read straight from the runtime's state store and the hr
+ledgers (SQLite files or PostgreSQL schemas), in the shapes the agents report: so the invariants can be checked
+on what a restart would find, and what the agents held in memory compared with it.
 
-    stored = collect_stored(org, state_file(state_dir, rt.namespace), hr_dir)
+    stored = collect_stored(org, state, rt.namespace, Ledgers(hr, rt.namespace))
     check(org, stored, requested)
     same_state("the store holds what the agents held", collect(rt, org), stored)
 """
@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cluster import SqliteStateStore
+from cluster import is_postgres, node_path, open_state_store, postgres_schemas, redacted
 
 from .coverage import TeamCalendar
 from .employee import employee_report
-from .hr import hr_db_path, hr_report
-from .hr_store import HrStore
+from .hr import hr_report
 from .invariants import InvariantResult, Snapshot
+from .ledgers import Ledgers
 from .manager import manager_report
 from .org import Org
 from .team import team_report
@@ -27,15 +27,18 @@ __all__ = ["collect_stored", "differences", "same_state", "state_file"]
 
 def state_file(state_dir: str | Path, namespace: str) -> Path:
     """Where ``Runtime.connect(state_dir=...)`` keeps a namespace's agent state (``SqliteStateStore``)."""
-    return Path(state_dir) / f"{namespace}.db"
+    return node_path(state_dir) / f"{namespace}.db"
 
 
-def collect_stored(org: Org, state_path: str | Path, hr_dir: str | Path) -> Snapshot:
-    """Every PTO agent's state as stored, reported as the agent would report it. An agent with nothing
-    stored reports as a fresh one would; a missing hr database is a violation of its department."""
-    if not Path(state_path).is_file():
-        raise FileNotFoundError(f"no agent state store at {state_path}")
-    store = SqliteStateStore(state_path)
+def collect_stored(org: Org, state: str, namespace: str, ledgers: Ledgers) -> Snapshot:
+    """Every PTO agent's state as stored at ``state`` (a directory or a database URL) for ``namespace``, reported
+    as the agent would report it. An agent with nothing stored reports as a fresh one would; a missing hr
+    ledger is a violation of its department."""
+    if is_postgres(state) and namespace not in postgres_schemas(state, namespace):
+        raise FileNotFoundError(f"no agent state store at {redacted(state)} schema {namespace}")
+    if not is_postgres(state) and not state_file(state, namespace).is_file():
+        raise FileNotFoundError(f"no agent state store at {state_file(state, namespace)}")
+    store = open_state_store(state, namespace)
     try:
         def load(agent_id: str) -> dict[str, Any]:
             return store.load(agent_id) or {}
@@ -52,7 +55,7 @@ def collect_stored(org: Org, state_path: str | Path, hr_dir: str | Path) -> Snap
                                    else TeamCalendar(team.id, team.members, team.min_on_duty))
         notifiers = {d: load(f"notifier/{d}") for d in org.departments}
         return Snapshot(
-            hr={d: _stored_hr(org, d, hr_dir) for d in org.departments}, teams=teams,
+            hr=_stored_hr(org, ledgers), teams=teams,
             notifiers={d: dict(state.get("notices", {})) for d, state in notifiers.items()},
             employees=employees,
             cancellations={d: dict(state.get("cancellations", {})) for d, state in notifiers.items()},
@@ -62,12 +65,17 @@ def collect_stored(org: Org, state_path: str | Path, hr_dir: str | Path) -> Snap
         store.close()
 
 
-def _stored_hr(org: Org, department: str, hr_dir: str | Path) -> dict[str, Any]:
-    path = hr_db_path(hr_dir, department)
-    if not path.is_file():  # opening it would create an empty one
-        return {"violations": [f"hr database {path} is missing"], "requests": {}, "balances": {}, "decisions": []}
-    with HrStore(path) as store:
-        return hr_report(store, [e.id for e in org.employees.values() if e.department == department])
+def _stored_hr(org: Org, ledgers: Ledgers) -> dict[str, dict[str, Any]]:
+    found, reports = set(ledgers.departments()), {}
+    for department in org.departments:
+        if department not in found:  # opening it would make an empty one
+            reports[department] = {"violations": [f"hr database {ledgers.where(department)} is missing"],
+                                   "requests": {}, "balances": {}, "decisions": []}
+            continue
+        with ledgers.open(department) as store:
+            reports[department] = hr_report(store, [e.id for e in org.employees.values()
+                                                    if e.department == department])
+    return reports
 
 
 def differences(a: Any, b: Any, where: str = "") -> list[str]:

@@ -12,10 +12,12 @@ from ._errors import (
     NotAuthorized,
     NotSettled,
     RaybusError,
+    StoreUnavailable,
     UnknownAgentType,
     UnknownMessageType,
 )
 from ._interceptor import Intercepted, Interceptor
+from ._location import describe_location, node_path, open_state_store, state_location
 from ._messages import DeadLetter
 from ._metrics import DeltaCounter
 from ._otel import trace_to_spans
@@ -23,7 +25,8 @@ from ._placement import Dedicated, Placement, Sharded
 from ._policy import Policy, PublishRule, Redact, SendRule
 from ._principal import Principal
 from ._runtime import DEAD_LETTER_TOPIC, Runtime
-from ._state import SqliteStateStore, StateMap, StateStore
+from ._sql import Database, PostgresDatabase, Sql, SqliteDatabase, is_postgres, postgres_schemas, redacted
+from ._state import PostgresStateStore, SqliteStateStore, SqlStateStore, StateMap, StateStore, encode_state
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
 from ._topic import TopicId
 from ._trace import TraceEvent, to_mermaid
@@ -34,6 +37,7 @@ __all__ = [
     "AgentId",
     "Backpressure",
     "BusUnavailable",
+    "Database",
     "DeadLetter",
     "Dedicated",
     "DeliveryTimeout",
@@ -49,6 +53,8 @@ __all__ = [
     "NotSettled",
     "Placement",
     "Policy",
+    "PostgresDatabase",
+    "PostgresStateStore",
     "Principal",
     "PublishRule",
     "RaybusError",
@@ -56,17 +62,29 @@ __all__ = [
     "Runtime",
     "SendRule",
     "Sharded",
+    "Sql",
+    "SqlStateStore",
+    "SqliteDatabase",
     "SqliteStateStore",
     "StateMap",
     "StateStore",
+    "StoreUnavailable",
     "Subscription",
     "TopicId",
     "TraceEvent",
     "TypeSubscription",
     "UnknownAgentType",
     "UnknownMessageType",
+    "describe_location",
+    "encode_state",
     "handler",
     "inspectable",
+    "is_postgres",
+    "node_path",
+    "open_state_store",
+    "postgres_schemas",
+    "redacted",
+    "state_location",
     "to_mermaid",
     "trace_to_spans",
 ]

@@ -10,7 +10,6 @@ import json
 import time
 import uuid
 from collections import Counter, deque
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -41,18 +40,17 @@ class _ClientQueue:
 
 
 class Bus:
-    def __init__(self, namespace: str, state_dir: str | None = None, window: int = DEFAULT_WINDOW,
+    def __init__(self, namespace: str, state: str | None = None, window: int = DEFAULT_WINDOW,
                  shard: int = 0, shards: int = 1) -> None:
         self.namespace = namespace
         self.shard, self.shards = shard, shards
         self.incarnation = uuid.uuid4().hex  # a driver that sees it change knows what this shard held is gone
-        self.state_path = str(Path(state_dir) / f"{namespace}.db") if state_dir else None
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
         self.window = window
-        self.links = HostLinks(namespace, self.state_path, window, shards, self.counts, self._give_up)
+        self.links = HostLinks(namespace, state, window, shards, self.counts, self._give_up)
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
-        self.control = ControlPlane(namespace, shard, shards, state_dir, self.counts,
+        self.control = ControlPlane(namespace, shard, shards, state, self.counts,
                                     lambda: self.links.hosts.values(), restarted)
         self.gate = self.control.gate
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)

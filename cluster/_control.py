@@ -3,17 +3,16 @@ the namespace's credentials — and the changes to them.
 
 Shard 0 owns the authoritative table and hands every change to the other shards, and each shard to its
 hosts, before it answers: a driver's next message finds the change wherever it goes, and an interceptor
-added applies to in-process calls as soon as ``intercept`` returns. With a ``state_dir`` shard 0 writes the
-table on every change and reads it back when Ray restarts it. Who may make a change is the bus's question
-(``Bus.control``: the admin only); this module makes it."""
+added applies to in-process calls as soon as ``intercept`` returns. With a state location shard 0 writes the
+table on every change to the namespace's store (``TableKeeper``) and reads it back when Ray restarts it; with a
+directory it keeps the credentials' digests beside it (with PostgreSQL they are not kept across a restart).
+Who may make a change is the bus's question (``Bus.control``: the admin only); this module makes it."""
 
 from __future__ import annotations
 
 import asyncio
-import pickle
 from collections import Counter
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -21,31 +20,32 @@ import ray
 from ._credentials import Credentials
 from ._gate import Gate
 from ._interceptor import Interceptor
+from ._location import is_postgres, node_path
 from ._principal import Principal
 from ._routing import AgentTypeSpec, RoutingTable
 from ._shards import table_of
 from ._subscription import Subscription
+from ._table_keeper import TableKeeper
 from .constants import BUS_NAME, bus_name
 
 __all__ = ["ControlPlane"]
 
 
 class ControlPlane:
-    def __init__(self, namespace: str, shard: int, shards: int, state_dir: str | None, counts: Counter[str],
+    def __init__(self, namespace: str, shard: int, shards: int, state: str | None, counts: Counter[str],
                  hosts: Callable[[], Iterable[Any]], restarted: bool) -> None:
         self.namespace, self.shard, self.shards = namespace, shard, shards
         self._hosts = hosts  # this shard's hosts, which take every new table from it
         self.gate = Gate(namespace, counts)
-        self.table_path = Path(state_dir) / f"{namespace}.table" if state_dir else None
-        if self.table_path is not None:
-            self.table_path.parent.mkdir(parents=True, exist_ok=True)
+        self.tables = TableKeeper(state, namespace) if state is not None and shard == 0 else None
         self.table = RoutingTable()
         self.credentials: Credentials | None = None  # shard 0's; the others ask it to check one
         if shard == 0:
-            self.credentials = Credentials(Path(state_dir) / f"{namespace}.credentials" if state_dir else None,
+            kept = state is not None and not is_postgres(state)
+            self.credentials = Credentials(node_path(state) / f"{namespace}.credentials" if kept else None,
                                            restarted)
-            if restarted and self.table_path is not None and self.table_path.exists():
-                self.table = pickle.loads(self.table_path.read_bytes())
+            if restarted and self.tables is not None:
+                self.table = self.tables.load() or self.table
         else:
             self.table = table_of(ray.get_actor(BUS_NAME, namespace=namespace), namespace)
 
@@ -113,8 +113,9 @@ class ControlPlane:
             await self.broadcast()
 
     async def broadcast(self) -> None:
+        if self.shard == 0 and self.tables is not None:
+            await self.tables.save(self.table)
         if self.shard == 0:
-            self._save_table()
             await asyncio.gather(*(peer.update_table.remote(self.table) for peer in self._peers()))
         # answered once every host has the table: an interceptor added is applied to in-process calls too
         await asyncio.gather(*(host.update_table.remote(self.table) for host in self._hosts()),
@@ -123,8 +124,3 @@ class ControlPlane:
     def _peers(self) -> list[Any]:
         return [ray.get_actor(bus_name(shard), namespace=self.namespace) for shard in range(1, self.shards)]
 
-    def _save_table(self) -> None:
-        if self.table_path is not None:
-            temporary = self.table_path.with_suffix(".tmp")
-            temporary.write_bytes(pickle.dumps(self.table))
-            temporary.replace(self.table_path)

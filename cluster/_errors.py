@@ -11,6 +11,7 @@ __all__ = [
     "InvalidMessage",
     "NotAuthorized",
     "RaybusError",
+    "StoreUnavailable",
     "Unbound",
     "UnknownAgentType",
     "UnknownMessageType",
@@ -49,6 +50,10 @@ class BusUnavailable(RaybusError):
 
 class Fenced(RaybusError):
     """A newer incarnation of this host writes its agents' state: this one (a ghost on a lost node) may not."""
+
+
+class StoreUnavailable(RaybusError):
+    """The database server behind a store could not be reached; the text names it (never its password)."""
 
 
 class NotSettled(RaybusError):

@@ -21,6 +21,7 @@ from ._agent_id import AgentId
 from ._backlog import backlog
 from ._endpoint import Endpoint
 from ._errors import NotAuthorized, RaybusError
+from ._location import open_state_store
 from ._messages import DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
 from ._port import CURRENT_AGENT
@@ -28,7 +29,7 @@ from ._processing import Processing
 from ._router import Router
 from ._routing import RoutingTable
 from ._shards import UNAVAILABLE, BusOutboxes, shard_key, table_of
-from ._state import SqliteStateStore, StateWriter
+from ._state_writer import StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog
@@ -41,7 +42,7 @@ __all__ = ["Host"]
 class Host(Endpoint):
     # No routing table among the arguments: Ray keeps a large constructor argument in the object store and a
     # restart fails once it is gone (ray-project/ray#53727); the host asks shard 0 for the table instead.
-    def __init__(self, endpoint: str, namespace: str, state_path: str | None = None, window: int = DEFAULT_WINDOW,
+    def __init__(self, endpoint: str, namespace: str, state: str | None = None, window: int = DEFAULT_WINDOW,
                  shards: int = 1) -> None:
         self.namespace = namespace
         self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
@@ -52,7 +53,7 @@ class Host(Endpoint):
         self.counts: Counter[str] = Counter()
         self.trace = TraceLog(endpoint)
         self.router = Router(lambda: self.table, self.trace)
-        states = StateWriter(SqliteStateStore(state_path, writer=endpoint), self.counts) if state_path else None
+        states = StateWriter(open_state_store(state, namespace, writer=endpoint), self.counts) if state else None
         self.processing = Processing(self, states, self.counts, self.trace)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
@@ -89,10 +90,11 @@ class Host(Endpoint):
         and an agent loaded with kept publishes sends them again (recipients drop copies they have had);
         then kept publishes are watched."""
         watching = spawn(self._watch_kept())
-        for agent_id in self.processing.states.store.agents_with(OUT_PART):
+        states = self.processing.states
+        for agent_id in await states.call(states.store.agents_with, OUT_PART):
             if self.table.known_endpoint_of(agent_id) == self.name:
                 try:
-                    self.processing.activation(agent_id)
+                    self.processing.wake(agent_id)
                 except Exception:  # its next message tries again, and says why
                     self.counts["recover_errors"] += 1
         await watching

@@ -42,10 +42,10 @@ class _Kept:
 
 
 class HostLinks:
-    def __init__(self, namespace: str, state_path: str | None, window: int, shards: int, counts: Counter[str],
+    def __init__(self, namespace: str, state: str | None, window: int, shards: int, counts: Counter[str],
                  give_up: Callable[[Call | Answer | Copy, RaybusError], None]) -> None:
         self.namespace = namespace
-        self.state_path = state_path
+        self.state = state  # where the hosts keep their agents' state (a directory or a database URL)
         self.window = window
         self.shards = shards
         self.counts = counts
@@ -134,7 +134,7 @@ class HostLinks:
                     get_if_exists=True, max_concurrency=100_000, num_cpus=0, max_restarts=-1,
                     scheduling_strategy=self._placement(endpoint),
                 )
-                .remote(endpoint, self.namespace, self.state_path, self.window, self.shards)
+                .remote(endpoint, self.namespace, self.state, self.window, self.shards)
             )
             self.counts["hosts_started"] += 1
         return host

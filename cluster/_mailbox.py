@@ -64,6 +64,12 @@ class Mailbox(Generic[T]):
         since = self._blocked_since
         return self._blocked if since is None else self._blocked + now - since
 
+    def start(self) -> None:
+        """Run the startup now, with no message to wait for."""
+        if not self._running and self._startup is not None:
+            self._running = True
+            spawn(self._drain())
+
     def put(self, item: T) -> None:
         if not self._running and self._startup is None and self._interleaves(item):
             self.handled += 1  # nothing queued ahead of it: skip the drain task, run it as its own

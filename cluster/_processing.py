@@ -13,6 +13,7 @@ bus, and the port its agents' contexts send through."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import traceback
 from collections import Counter
@@ -28,7 +29,7 @@ from ._port import CURRENT_AGENT, Port
 from ._principal import stamped
 from ._routing import RoutingTable
 from ._shards import BusOutboxes
-from ._state import StateWriter
+from ._state_writer import StateWriter
 from ._topic import TopicId
 from ._trace import Kind, TraceLog, is_sampled
 from ._wire import Answer, Call, Copy, Done, Publish, new_message_id
@@ -148,15 +149,24 @@ class Processing:
             )
             durable = self.states is not None  # its dedup and its publishes outlive the host, whatever it keeps
             activation = self.activations[agent_id] = Activation(agent, mailbox, durable)
-            state = self.states.load(agent_id) if durable else None
-            if state is not None:  # before on_start, which the mailbox runs ahead of the first message
-                activation.load(state)
-                self.counts["states_loaded"] += 1
-                self.counts["publishes_recovered"] += len(activation.outgoing)
-                for publish in activation.outgoing.values():  # kept by an earlier life: they go again
-                    self.host.send_kept(publish)
             self.counts["activations"] += 1
         return activation
+
+    def wake(self, agent_id: str) -> None:
+        """Activate the agent and start it now, before any message: it loads its state and sends again the
+        publishes an earlier life kept."""
+        self.activation(agent_id).mailbox.start()
+
+    async def _load(self, activation: Activation) -> None:
+        """The agent's stored state, read off the loop before ``on_start`` (the mailbox runs both ahead of the
+        first message)."""
+        state = await self.states.load(str(activation.agent.id))
+        if state is not None:
+            activation.load(state)
+            self.counts["states_loaded"] += 1
+            self.counts["publishes_recovered"] += len(activation.outgoing)
+            for publish in activation.outgoing.values():  # kept by an earlier life: they go again
+                self.host.send_kept(publish)
 
     async def _start(self, activation: Activation) -> None:
         """An agent whose ``on_start`` raised is not left half-started: the messages already in its mailbox
@@ -164,6 +174,8 @@ class Processing:
         agent = activation.agent
         running = CURRENT_AGENT.set(str(agent.id))
         try:
+            if activation.durable:
+                await self._load(activation)
             await agent.on_start()
         except Exception as exc:
             self.counts["start_errors"] += 1
@@ -180,7 +192,8 @@ class Processing:
             try:
                 if activation.start_failed is not None:
                     raise activation.start_failed
-                message.future.set_result(getattr(agent, message.method)(*message.args))
+                result = getattr(agent, message.method)(*message.args)
+                message.future.set_result(await result if inspect.isawaitable(result) else result)
             except Exception as exc:
                 message.future.set_exception(exc)
             return

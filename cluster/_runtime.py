@@ -7,7 +7,6 @@ import os
 import time
 import uuid
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -21,6 +20,7 @@ from ._client import Client
 from ._errors import SAID, NotSettled, RaybusError, Unbound, cause_of
 from ._ids import check_part
 from ._interceptor import Interceptor
+from ._location import state_location
 from ._messages import DEAD_LETTER_TOPIC
 from ._placement import Dedicated, Placement
 from ._principal import Principal, check_agent_type
@@ -48,35 +48,37 @@ class Runtime:
 
     @classmethod
     def connect(cls, namespace: str = "raybus", address: str | None = None, state_dir: str | None = None,
-                window: int = DEFAULT_WINDOW, shards: int = 1, credential: str | None = None,
-                **ray_init: Any) -> Runtime:
+                window: int = DEFAULT_WINDOW, shards: int = 1, state: str | None = None,
+                credential: str | None = None, **ray_init: Any) -> Runtime:
         """Attach to a running cluster (``address``, ``RAY_ADDRESS``, or a local ``ray start``), or
         start a local Ray when there is none. Extra keywords go to ``ray.init``.
+
+        ``state`` makes agent state durable: each agent's ``save_state()`` is stored before its answer
+        leaves, and loaded when the agent is activated again (a host restarts after a crash, or a later
+        driver uses the namespace). A ``postgresql://`` URL keeps it in the namespace's schema of that
+        database, which every node reaches; a directory in ``<directory>/<namespace>.db`` (SQLite; a leading
+        ``~`` is each node's home). ``state_dir`` is the older name for a directory.
 
         ``credential`` (default: the ``RAYBUS_CREDENTIAL`` environment variable) names this driver's principal
         in the namespace. The first driver of a namespace that comes without one is its admin, and holds the
         admin credential (``credential``); later ones without are ``anonymous``. A credential the namespace
         does not know (never granted there, or revoked) raises ``NotAuthorized`` naming the namespace.
 
-        ``state_dir`` makes agent state durable: each agent's ``save_state()`` is stored in
-        ``<state_dir>/<namespace>.db`` before its answer leaves, and loaded when the agent is activated
-        again (a host restarts after a crash).
-
         ``window`` is the backpressure: at most that many calls from one sender (this driver, or a host
         for its agents) in flight to one host; more wait for room, within their timeout.
 
         ``shards`` splits the bus into that many actors, by recipient and by topic (see ``_shards.py``).
 
-        The first driver of a namespace decides all three."""
+        The first driver of a namespace decides ``state``, ``window`` and ``shards``."""
         check_part("runtime", "namespace", namespace)
         credential = credential if credential is not None else os.environ.get(CREDENTIAL_ENV) or None
+        state = state_location(state, state_dir)
         started = False
         if not ray.is_initialized():
             ray.init(address=address, namespace=namespace, **ray_init)
             started = True
         if shards < 1:
             raise ValueError(f"shards={shards}: a bus needs at least one shard")
-        state = str(Path(state_dir).resolve()) if state_dir else None
         first = _bus_shard(namespace, 0).remote(namespace, state, window, 0, shards)
         table, window, shards = ray.get(first.settings.remote())  # the first driver's, if it was not us
         buses = [first] + [_bus_shard(namespace, shard).remote(namespace, state, window, shard, shards)

@@ -72,7 +72,7 @@ class AutogenPto(InProcessApp):
     def __init__(self, org: Org, hr_dir: str) -> None:
         super().__init__()
         self.org = org
-        self.config = pto_config(org, hr_dir)
+        self.config = pto_config(org, hr_dir, "autogen")
         self.runtime = SingleThreadedAgentRuntime()
 
     async def start(self) -> None:

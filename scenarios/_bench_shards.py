@@ -49,7 +49,7 @@ def simulated_cluster(nodes: int) -> Iterator[str | None]:
         return
     from ._chaos import start_cluster
 
-    cluster, own_tmp = start_cluster(nodes)
+    cluster, own_tmp, _ = start_cluster(nodes)
     try:
         yield cluster.address
     finally:

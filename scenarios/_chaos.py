@@ -1,7 +1,8 @@
 """The chaos of ``pto_chaos``: kills of hosts, of the busiest host and of
 bus shards, and a node loss, at seeded moments, one at a time, each waited back; a simulated cluster of
-one-CPU nodes; counters summed across the restarts they cause; waiting for the runtime to settle; and
-restarting every host at the end, so the state is read back from the store.
+one-CPU nodes, each worker with a disk of its own that it takes with it when it is lost (``_node_disks``);
+counters summed across the restarts they cause; waiting for the runtime to settle; and restarting every host
+at the end, so the state is read back from the store.
 
 Actors are found by the names the runtime documents (README, docs/architecture.md): the bus shards
 ``raybus.bus``, ``raybus.bus.1``, ... and the hosts ``raybus.host.<endpoint>``."""
@@ -17,6 +18,7 @@ import tempfile
 import time
 from collections import Counter
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 import ray
@@ -27,6 +29,7 @@ from cluster import NotSettled, Runtime
 from cluster.constants import BUS_NAME, bus_name, host_actor_name
 
 from ._load import ResourceWatch
+from ._node_disks import lose_disk
 
 __all__ = ["KINDS", "Chaos", "ChaosWatch", "restart_hosts", "settled", "start_cluster"]
 
@@ -104,14 +107,17 @@ class Chaos:
     The kills take hosts, the busiest host (the one that handled the most) and bus shards in turn, in a
     seeded order."""
 
-    def __init__(self, rt: Runtime, args: argparse.Namespace, watch: ChaosWatch, cluster: Cluster | None) -> None:
+    def __init__(self, rt: Runtime, args: argparse.Namespace, watch: ChaosWatch, cluster: Cluster | None,
+                 disks: dict[str, Path] | None = None) -> None:
         self.rt, self.watch, self.cluster = rt, watch, cluster
+        self.disks = disks or {}  # worker node id → its disk
         self.rng = random.Random(f"chaos-{args.seed}")
         kinds = [KINDS[i % len(KINDS)] for i in range(args.kills)] + (["nodes"] if cluster else [])
         spots = self.rng.sample(range(max(1, args.requests // 20), max(2, args.requests * 9 // 10)), len(kinds))
         self.rng.shuffle(kinds)
         self.moments = [(at, kind, asyncio.Event()) for at, kind in zip(sorted(spots), kinds, strict=True)]
         self.log: list[dict[str, Any]] = []
+        self.disks_lost: dict[str, list[str]] = {}  # lost node id → what the run had on its disk
 
     async def run(self, driver: Gated) -> None:
         driver.gates = [(at, gate) for at, _, gate in self.moments]
@@ -145,7 +151,12 @@ class Chaos:
         node = max(sorted(self.cluster.worker_nodes, key=lambda n: n.node_id),
                    key=lambda n: sum(at == n.node_id for at in where.values()))
         return {name: actors[name] for name, at in where.items() if at == node.node_id}, \
-            partial(self.cluster.remove_node, node)
+            partial(self.lose_node, node)
+
+    def lose_node(self, node: Any) -> None:
+        """The node goes, and its disk with it: what the run had there is logged first."""
+        self.cluster.remove_node(node)
+        self.disks_lost[node.node_id] = lose_disk(self.disks[node.node_id]) if node.node_id in self.disks else []
 
     async def strike(self, victims: dict[str, Any], blow: Any, gate: asyncio.Event) -> dict[str, Any]:
         before = {name: (await asyncio.to_thread(actor_info, h)).get("NumRestarts", 0) for name, h in victims.items()}
@@ -185,15 +196,23 @@ def settled(rt: Runtime, watch: ChaosWatch, timeout: float = 120.0) -> str:
     return ""
 
 
-def start_cluster(nodes: int) -> tuple[Cluster, str | None]:
+def start_cluster(nodes: int, disks: Path | None = None) -> tuple[Cluster, str | None, dict[str, Path]]:
     """A head and ``nodes - 1`` workers of one CPU each, in a temp dir of our own unless RAY_TMPDIR names one:
     the cluster writes its address there, where any other ``ray.init()`` on this machine would pick it up.
-    Returns the cluster and the temp dir to remove afterwards (None if it was not ours)."""
+    The head shares the driver's disk (the driver runs there); with ``disks``, each worker's home is a
+    directory of its own under it. Returns the cluster, the temp dir to remove afterwards (None if it was not
+    ours) and the workers' disks by node id."""
     own_tmp = None if "RAY_TMPDIR" in os.environ else tempfile.mkdtemp(prefix="rbc-", dir="/tmp")
     if own_tmp:
         os.environ["RAY_TMPDIR"] = own_tmp
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    for _ in range(nodes - 1):
-        cluster.add_node(num_cpus=1)
-    return cluster, own_tmp
+    homes = {}
+    for index in range(1, nodes):
+        if disks is None:
+            cluster.add_node(num_cpus=1)
+            continue
+        home = disks / f"node-{index}"
+        home.mkdir(parents=True, exist_ok=True)
+        homes[cluster.add_node(num_cpus=1, env_vars={"HOME": str(home)}).node_id] = home
+    return cluster, own_tmp, homes

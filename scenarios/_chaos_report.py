@@ -8,7 +8,8 @@ bus did, finding the host unreachable (``host_unreachable``); the re-run handler
 answer. And only if every such letter the bus still remembers (it keeps the last thousand) is an answer:
 a request, a notice or a decision among them is a message that reached nobody. A publish the bus gave up
 is a ``host_unreachable`` letter too, but also counts in the runtime's ``given_up``, which fails the run.
-Every other dead letter fails it.
+Every other dead letter fails it. So does a lost node whose disk held run data (a SQLite store under ``~``):
+the verdict names each database it took and what it held.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def verdict(figures: dict[str, Any]) -> list[str]:
     if figures["doubled"]:
         reasons.append(f"{figures['doubled']} requests with more than one outcome, e.g. "
                        f"{figures['doubled_examples'][:3]}")
+    took = {node: held for node, held in figures.get("disks_lost", {}).items() if held}
+    if took:
+        reasons.append("a lost node took run data with its disk: " + "; ".join(
+            f"node {node[:8]}: {', '.join(held)}" for node, held in took.items()))
     planned, done = figures["kills_planned"], sum(figures["kills"].values())
     if done < planned:
         reasons.append(f"only {done} of {planned} planned kills happened")
@@ -112,6 +117,8 @@ def print_verdict(figures: dict[str, Any]) -> list[str]:
             *[(f"kills of {kind} (survived)", f"{n} ({figures['kills_survived'].get(kind, 0)})")
               for kind, n in figures["kills"].items()],
             ("lost", figures["lost"]), ("doubled", figures["doubled"]),
+            *[(f"lost with node {node[:8]}'s disk", "; ".join(held) or "no run data (store: "
+               f"{figures.get('store', '?')})") for node, held in figures.get("disks_lost", {}).items()],
             ("settled", "yes" if figures["settled"] else "no"),
             ("state checked from the store after restarting every host", "yes" if figures["store_checked"] else "no")]
     print_table("verdict figures", ("figure", "value"), rows)

@@ -65,10 +65,11 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shards", type=int, default=1, help="bus shards (actors the bus is split into)")
 
 
-def connect(args: argparse.Namespace, prefix: str, state_dir: str | None = None) -> Runtime:
+def connect(args: argparse.Namespace, prefix: str, state: str | None = None) -> Runtime:
+    """``state``: where agent state goes (a directory or a database URL), None for memory."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     namespace = args.namespace or f"{prefix}-{int(time.time())}-{os.getpid()}"
-    return Runtime.connect(namespace=namespace, address=args.address, state_dir=state_dir, shards=args.shards,
+    return Runtime.connect(namespace=namespace, address=args.address, state=state, shards=args.shards,
                            log_to_driver=False)
 
 

@@ -31,7 +31,7 @@ class DirectPto(InProcessApp):
     def __init__(self, org: Org, hr_dir: str) -> None:
         super().__init__()
         self.org = org
-        self.config = pto_config(org, hr_dir)
+        self.config = pto_config(org, hr_dir, "direct")
         self.refused_copies = 0
         self._ids = itertools.count()
         self._by_type: dict[str, list[str]] = defaultdict(list)  # topic type → agent types

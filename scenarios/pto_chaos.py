@@ -20,9 +20,11 @@ import asyncio
 import random
 import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -30,15 +32,16 @@ import ray
 from actors.invariants import DriverAnswers, InvariantResult, Snapshot, check, collect
 from actors.messages import CancelRequest, RequestTimeOff
 from actors.org import Org
-from actors.stored import collect_stored, same_state, state_file
-from cluster import AgentId, Runtime
+from actors.stored import collect_stored, same_state
+from cluster import AgentId, Runtime, is_postgres
 
 from ._chaos import Chaos, ChaosWatch, restart_hosts, settled, start_cluster
 from ._chaos_report import RUNTIME_LOSSES, print_verdict
-from ._common import add_common_flags, connect, guarded, machine, print_table, write_json
+from ._common import ScenarioError, add_common_flags, connect, guarded, machine, print_table, write_json
 from ._load import Recorder, percentile
 from ._mix import PlannedRequest, request_mix
-from ._pto import add_org_flags, as_service, load_org, start_app, state_dir
+from ._pto import add_org_flags, as_service, load_org, start_app
+from ._run_store import run_store
 
 RACING = 0.05  # of all requests: a cancellation sent while the request is being decided
 AFTER = 0.05  # of approved requests: a cancellation sent once the approval is answered
@@ -136,16 +139,17 @@ def finish(rt: Runtime, org: Org, args: argparse.Namespace, plan: list[PlannedRe
     restarted, the state as the agents reload it (which must not have moved: a settled runtime has nothing
     left to do) and as the store holds it, and the invariants on that. ``rt`` is the admin's connection."""
     requested = {p.request_id: p.employee for p in plan}
-    store = state_file(state_dir(args, "pto_chaos"), rt.namespace)
+    store = args.run_store
     unsettled = settled(driver.rt, watch)
     memory = collect(rt, org)
-    before = same_state("the store holds what the agents held", memory, collect_stored(org, store, args.hr_dir))
+    before = same_state("the store holds what the agents held", memory,
+                        collect_stored(org, store.state, rt.namespace, store.ledgers))
     back = restart_hosts(rt, watch)
     if not all(isinstance(v, float) for v in back.values()):
         return {"not_checked": f"a host did not come back after the final restart: {back}", "unsettled": unsettled}
     unsettled = unsettled or settled(driver.rt, watch)
     reloaded = collect(rt, org)
-    stored = collect_stored(org, store, args.hr_dir)
+    stored = collect_stored(org, store.state, rt.namespace, store.ledgers)
     results = [*check(org, stored, requested, driver.answers), before,
                same_state("restarting every host changed nothing", memory, reloaded),
                same_state("the store holds what the restarted agents hold", reloaded, stored)]
@@ -202,6 +206,7 @@ def figures(args: argparse.Namespace, wall: float, recorder: Recorder, driver: D
         "kills": {k: sum(c["kind"] == k for c in chaos.log) for k in kinds},
         "kills_survived": {k: sum(c["kind"] == k and c["survived"] for c in chaos.log) for k in kinds},
         "chaos": chaos.log, "final_restart_s": checked.get("restart_s", {}),
+        "store": args.run_store.shown, "disks_lost": chaos.disks_lost,
         "not_checked": checked["not_checked"], "settled": not checked["unsettled"],
         "unsettled": checked["unsettled"], "store_checked": "final" in checked,
         "lost": None if lost is None else len(lost), "lost_examples": (lost or [])[:10],
@@ -242,27 +247,36 @@ def main(argv: list[str] | None = None) -> int:
     args.durable = True
     org = load_org(args)
     plan = request_mix(org, args.requests, args.seed)
-    cluster, own_tmp, rt = None, None, None
-    state = state_dir(args, "pto_chaos")  # a run directory that does not fit is refused before Ray starts
+    cluster, own_tmp, rt, homes = None, None, None, {}
+    store = run_store(args, "pto-chaos")  # a run that does not fit is refused before Ray starts
+    if args.nodes and not is_postgres(store.hr) and not store.hr.startswith("~"):
+        raise ScenarioError(f"--nodes simulates nodes with disks of their own: a SQLite run goes under ~ (each "
+                            f"node's home), not {args.run_dir}, which would be one disk every node shares")
+    disks = Path(tempfile.mkdtemp(prefix="rbd-", dir="/tmp"))
     try:
         if args.nodes:
-            cluster, own_tmp = start_cluster(args.nodes)
+            cluster, own_tmp, homes = start_cluster(args.nodes, disks)
             args.address = cluster.address
-        rt = connect(args, "pto-chaos", state)
-        args.hr_dir = start_app(rt, org, args, "pto_chaos") / "hr"
+        rt = connect(args, "pto-chaos", store.state)
+        start_app(rt, org, args, store)
         print(f"{args.requests:,} requests from {len(org.employees)} employees, {args.concurrency:,} in flight, "
               f"{args.hosts} PTO hosts ({args.placement}), {args.shards} bus shard(s), {args.kills} kills, "
               f"{args.nodes or 1} node(s), seed {args.seed}", flush=True)
         collect(rt, org)  # warm-up: every host exists and every agent is active before the first kill
         with as_service(rt) as service:
             recorder, watch = Recorder(len(plan)), ChaosWatch(service)
-            driver, chaos = Driver(service, args, recorder, plan), Chaos(service, args, watch, cluster)
+            driver, chaos = Driver(service, args, recorder, plan), Chaos(service, args, watch, cluster, homes)
             watch.sample()
             wall = asyncio.run(run(service, plan, driver, chaos, watch))
             recorder.bar.close()
             survived = all(c["survived"] for c in chaos.log)
-            checked = finish(rt, org, args, plan, driver, watch) if survived else \
-                {"not_checked": "a killed actor did not come back (see the chaos table)", "unsettled": ""}
+            if not survived:
+                checked = {"not_checked": "a killed actor did not come back (see the chaos table)", "unsettled": ""}
+            elif any(chaos.disks_lost.values()):  # reading back a store with holes would only list what they cost
+                checked = {"not_checked": "the run's data are not whole: a lost node took part of them with its disk",
+                           "unsettled": ""}
+            else:
+                checked = finish(rt, org, args, plan, driver, watch)
         report = figures(args, wall, recorder, driver, chaos, watch, plan, checked)
         print_chaos(report)
         report["verdict"] = print_verdict(report)
@@ -276,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(own_tmp, ignore_errors=True)
         elif rt is not None:
             rt.shutdown(destroy=True)
+        shutil.rmtree(disks, ignore_errors=True)
 
 
 if __name__ == "__main__":

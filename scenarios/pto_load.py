@@ -36,7 +36,8 @@ from ._common import add_common_flags, connect, guarded, machine, print_table, s
 from ._http_load import drive_http, noop_rate, served
 from ._load import Recorder, ResourceWatch, percentile, settle
 from ._mix import PlannedRequest, request_mix
-from ._pto import add_org_flags, as_service, load_org, start_app, state_dir
+from ._pto import add_org_flags, as_service, load_org, start_app
+from ._run_store import run_store
 from ._where import print_backlog, run_backlog
 
 
@@ -99,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     org = load_org(args)
     plan = request_mix(org, args.requests, args.seed, review_share=args.review_share)
-    rt = connect(args, "pto-load", state_dir(args, "pto_load"))
+    store = run_store(args, "pto-load")
+    rt = connect(args, "pto-load", store.state)
     try:
-        start_app(rt, org, args, "pto_load")
+        start_app(rt, org, args, store)
         print(f"{args.requests:,} requests from {len(org.employees)} employees in {len(org.teams)} teams, "
               f"{args.concurrency:,} in flight, {args.hosts} PTO hosts, seed {args.seed}", flush=True)
         if not args.cold:
@@ -150,6 +152,7 @@ def figures(args: argparse.Namespace, org: Org, wall: float, recorder: Recorder,
         "requests": args.requests, "concurrency": args.concurrency, "hosts": args.hosts, "seed": args.seed,
         "review_share": args.review_share, "reviewed_by_manager": recorder.reviewed,
         "employees": len(org.employees), "placement": args.placement, "cold_start": args.cold,
+        "store": args.run_store.shown, "durable": args.durable,
         "wall_s": wall,
         "requests_per_s": args.requests / wall,
         "raw_ray_calls_per_s": baseline,

@@ -40,7 +40,8 @@ from ._direct import DirectPto
 from ._load import Recorder, ResourceWatch, Send, drive, percentile, settle
 from ._mix import PlannedRequest, request_mix
 from ._obvious_agents import AGENT_TYPES as OBVIOUS_TYPES
-from ._pto import add_org_flags, load_org, run_dir
+from ._pto import add_org_flags, as_service, load_org
+from ._run_store import run_store
 from ._where import print_backlog, run_backlog
 
 RUNS = ("ceiling", "autogen", "obvious", "tuned")
@@ -130,12 +131,13 @@ def on_raybus(name: str, org: Org, plan: list[PlannedRequest], args: argparse.Na
         async def timed() -> None:
             sampling = asyncio.ensure_future(watch.run())
             try:
-                await run.timed(lambda recipient, message: rt.send(recipient, message, timeout=300), plan,
+                await run.timed(lambda recipient, message: service.send(recipient, message, timeout=300), plan,
                                 args.concurrency)
             finally:
                 sampling.cancel()
 
-        asyncio.run(timed())
+        with as_service(rt) as service:  # as the PTO service, as pto_load sends
+            asyncio.run(timed())
         stats = settle(rt, watch)
         run.cpu_s = sum(watch.cpu_seconds().values())
         run.backlog = run_backlog(before, stats, run.wall)
@@ -188,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     org = load_org(args)
     plan = request_mix(org, args.requests, args.seed)
-    base = run_dir(args, "pto_obvious")
+    run_store(args, "pto-obvious")
+    if args.run_dir is None:
+        raise ScenarioError("pto_obvious keeps its four runs in SQLite files: give --store a directory")
+    base = Path(args.run_dir)
     print(f"{args.requests:,} requests from {len(org.employees)} employees in {len(org.teams)} teams, "
           f"{args.concurrency:,} in flight, seed {args.seed}: {', '.join(args.runs)}", flush=True)
     runs = []

@@ -17,9 +17,10 @@ from actors.messages import RequestTimeOff
 from actors.org import Org
 from cluster import AgentId, Runtime
 
-from ._audit import AuditError, print_decisions, read_decisions
+from ._audit import AuditError, audit_flags, print_decisions, read_decisions
 from ._common import add_common_flags, connect, guarded
-from ._pto import add_org_flags, as_service, load_org, start_app, state_dir
+from ._pto import add_org_flags, as_service, load_org, start_app
+from ._run_store import run_store
 
 
 def pick_employee(org: Org, wanted: str | None) -> str:
@@ -93,9 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     org = load_org(args)
     employee = pick_employee(org, args.employee)
     profile = org.employees[employee]
-    rt = connect(args, "pto-request", state_dir(args, "pto_request"))
+    store = run_store(args, "pto-request")
+    rt = connect(args, "pto-request", store.state)
     try:
-        run = start_app(rt, org, args, "pto_request")
+        start_app(rt, org, args, store)
         print(f"org: seed {org.seed}, {len(org.employees)} employees, {len(org.teams)} teams, today {org.today}")
         print(f"employee/{employee}: department {profile.department}, teams {', '.join(profile.teams)}, "
               f"tasks {', '.join(profile.tasks)}, manager {profile.manager}")
@@ -118,11 +120,12 @@ def main(argv: list[str] | None = None) -> None:
             count = write_otel_json(rt, trace_id, collector, args.otel_json)
             print(f"\n{count} OpenTelemetry spans written to {args.otel_json}")
         try:
-            _, audited = read_decisions(run, employee, "r1")
+            _, audited = read_decisions(store.ledgers, employee, "r1")
         except AuditError:  # no hr database: the request never reached hr, which opens it on first use
             audited = []
         if audited:
-            print_decisions(f"audit record (python -m scenarios.audit --employee {employee} --run-dir {run})", audited)
+            print_decisions(f"audit record (python -m scenarios.audit --employee {employee} {audit_flags(args)})",
+                            audited)
         else:
             print("\naudit: no manager decision for r1: the dates or hr refused it before review")
     finally:

@@ -25,7 +25,8 @@ from cluster import Runtime
 from gateway import GatewaySettings, Person, Tokens, gateway_app
 
 from ._common import add_common_flags, connect, guarded
-from ._pto import add_org_flags, load_org, start_app, state_dir
+from ._pto import add_org_flags, load_org, start_app
+from ._run_store import run_store
 
 APP_NAME = "pto"
 
@@ -47,8 +48,9 @@ def parser() -> argparse.ArgumentParser:
 def start(args: argparse.Namespace) -> tuple[Runtime, Org, GatewaySettings]:
     """The PTO application registered on its namespace, and the gateway's settings for it."""
     org = load_org(args)
-    rt = connect(args, "pto-serve", state_dir(args, "pto_serve"))
-    start_app(rt, org, args, "pto_serve")
+    store = run_store(args, "pto-serve")
+    rt = connect(args, "pto-serve", store.state)
+    start_app(rt, org, args, store)
     settings = GatewaySettings(namespace=rt.namespace, org_json=org.model_dump_json(),
                                credential=rt.grant(GATEWAY_SERVICE),
                                secret=args.secret or secrets.token_urlsafe(32), demo=not args.no_demo)

@@ -60,19 +60,49 @@ def runtime(ray_session: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def durable(ray_session: Any, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
-    """A runtime whose agents keep their state under ``tmp_path/state``, with a durable counter registered."""
+def durable(ray_session: Any, state_location: str) -> Iterator[tuple[Any, str]]:
+    """A runtime whose agents keep their state at ``state_location`` (a directory under ``tmp_path``, not there
+    yet: the runtime makes it; or the session's PostgreSQL database), with a durable counter registered."""
     import sample_agents as sa
 
     from cluster import Runtime, Sharded
 
-    state_dir = tmp_path / "state"  # not there yet: the runtime makes it
-    rt = Runtime.connect(namespace=f"d{uuid4().hex[:10]}", state_dir=str(state_dir))
+    rt = Runtime.connect(namespace=f"d{uuid4().hex[:10]}", state=state_location)
     rt.register("counter", sa.DurableCounter, placement=Sharded(1))
     try:
-        yield rt, state_dir
+        yield rt, state_location
     finally:
         rt.shutdown(destroy=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One throwaway PostgreSQL server for the session (``tests/_postgres.py``); missing binaries fail the tests
+    that need it, saying how to install them."""
+    from _postgres import Postgres, PostgresMissing
+
+    try:
+        server = Postgres.start()
+    except PostgresMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: Any) -> str:
+    """The session's database on that server; tests keep apart by namespace (a schema each)."""
+    return postgres_server.create_database("raybus")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where durable state goes, once for each store: a directory (SQLite) or the session's database URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state")
+    return request.getfixturevalue("postgres_url")
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:

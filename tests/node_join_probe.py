@@ -31,7 +31,7 @@ def nodes_of(rt: Runtime, pool: str) -> list[str]:
 
 
 def main() -> None:
-    cluster, own_tmp = start_cluster(1)
+    cluster, own_tmp, _ = start_cluster(1)
     try:
         rt = Runtime.connect(namespace="join", address=cluster.address, log_to_driver=False,
                              runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent)}})

@@ -155,6 +155,7 @@ def test_cli_prints_an_employees_decisions_and_names_an_unknown_employee(
                      "beta refused (coverage) 2026-12-03 1/1"):
         assert expected in row, (expected, row)
 
+    capsys.readouterr()  # what starting the app printed (where its data go)
     audit_cli.main(["--employee", "x", "--request", "r2", "--run-dir", str(app.run_dir), "--json"])
     [record] = json.loads(capsys.readouterr().out)
     assert (record["request_id"], record["decided_by"]) == ("r2", "manager/m1")

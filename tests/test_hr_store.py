@@ -1,16 +1,20 @@
-"""HrStore: the SQLite HR ledger (holds, commits, releases, cancellations, reconciliation), on a real file."""
+"""HrStore: the HR ledger (holds, commits, releases, cancellations, reconciliation), each test against a real
+SQLite file and a real PostgreSQL server alike."""
 
 from __future__ import annotations
 
-import sqlite3
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from conftest import weekdays_from
 
 from actors.hr_store import HrStore, UnknownEmployee
+from cluster import Database, PostgresDatabase, SqliteDatabase
 
 MONDAY = date(2026, 11, 30)
 BALANCES = {"alice": 10, "bob": 2}
@@ -20,14 +24,18 @@ def weekdays(n: int, start: date = MONDAY) -> list[date]:
     return weekdays_from(start, n)
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "hr.sqlite3"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_db(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Database]:
+    """Opens the ledger's database, the same one each time: a file, or a schema of the session's server."""
+    if request.param == "sqlite":
+        return lambda: SqliteDatabase(tmp_path / "hr.sqlite3")
+    url, schema = request.getfixturevalue("postgres_url"), f"hr-{uuid4().hex[:10]}"
+    return lambda: PostgresDatabase(url, schema)
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[HrStore]:
-    with HrStore(db_path) as hr:
+def store(ledger_db: Callable[[], Database]) -> Iterator[HrStore]:
+    with HrStore(ledger_db()) as hr:
         hr.add_employees(BALANCES)
         yield hr
 
@@ -41,8 +49,8 @@ def committed(store: HrStore, request_id: str, employee: str = "alice", n: int =
     return days
 
 
-def ledger_rows(db_path: Path, kind: str, request_id: str) -> int:
-    with sqlite3.connect(db_path) as db:
+def ledger_rows(store: HrStore, kind: str, request_id: str) -> int:
+    with store.db.reading() as db:
         return db.execute("SELECT COUNT(*) FROM ledger WHERE kind = ? AND request_id = ?",
                           (kind, request_id)).fetchone()[0]
 
@@ -104,12 +112,12 @@ def test_invalid_dates_are_rejected(store: HrStore, days: list[date]) -> None:
 
 
 # --- commit, release, cancel ----------------------------------------------------------------------
-def test_commit_moves_the_hold_into_the_ledger(store: HrStore, db_path: Path) -> None:
+def test_commit_moves_the_hold_into_the_ledger(store: HrStore) -> None:
     days = committed(store, "r1")
 
     assert (store.balance("alice"), store.held_days("alice"), store.available("alice")) == (7, 0, 7)
     assert store.committed_days("alice") == days
-    assert ledger_rows(db_path, "take", "r1") == 3
+    assert ledger_rows(store, "take", "r1") == 3
     assert store.request("r1").status == "committed"
 
 
@@ -129,14 +137,14 @@ def test_released_days_can_be_held_again(store: HrStore) -> None:
     assert store.place_hold("r2", "alice", weekdays(3)).ok
 
 
-def test_cancel_of_an_approved_request_reverses_the_ledger(store: HrStore, db_path: Path) -> None:
+def test_cancel_of_an_approved_request_reverses_the_ledger(store: HrStore) -> None:
     committed(store, "r1")
 
     assert store.cancel("r1").ok
 
     assert (store.balance("alice"), store.available("alice")) == (10, 10)
     assert store.committed_days("alice") == []
-    assert ledger_rows(db_path, "return", "r1") == 3
+    assert ledger_rows(store, "return", "r1") == 3
     assert store.request("r1").status == "cancelled"
 
 
@@ -147,14 +155,14 @@ def test_cancel_of_an_approved_request_frees_its_days(store: HrStore) -> None:
     assert store.place_hold("r2", "alice", weekdays(3)).ok
 
 
-def test_cancel_of_a_held_request_releases_it_without_touching_the_ledger(store: HrStore, db_path: Path) -> None:
+def test_cancel_of_a_held_request_releases_it_without_touching_the_ledger(store: HrStore) -> None:
     assert store.place_hold("r1", "alice", weekdays(3)).ok
 
     assert store.cancel("r1").ok
 
     assert store.request("r1").status == "released"
     assert (store.balance("alice"), store.available("alice")) == (10, 10)
-    assert ledger_rows(db_path, "return", "r1") == 0
+    assert ledger_rows(store, "return", "r1") == 0
 
 
 def test_commit_of_a_released_request_is_refused(store: HrStore) -> None:
@@ -195,13 +203,13 @@ def test_place_hold_again_with_other_days_is_a_duplicate_request(store: HrStore)
     assert store.request("r1").days == tuple(weekdays(3))
 
 
-def test_commit_twice_takes_the_days_once(store: HrStore, db_path: Path) -> None:
+def test_commit_twice_takes_the_days_once(store: HrStore) -> None:
     committed(store, "r1")
 
     assert store.commit("r1").ok
 
     assert store.balance("alice") == 7
-    assert ledger_rows(db_path, "take", "r1") == 3
+    assert ledger_rows(store, "take", "r1") == 3
 
 
 def test_release_twice_is_harmless(store: HrStore) -> None:
@@ -213,14 +221,14 @@ def test_release_twice_is_harmless(store: HrStore) -> None:
     assert (store.request("r1").status, store.available("alice")) == ("released", 10)
 
 
-def test_cancel_twice_returns_the_days_once(store: HrStore, db_path: Path) -> None:
+def test_cancel_twice_returns_the_days_once(store: HrStore) -> None:
     committed(store, "r1")
     assert store.cancel("r1").ok
 
     assert store.cancel("r1").ok
 
     assert store.balance("alice") == 10
-    assert ledger_rows(db_path, "return", "r1") == 3
+    assert ledger_rows(store, "return", "r1") == 3
 
 
 def test_adding_an_employee_again_does_not_grant_twice(store: HrStore) -> None:
@@ -272,55 +280,71 @@ def test_reconcile_finds_nothing_after_a_mixed_history(store: HrStore) -> None:
     assert (store.balance("alice"), store.balance("bob")) == (8, 1)
 
 
-Corruption = Callable[[sqlite3.Connection], None]
-
-CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
+CORRUPTIONS: dict[str, tuple[list[str], str]] = {  # statements run behind the store's back, what it reports
     "take row deleted": (
-        lambda db: db.execute("DELETE FROM ledger WHERE id = (SELECT MAX(id) FROM ledger "
-                              "WHERE kind = 'take' AND employee = 'alice' AND request_id = 'r1')"),
+        ["DELETE FROM ledger WHERE id = (SELECT MAX(id) FROM ledger "
+         "WHERE kind = 'take' AND employee = 'alice' AND request_id = 'r1')"],
         "alice: ledger says 9, starting 10 - 2 committed days = 8",
     ),
     "stray take row": (
-        lambda db: db.execute("INSERT INTO ledger (employee, request_id, day, delta, kind, at) "
-                              "VALUES ('alice', 'ghost', '2026-12-21', -1, 'take', 'now')"),
+        ["INSERT INTO ledger (employee, request_id, day, delta, kind, at) "
+         "VALUES ('alice', 'ghost', '2026-12-21', -1, 'take', 'now')"],
         "alice: ledger row 'take' for request ghost which is None",
     ),
     "released request flipped to committed": (
-        lambda db: db.execute("UPDATE requests SET status = 'committed' WHERE request_id = 'r3'"),
+        ["UPDATE requests SET status = 'committed' WHERE request_id = 'r3'"],
         "bob: ledger says 1, starting 2 - 3 committed days = -1",
     ),
     "grant row deleted": (
-        lambda db: db.execute("DELETE FROM ledger WHERE kind = 'grant' AND employee = 'bob'"),
+        ["DELETE FROM ledger WHERE kind = 'grant' AND employee = 'bob'"],
         "bob: balance -1 is negative",
     ),
     "day committed twice": (
-        lambda db: db.executescript(
-            "INSERT INTO requests VALUES ('r-dup', 'alice', 'committed', 'now', 'now');"
-            "INSERT INTO request_days VALUES ('r-dup', 'alice', '2026-11-30');"
-            "INSERT INTO ledger (employee, request_id, day, delta, kind, at) "
-            "VALUES ('alice', 'r-dup', '2026-11-30', -1, 'take', 'now');"),
+        ["INSERT INTO requests VALUES ('r-dup', 'alice', 'committed', 'now', 'now')",
+         "INSERT INTO request_days VALUES ('r-dup', 'alice', '2026-11-30')",
+         "INSERT INTO ledger (employee, request_id, day, delta, kind, at) "
+         "VALUES ('alice', 'r-dup', '2026-11-30', -1, 'take', 'now')"],
         "alice: 2026-11-30 committed more than once",
     ),
 }
 
 
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
-def test_reconcile_reports_a_table_corrupted_behind_its_back(store: HrStore, db_path: Path, corruption: str) -> None:
+def test_reconcile_reports_a_table_corrupted_behind_its_back(store: HrStore, corruption: str) -> None:
     mixed_history(store)
-    corrupt, expected = CORRUPTIONS[corruption]
-    with sqlite3.connect(db_path) as db:
-        corrupt(db)
+    statements, expected = CORRUPTIONS[corruption]
+    with store.db.transaction() as db:
+        for statement in statements:
+            db.execute(statement)
 
     assert expected in store.reconcile()
 
 
 # --- durability -----------------------------------------------------------------------------------
-def test_a_store_reopened_from_its_file_keeps_its_state(store: HrStore, db_path: Path) -> None:
+def test_a_store_reopened_keeps_its_state(store: HrStore, ledger_db: Callable[[], Database]) -> None:
     mixed_history(store)
     before = (store.requests(), [(store.balance(e), store.available(e)) for e in BALANCES])
     store.close()
 
-    with HrStore(db_path) as reopened:
+    with HrStore(ledger_db()) as reopened:
         assert (reopened.requests(), [(reopened.balance(e), reopened.available(e)) for e in BALANCES]) == before
         assert reopened.reconcile() == []
         assert reopened.place_hold("r6", "alice", weekdays(1, MONDAY + timedelta(weeks=3))).available == 7
+
+
+def test_writers_of_one_ledger_at_once_never_spend_a_balance_twice(ledger_db: Callable[[], Database]) -> None:
+    """A ghost hr agent and its successor write one ledger: each hold is checked and written under its lock."""
+    with HrStore(ledger_db()) as first:
+        first.add_employees(BALANCES)
+    stores = [HrStore(ledger_db()) for _ in range(4)]
+    start = threading.Barrier(len(stores))
+
+    def hold(index: int) -> bool:
+        start.wait()
+        return stores[index].place_hold(f"r{index}", "bob", weekdays(2, MONDAY + timedelta(weeks=index))).ok
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        held = list(pool.map(hold, range(len(stores))))
+    assert sum(held) == 1 and stores[0].available("bob") == 0 and stores[0].reconcile() == []
+    for store in stores:
+        store.close()

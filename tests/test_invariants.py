@@ -18,9 +18,10 @@ from conftest import weekdays_from
 
 from actors.audit import DecisionAudit
 from actors.coverage import TeamCalendar
-from actors.hr import hr_db_path, hr_report
+from actors.hr import hr_report
 from actors.hr_store import HrStore
 from actors.invariants import ANSWERS, AUDIT, CANCELS, WAITING, DriverAnswers, InvariantResult, Snapshot, check
+from actors.ledgers import Ledgers, hr_db_path
 from actors.org import Org
 from actors.stored import collect_stored, same_state, state_file
 from cluster import SqliteStateStore, StateMap
@@ -236,7 +237,7 @@ def test_a_negative_balance_is_caught(world: World, cast: Cast) -> None:
 
 def test_a_ledger_that_no_longer_reconciles_in_the_store_is_caught(world: World, cast: Cast) -> None:
     store = world.hr_of(cast.approved)
-    with sqlite3.connect(store.path) as db:
+    with sqlite3.connect(store.where) as db:
         db.execute("DELETE FROM ledger WHERE id = (SELECT MAX(id) FROM ledger WHERE request_id = 'r-approved')")
 
     found = failing(world.check())
@@ -590,7 +591,7 @@ def store_world(world: World, path: Path) -> Path:
 def test_the_stored_state_reads_back_as_the_agents_report_it(world: World, tmp_path: Path) -> None:
     path = store_world(world, state_file(tmp_path / "state", "ns"))
 
-    stored = collect_stored(world.org, path, tmp_path)
+    stored = collect_stored(world.org, str(path.parent), "ns", Ledgers(str(tmp_path), "ns"))
 
     assert same_state(STORE, world.snapshot(), stored).ok
     assert failing(world.check(stored)) == {}
@@ -601,7 +602,7 @@ def test_a_change_the_store_never_got_is_caught(world: World, cast: Cast, tmp_pa
     memory = world.snapshot()
     memory.employees[cast.approved]["requests"]["r-approved"] = "rejected"
 
-    result = same_state(STORE, memory, collect_stored(world.org, path, tmp_path))
+    result = same_state(STORE, memory, collect_stored(world.org, str(path.parent), "ns", Ledgers(str(tmp_path), "ns")))
 
     assert (result.name, result.violations) == (STORE, 1)
     assert result.example == (f"employees[{cast.approved}][requests][r-approved]: 'rejected' against 'approved' "
@@ -614,7 +615,7 @@ def test_a_request_missing_from_the_store_is_caught_by_both_checks(world: World,
     store.save_many({f"employee/{cast.refused}": {"requests\x1fr-refused": None}})
     store.close()
 
-    stored = collect_stored(world.org, path, tmp_path)
+    stored = collect_stored(world.org, str(path.parent), "ns", Ledgers(str(tmp_path), "ns"))
 
     assert same_state(STORE, world.snapshot(), stored).example.startswith(
         f"employees[{cast.refused}][records][r-refused]: ")
@@ -625,14 +626,15 @@ def test_a_missing_hr_database_is_a_violation(world: World, tmp_path: Path) -> N
     path = store_world(world, state_file(tmp_path / "state", "ns"))
     empty = tmp_path / "nowhere"
 
-    found = failing(check(world.org, collect_stored(world.org, path, empty), world.requested))
+    stored = collect_stored(world.org, str(path.parent), "ns", Ledgers(str(empty), "ns"))
+    found = failing(check(world.org, stored, world.requested))
 
     assert found[LEDGER].startswith(f"hr database {hr_db_path(empty, world.org.departments[0])} is missing")
 
 
 def test_no_state_store_at_all_is_an_error(world: World, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no agent state store"):
-        collect_stored(world.org, tmp_path / "missing.db", tmp_path)
+        collect_stored(world.org, str(tmp_path), "missing", Ledgers(str(tmp_path), "missing"))
 
 
 # --- requests waiting for their manager -----------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`ray start --head` + `ray job submit`, the way the README says, with token authentication on."""
+"""`ray start --head` + `ray job submit`, the way the README says, with token authentication on; a run's data outlive
+its job (a second job in the same namespace reads the first one's audit trail)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ from pathlib import Path
 import pytest
 from ray_head import RAY, start_head
 
+from actors.hr_store import HrStore
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def head_node() -> Iterator[tuple[str, dict[str, str]]]:
-    """A head node of our own: its own temp dir, ports and token; stopped by its own process group."""
+    """A head node of our own: its own temp dir, ports, token and home (where its jobs' runs go by default);
+    stopped by its own process group."""
     temp_dir = Path(tempfile.mkdtemp(prefix="rbh-", dir="/tmp"))
     env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex,
-                        "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
+                        "RAY_USAGE_STATS_ENABLED": "0", "HOME": f"{temp_dir}/home"}
+    for name in ("RAY_ADDRESS", "RAYBUS_STORE"):
+        env.pop(name, None)
     head = start_head(temp_dir, env, "--include-dashboard=true")
     address = f"http://127.0.0.1:{head.dashboard_port}"
     try:
@@ -57,3 +62,23 @@ def test_a_submitted_load_run_succeeds_with_its_table_and_invariants_in_the_logs
     assert "succeeded" in logs
     assert "completed requests/s" in logs
     assert "VIOLATED" not in logs
+
+
+def test_a_second_job_in_the_namespace_reads_the_first_ones_audit_trail(head_node) -> None:
+    address, env = head_node
+    first = submit(address, env, "python", "-m", "scenarios.pto_load", "--requests", "60", "--employees", "20",
+                   "--concurrency", "20", "--namespace", "kept", "--durable")
+    assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
+    run = Path(env["HOME"]) / ".local/share/raybus/runs/kept"  # outside the job's working dir, which is gone
+    assert f"run data: SQLite under {run}" in first.stdout
+    decided = {}
+    for path in sorted((run / "hr").glob("hr-*.db")):
+        with HrStore(path) as store:
+            decided |= {record.employee: record.request_id for record in store.decisions()}
+    employee, request = next(iter(sorted(decided.items())))
+
+    second = submit(address, env, "python", "-m", "scenarios.audit", "--namespace", "kept", "--employee", employee,
+                    "--request", request)
+
+    assert second.returncode == 0, (second.stdout + second.stderr)[-3000:]
+    assert f"decisions for employee {employee}" in second.stdout and f" {request} " in second.stdout

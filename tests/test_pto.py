@@ -27,12 +27,12 @@ import pytest
 from conftest import wait_until
 from pto_probe import Forge, Forger, NoticeProbe
 
-from actors._guard import PTO_SERVICE
-from actors.hr import hr_db_path
 from actors.hr_store import HrStore
 from actors.invariants import check, collect
+from actors.ledgers import hr_db_path
 from actors.messages import Cancelled, CancelRequest, Decision, RequestOutcome, RequestTimeOff
 from actors.org import Org
+from actors.policy import PTO_SERVICE
 from cluster import (
     AgentId,
     HandlerError,
@@ -45,6 +45,7 @@ from cluster import (
 )
 from scenarios._mix import request_mix
 from scenarios._pto import add_org_flags, load_org, start_app
+from scenarios._run_store import run_store
 
 TODAY = date(2026, 11, 24)
 THU, FRI = date(2026, 12, 3), date(2026, 12, 4)
@@ -135,8 +136,10 @@ def start(rt: Runtime, tmp_path: Path, *flags: str) -> App:
     parser = argparse.ArgumentParser()
     add_org_flags(parser, employees=24)
     args = parser.parse_args([*flags, "--today", TODAY.isoformat(), "--run-dir", str(tmp_path / "run")])
+    args.namespace = rt.namespace
     org = load_org(args)
-    return App(rt, org, start_app(rt, org, args, "test_pto"), connect_service(rt))
+    start_app(rt, org, args, run_store(args, "test-pto"))
+    return App(rt, org, Path(args.run_dir), connect_service(rt))
 
 
 def connect_service(rt: Runtime) -> Runtime:

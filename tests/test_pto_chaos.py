@@ -1,6 +1,7 @@
 """`python -m scenarios.pto_chaos` end to end, each run required to pass: one with no kills; hosts, the busiest
-host and the bus killed mid-run; a node lost — all judged by the same verdict (one attempt per request, cancellations
-mixed in, every host restarted at the end and the state checked from the store).
+host and the bus killed mid-run; a node lost with the run's data in PostgreSQL — all judged by the same verdict
+(one attempt per request, cancellations mixed in, every host restarted at the end and the state checked from the
+store). A node lost with the run's data in SQLite on its own disk must fail, saying what the node took.
 
 Each run is a subprocess with a Ray of its own (the session's Ray fixture is not used): a fresh local instance
 (`--address local`) or the scenario's own simulated cluster, in a temp dir of its own.
@@ -22,14 +23,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run_chaos(tmp_path: Path, *flags: str) -> tuple[dict[str, Any], str]:
-    """Run the scenario; its figures (from --json) and its output, which every failed assertion shows."""
+    """Run the scenario; its figures (from --json) and its output, which every failed assertion shows. Its home
+    (where a SQLite run goes by default) is the test's own."""
     # under /tmp and short, not under tmp_path: Ray's socket paths must stay within 107 bytes
     ray_tmp = tempfile.mkdtemp(prefix="rbt-", dir="/tmp")
-    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": ray_tmp}
-    env.pop("RAY_ADDRESS", None)  # never join another Ray
+    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": ray_tmp, "HOME": str(tmp_path / "home")}
+    for name in ("RAY_ADDRESS", "RAYBUS_STORE"):  # never join another Ray, nor another store
+        env.pop(name, None)
     figures = tmp_path / "figures.json"
-    command = [sys.executable, "-m", "scenarios.pto_chaos", "--employees", "40", *flags,
-               "--run-dir", str(tmp_path / "run"), "--json", str(figures)]
+    command = [sys.executable, "-m", "scenarios.pto_chaos", "--employees", "40", *flags, "--json", str(figures)]
     # a session of its own: if the run hangs, its whole process group (its Ray too) is stopped, nothing else
     child = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)
@@ -53,19 +55,35 @@ def passed(figures: dict[str, Any], output: str) -> None:
 
 
 def test_a_run_without_kills_passes_strictly(tmp_path: Path) -> None:
-    figures, output = run_chaos(tmp_path, "--requests", "150", "--kills", "0", "--seed", "7", "--address", "local")
+    figures, output = run_chaos(tmp_path, "--requests", "150", "--kills", "0", "--seed", "7", "--address", "local",
+                                "--run-dir", str(tmp_path / "run"))
     passed(figures, output)
     assert figures["answered"] == 150 and figures["cancels"]["sent"] > 0, output
     assert sum(figures["kills"].values()) == 0, output
 
 
 def test_kills_of_a_host_the_busiest_host_and_the_bus_are_survived_with_nothing_lost(tmp_path: Path) -> None:
-    figures, output = run_chaos(tmp_path, "--requests", "200", "--kills", "3", "--seed", "7", "--address", "local")
+    figures, output = run_chaos(tmp_path, "--requests", "200", "--kills", "3", "--seed", "7", "--address", "local",
+                                "--run-dir", str(tmp_path / "run"))
     passed(figures, output)
     assert figures["kills_survived"] == {"hosts": 1, "busiest": 1, "bus_shards": 1, "nodes": 0}, output
 
 
-def test_a_lost_worker_node_is_survived(tmp_path: Path) -> None:
-    figures, output = run_chaos(tmp_path, "--requests", "200", "--kills", "1", "--nodes", "2", "--seed", "7")
+def test_a_lost_worker_node_is_survived_with_the_state_in_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    figures, output = run_chaos(tmp_path, "--requests", "200", "--kills", "1", "--nodes", "2", "--seed", "7",
+                                "--store", postgres_url)
     passed(figures, output)
-    assert figures["kills_survived"]["nodes"] == 1, output
+    assert figures["kills_survived"]["nodes"] == 1 and list(figures["disks_lost"].values()) == [[]], output
+
+
+def test_a_lost_worker_node_with_sqlite_on_its_disk_says_what_it_took(tmp_path: Path) -> None:
+    figures, output = run_chaos(tmp_path, "--requests", "200", "--kills", "0", "--nodes", "2", "--seed", "7")
+    [took] = figures["disks_lost"].values()
+    assert "exit code 1" in output and any("the stored state of" in held for held in took), output
+    assert any("a lost node took run data with its disk" in reason for reason in figures["verdict"]), output
+
+
+def test_a_sqlite_run_dir_shared_by_simulated_nodes_is_refused(tmp_path: Path) -> None:
+    child = subprocess.run([sys.executable, "-m", "scenarios.pto_chaos", "--nodes", "2", "--run-dir",
+                            str(tmp_path / "run")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 2 and "disks of their own" in child.stderr, child.stderr

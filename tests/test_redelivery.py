@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
+import pytest
 import ray
 import sample_agents as sa
 from conftest import wait_until
 
-from cluster import AgentId, Runtime, Sharded
+from cluster import AgentId, Runtime, Sharded, open_state_store
 from cluster._wire import Call, Copy, pack
 
 COUNTER = AgentId("counter", "c1")
@@ -40,8 +40,9 @@ def test_a_copy_of_a_message_the_agent_has_had_is_dropped(runtime: Runtime) -> N
     assert runtime.inspect(COUNTER, "get_count") == 6  # the copy did not run
 
 
+@pytest.mark.parametrize("state_location", ["sqlite"], indirect=True)  # the store's part: test_state
 def test_a_message_the_host_had_taken_but_not_handled_when_it_died_is_handled_once_it_is_back(
-        durable: tuple[Runtime, Path]) -> None:
+        durable: tuple[Runtime, str]) -> None:
     rt, _ = durable
     assert add(rt, 1) == 1
 
@@ -57,12 +58,14 @@ def test_a_message_the_host_had_taken_but_not_handled_when_it_died_is_handled_on
     assert bus["host_restarts"] == 1 and bus["redeliveries"] >= 1
 
 
-def test_a_copy_of_a_handled_message_gets_the_first_answer_even_after_a_restart(durable: tuple[Runtime, Path]) -> None:
-    rt, _ = durable
+@pytest.mark.parametrize("state_location", ["sqlite"], indirect=True)  # the store's part: test_state
+def test_a_copy_of_a_handled_message_gets_the_first_answer_even_after_a_restart(durable: tuple[Runtime, str]) -> None:
+    rt, location = durable
     assert add(rt, 1) == 1
     copy = Call("m-once", "t-1", None, str(COUNTER), "Add", {"amount": 5}, time.time() + 60, "")
     ray.get(ray.get(rt._bus.host_of.remote(str(COUNTER))).deliver.remote(pack([copy])))
-    wait_until(lambda: rt.inspect(COUNTER, "get_count") == 6)
+    store = open_state_store(location, rt.namespace)  # handled, and its answer stored (so it could leave)
+    wait_until(lambda: "m-once" in (store.load(str(COUNTER)) or {}).get("\x1eseen", {}))
     ray.kill(ray.get(rt._bus.host_of.remote(str(COUNTER))), no_restart=False)
     wait_until(lambda: rt.stats()["bus"].get("host_restarts"), timeout=30.0)
     ray.get(ray.get(rt._bus.host_of.remote(str(COUNTER))).deliver.remote(pack([copy])))
@@ -71,7 +74,8 @@ def test_a_copy_of_a_handled_message_gets_the_first_answer_even_after_a_restart(
     assert rt.inspect(COUNTER, "get_count") == 6 and host["states_loaded"] == 1
 
 
-def test_a_call_in_flight_when_the_bus_dies_still_gets_its_reply(durable: tuple[Runtime, Path]) -> None:
+@pytest.mark.parametrize("state_location", ["sqlite"], indirect=True)  # the store's part: test_state
+def test_a_call_in_flight_when_the_bus_dies_still_gets_its_reply(durable: tuple[Runtime, str]) -> None:
     rt, _ = durable
     assert add(rt, 1) == 1
 
@@ -106,7 +110,7 @@ def test_a_second_copy_of_a_publish_at_a_live_host_waits_for_every_recipient_and
 
 
 def test_an_agent_that_keeps_no_state_still_drops_a_copy_after_a_restart_with_a_state_dir(
-        durable: tuple[Runtime, Path]) -> None:
+        durable: tuple[Runtime, str]) -> None:
     rt, _ = durable
     rt.register("plain", sa.Counter, placement=Sharded(1))
     plain = AgentId("plain", "p1")
