@@ -170,7 +170,8 @@ def test_the_manager_declining_gives_back_the_days_and_the_cover(app: App) -> No
 
 def test_only_the_manager_in_person_decides_and_only_what_was_put_to_them(app: App) -> None:
     app.ask("b1", LONG, "r1")
-    app.rt.register("rogue", RogueEmployee, placement=Sharded(1))  # relays what it is told to, as itself
+    # relays what it is told to, as itself; in the PTO pool, so no new host has to start for it
+    app.rt.register("rogue", RogueEmployee, placement=Sharded(1, pool="pto"))
     forged = Relay(target="manager/m2", kind="Review", fields={"request_id": "r1", "approve": True})
 
     refused = [
