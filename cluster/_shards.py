@@ -117,5 +117,12 @@ class BusOutboxes:
                               "to_bus_items": sum(o.items for o in self)}
 
     async def drain(self) -> None:
-        for outbox in self:
-            await outbox.drain()
+        """Until everything put so far was taken by the bus, or dropped as no longer wanted: a batch a shard
+        refused waits ``BUS_RETRY_DELAY`` to go again, and a loop ended meanwhile would strand it (counted
+        held for ever)."""
+        while True:
+            for outbox in self:
+                await outbox.drain()
+            if not self.waiting:
+                return
+            await asyncio.sleep(BUS_RETRY_DELAY)

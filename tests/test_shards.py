@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 from uuid import uuid4
 
@@ -14,6 +15,9 @@ import sample_agents as sa
 from conftest import wait_until
 
 from cluster import AgentId, Runtime, Sharded, TopicId, TypeSubscription
+from cluster._errors import Unbound
+from cluster._shards import BusOutboxes
+from cluster._wire import Call
 from cluster.constants import BUS_NAME, bus_name, shard_of
 
 
@@ -31,6 +35,47 @@ def test_a_key_always_lands_on_the_same_shard_in_range() -> None:
     shards = [shard_of(key, 3) for key in keys]
     assert shards == [shard_of(key, 3) for key in keys] and set(shards) == {0, 1, 2}
     assert {shard_of(key, 1) for key in keys} == {0}
+
+
+class RefusingShard:
+    """A bus shard (as its sender sees it) whose first batch is refused with ``refusal``; it takes the rest."""
+
+    def __init__(self, refusal: Exception) -> None:
+        self.refusal, self.batches = refusal, []
+        self.route = SimpleNamespace(remote=self._route)
+
+    async def _route(self, origin: str, batch: list[tuple]) -> str:
+        self.batches.append(batch)
+        if len(self.batches) == 1:
+            raise self.refusal
+        return "incarnation-1"
+
+
+def sent_through(shard: RefusingShard, bind: Any = None) -> dict[str, int]:
+    """Put one call for ``shard``, drain, and say what is still held."""
+    async def scenario() -> dict[str, int]:
+        outboxes = BusOutboxes([shard], lambda: "client.s.0", lambda message: True, lambda shard: None, bind)
+        outboxes.put(Call("m-1", "t", "admin", "counter/c1", "Add", {}, 0.0, "client.s.0"))
+        await outboxes.drain()
+        return outboxes.held()
+
+    return asyncio.run(scenario())
+
+
+def test_drain_waits_for_a_batch_a_restarting_shard_refused_to_go_again() -> None:
+    shard = RefusingShard(ConnectionError("restarting"))
+    assert sent_through(shard) == {"outbox": 0}
+    assert len(shard.batches) == 2
+
+
+def test_a_shard_that_does_not_know_the_connection_has_it_bound_before_the_batch_goes_again() -> None:
+    shard, bound = RefusingShard(Unbound("not bound here")), []
+
+    async def bind(index: int) -> None:
+        bound.append((index, len(shard.batches)))
+
+    assert sent_through(shard, bind) == {"outbox": 0}
+    assert bound == [(0, 1)] and shard.batches[0] == shard.batches[1]
 
 
 def test_shard_zero_keeps_the_bus_name() -> None:
