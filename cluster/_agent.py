@@ -45,11 +45,12 @@ def handler(fn: Callable | None = None, *, interleave: bool = False) -> Any:
 
 
 def inspectable(method: Callable) -> Callable:
-    """Mark a plain method that the namespace's admin may run from outside (``Runtime.inspect``), queued
-    behind the agent's messages: a read-only account of the agent, taking no arguments or plain JSON ones.
-    The runtime refuses every method not marked; that a marked one only reads is its author's promise."""
-    if inspect.iscoroutinefunction(method) or not callable(method):
-        raise TypeError(f"@inspectable {getattr(method, '__qualname__', method)!r} must be a plain method")
+    """Mark a method that the namespace's admin may run from outside (``Runtime.inspect``), queued behind the
+    agent's messages: a read-only account of the agent, taking no arguments or plain JSON ones (a coroutine
+    is awaited: an account read from a database server). The runtime refuses every method not marked; that a
+    marked one only reads is its author's promise."""
+    if not callable(method):
+        raise TypeError(f"@inspectable {method!r} must be a method")
     method.__raybus_inspectable__ = True  # type: ignore[attr-defined]
     return method
 

@@ -43,11 +43,13 @@ from actors.messages import (
     Release,
     RequestTimeOff,
     Reserve,
+    Review,
     RevokeApproval,
     TimeOffCancelled,
     TimeOffNotice,
 )
 from actors.org import Org
+from actors.queries import GetInbox
 from cluster import (
     DEAD_LETTER_TOPIC,
     AgentId,
@@ -229,6 +231,19 @@ def test_driver_reserves_a_teams_days_and_is_refused(app: App, outsider: Runtime
 def test_driver_cancels_a_teams_confirmed_reservation_and_is_refused(app: App, outsider: Runtime) -> None:
     refused_by_driver(app, outsider, ALPHA, CancelReservation(request_id="r-approved"))
     assert app.reservations("alpha")["r-approved"]["status"] == "confirmed"
+
+
+# --- in person: a manager's decision and inbox, only through a driver acting for people ---------------
+def test_anonymous_driver_decides_a_waiting_request_and_is_refused(app: App, outsider: Runtime) -> None:
+    manager = AgentId("manager", app.org.manager_of("a1"))
+    error = refused_by_driver(app, outsider, manager, Review(request_id="r-approved", approve=False, reason="no"))
+    assert "only the manager in person" in error
+
+
+def test_anonymous_driver_reads_a_managers_inbox_and_is_refused(app: App, outsider: Runtime) -> None:
+    manager = AgentId("manager", app.org.manager_of("a1"))
+    error = send_raises(outsider, manager, GetInbox())
+    assert isinstance(error, NotAuthorized) and str(error).startswith("anonymous may not read the inbox"), error
 
 
 # --- notices: heard only as a publish by the employee they name -----------------------------------
