@@ -192,7 +192,8 @@ class Runtime:
         return [letter for letters in found for letter in letters][-limit:]
 
     def call(self, agent_id: AgentId, method: str, *args: Any) -> Any:
-        """Run a plain (non-handler) method of an agent, in its mailbox order: for checks and tests."""
+        """Run a plain (non-handler) method of an agent, in its mailbox order: for checks and tests. A coroutine
+        method is awaited (an hr snapshot reads a ledger on a server off the host's loop)."""
         host = ray.get(self._bus.host_of.remote(str(agent_id)))
         return ray.get(host.call_agent.remote(str(agent_id), method, *args))
 
