@@ -250,7 +250,8 @@ class Runtime:
 
     def inspect(self, agent_id: AgentId, name: str, *args: Any) -> Any:
         """Run a method the agent's class marks ``@inspectable`` (read-only, plain JSON arguments), queued
-        behind the agent's messages: its own account, for checks and tests. Anything not marked is refused."""
+        behind the agent's messages: its own account, for checks and tests (a coroutine method is awaited).
+        Anything not marked is refused."""
         return self._admin("inspect", str(agent_id), name, args)
 
     # --- lifecycle ----------------------------------------------------------------------------
