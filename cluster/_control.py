@@ -5,7 +5,7 @@ Shard 0 owns the authoritative table and hands every change to the other shards,
 hosts, before it answers: a driver's next message finds the change wherever it goes, and an interceptor
 added applies to in-process calls as soon as ``intercept`` returns. With a state location shard 0 writes the
 table on every change to the namespace's store (``TableKeeper``) and reads it back when Ray restarts it; with a
-directory it keeps the credentials' digests beside it (with PostgreSQL they are not kept across a restart).
+directory it keeps the credentials' digests in a file beside it, with a database as a row of its store.
 Who may make a change is the bus's question (``Bus.control``: the admin only); this module makes it."""
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ class ControlPlane:
         self.table = RoutingTable()
         self.credentials: Credentials | None = None  # shard 0's; the others ask it to check one
         if shard == 0:
-            kept = state is not None and not is_postgres(state)
-            self.credentials = Credentials(node_path(state) / f"{namespace}.credentials" if kept else None,
-                                           restarted)
+            in_file = state is not None and not is_postgres(state)
+            self.credentials = Credentials(node_path(state) / f"{namespace}.credentials" if in_file else None,
+                                           restarted, self.tables.store if self.tables and not in_file else None)
             if restarted and self.tables is not None:
                 self.table = self.tables.load() or self.table
         else:

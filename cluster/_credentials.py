@@ -13,10 +13,13 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from ._principal import ADMIN, ANONYMOUS, Principal
 
-__all__ = ["Credentials"]
+__all__ = ["CREDENTIALS_ROW", "Credentials"]
+
+CREDENTIALS_ROW = "\x1ecredentials"  # its row in a database's store: no agent's id starts with a control character
 
 
 def _digest(secret: str) -> str:
@@ -24,12 +27,19 @@ def _digest(secret: str) -> str:
 
 
 class Credentials:
-    def __init__(self, path: Path | None, restarted: bool) -> None:
+    def __init__(self, path: Path | None, restarted: bool, store: Any = None) -> None:
+        """Kept in the file ``path`` (a directory's store), or as a row of the namespace's ``store`` (a
+        database's: every node reaches it), or nowhere."""
         self.path = path
+        self.store = store
         self.by_digest: dict[str, str] = {}  # digest of a secret → the principal it names
         self.admin_issued = restarted  # a restart that finds nothing stored must not hand admin out again
+        stored = None
         if path is not None and path.exists():
             stored = json.loads(path.read_text())
+        elif store is not None and (row := store.load(CREDENTIALS_ROW)) is not None:
+            stored = row["credentials"]
+        if stored is not None:
             self.by_digest, self.admin_issued = stored["principals"], stored["admin_issued"]
 
     def issue_admin(self) -> str | None:
@@ -64,6 +74,9 @@ class Credentials:
         return str(ANONYMOUS) if secret is None else self.by_digest.get(_digest(secret))
 
     def _save(self) -> None:
+        kept = {"admin_issued": self.admin_issued, "principals": self.by_digest}
+        if self.store is not None:  # a rare change: written at once, on the shard's loop
+            self.store.save_many({CREDENTIALS_ROW: {"credentials": json.dumps(kept)}})
         if self.path is None:
             return
         temporary = self.path.with_suffix(".tmp")
