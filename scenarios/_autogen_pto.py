@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from actors.app import AGENT_TYPES, pto_config, pto_subscriptions
 from actors.org import Org
+from actors.policy import PTO_SERVICE
 from cluster import Agent, AgentId, MemberSubscription, MessageContext, TopicId, TypeSubscription
 
 from ._in_process import InProcessApp, agent_ids, build, handle
@@ -36,8 +37,9 @@ class PtoOnAutogen(BaseAgent):
     async def on_message_impl(self, message: Any, ctx: AutogenContext) -> Any:
         sender = None if ctx.sender is None else AgentId(ctx.sender.type, ctx.sender.key)
         topic = None if ctx.topic_id is None else TopicId(ctx.topic_id.type, ctx.topic_id.source)
+        principal = PTO_SERVICE if sender is None else None  # the driver asks as the PTO service, as on raybus
         return await handle(self.inner, message, MessageContext(sender, topic, ctx.message_id, "", self,
-                                                                str(self.inner.id)))
+                                                                str(self.inner.id), principal))
 
     async def send(self, sender: str | None, recipient: AgentId, message: BaseModel, trace_id: str,
                    timeout: float | None) -> Any:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from actors.app import pto_config, pto_subscriptions
 from actors.org import Org
+from actors.policy import PTO_SERVICE
 from cluster import AgentId, MemberSubscription, MessageContext, TopicId, TypeSubscription
 
 from ._in_process import InProcessApp, agent_ids, handle, started
@@ -48,14 +49,14 @@ class DirectPto(InProcessApp):
             self.agents[agent_id] = await started(agent_id, self.config)
 
     async def ask(self, recipient: AgentId, message: BaseModel) -> Any:
-        """A driver's send (no sender)."""
+        """A driver's send (no sender), as the PTO service, as the load scenarios send."""
         return await self.send(None, recipient, message)
 
     # --- the port of every agent ----------------------------------------------------------------
     async def send(self, sender: str | None, recipient: AgentId, message: BaseModel, trace_id: str = "",
                    timeout: float | None = None) -> Any:
         context = MessageContext(AgentId.from_str(sender) if sender else None, None, f"d{next(self._ids)}",
-                                 trace_id, self, str(recipient))
+                                 trace_id, self, str(recipient), None if sender else PTO_SERVICE)
         reply = await handle(self.agents[recipient], _copied(message), context)
         return None if reply is None else _copied(reply)
 

@@ -5,6 +5,7 @@ direct-call ceiling (``_direct.py``) and AutoGen's runtime (``_autogen_pto.py``)
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from pydantic import BaseModel
@@ -43,10 +44,18 @@ async def handle(agent: Agent, message: BaseModel, context: MessageContext) -> A
 
 class InProcessApp:
     """The app's agents of one process, by id, and what the invariant checker asks of them
-    (``actors.invariants.collect`` asks ``call`` as it asks a raybus ``Runtime``)."""
+    (``actors.invariants.collect`` asks ``inspect`` as it asks a raybus ``Runtime``)."""
 
     def __init__(self) -> None:
         self.agents: dict[AgentId, Agent] = {}
 
-    def call(self, agent_id: AgentId, method: str, *args: Any) -> Any:
-        return getattr(self.agents[agent_id], method)(*args)
+    def inspect(self, agent_id: AgentId, method: str, *args: Any) -> Any:
+        account = getattr(self.agents[agent_id], method)(*args)
+        if not inspect.iscoroutine(account):
+            return account
+        try:  # an hr snapshot is a coroutine, which on local SQLite ledgers never waits: run it to its end here
+            account.send(None)
+        except StopIteration as done:
+            return done.value
+        account.close()
+        raise RuntimeError(f"{agent_id}.{method} waited: an in-process account must finish at once")
