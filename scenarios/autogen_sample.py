@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import ray
 
-    cluster, tmp, _ = start_cluster(args.nodes)
+    cluster, tmp = start_cluster(args.nodes)
     try:
         ray.init(address=cluster.address, runtime_env={"env_vars": {"PYTHONPATH": REPO}}, log_to_driver=True)
         names = list(SAMPLES) if args.sample == "all" else [args.sample]
