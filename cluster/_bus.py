@@ -322,4 +322,8 @@ class Bus:
         return list(self.dead_letters)[-limit:]
 
     async def _destroy_hosts(self) -> None:
+        """The namespace ends: its hosts, and (shard 0) its credentials — a later first driver of the same name
+        is its admin again; the agents' state stays in the store."""
         self.links.destroy()
+        if self.control.credentials is not None:
+            self.control.credentials.forget_all()

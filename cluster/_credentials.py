@@ -59,6 +59,11 @@ class Credentials:
         self._save()
         return secret
 
+    def forget_all(self) -> None:
+        """The namespace is destroyed: no secret names anyone any more, and the admin may be handed out anew."""
+        self.by_digest, self.admin_issued = {}, False
+        self._save()
+
     def revoke(self, principal: Principal) -> int:
         """Forget every secret naming ``principal``; how many there were."""
         if principal.is_admin:

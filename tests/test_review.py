@@ -25,11 +25,12 @@ from test_pto import ORG, App, start
 from actors.audit import TeamCover
 from actors.coverage import DayCover
 from actors.invariants import check, collect
+from actors.ledgers import Ledgers
 from actors.messages import Decision, Review
 from actors.org import Org, OrgFileError
 from actors.queries import GetInbox, Inbox
 from actors.review import DEFAULT_AUTO_APPROVE_DAYS, ReviewRule
-from actors.stored import collect_stored, state_file
+from actors.stored import collect_stored
 from cluster import AgentId, NotAuthorized, Runtime, Sharded
 from scenarios._mix import request_mix
 from scenarios.pto_load import Recorder, drive
@@ -203,7 +204,8 @@ def test_a_waiting_request_survives_a_restart_of_its_hosts_and_is_decided_after_
         app = start_reviewed(rt, tmp_path)
         assert app.ask("b1", LONG, "r1").status == "waiting"
         app.settle()
-        stored = collect_stored(app.org, state_file(tmp_path / "state", rt.namespace), app.run_dir / "hr")
+        stored = collect_stored(app.org, str(tmp_path / "state"), rt.namespace,
+                                Ledgers(str(app.run_dir / "hr"), rt.namespace))
         assert stored.managers["m2"]["waiting"] == {"r1": {"employee": "b1", "days": ["2026-12-01", "2026-12-02",
                                                                                        "2026-12-03"]}}
         hosts = {ray.get(rt._bus.host_of.remote(f"{kind}/{key}")) for kind, key in
@@ -226,7 +228,7 @@ def test_the_load_driver_decides_every_waiting_request_as_the_plan_says(runtime:
     plan = request_mix(app.org, 60, seed=5, review_share=0.5)
     recorder = Recorder(len(plan))
 
-    asyncio.run(drive(runtime, app.org, plan, 20, recorder))
+    asyncio.run(drive(app.service, app.org, plan, 20, recorder))  # as the PTO service, as the scenario
 
     assert recorder.reviewed > 0 and not recorder.errors
     assert sum(recorder.outcomes.values()) == 60 and "rejected: declined" in recorder.outcomes
