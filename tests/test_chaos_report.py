@@ -126,3 +126,11 @@ def test_every_broken_rule_is_named_not_only_the_first() -> None:
     figures = clean() | {"retries": 2, "lost": 1, "lost_examples": ["r1"]}
 
     assert len(verdict(figures)) == 2
+
+
+def test_a_lost_node_whose_disk_held_run_data_fails_the_run_naming_what_it_took() -> None:
+    figures = clean() | {"disks_lost": {"2d186b5e6d78": ["runs/n1/hr/hr-d1.db: an HR ledger: 110 requests, 110 audited "
+                                                        "decisions"]}}
+    assert verdict(figures) == ["a lost node took run data with its disk: node 2d186b5e: runs/n1/hr/hr-d1.db: an HR "
+                                "ledger: 110 requests, 110 audited decisions"]
+    assert verdict(clean() | {"disks_lost": {"2d186b5e6d78": []}}) == []  # a node with nothing of the run on it
