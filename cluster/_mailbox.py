@@ -7,8 +7,9 @@ RPCs left a counter at 11). A message whose handler opted into interleaving runs
 The mailbox also says what that costs: how deep its queue got (``peak``) and how long a serial item sat
 suspended — awaiting a send, a checkpoint, anything — while others waited behind it (``blocked_s``). Work
 a handler does while others wait is not counted: that is a busy agent, not a blocked one. A serial item is
-driven step by step as ``await`` would drive it (``_holding``), so its suspensions are seen; they are timed
-only when something waits (two ``monotonic()`` reads then, none otherwise).
+run up to its first await by the mailbox itself, and if it suspends, driven on step by step as ``await``
+would drive it (``_holding``), so its suspensions are seen; they are timed only when something waits (two
+``monotonic()`` reads then, none otherwise).
 """
 
 from __future__ import annotations
@@ -94,22 +95,26 @@ class Mailbox(Generic[T]):
             self.handled += 1
             if self._interleaves(item):
                 spawn(_guarded(self._process(item)))
-            else:
-                await _guarded(self._holding(self._process(item)))
+                continue
+            step = self._process(item)
+            try:
+                awaited = step.send(None)  # run it up to its first await: many serial handlers never await
+            except StopIteration:
+                continue
+            except Exception:
+                log.exception("mailbox item failed")
+                continue
+            await _guarded(self._holding(step, awaited))
         self._running = False
 
     # A generator (not ``await step``) to see each suspension of ``step``: forwarding what the task sends
     # or throws is what ``await`` does, done here in Python.
     @types.coroutine
-    def _holding(self, step: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
-        sent: Any = None
-        thrown: BaseException | None = None
+    def _holding(self, step: Coroutine[Any, Any, None], awaited: Any) -> Generator[Any, Any, None]:
+        """Drive ``step``, suspended on ``awaited``, to its end; time its suspensions while items wait."""
         while True:
-            try:
-                awaited = step.send(sent) if thrown is None else step.throw(thrown)
-            except StopIteration:
-                return
-            sent = thrown = None
+            sent: Any = None
+            thrown: BaseException | None = None
             self._suspended = True
             if self._queue:
                 self._blocked_since = monotonic()
@@ -125,6 +130,10 @@ class Mailbox(Generic[T]):
                 if self._blocked_since is not None:
                     self._blocked += monotonic() - self._blocked_since
                     self._blocked_since = None
+            try:
+                awaited = step.send(sent) if thrown is None else step.throw(thrown)
+            except StopIteration:
+                return
 
 
 async def _guarded(step: Awaitable[None]) -> None:

@@ -2,9 +2,9 @@
 reports taken when its clock started and once it settled.
 
 By agent type: its agents, how many messages were queued at the end and the deepest any of its mailboxes
-got, and the share of the run its agents' serial handlers held their mailbox while messages waited behind
-them (blocked agent-seconds over agents times wall). Then the agents that held theirs longest, each with the share
-of the run it spent so: "manager/m0 blocked 92% of the run"."""
+got, and the share of the run its agents were blocked — a serial handler suspended, holding the mailbox,
+while messages waited behind it (blocked agent-seconds over agents times wall). Then the agents blocked
+longest, each with its share of the run: "manager/m0 blocked 92% of the run"."""
 
 from __future__ import annotations
 

@@ -15,11 +15,12 @@ from scenarios.pto_obvious import Run, in_process, on_raybus, report
 
 ORG = Org.generate(seed=7, employees=20)
 PLAN = request_mix(ORG, 60, seed=3)
+SHORT_PLAN = PLAN[:20]  # the obvious program's managers review one request at a time: fewer keep the test short
 
 
-def _answered_and_held(run: Run) -> None:
+def _answered_and_held(run: Run, plan: list = PLAN) -> None:
     figures = run.figures()
-    assert sum(run.recorder.outcomes.values()) == len(PLAN) and not run.recorder.errors
+    assert sum(run.recorder.outcomes.values()) == len(plan) and not run.recorder.errors
     assert figures["invariants_held"], figures["violated"]
 
 
@@ -36,8 +37,8 @@ def test_the_obvious_program_on_raybus_answers_every_request_holds_every_invaria
         ray_session: Any, tmp_path: Path) -> None:
     args = argparse.Namespace(shards=1, durable=False, no_policy=False, concurrency=20, hosts=2,
                               placement="department")
-    run = on_raybus("obvious", ORG, PLAN, args, tmp_path)
-    _answered_and_held(run)
+    run = on_raybus("obvious", ORG, SHORT_PLAN, args, tmp_path)
+    _answered_and_held(run, SHORT_PLAN)
     assert set(run.backlog["types"]) == {"employee", "manager", "team", "hr", "dates", "notifier"}
 
 
