@@ -19,6 +19,7 @@ from cluster import Runtime
 from cluster.constants import shard_of
 
 from ._common import print_table
+from ._simulated import start_cluster
 
 __all__ = ["CpuMeter", "dealt", "host_nodes", "load_average", "print_curve", "simulated_cluster", "with_ratios"]
 
@@ -43,12 +44,10 @@ def dealt(key: Callable[[int], str], count: int, shards: int) -> list[int]:
 @contextmanager
 def simulated_cluster(nodes: int) -> Iterator[str | None]:
     """A Ray cluster of ``nodes`` one-CPU nodes on this machine (its address), or nothing for 0: the same
-    cluster as pto_chaos's (imported here: ``_chaos`` needs pto_load, which needs bus_bench)."""
+    cluster as pto_chaos's."""
     if not nodes:
         yield None
         return
-    from ._chaos import start_cluster
-
     cluster, own_tmp, _ = start_cluster(nodes)
     try:
         yield cluster.address

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import re
-import tempfile
 import time
 from collections import Counter
 from functools import partial
@@ -31,7 +29,7 @@ from cluster.constants import BUS_NAME, bus_name, host_actor_name
 from ._load import ResourceWatch
 from ._node_disks import lose_disk
 
-__all__ = ["KINDS", "Chaos", "ChaosWatch", "restart_hosts", "settled", "start_cluster"]
+__all__ = ["KINDS", "Chaos", "ChaosWatch", "restart_hosts", "settled"]
 
 COUNTED = {"redeliveries", "duplicates_dropped", "answers_replayed", "dead_letters", "resent_after_bus_restart",
            "host_unreachable", "bus_unreachable", "given_up", "kept_never_sent", "kept_sent_again", "fenced"}
@@ -194,28 +192,3 @@ def settled(rt: Runtime, watch: ChaosWatch, timeout: float = 120.0) -> str:
         return str(exc)
     watch.sample()
     return ""
-
-
-def start_cluster(nodes: int, disks: Path | None = None) -> tuple[Cluster, str | None, dict[str, Path]]:
-    """A head and ``nodes - 1`` workers of one CPU each, in a temp dir of our own unless RAY_TMPDIR names one:
-    the cluster writes its address there, where any other ``ray.init()`` on this machine would pick it up.
-    The head shares the driver's disk (the driver runs there); with ``disks``, each worker's home is a
-    directory of its own under it. Returns the cluster, the temp dir to remove afterwards (None if it was not
-    ours) and the workers' disks by node id."""
-    own_tmp = None if "RAY_TMPDIR" in os.environ else tempfile.mkdtemp(prefix="rbc-", dir="/tmp")
-    if own_tmp:
-        os.environ["RAY_TMPDIR"] = own_tmp
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    try:
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    except RuntimeError:  # Ray's own start timed out (a loaded machine): the run has not begun, start it once more
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    homes = {}
-    for index in range(1, nodes):
-        if disks is None:
-            cluster.add_node(num_cpus=1)
-            continue
-        home = disks / f"node-{index}"
-        home.mkdir(parents=True, exist_ok=True)
-        homes[cluster.add_node(num_cpus=1, env_vars={"HOME": str(home)}).node_id] = home
-    return cluster, own_tmp, homes

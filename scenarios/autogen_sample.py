@@ -17,11 +17,12 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import textwrap
 import types
 from pathlib import Path
 from typing import Any, NoReturn
+
+from ._simulated import start_cluster
 
 REPO = str(Path(__file__).resolve().parent.parent)
 RUNTIME_LINE = re.compile(r"^(\s*)runtime = SingleThreadedAgentRuntime\(\)\s*$", re.MULTILINE)
@@ -117,20 +118,6 @@ def _agents_of(runtime: Any, endpoint: str) -> list[str]:
     return sorted(ray.get(host.agents.remote()))
 
 
-def start_cluster(nodes: int) -> tuple[Any, str]:
-    """A head and ``nodes - 1`` workers of one CPU each, in a temp dir of its own (never another Ray's)."""
-    from ray.cluster_utils import Cluster
-
-    tmp = tempfile.mkdtemp(prefix="rbag-", dir="/tmp")
-    os.environ["RAY_TMPDIR"] = tmp
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    os.environ["RAY_DEDUP_LOGS"] = "0"  # two samples print the same line: show both
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    for _ in range(nodes - 1):
-        cluster.add_node(num_cpus=1)
-    return cluster, tmp
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.nodes < 1:
@@ -142,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import ray
 
-    cluster, tmp = start_cluster(args.nodes)
+    os.environ["RAY_DEDUP_LOGS"] = "0"  # two samples print the same line: show both
+    cluster, tmp, _ = start_cluster(args.nodes)
     try:
         ray.init(address=cluster.address, runtime_env={"env_vars": {"PYTHONPATH": REPO}}, log_to_driver=True)
         names = list(SAMPLES) if args.sample == "all" else [args.sample]
@@ -161,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         ray.shutdown()
         cluster.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -35,13 +35,14 @@ from actors.org import Org
 from actors.stored import collect_stored, same_state
 from cluster import AgentId, Runtime, is_postgres
 
-from ._chaos import Chaos, ChaosWatch, restart_hosts, settled, start_cluster
+from ._chaos import Chaos, ChaosWatch, restart_hosts, settled
 from ._chaos_report import RUNTIME_LOSSES, print_verdict
 from ._common import ScenarioError, add_common_flags, connect, guarded, machine, print_table, write_json
 from ._load import Recorder, percentile
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, as_service, load_org, start_app
 from ._run_store import run_store
+from ._simulated import start_cluster
 
 RACING = 0.05  # of all requests: a cancellation sent while the request is being decided
 AFTER = 0.05  # of approved requests: a cancellation sent once the approval is answered

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # sample_agents, as th
 import sample_agents as sa
 
 from cluster import AgentId, Runtime, Sharded
-from scenarios._chaos import start_cluster
+from scenarios._simulated import start_cluster
 
 
 def add_to(rt: Runtime, agent_type: str, n: int) -> list[int]:

@@ -28,8 +28,11 @@ def run_chaos(tmp_path: Path, *flags: str) -> tuple[dict[str, Any], str]:
     (where a SQLite run goes by default) is the test's own."""
     # under /tmp and short, not under tmp_path: Ray's socket paths must stay within 107 bytes
     ray_tmp = tempfile.mkdtemp(prefix="rbt-", dir="/tmp")
-    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": ray_tmp, "HOME": str(tmp_path / "home")}
-    for name in ("RAY_ADDRESS", "RAYBUS_STORE"):  # never join another Ray, nor another store
+    # token authentication on, as Ray 2.60 has it for a local cluster, with no token yet in the fresh home: the
+    # scenario's nodes must get one (a pytest worker that started a local Ray has RAY_AUTH_MODE=token anyway)
+    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": ray_tmp, "HOME": str(tmp_path / "home"),
+                        "RAY_AUTH_MODE": "token"}
+    for name in ("RAY_ADDRESS", "RAYBUS_STORE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):  # never another Ray's
         env.pop(name, None)
     figures = tmp_path / "figures.json"
     command = [sys.executable, "-m", "scenarios.pto_chaos", "--employees", "40", *flags, "--json", str(figures)]
