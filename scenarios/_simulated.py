@@ -30,10 +30,7 @@ def start_cluster(nodes: int, disks: Path | None = None) -> tuple[Cluster, str |
         os.environ["RAY_TMPDIR"] = own_tmp
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     give_a_token_if_needed()
-    try:
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    except RuntimeError:  # Ray's own start timed out (a loaded machine): the run has not begun, start it once more
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     homes = {}
     for index in range(1, nodes):
         if disks is None:
