@@ -4,10 +4,8 @@ and a no-op Serve endpoint (FastAPI ingress too, behind the same proxy) driven t
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from actors.policy import GATEWAY_SERVICE
 from cluster import Runtime
 from gateway import GatewaySettings, Person, Tokens, gateway_app
 
-from ._load import Recorder
+from ._load import Recorder, drive, keep_busy
 from ._mix import PlannedRequest
 
 __all__ = ["HttpRefused", "NoOp", "Served", "drive_http", "noop_rate", "served"]
@@ -79,19 +77,6 @@ def _client(concurrency: int) -> aiohttp.ClientSession:
                                  timeout=aiohttp.ClientTimeout(total=300))
 
 
-async def _keep_busy(concurrency: int, work: list[Any], one: Any) -> float:
-    """Run ``one(item)`` over ``work`` with exactly ``concurrency`` in flight; returns the wall time."""
-    pending = iter(work)
-
-    async def worker() -> None:
-        for item in pending:
-            await one(item)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - start
-
-
 async def noop_rate(url: str, requests: int, concurrency: int) -> float:
     """Requests per second the no-op endpoint answers at ``concurrency``."""
     async with _client(concurrency) as client:
@@ -100,7 +85,7 @@ async def noop_rate(url: str, requests: int, concurrency: int) -> float:
                 answer.raise_for_status()
                 await answer.read()
 
-        return requests / await _keep_busy(concurrency, list(range(requests)), one)
+        return requests / await keep_busy(concurrency, list(range(requests)), one)
 
 
 async def drive_http(url: str, org: Org, tokens: Tokens, plan: list[PlannedRequest], concurrency: int,
@@ -112,15 +97,8 @@ async def drive_http(url: str, org: Org, tokens: Tokens, plan: list[PlannedReque
               for who in (f"{kind}/{key}",)}
 
     async with _client(concurrency) as client:
-        async def one(planned: PlannedRequest) -> None:
-            started = time.perf_counter()
-            try:
-                outcome = await _request(client, url, planned, bearer, org, recorder)
-                recorder.done(started, outcome, None)
-            except Exception as exc:  # counted and reported; the invariant check names the request
-                recorder.done(started, None, exc)
-
-        return await _keep_busy(concurrency, plan, one)
+        return await drive(lambda planned: _request(client, url, planned, bearer, org, recorder), plan, concurrency,
+                           recorder)
 
 
 async def _post(client: aiohttp.ClientSession, url: str, body: dict[str, Any],

@@ -7,8 +7,8 @@ import asyncio
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 import psutil
 from tqdm import tqdm
@@ -18,9 +18,11 @@ from cluster import AgentId, Runtime
 
 from ._mix import PlannedRequest
 
-__all__ = ["Recorder", "ResourceWatch", "drive", "percentile", "settle"]
+__all__ = ["Ask", "Recorder", "ResourceWatch", "Send", "asking", "drive", "keep_busy", "percentile", "settle"]
 
+T = TypeVar("T")
 Send = Callable[[AgentId, RequestTimeOff], Awaitable[RequestOutcome]]  # a driver's send, on any runtime
+Ask = Callable[[PlannedRequest], Awaitable[RequestOutcome]]  # one planned request, carried to its final outcome
 
 
 class Recorder:
@@ -46,23 +48,36 @@ class Recorder:
         self.bar.update()
 
 
-async def drive(send: Send, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
-    """Keep exactly ``concurrency`` requests in flight until the plan is done; returns the wall time."""
-    pending = iter(plan)
+async def keep_busy(concurrency: int, work: Iterable[T], one: Callable[[T], Awaitable[object]]) -> float:
+    """Run ``one(item)`` over ``work`` with exactly ``concurrency`` in flight; returns the wall time."""
+    pending = iter(work)
 
     async def worker() -> None:
-        for planned in pending:
-            started = time.perf_counter()
-            try:
-                outcome = await send(AgentId("employee", planned.employee),
-                                     RequestTimeOff(request_id=planned.request_id, text=planned.text))
-                recorder.done(started, outcome, None)
-            except Exception as exc:  # counted and reported: the checker will name the request
-                recorder.done(started, None, exc)
+        for item in pending:
+            await one(item)
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - start
+
+
+async def drive(ask: Ask, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
+    """Keep exactly ``concurrency`` requests in flight until the plan is done, each recorded with its final
+    outcome or its error; returns the wall time."""
+    async def one(planned: PlannedRequest) -> None:
+        started = time.perf_counter()
+        try:
+            recorder.done(started, await ask(planned), None)
+        except Exception as exc:  # counted and reported: the checker will name the request
+            recorder.done(started, None, exc)
+
+    return await keep_busy(concurrency, plan, one)
+
+
+def asking(send: Send) -> Ask:
+    """Each planned request sent to its employee as it is, its answer the outcome (no review after it)."""
+    return lambda planned: send(AgentId("employee", planned.employee),
+                                RequestTimeOff(request_id=planned.request_id, text=planned.text))
 
 
 class ResourceWatch:

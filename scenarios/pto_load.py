@@ -34,7 +34,7 @@ from cluster import AgentId, Runtime
 from ._bench_agents import raw_pipelined
 from ._common import add_common_flags, connect, guarded, machine, print_table, share, write_json
 from ._http_load import drive_http, noop_rate, served
-from ._load import Recorder, ResourceWatch, percentile, settle
+from ._load import Ask, Recorder, ResourceWatch, drive, percentile, settle
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, as_service, load_org, start_app
 from ._run_store import run_store
@@ -52,24 +52,22 @@ async def decide(rt: Runtime, org: Org, planned: PlannedRequest, outcome: Reques
                                       "reason": decision.reason})
 
 
-async def drive(rt: Runtime, org: Org, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
-    """Keep exactly ``concurrency`` requests in flight until the plan is done (a request that waits for its
-    manager stays in flight until they decide); returns the wall time."""
-    pending = iter(plan)
+def deciding(rt: Runtime, org: Org, recorder: Recorder) -> Ask:
+    """Each planned request sent to its employee; one that waits is then decided as its manager would."""
+    async def ask(planned: PlannedRequest) -> RequestOutcome:
+        outcome = await rt.send(AgentId("employee", planned.employee),
+                                RequestTimeOff(request_id=planned.request_id, text=planned.text), timeout=300)
+        recorder.reviewed += outcome.status == "waiting"
+        return await decide(rt, org, planned, outcome)
 
-    async def worker() -> None:
-        for planned in pending:
-            started = time.perf_counter()
-            try:
-                outcome = await rt.send(AgentId("employee", planned.employee),
-                                        RequestTimeOff(request_id=planned.request_id, text=planned.text), timeout=300)
-                recorder.reviewed += outcome.status == "waiting"
-                recorder.done(started, await decide(rt, org, planned, outcome), None)
-            except Exception as exc:  # counted and reported: the checker will name the request
-                recorder.done(started, None, exc)
+    return ask
 
+
+async def drive_bus(rt: Runtime, org: Org, plan: list[PlannedRequest], concurrency: int, recorder: Recorder) -> float:
+    """The plan over the bus with ``concurrency`` in flight (a request that waits for its manager stays in flight
+    until they decide), until the driver has nothing left to send; returns the wall time."""
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await drive(deciding(rt, org, recorder), plan, concurrency, recorder)
     await rt.flush()
     return time.perf_counter() - start
 
@@ -117,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             recorder, watch = Recorder(len(plan)), ResourceWatch(service)
             before = watch.sample()  # the CPU each process has spent and the backlog before the clock starts
             driving = (drive_http(http.gateway, org, http.tokens, plan, args.concurrency, recorder) if http
-                       else drive(service, org, plan, args.concurrency, recorder))
+                       else drive_bus(service, org, plan, args.concurrency, recorder))
             wall = asyncio.run(run_load(watch, driving))
             if http:  # before and after: a shared machine's load moves within minutes; the ratio takes the faster
                 noop.append(asyncio.run(noop_rate(http.noop, args.requests, args.concurrency)))

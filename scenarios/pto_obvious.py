@@ -37,7 +37,7 @@ from cluster import Runtime, Sharded
 
 from ._common import ScenarioError, add_common_flags, guarded, machine, print_table, write_json
 from ._direct import DirectPto
-from ._load import Recorder, ResourceWatch, Send, drive, percentile, settle
+from ._load import Recorder, ResourceWatch, Send, asking, drive, percentile, settle
 from ._mix import PlannedRequest, request_mix
 from ._obvious_agents import AGENT_TYPES as OBVIOUS_TYPES
 from ._pto import add_org_flags, as_service, load_org
@@ -69,7 +69,7 @@ class Run:
         self.backlog: dict[str, Any] | None = None
 
     async def timed(self, send: Send, plan: list[PlannedRequest], concurrency: int) -> None:
-        self.wall = await drive(send, plan, concurrency, self.recorder)
+        self.wall = await drive(asking(send), plan, concurrency, self.recorder)
         self.recorder.bar.close()
 
     def figures(self) -> dict[str, Any]:

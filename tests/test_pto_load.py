@@ -16,7 +16,7 @@ from actors.invariants import check, collect
 from cluster import Runtime
 from scenarios._http_load import NoOp, drive_http, noop_rate
 from scenarios._mix import request_mix
-from scenarios.pto_load import Recorder, drive
+from scenarios.pto_load import Recorder, drive_bus
 
 
 def test_the_driver_never_has_more_than_its_concurrency_in_flight(runtime: Runtime, tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_the_driver_never_has_more_than_its_concurrency_in_flight(runtime: Runti
     watcher.start()
     try:
         recorder = Recorder(len(plan))
-        asyncio.run(drive(app.service, app.org, plan, 7, recorder))  # as the PTO service, as the scenario sends
+        asyncio.run(drive_bus(app.service, app.org, plan, 7, recorder))  # as the PTO service, as the scenario sends
     finally:
         done.set()
         watcher.join()

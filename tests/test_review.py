@@ -33,7 +33,7 @@ from actors.review import DEFAULT_AUTO_APPROVE_DAYS, ReviewRule
 from actors.stored import collect_stored
 from cluster import AgentId, NotAuthorized, Runtime, Sharded
 from scenarios._mix import request_mix
-from scenarios.pto_load import Recorder, drive
+from scenarios.pto_load import Recorder, drive_bus
 
 DEC_1, DEC_2, DEC_3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
 LONG = "Dec 1 to Dec 3"
@@ -228,7 +228,7 @@ def test_the_load_driver_decides_every_waiting_request_as_the_plan_says(runtime:
     plan = request_mix(app.org, 60, seed=5, review_share=0.5)
     recorder = Recorder(len(plan))
 
-    asyncio.run(drive(app.service, app.org, plan, 20, recorder))  # as the PTO service, as the scenario
+    asyncio.run(drive_bus(app.service, app.org, plan, 20, recorder))  # as the PTO service, as the scenario
 
     assert recorder.reviewed > 0 and not recorder.errors
     assert sum(recorder.outcomes.values()) == 60 and "rejected: declined" in recorder.outcomes
