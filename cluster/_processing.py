@@ -33,7 +33,7 @@ from ._state_writer import StateWriter
 from ._topic import TopicId
 from ._trace import Kind, TraceLog, is_sampled
 from ._wire import Answer, Call, Copy, Done, Publish, new_message_id
-from .constants import RETRY_DELAY
+from .constants import RETRY_DELAY, SEEN
 
 __all__ = ["Carrier", "Inspection", "Processing"]
 
@@ -68,6 +68,9 @@ class Processing:
         self.trace = trace
         self.activations: dict[str, Activation] = {}
         self.intake = Intake()
+        # message id → the answer it had from an activation whose on_start raised (the last SEEN): that activation
+        # is gone, so a later copy (the bus's redelivery racing the answer) is answered so again, never run
+        self.start_failures: dict[str, Outcome] = {}
 
     # --- what the host asks -------------------------------------------------------------------
     def take(self, message: Call | Copy, recipients: tuple[str, ...]) -> None:
@@ -128,8 +131,15 @@ class Processing:
 
     def fail(self, message: Call | Copy, error: BaseException | None, agent_id: str | None, reason: str = "") -> None:
         self._report_failure(message, error, agent_id, reason or type(error).__name__)
-        outcome = (True, "", error_payload(error)) if type(message) is Call and error is not None else None
-        self._finish(message, agent_id, outcome)
+        self._finish(message, agent_id, _failure(message, error))
+
+    def _fail_start(self, message: Call | Copy, error: BaseException, agent_id: str) -> None:
+        """A message that hears its agent's on_start failure: remembered with that answer, as ``seen`` would."""
+        self._report_failure(message, error, agent_id, "start_failed")
+        outcome = self.start_failures[message.id] = _failure(message, error)
+        if len(self.start_failures) > SEEN:
+            del self.start_failures[next(iter(self.start_failures))]
+        self._conclude(message, agent_id, outcome)
 
     # --- agents -------------------------------------------------------------------------------
     def activation(self, agent_id: str) -> Activation:
@@ -199,9 +209,10 @@ class Processing:
             return
         agent_id = str(agent.id)
         if activation.start_failed is not None:
-            self.fail(message, activation.start_failed, agent_id, reason="start_failed")
+            self._fail_start(message, activation.start_failed, agent_id)
             return
-        admitted = activation.admit(message.id)
+        admitted = activation.admit(message.id) if message.id not in self.start_failures else \
+            self.start_failures[message.id]
         if admitted is not NEW:
             self._repeat(message, agent_id, admitted)
             return
@@ -315,3 +326,8 @@ class Processing:
                         reason: str) -> None:
         self.counts[f"failed_{reason}"] += 1
         self.host.dead_letter(message, reason, str(error or reason))
+
+
+def _failure(message: Call | Copy, error: BaseException | None) -> Outcome:
+    """The answer a failed message gets: the error for a call, nothing for a publish copy."""
+    return (True, "", error_payload(error)) if type(message) is Call and error is not None else None

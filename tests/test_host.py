@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
+import ray
 import sample_agents as sa
 from conftest import wait_until
 
 from cluster import AgentId, HandlerError, Runtime, Sharded
+from cluster._wire import Call, pack
 
 
 def test_an_agent_whose_on_start_raises_answers_with_that_failure_and_starts_afresh(runtime: Runtime) -> None:
@@ -20,3 +23,17 @@ def test_an_agent_whose_on_start_raises_answers_with_that_failure_and_starts_afr
     host = runtime.stats()["hosts"]["pool:fragile.0"]
     assert host["start_errors"] == 1 and host["activations"] == 2
     assert wait_until(lambda: runtime.stats()["bus"].get("dead_letters_start_failed")) == 1
+
+
+def test_a_copy_of_a_message_answered_with_a_start_failure_is_answered_so_again_and_never_runs(
+        runtime: Runtime) -> None:
+    """The bus's redelivery can race the failure's answer: the copy finds the failed activation gone."""
+    runtime.register("fragile", sa.FailsToStart, placement=Sharded(1))
+    fragile = AgentId("fragile", "f1")
+    host = ray.get(runtime._bus.host_of.remote(str(fragile)))
+    call = Call("m-fails", "t-1", None, str(fragile), "Add", {"amount": 5}, time.time() + 30, "")
+    ray.get(host.deliver.remote(pack([call])))
+    wait_until(lambda: runtime.stats()["hosts"]["pool:fragile.0"].get("start_errors") == 1)
+    ray.get(host.deliver.remote(pack([call])))
+    assert asyncio.run(runtime.send(fragile, sa.Add(amount=1), timeout=30.0)).value == 1  # the copy added nothing
+    assert runtime.stats()["hosts"]["pool:fragile.0"]["duplicates_dropped"] == 1
