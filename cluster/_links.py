@@ -23,8 +23,8 @@ from ._errors import RaybusError
 from ._host import Host
 from ._outbox import Outbox
 from ._tasks import spawn
-from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack
-from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
+from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack, unpack
+from .constants import ANSWER_LINGER, BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
 
 __all__ = ["HostLinks"]
 
@@ -43,13 +43,15 @@ class _Kept:
 
 class HostLinks:
     def __init__(self, namespace: str, state: str | None, window: int, shards: int, counts: Counter[str],
-                 give_up: Callable[[Call | Answer | Copy, RaybusError], None]) -> None:
+                 give_up: Callable[[Call | Answer | Copy, RaybusError], None],
+                 take_answer: Callable[[str, Answer], None]) -> None:
         self.namespace = namespace
         self.state = state  # where the hosts keep their agents' state (a directory or a database URL)
         self.window = window
         self.shards = shards
         self.counts = counts
         self._give_up = give_up  # refuses a call, dead-letters anything else
+        self._take_answer = take_answer  # an answer a host returned in the reply of ``deliver``
         self.hosts: dict[str, Any] = {}
         self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
@@ -119,10 +121,21 @@ class HostLinks:
         if outbox is None:
             host = self.host(endpoint)
             outbox = self.outboxes[endpoint] = Outbox(
-                lambda batch: host.deliver.remote(pack(batch)),
+                lambda batch: self._deliver(endpoint, host, batch),
                 lambda batch, error: self._unreachable(endpoint, batch, error),
             )
         return outbox
+
+    async def _deliver(self, endpoint: str, host: Any, batch: list[Wire]) -> None:
+        """A lone call's host returns its answer in the reply if it has it within ``ANSWER_LINGER``."""
+        linger = ANSWER_LINGER if len(batch) == 1 and type(batch[0]) is Call else 0.0
+        for answer in unpack(await host.deliver.remote(pack(batch), linger)):
+            self._take_answer(endpoint, answer)
+
+    def idle(self, endpoint: str) -> bool:
+        """Nothing given to the host's outbox is still on its way to it."""
+        outbox = self.outboxes.get(endpoint)
+        return outbox is None or outbox.idle
 
     def host(self, endpoint: str) -> Any:
         host = self.hosts.get(endpoint)

@@ -45,7 +45,8 @@ class StandInHost:
 def links_with(hosts: dict[str, StandInHost]) -> tuple[HostLinks, list[tuple], Counter[str]]:
     given_up: list[tuple] = []
     counts: Counter[str] = Counter()
-    links = HostLinks("ns", None, 10, 1, counts, lambda wire, error: given_up.append(wire))
+    links = HostLinks("ns", None, 10, 1, counts, lambda wire, error: given_up.append(wire),
+                      lambda endpoint, answer: None)
     for endpoint, host in hosts.items():
         links.hosts[endpoint] = host
         links.outboxes[endpoint] = Outbox(host._deliver, lambda batch, error: None)

@@ -1,0 +1,87 @@
+"""Lingering: answers that ride back on the reply of the Ray call that carried their call.
+
+Measured on this machine (2026-12-04, plain async actors): a Ray call's reply costs a fraction of another
+call, and each further call on the way of a send costs about one synchronous round trip. So when a batch is a
+single call (its link was idle), its receiver waits a little for that call's answer and returns it in its
+reply instead of sending it as a call of its own: a host for its agent's answer (``Host.deliver``), the bus for
+the answer of a host's call (``Bus.route``). A receiver waits at most the linger it was asked for, then
+replies with what it has; an answer that comes later goes its usual way.
+
+An answer is caught only while nothing sent before it to the same place is still on its way there (the
+outbox it would have gone through is idle): it never overtakes a message that left before it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from ._wire import Answer
+
+__all__ = ["Lingering"]
+
+
+class _Catch:
+    __slots__ = ("answers", "call_ids", "caller", "done", "expected")
+
+    def __init__(self, call_ids: list[str], caller: str | None, done: asyncio.Future) -> None:
+        self.call_ids = call_ids
+        self.caller = caller
+        self.expected = len(call_ids)
+        self.answers: list[Answer] = []
+        self.done = done
+
+    def take(self, answer: Answer) -> None:
+        self.answers.append(answer)
+        if len(self.answers) == self.expected and not self.done.done():
+            self.done.set_result(None)
+
+
+class Lingering:
+    """The calls whose answers a receiver is waiting for, to return them in its reply."""
+
+    __slots__ = ("_catches",)
+
+    def __init__(self) -> None:
+        self._catches: dict[str, _Catch] = {}  # call id → the reply waiting for its answer
+
+    def expect(self, call_ids: Iterable[str], caller: str | None = None) -> _Catch | None:
+        """Wait for these calls' answers (before the calls are handed on: an answer may come at once); with
+        ``caller``, only for answers that go to that caller."""
+        ids = list(call_ids)
+        if not ids:
+            return None
+        catch = _Catch(ids, caller, asyncio.get_running_loop().create_future())
+        for call_id in ids:
+            self._catches[call_id] = catch
+        return catch
+
+    def catch(self, answer: Answer) -> bool:
+        """Take ``answer`` for a reply waiting for it: True if one was."""
+        catch = self._catches.get(answer.call_id)
+        if catch is None or catch.caller not in (None, answer.caller):
+            return False
+        del self._catches[answer.call_id]
+        catch.take(answer)
+        return True
+
+    async def answers(self, catch: _Catch | None, seconds: float) -> list[Answer]:
+        """The answers caught within ``seconds`` (all of them, as soon as they are in); the rest go their way."""
+        if catch is None:
+            return []
+        timer = asyncio.get_running_loop().call_later(seconds, _stop, catch.done)
+        try:
+            await catch.done
+        finally:
+            timer.cancel()
+            for call_id in catch.call_ids:
+                if self._catches.get(call_id) is catch:  # a copy of the call may be waited for by a later reply
+                    del self._catches[call_id]
+        return catch.answers
+
+    def __len__(self) -> int:
+        return len(self._catches)
+
+
+def _stop(done: asyncio.Future) -> None:
+    if not done.done():
+        done.set_result(None)
