@@ -35,7 +35,7 @@ class _ClientQueue:
     __slots__ = ("event", "items", "last_pull")
 
     def __init__(self) -> None:
-        self.items: list[tuple] = []
+        self.items: list[Answer] = []
         self.event = asyncio.Event()
         self.last_pull = time.monotonic()
 
@@ -120,7 +120,7 @@ class Bus:
         await self.control.update_table(table)
 
     # --- routing ------------------------------------------------------------------------------
-    async def route(self, origin: str, batch: list[tuple], linger: float = 0.0) -> tuple[str, list[tuple]]:
+    async def route(self, origin: str, batch: bytes, linger: float = 0.0) -> tuple[str, bytes]:
         """Accept a batch from a host or a driver; returns this shard's incarnation once the batch is routed,
         never once it is handled. A driver's batch is taken only from a connection bound here (else ``Unbound``:
         the driver binds it again with its credential and sends the batch again). With ``linger`` (asked for a
@@ -225,7 +225,7 @@ class Bus:
                     self._dead_letter(answer, "unknown_client", f"no driver {caller} is connected")
                     return
                 queue = self.clients[caller] = _ClientQueue()  # its long poll comes back for it
-            queue.items.append(tuple(answer))
+            queue.items.append(answer)
             queue.event.set()
         elif caller:
             self.links.outbox(caller).put(answer)
@@ -269,7 +269,7 @@ class Bus:
             self._dead_letter(message, "host_unreachable", str(error))
 
     # --- drivers ------------------------------------------------------------------------------
-    async def pull(self, client: str, wait: float = 1.0) -> tuple[str, list[tuple]]:
+    async def pull(self, client: str, wait: float = 1.0) -> tuple[str, bytes]:
         """Long poll: this shard's incarnation and a driver's answers, as soon as there are any (or none after
         ``wait``)."""
         queue = self.clients.get(client)
@@ -281,12 +281,12 @@ class Bus:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(queue.event.wait(), wait)
         items, queue.items = queue.items, []
-        return self.incarnation, items
+        return self.incarnation, pack(items)
 
     async def disconnect(self, client: str) -> None:
         queue = self.clients.pop(client, None)
         if queue is not None:
-            for answer in unpack(queue.items):
+            for answer in queue.items:
                 self._dead_letter(answer, "unknown_client", f"driver {client} disconnected")
             queue.items = []
             queue.event.set()

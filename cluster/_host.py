@@ -68,7 +68,7 @@ class Host(Endpoint):
             ray.get_runtime_context().current_actor.recover.remote()  # once this constructor is done
 
     # --- Ray-facing methods -------------------------------------------------------------------
-    async def deliver(self, batch: list[tuple], linger: float = 0.0) -> list[tuple]:
+    async def deliver(self, batch: bytes, linger: float = 0.0) -> bytes:
         """Take a batch from the bus; returns once it is taken, never once it is handled. With ``linger`` (the
         bus asks it for a lone call) the answers ready within that many seconds come back in the reply."""
         self.metrics.start()
