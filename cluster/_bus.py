@@ -16,7 +16,7 @@ import ray
 
 from ._control import ControlPlane
 from ._errors import InvalidMessage, NotAuthorized, RaybusError, Unbound, error_payload
-from ._linger import Lingering
+from ._linger import Lingering, lone_call
 from ._links import HostLinks
 from ._messages import DEAD_LETTER_TOPIC, DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
@@ -24,7 +24,7 @@ from ._router import Router
 from ._routing import RoutingTable
 from ._trace import TraceLog
 from ._wire import Answer, Call, Copy, Done, Publish, new_message_id, pack, unpack
-from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, bus_name
+from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, ROUTE_LINGER, bus_name
 
 __all__ = ["Bus"]
 
@@ -120,11 +120,11 @@ class Bus:
         await self.control.update_table(table)
 
     # --- routing ------------------------------------------------------------------------------
-    async def route(self, origin: str, batch: bytes, linger: float = 0.0) -> tuple[str, bytes]:
+    async def route(self, origin: str, batch: bytes) -> tuple[str, bytes]:
         """Accept a batch from a host or a driver; returns this shard's incarnation once the batch is routed,
         never once it is handled. A driver's batch is taken only from a connection bound here (else ``Unbound``:
-        the driver binds it again with its credential and sends the batch again). With ``linger`` (asked for a
-        lone call) the answers to the sender's calls that come within that many seconds come back too."""
+        the driver binds it again with its credential and sends the batch again). A batch that is one call waits up
+        to ``ROUTE_LINGER`` for that call's answer, to return it too."""
         self.metrics.start()
         from_client = origin.startswith(CLIENT_PREFIX)
         principal = None
@@ -135,7 +135,7 @@ class Bus:
             if origin not in self.clients:  # an answer made at once must not beat the first pull
                 self.clients[origin] = _ClientQueue()
         messages = unpack(batch)
-        catch = self.lingering.expect((m.id for m in messages if type(m) is Call), origin) if linger else None
+        catch = self.lingering.expect(lone_call(messages), origin)
         for message in messages:
             match message:
                 case Answer():
@@ -149,7 +149,7 @@ class Bus:
                         self._route_call(message)
                     else:
                         self._route_publish(message, None if from_client else origin)
-        return self.incarnation, pack(await self.lingering.answers(catch, linger))
+        return self.incarnation, pack(await self.lingering.answers(catch, ROUTE_LINGER))
 
     def _stamped(self, origin: str, message: Call | Publish, principal: str | None) -> bool:
         """A driver sends as the principal its connection is bound to (``principal``); a host only as its own

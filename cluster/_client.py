@@ -19,7 +19,7 @@ from ._routing import RoutingTable
 from ._shards import UNAVAILABLE, BusOutboxes
 from ._window import SendWindow
 from ._wire import Call, Publish, unpack
-from .constants import BUS_RETRY_DELAY, ROUTE_LINGER, client_name, shard_of
+from .constants import BUS_RETRY_DELAY, client_name, shard_of
 
 __all__ = ["Client"]
 
@@ -75,7 +75,7 @@ class Client(Endpoint):
             # a publish a shard did not take is not sent again: its caller hears BusUnavailable from publish
             self._outboxes = BusOutboxes(self.buses, lambda: self.name,
                                          lambda message: type(message) is Call and message.id in self.via_bus,
-                                         self._bus_restarted, self._bind_again, self.accept_answer, ROUTE_LINGER)
+                                         self._bus_restarted, self._bind_again, self.accept_answer)
             self._pumps = [loop.create_task(self._pump_answers(shard, self._outboxes))
                            for shard in range(len(self.buses))]
         return self._outboxes

@@ -21,7 +21,7 @@ from ._agent_id import AgentId
 from ._backlog import backlog
 from ._endpoint import Endpoint
 from ._errors import NotAuthorized, RaybusError
-from ._linger import Lingering
+from ._linger import Lingering, lone_call
 from ._location import open_state_store
 from ._messages import DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
@@ -35,7 +35,7 @@ from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog
 from ._wire import Answer, Call, Copy, Delivered, Publish, pack, unpack
-from .constants import DEFAULT_WINDOW, KEEP_TICK, KEPT_AGE, ROUTE_LINGER, bus_name, shard_of
+from .constants import ANSWER_LINGER, DEFAULT_WINDOW, KEEP_TICK, KEPT_AGE, bus_name, shard_of
 
 __all__ = ["Host"]
 
@@ -50,7 +50,7 @@ class Host(Endpoint):
         super().__init__(endpoint, table_of(self.buses[0], namespace), window)
         self.to_bus = BusOutboxes(self.buses, lambda: self.name,
                                   lambda message: type(message) is not Call or message.id in self.pending,
-                                  self._bus_restarted, answered=self.accept_answer, linger=ROUTE_LINGER)
+                                  self._bus_restarted, answered=self.accept_answer)
         self.lingering = Lingering()  # answers the bus waits for in the reply of ``deliver``
         self.counts: Counter[str] = Counter()
         self.trace = TraceLog(endpoint)
@@ -68,12 +68,12 @@ class Host(Endpoint):
             ray.get_runtime_context().current_actor.recover.remote()  # once this constructor is done
 
     # --- Ray-facing methods -------------------------------------------------------------------
-    async def deliver(self, batch: bytes, linger: float = 0.0) -> bytes:
-        """Take a batch from the bus; returns once it is taken, never once it is handled. With ``linger`` (the
-        bus asks it for a lone call) the answers ready within that many seconds come back in the reply."""
+    async def deliver(self, batch: bytes) -> bytes:
+        """Take a batch from the bus; returns once it is taken, never once it is handled. A batch that is one
+        call waits up to ``ANSWER_LINGER`` for that call's answer, to return it in the reply."""
         self.metrics.start()
         messages = unpack(batch)
-        catch = self.lingering.expect(message.id for message in messages if type(message) is Call) if linger else None
+        catch = self.lingering.expect(lone_call(messages))
         for message in messages:
             match message:
                 case Call(target=recipient):
@@ -85,7 +85,7 @@ class Host(Endpoint):
                     self.processing.published(message_id, publisher)
                 case Answer():
                     self.accept_answer(message)
-        return pack(await self.lingering.answers(catch, linger))
+        return pack(await self.lingering.answers(catch, ANSWER_LINGER))
 
     async def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:
         """Of ``message_ids`` (given to us by the bus): those some recipient here still has, and those every

@@ -2,10 +2,10 @@
 
 Measured on this machine (2026-12-04, plain async actors): a Ray call's reply costs a fraction of another
 call, and each further call on the way of a send costs about one synchronous round trip. So when a batch is a
-single call (its link was idle), its receiver waits a little for that call's answer and returns it in its
-reply instead of sending it as a call of its own: a host for its agent's answer (``Host.deliver``), the bus for
-the answer of a host's call (``Bus.route``). A receiver waits at most the linger it was asked for, then
-replies with what it has; an answer that comes later goes its usual way.
+single call (its link was idle: ``lone_call``), its receiver waits a little for that call's answer and returns
+it in its reply instead of sending it as a call of its own: a host for its agent's answer (``Host.deliver``),
+the bus for the answer of a sender's call (``Bus.route``). A receiver waits at most its linger, then replies
+with what it has; an answer that comes later goes its usual way.
 
 An answer is caught only while nothing sent before it to the same place is still on its way there (the
 outbox it would have gone through is idle): it never overtakes a message that left before it."""
@@ -15,9 +15,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from ._wire import Answer
+from ._wire import Answer, Call, Wire
 
-__all__ = ["Lingering"]
+__all__ = ["Lingering", "lone_call"]
+
+
+def lone_call(batch: list[Wire]) -> list[str]:
+    """The id of the call a batch holds if that is all it holds: the receiver waits for its answer."""
+    return [batch[0].id] if len(batch) == 1 and type(batch[0]) is Call else []
 
 
 class _Catch:

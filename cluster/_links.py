@@ -24,7 +24,7 @@ from ._host import Host
 from ._outbox import Outbox
 from ._tasks import spawn
 from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack, unpack
-from .constants import ANSWER_LINGER, BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
+from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
 
 __all__ = ["HostLinks"]
 
@@ -127,9 +127,8 @@ class HostLinks:
         return outbox
 
     async def _deliver(self, endpoint: str, host: Any, batch: list[Wire]) -> None:
-        """A lone call's host returns its answer in the reply if it has it within ``ANSWER_LINGER``."""
-        linger = ANSWER_LINGER if len(batch) == 1 and type(batch[0]) is Call else 0.0
-        for answer in unpack(await host.deliver.remote(pack(batch), linger)):
+        """A lone call's host returns its answer in the reply if it has it soon (``Host.deliver``)."""
+        for answer in unpack(await host.deliver.remote(pack(batch))):
             self._take_answer(endpoint, answer)
 
     def idle(self, endpoint: str) -> bool:

@@ -54,20 +54,19 @@ class BusOutboxes:
     which raises ``NotAuthorized`` if the driver's credential no longer opens the namespace) before the batch
     goes again.
 
-    With ``linger``, a lone call asks its shard to wait that long for the call's answer and return it in its
-    reply (``_linger.py``), handed to ``answered``: one call and its reply where the answer would otherwise
-    come as a call of its own (to a host) or by the long poll (to a driver)."""
+    A shard returns the answer of a lone call in its reply if it comes soon (``_linger.py``): it is handed to
+    ``answered``, one call and its reply where the answer would otherwise come as a call of its own (to a host)
+    or by the long poll (to a driver)."""
 
     def __init__(self, buses: list[Any], origin: Callable[[], str], wanted: Callable[[Wire], bool],
                  on_restart: Callable[[int], None], bind: Callable[[int], Awaitable[None]] | None = None,
-                 answered: Callable[[Answer], None] | None = None, linger: float = 0.0) -> None:
+                 answered: Callable[[Answer], None] | None = None) -> None:
         self.buses = buses
         self._origin = origin
         self._wanted = wanted
         self._on_restart = on_restart
         self._bind = bind
         self._answered = answered
-        self._linger = linger
         self.incarnations: list[str | None] = [None] * len(buses)
         self.refused = 0  # messages in batches a shard did not take
         self.waiting = 0  # of those, waiting to go again
@@ -90,14 +89,13 @@ class BusOutboxes:
 
     async def route(self, shard: int, batch: list[Wire]) -> None:
         packed = pack(batch)
-        linger = self._linger if len(batch) == 1 and type(batch[0]) is Call else 0.0
         try:
-            incarnation, answers = await self.buses[shard].route.remote(self._origin(), packed, linger)
+            incarnation, answers = await self.buses[shard].route.remote(self._origin(), packed)
         except Unbound:
             if self._bind is None:
                 raise
             await self._bind(shard)
-            incarnation, answers = await self.buses[shard].route.remote(self._origin(), packed, linger)
+            incarnation, answers = await self.buses[shard].route.remote(self._origin(), packed)
         self.heard(shard, incarnation)
         if answers and self._answered is not None:
             for answer in unpack(answers):

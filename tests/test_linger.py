@@ -11,8 +11,8 @@ from typing import Any
 import sample_agents as sa
 
 from cluster import AgentId, Runtime, Sharded
-from cluster._linger import Lingering
-from cluster._wire import Answer
+from cluster._linger import Lingering, lone_call
+from cluster._wire import Answer, Call, Done
 
 
 def answer(call_id: str, caller: str = "pool:a.0") -> Answer:
@@ -71,6 +71,12 @@ def test_a_later_reply_waiting_for_a_copy_of_the_call_still_catches_its_answer_a
         return await lingering.answers(second, 1.0)
 
     assert [a.call_id for a in asyncio.run(main())] == ["c1"]
+
+
+def test_only_a_batch_that_is_one_call_is_waited_for() -> None:
+    call = Call("c1", "t", "admin", "echo/e1", "Ping", {}, 0.0, "client.s.0")
+    assert lone_call([call]) == ["c1"]
+    assert lone_call([call, call._replace(id="c2")]) == [] and lone_call([Done("c1")]) == [] and lone_call([]) == []
 
 
 def test_a_batch_without_calls_waits_for_nothing() -> None:

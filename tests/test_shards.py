@@ -44,7 +44,7 @@ class RefusingShard:
         self.refusal, self.batches = refusal, []
         self.route = SimpleNamespace(remote=self._route)
 
-    async def _route(self, origin: str, batch: bytes, linger: float) -> tuple[str, bytes]:
+    async def _route(self, origin: str, batch: bytes) -> tuple[str, bytes]:
         self.batches.append(batch)
         if len(self.batches) == 1:
             raise self.refusal
