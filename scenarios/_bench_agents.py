@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from cluster import Agent, AgentId, MessageContext, handler
 
 __all__ = [
-    "Count", "Counted", "Echo", "Fire", "Fired", "HotSender", "Ping", "Pong", "Probe", "Probed", "Prober", "RawSink",
-    "Sink", "Tick", "keep_in_flight", "raw_pipelined",
+    "Count", "Counted", "Echo", "Fire", "Fired", "HotSender", "Ping", "Pong", "Probe", "Probed", "Prober", "RawRelay",
+    "RawSink", "Sink", "Tick", "keep_in_flight", "raw_pipelined",
 ]
 
 
@@ -152,6 +152,17 @@ class RawSink:
 
     async def batch(self, payloads: list[dict]) -> int:
         return len(payloads)
+
+
+class RawRelay:
+    """A plain Ray async actor that hands each call on to a ``RawSink`` and returns its reply: the least a send
+    through a relay (the bus) can cost on this Ray, two calls and their replies."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    async def ping(self, payload: dict) -> dict:
+        return await self.sink.ping.remote(payload)
 
 
 def raw_pipelined(seconds: float, in_flight: int) -> float:
