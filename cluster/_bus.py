@@ -49,9 +49,9 @@ class Bus:
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
         self.window = window
+        self.lingering = Lingering()  # lone calls whose answers go back in the reply of their ``route``
         self.links = HostLinks(namespace, state, window, shards, self.counts, self._give_up,
-                               lambda endpoint, answer: self._take_answer(endpoint, answer, False))
-        self.lingering = Lingering()  # hosts' calls whose answers go back in the reply of their ``route``
+                               lambda endpoint, answer: self._take_answer(endpoint, answer, False), self.lingering)
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.control = ControlPlane(namespace, shard, shards, state, self.counts,
                                     lambda: self.links.hosts.values(), restarted)

@@ -5,7 +5,9 @@ call, and each further call on the way of a send costs about one synchronous rou
 single call (its link was idle: ``lone_call``), its receiver waits a little for that call's answer and returns
 it in its reply instead of sending it as a call of its own: a host for its agent's answer (``Host.deliver``),
 the bus for the answer of a sender's call (``Bus.route``). A receiver waits at most its linger, then replies
-with what it has; an answer that comes later goes its usual way.
+with what it has; an answer that comes later goes its usual way. The bus stops waiting for a call's answer as
+soon as the call's host replies without it (``release``): the handler is a slow one, and the sender's way to
+the bus is held while the bus waits.
 
 An answer is caught only while nothing sent before it to the same place is still on its way there (the
 outbox it would have gone through is idle): it never overtakes a message that left before it."""
@@ -37,7 +39,14 @@ class _Catch:
 
     def take(self, answer: Answer) -> None:
         self.answers.append(answer)
-        if len(self.answers) == self.expected and not self.done.done():
+        self._maybe_done()
+
+    def release(self) -> None:
+        self.expected -= 1
+        self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        if len(self.answers) >= self.expected and not self.done.done():
             self.done.set_result(None)
 
 
@@ -68,6 +77,12 @@ class Lingering:
         del self._catches[answer.call_id]
         catch.take(answer)
         return True
+
+    def release(self, call_id: str) -> None:
+        """Stop waiting for this call's answer: it will come late (its host replied without it)."""
+        catch = self._catches.pop(call_id, None)
+        if catch is not None:
+            catch.release()
 
     async def answers(self, catch: _Catch | None, seconds: float) -> list[Answer]:
         """The answers caught within ``seconds`` (all of them, as soon as they are in); the rest go their way."""

@@ -21,6 +21,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ._errors import RaybusError
 from ._host import Host
+from ._linger import Lingering, lone_call
 from ._outbox import Outbox
 from ._tasks import spawn
 from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack, unpack
@@ -44,7 +45,7 @@ class _Kept:
 class HostLinks:
     def __init__(self, namespace: str, state: str | None, window: int, shards: int, counts: Counter[str],
                  give_up: Callable[[Call | Answer | Copy, RaybusError], None],
-                 take_answer: Callable[[str, Answer], None]) -> None:
+                 take_answer: Callable[[str, Answer], None], lingering: Lingering) -> None:
         self.namespace = namespace
         self.state = state  # where the hosts keep their agents' state (a directory or a database URL)
         self.window = window
@@ -52,6 +53,7 @@ class HostLinks:
         self.counts = counts
         self._give_up = give_up  # refuses a call, dead-letters anything else
         self._take_answer = take_answer  # an answer a host returned in the reply of ``deliver``
+        self.lingering = lingering  # the bus's: the calls whose answers it waits for, for their callers' replies
         self.hosts: dict[str, Any] = {}
         self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
@@ -127,9 +129,14 @@ class HostLinks:
         return outbox
 
     async def _deliver(self, endpoint: str, host: Any, batch: list[Wire]) -> None:
-        """A lone call's host returns its answer in the reply if it has it soon (``Host.deliver``)."""
-        for answer in unpack(await host.deliver.remote(pack(batch))):
+        """A lone call's host returns its answer in the reply if it has it soon (``Host.deliver``); if not, the
+        bus need not wait for it in its caller's reply either."""
+        answers = unpack(await host.deliver.remote(pack(batch)))
+        for answer in answers:
             self._take_answer(endpoint, answer)
+        if not answers:
+            for call_id in lone_call(batch):
+                self.lingering.release(call_id)
 
     def idle(self, endpoint: str) -> bool:
         """Nothing given to the host's outbox is still on its way to it."""

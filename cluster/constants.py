@@ -23,7 +23,7 @@ MAX_BATCH = 2000  # messages in one Ray call of an outbox
 # How long the receiver of a lone call waits for its answer to return it in its reply (_linger.py): a host for its
 # agent's answer; the bus for the answer of a host's call, which comes from another host (a call and a reply more).
 ANSWER_LINGER = 0.002
-ROUTE_LINGER = 0.005
+ROUTE_LINGER = 0.003
 
 BUS_RETRY_DELAY = 0.5  # seconds between tries while a bus shard restarts
 KEEP_TICK = 1.0  # seconds between two looks at what a bus shard gave its hosts and has not heard back of

@@ -52,6 +52,19 @@ def test_an_answer_made_after_the_linger_goes_its_own_way() -> None:
     assert asyncio.run(main()) == ([], False, 0)
 
 
+def test_a_released_call_ends_the_wait_at_once_and_its_answer_goes_its_own_way() -> None:
+    async def main() -> tuple[list[Answer], float, bool]:
+        lingering = Lingering()
+        catch = lingering.expect(["c1"])
+        lingering.release("c1")  # its host replied without the answer: a slow handler
+        start = time.perf_counter()
+        found = await lingering.answers(catch, 5.0)
+        return found, time.perf_counter() - start, lingering.catch(answer("c1"))
+
+    found, waited, caught = asyncio.run(main())
+    assert found == [] and waited < 1.0 and not caught
+
+
 def test_only_answers_to_the_caller_that_waits_are_caught() -> None:
     async def main() -> tuple[bool, bool]:
         lingering = Lingering()
