@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import time
 import uuid
@@ -73,6 +74,7 @@ class Bus:
         }
         if restarted:
             self._restore()
+        gc.freeze()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
 
     @property
     def table(self) -> RoutingTable:

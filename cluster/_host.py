@@ -8,6 +8,7 @@ Delivery only enqueues: a batch is accepted at once and answers travel back on t
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
 from typing import Any
@@ -66,6 +67,7 @@ class Host(Endpoint):
             bus.host_up.remote(endpoint, self.node, restarted)
         if states is not None:
             ray.get_runtime_context().current_actor.recover.remote()  # once this constructor is done
+        gc.freeze()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
 
     # --- Ray-facing methods -------------------------------------------------------------------
     async def deliver(self, batch: bytes) -> bytes:
