@@ -74,7 +74,8 @@ class Bus:
         }
         if restarted:
             self._restore()
-        gc.freeze()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
+        gc.collect()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
+        gc.freeze()  # (as Ray Serve does in its replicas and proxies)
 
     @property
     def table(self) -> RoutingTable:

@@ -13,6 +13,7 @@ from typing import Any
 
 import ray
 
+from ._deadlines import Deadlines
 from ._endpoint import Endpoint
 from ._errors import BusUnavailable, NotAuthorized, RaybusError, cause_of
 from ._routing import RoutingTable
@@ -71,7 +72,8 @@ class Client(Endpoint):
                 self.loops += 1
                 self.name = client_name(self.session, self.loops)
             self._loop = loop
-            self.window = SendWindow(self.window.size)  # its semaphores belong to the old loop
+            self.window = SendWindow(self.window.size)  # its waiters and timer belong to the old loop
+            self.deadlines = Deadlines(self._waiting, self._expire)
             # a publish a shard did not take is not sent again: its caller hears BusUnavailable from publish
             self._outboxes = BusOutboxes(self.buses, lambda: self.name,
                                          lambda message: type(message) is Call and message.id in self.via_bus,

@@ -67,7 +67,8 @@ class Host(Endpoint):
             bus.host_up.remote(endpoint, self.node, restarted)
         if states is not None:
             ray.get_runtime_context().current_actor.recover.remote()  # once this constructor is done
-        gc.freeze()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
+        gc.collect()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
+        gc.freeze()  # (as Ray Serve does in its replicas and proxies)
 
     # --- Ray-facing methods -------------------------------------------------------------------
     async def deliver(self, batch: bytes) -> bytes:

@@ -4,8 +4,9 @@ On this machine each leg of a send costs about as much whether it is a Ray call 
 (per-process timestamps of a driver's send at idle, 2026-12-04 23:00 UTC: 0.53-0.67 ms a call, 0.41-0.53 ms a
 reply), and the reply of a call already made comes back anyway: an answer that rides in it saves the call it
 would take otherwise (and that call's work on both sides). So when a batch is a single call (its link was
-idle: ``lone_call``), its receiver waits a little for that call's answer and returns it in its reply instead of sending it as a call of its own: a host for its agent's answer (``Host.deliver``),
-the bus for the answer of a sender's call (``Bus.route``). A receiver waits at most its linger, then replies
+idle: ``lone_call``), its receiver waits a little for that call's answer and returns it in its reply instead
+of sending it as a call of its own: a host for its agent's answer (``Host.deliver``), the bus for the answer
+of a sender's call (``Bus.route``). A receiver waits at most its linger, then replies
 with what it has; an answer that comes later goes its usual way. The bus stops waiting for a call's answer as
 soon as the call's host replies without it (``release``): the handler is a slow one, and the sender's way to
 the bus is held while the bus waits.
