@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import time
 import uuid
@@ -16,14 +17,15 @@ import ray
 
 from ._control import ControlPlane
 from ._errors import InvalidMessage, NotAuthorized, RaybusError, Unbound, error_payload
+from ._linger import Lingering, lone_call
 from ._links import HostLinks
 from ._messages import DEAD_LETTER_TOPIC, DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
 from ._router import Router
 from ._routing import RoutingTable
 from ._trace import TraceLog
-from ._wire import Answer, Call, Copy, Done, Publish, new_message_id, unpack
-from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, bus_name
+from ._wire import Answer, Call, Copy, Done, Publish, new_message_id, pack, unpack
+from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, ROUTE_LINGER, bus_name
 
 __all__ = ["Bus"]
 
@@ -34,7 +36,7 @@ class _ClientQueue:
     __slots__ = ("event", "items", "last_pull")
 
     def __init__(self) -> None:
-        self.items: list[tuple] = []
+        self.items: list[Answer] = []
         self.event = asyncio.Event()
         self.last_pull = time.monotonic()
 
@@ -48,7 +50,9 @@ class Bus:
         self.clients: dict[str, _ClientQueue] = {}
         self.counts: Counter[str] = Counter()
         self.window = window
-        self.links = HostLinks(namespace, state, window, shards, self.counts, self._give_up)
+        self.lingering = Lingering()  # lone calls whose answers go back in the reply of their ``route``
+        self.links = HostLinks(namespace, state, window, shards, self.counts, self._give_up,
+                               lambda endpoint, answer: self._take_answer(endpoint, answer, False), self.lingering)
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.control = ControlPlane(namespace, shard, shards, state, self.counts,
                                     lambda: self.links.hosts.values(), restarted)
@@ -70,6 +74,8 @@ class Bus:
         }
         if restarted:
             self._restore()
+        gc.collect()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
+        gc.freeze()  # (as Ray Serve does in its replicas and proxies)
 
     @property
     def table(self) -> RoutingTable:
@@ -117,10 +123,11 @@ class Bus:
         await self.control.update_table(table)
 
     # --- routing ------------------------------------------------------------------------------
-    async def route(self, origin: str, batch: list[tuple]) -> str:
-        """Accept a batch from a host or a driver; returns this shard's incarnation before anything is
-        delivered. A driver's batch is taken only from a connection bound here (else ``Unbound``: the driver
-        binds it again with its credential and sends the batch again)."""
+    async def route(self, origin: str, batch: bytes) -> tuple[str, bytes]:
+        """Accept a batch from a host or a driver; returns this shard's incarnation once the batch is routed,
+        never once it is handled. A driver's batch is taken only from a connection bound here (else ``Unbound``:
+        the driver binds it again with its credential and sends the batch again). A batch that is one call waits up
+        to ``ROUTE_LINGER`` for that call's answer, to return it too."""
         self.metrics.start()
         from_client = origin.startswith(CLIENT_PREFIX)
         principal = None
@@ -130,7 +137,9 @@ class Bus:
                 raise Unbound(f"namespace {self.namespace!r}: {origin} is not bound at {bus_name(self.shard)}")
             if origin not in self.clients:  # an answer made at once must not beat the first pull
                 self.clients[origin] = _ClientQueue()
-        for message in unpack(batch):
+        messages = unpack(batch)
+        catch = self.lingering.expect(lone_call(messages), origin)
+        for message in messages:
             match message:
                 case Answer():
                     self._take_answer(origin, message, from_client)
@@ -143,7 +152,7 @@ class Bus:
                         self._route_call(message)
                     else:
                         self._route_publish(message, None if from_client else origin)
-        return self.incarnation
+        return self.incarnation, pack(await self.lingering.answers(catch, ROUTE_LINGER))
 
     def _stamped(self, origin: str, message: Call | Publish, principal: str | None) -> bool:
         """A driver sends as the principal its connection is bound to (``principal``); a host only as its own
@@ -209,6 +218,9 @@ class Bus:
     def _route_answer(self, answer: Answer) -> None:
         caller = answer.caller
         self.counts["answers"] += 1
+        if self.lingering and self._nothing_on_the_way(caller) and self.lingering.catch(answer):
+            self.counts["answers_in_replies"] += 1  # the caller's route waits for it: it goes back in that reply
+            return
         if caller.startswith(CLIENT_PREFIX):
             queue = self.clients.get(caller)
             if queue is None:
@@ -216,12 +228,20 @@ class Bus:
                     self._dead_letter(answer, "unknown_client", f"no driver {caller} is connected")
                     return
                 queue = self.clients[caller] = _ClientQueue()  # its long poll comes back for it
-            queue.items.append(tuple(answer))
+            queue.items.append(answer)
             queue.event.set()
         elif caller:
             self.links.outbox(caller).put(answer)
         else:
             self._dead_letter(answer, "no_origin", "an answer with no caller to go to")
+
+    def _nothing_on_the_way(self, caller: str) -> bool:
+        """Nothing this shard gave for ``caller`` before is still waiting or on its way: an answer in a reply
+        overtakes nothing."""
+        if caller.startswith(CLIENT_PREFIX):
+            queue = self.clients.get(caller)
+            return queue is None or not queue.items
+        return self.links.idle(caller)
 
     def _reject(self, message: Call | Publish | Copy, error: RaybusError) -> None:
         """Refuse one message: the caller of a call hears why, and the dead-letter topic records it."""
@@ -252,7 +272,7 @@ class Bus:
             self._dead_letter(message, "host_unreachable", str(error))
 
     # --- drivers ------------------------------------------------------------------------------
-    async def pull(self, client: str, wait: float = 1.0) -> tuple[str, list[tuple]]:
+    async def pull(self, client: str, wait: float = 1.0) -> tuple[str, bytes]:
         """Long poll: this shard's incarnation and a driver's answers, as soon as there are any (or none after
         ``wait``)."""
         queue = self.clients.get(client)
@@ -264,12 +284,12 @@ class Bus:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(queue.event.wait(), wait)
         items, queue.items = queue.items, []
-        return self.incarnation, items
+        return self.incarnation, pack(items)
 
     async def disconnect(self, client: str) -> None:
         queue = self.clients.pop(client, None)
         if queue is not None:
-            for answer in unpack(queue.items):
+            for answer in queue.items:
                 self._dead_letter(answer, "unknown_client", f"driver {client} disconnected")
             queue.items = []
             queue.event.set()

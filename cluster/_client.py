@@ -13,6 +13,7 @@ from typing import Any
 
 import ray
 
+from ._deadlines import Deadlines
 from ._endpoint import Endpoint
 from ._errors import BusUnavailable, NotAuthorized, RaybusError, cause_of
 from ._routing import RoutingTable
@@ -71,11 +72,12 @@ class Client(Endpoint):
                 self.loops += 1
                 self.name = client_name(self.session, self.loops)
             self._loop = loop
-            self.window = SendWindow(self.window.size)  # its semaphores belong to the old loop
+            self.window = SendWindow(self.window.size)  # its waiters and timer belong to the old loop
+            self.deadlines = Deadlines(self._waiting, self._expire)
             # a publish a shard did not take is not sent again: its caller hears BusUnavailable from publish
             self._outboxes = BusOutboxes(self.buses, lambda: self.name,
                                          lambda message: type(message) is Call and message.id in self.via_bus,
-                                         self._bus_restarted, self._bind_again)
+                                         self._bus_restarted, self._bind_again, self.accept_answer)
             self._pumps = [loop.create_task(self._pump_answers(shard, self._outboxes))
                            for shard in range(len(self.buses))]
         return self._outboxes

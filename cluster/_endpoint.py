@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._agent_id import AgentId
+from ._deadlines import Deadlines
 from ._errors import DeliveryTimeout, UnknownMessageType, error_from_wire
 from ._routing import RoutingTable
 from ._topic import TopicId
@@ -22,11 +23,6 @@ from .constants import DEFAULT_TIMEOUT, DEFAULT_WINDOW
 __all__ = ["Endpoint"]
 
 
-def _expire(future: asyncio.Future, recipient: str, type_name: str, timeout: float) -> None:
-    if not future.done():
-        future.set_exception(DeliveryTimeout(f"no reply from {recipient} to {type_name} within {timeout:g}s"))
-
-
 class Endpoint:
     """Subclasses say where a message goes (``route``) and how a late answer is reported."""
 
@@ -35,12 +31,21 @@ class Endpoint:
         self.table = table
         self.window = SendWindow(window)
         self.pending: dict[str, asyncio.Future] = {}
+        self.deadlines = Deadlines(self._waiting, self._expire)
         self.via_bus: dict[str, Call] = {}  # pending calls the bus routes: sent again if it restarts
         self.late_answers = 0
         self.duplicate_answers = 0
 
     def route(self, message: Call | Publish) -> None:
         raise NotImplementedError
+
+    def _waiting(self, call_id: str) -> bool:
+        future = self.pending.get(call_id)
+        return future is not None and not future.done()
+
+    def _expire(self, call_id: str, recipient: str, type_name: str, timeout: float) -> None:
+        self.pending[call_id].set_exception(
+            DeliveryTimeout(f"no reply from {recipient} to {type_name} within {timeout:g}s"))
 
     def _late_answer(self, answer: Answer) -> None:
         self.late_answers += 1
@@ -61,16 +66,15 @@ class Endpoint:
         if destination is not None:
             await self.window.enter(destination, timeout, f"{type_name} to {recipient}")
             timeout = max(0.0, call.deadline - time.time())
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future = asyncio.get_running_loop().create_future()
         self.pending[call.id] = future
-        timer = loop.call_later(timeout, _expire, future, call.target, type_name, timeout)
+        self.deadlines.add(call.id, call.target, type_name, timeout)
         try:
             self.route(call)
             return await future
         finally:
-            timer.cancel()
             self.pending.pop(call.id, None)
+            self.deadlines.answered()
             self.via_bus.pop(call.id, None)
             if destination is not None:
                 self.window.leave(destination)

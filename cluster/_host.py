@@ -8,6 +8,7 @@ Delivery only enqueues: a batch is accepted at once and answers travel back on t
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
 from typing import Any
@@ -21,6 +22,7 @@ from ._agent_id import AgentId
 from ._backlog import backlog
 from ._endpoint import Endpoint
 from ._errors import NotAuthorized, RaybusError
+from ._linger import Lingering, lone_call
 from ._location import open_state_store
 from ._messages import DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
@@ -33,8 +35,8 @@ from ._state_writer import StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog
-from ._wire import Answer, Call, Copy, Delivered, Publish, unpack
-from .constants import DEFAULT_WINDOW, KEEP_TICK, KEPT_AGE, bus_name, shard_of
+from ._wire import Answer, Call, Copy, Delivered, Publish, pack, unpack
+from .constants import ANSWER_LINGER, DEFAULT_WINDOW, KEEP_TICK, KEPT_AGE, bus_name, shard_of
 
 __all__ = ["Host"]
 
@@ -49,7 +51,8 @@ class Host(Endpoint):
         super().__init__(endpoint, table_of(self.buses[0], namespace), window)
         self.to_bus = BusOutboxes(self.buses, lambda: self.name,
                                   lambda message: type(message) is not Call or message.id in self.pending,
-                                  self._bus_restarted)
+                                  self._bus_restarted, answered=self.accept_answer)
+        self.lingering = Lingering()  # answers the bus waits for in the reply of ``deliver``
         self.counts: Counter[str] = Counter()
         self.trace = TraceLog(endpoint)
         self.router = Router(lambda: self.table, self.trace)
@@ -64,11 +67,17 @@ class Host(Endpoint):
             bus.host_up.remote(endpoint, self.node, restarted)
         if states is not None:
             ray.get_runtime_context().current_actor.recover.remote()  # once this constructor is done
+        gc.collect()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
+        gc.freeze()  # (as Ray Serve does in its replicas and proxies)
 
     # --- Ray-facing methods -------------------------------------------------------------------
-    async def deliver(self, batch: list[tuple]) -> None:
+    async def deliver(self, batch: bytes) -> bytes:
+        """Take a batch from the bus; returns once it is taken, never once it is handled. A batch that is one
+        call waits up to ``ANSWER_LINGER`` for that call's answer, to return it in the reply."""
         self.metrics.start()
-        for message in unpack(batch):
+        messages = unpack(batch)
+        catch = self.lingering.expect(lone_call(messages))
+        for message in messages:
             match message:
                 case Call(target=recipient):
                     self.processing.take(message, (recipient,))
@@ -79,6 +88,7 @@ class Host(Endpoint):
                     self.processing.published(message_id, publisher)
                 case Answer():
                     self.accept_answer(message)
+        return pack(await self.lingering.answers(catch, ANSWER_LINGER))
 
     async def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:
         """Of ``message_ids`` (given to us by the bus): those some recipient here still has, and those every
@@ -220,6 +230,10 @@ class Host(Endpoint):
             case Answer(caller=caller) if caller == self.name:
                 self.counts["local_answers"] += 1
                 self.accept_answer(message)
+                return
+            case Answer() if self.lingering and self.to_bus.for_key(key or shard_key(message)).idle \
+                    and self.lingering.catch(message):
+                self.counts["answers_in_replies"] += 1  # the bus waits for it in the reply of ``deliver``
                 return
             case Publish(sender=sender) if sender is not None:
                 publisher = self.processing.activations.get(sender)

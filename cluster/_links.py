@@ -21,9 +21,10 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ._errors import RaybusError
 from ._host import Host
+from ._linger import Lingering, lone_call
 from ._outbox import Outbox
 from ._tasks import spawn
-from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack
+from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack, unpack
 from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
 
 __all__ = ["HostLinks"]
@@ -43,13 +44,16 @@ class _Kept:
 
 class HostLinks:
     def __init__(self, namespace: str, state: str | None, window: int, shards: int, counts: Counter[str],
-                 give_up: Callable[[Call | Answer | Copy, RaybusError], None]) -> None:
+                 give_up: Callable[[Call | Answer | Copy, RaybusError], None],
+                 take_answer: Callable[[str, Answer], None], lingering: Lingering) -> None:
         self.namespace = namespace
         self.state = state  # where the hosts keep their agents' state (a directory or a database URL)
         self.window = window
         self.shards = shards
         self.counts = counts
         self._give_up = give_up  # refuses a call, dead-letters anything else
+        self._take_answer = take_answer  # an answer a host returned in the reply of ``deliver``
+        self.lingering = lingering  # the bus's: the calls whose answers it waits for, for their callers' replies
         self.hosts: dict[str, Any] = {}
         self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
@@ -119,10 +123,25 @@ class HostLinks:
         if outbox is None:
             host = self.host(endpoint)
             outbox = self.outboxes[endpoint] = Outbox(
-                lambda batch: host.deliver.remote(pack(batch)),
+                lambda batch: self._deliver(endpoint, host, batch),
                 lambda batch, error: self._unreachable(endpoint, batch, error),
             )
         return outbox
+
+    async def _deliver(self, endpoint: str, host: Any, batch: list[Wire]) -> None:
+        """A lone call's host returns its answer in the reply if it has it soon (``Host.deliver``); if not, the
+        bus need not wait for it in its caller's reply either."""
+        answers = unpack(await host.deliver.remote(pack(batch)))
+        for answer in answers:
+            self._take_answer(endpoint, answer)
+        if not answers:
+            for call_id in lone_call(batch):
+                self.lingering.release(call_id)
+
+    def idle(self, endpoint: str) -> bool:
+        """Nothing given to the host's outbox is still on its way to it."""
+        outbox = self.outboxes.get(endpoint)
+        return outbox is None or outbox.idle
 
     def host(self, endpoint: str) -> Any:
         host = self.hosts.get(endpoint)

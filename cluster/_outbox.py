@@ -64,6 +64,11 @@ class Outbox(Generic[T]):
     def in_flight(self) -> int:
         return self._inflight
 
+    @property
+    def idle(self) -> bool:
+        """Nothing put here is still on its way."""
+        return not self._items and not self._inflight
+
     def _kick(self) -> None:
         self._scheduled = False
         while self._items and self._inflight < self._window:

@@ -14,7 +14,7 @@ import ray
 
 from ._errors import RaybusError, Unbound
 from ._outbox import Outbox
-from ._wire import Answer, Call, Publish, Wire, pack
+from ._wire import Answer, Call, Publish, Wire, pack, unpack
 from .constants import BUS_RETRY_DELAY, shard_of
 
 __all__ = ["UNAVAILABLE", "BusOutboxes", "shard_key", "table_of"]
@@ -52,15 +52,21 @@ class BusOutboxes:
     the old one held, and the sender hears it (``on_restart``) to send that again. A driver's connection that
     a shard does not know (it restarted, or the driver's principal was revoked) is bound again (``bind``,
     which raises ``NotAuthorized`` if the driver's credential no longer opens the namespace) before the batch
-    goes again."""
+    goes again.
+
+    A shard returns the answer of a lone call in its reply if it comes soon (``_linger.py``): it is handed to
+    ``answered``, one call and its reply where the answer would otherwise come as a call of its own (to a host)
+    or by the long poll (to a driver)."""
 
     def __init__(self, buses: list[Any], origin: Callable[[], str], wanted: Callable[[Wire], bool],
-                 on_restart: Callable[[int], None], bind: Callable[[int], Awaitable[None]] | None = None) -> None:
+                 on_restart: Callable[[int], None], bind: Callable[[int], Awaitable[None]] | None = None,
+                 answered: Callable[[Answer], None] | None = None) -> None:
         self.buses = buses
         self._origin = origin
         self._wanted = wanted
         self._on_restart = on_restart
         self._bind = bind
+        self._answered = answered
         self.incarnations: list[str | None] = [None] * len(buses)
         self.refused = 0  # messages in batches a shard did not take
         self.waiting = 0  # of those, waiting to go again
@@ -84,13 +90,16 @@ class BusOutboxes:
     async def route(self, shard: int, batch: list[Wire]) -> None:
         packed = pack(batch)
         try:
-            incarnation = await self.buses[shard].route.remote(self._origin(), packed)
+            incarnation, answers = await self.buses[shard].route.remote(self._origin(), packed)
         except Unbound:
             if self._bind is None:
                 raise
             await self._bind(shard)
-            incarnation = await self.buses[shard].route.remote(self._origin(), packed)
+            incarnation, answers = await self.buses[shard].route.remote(self._origin(), packed)
         self.heard(shard, incarnation)
+        if answers and self._answered is not None:
+            for answer in unpack(answers):
+                self._answered(answer)
 
     def heard(self, shard: int, incarnation: str) -> None:
         """Every answer of a shard names its incarnation: a new one lost what the old one held for us."""

@@ -1,7 +1,9 @@
 """The wire: every message that crosses a process, one named shape per meaning.
 
-Each is a NamedTuple whose last field, ``kind``, says which; on a Ray call it travels as the plain tuple
-(``pack``), which pickles several times faster than a NamedTuple, and is named again on arrival (``unpack``).
+Each is a NamedTuple whose last field, ``kind``, says which. On a Ray call a batch travels as one pickle of
+plain tuples (``pack``) and is named again on arrival (``unpack``): a tuple pickles several times faster than a
+NamedTuple, and Ray passes bytes on as they are, where it would serialize a list of tuples itself (measured,
+2026-12-04: a call carrying bytes cost 0.05-0.15 ms less, on each side, than one carrying the list).
 
 - ``Call``: a send that wants its handler's answer; ``origin`` is the endpoint waiting for it.
 - ``Answer``: the answer of a call, to the endpoint that waits (``caller``); ``failed`` carries an error,
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import pickle
 import time
 from typing import Any, NamedTuple
 
@@ -96,12 +99,13 @@ Wire = Call | Answer | Publish | Copy | Done | Delivered
 _BY_KIND: tuple[type, ...] = (Call, Answer, Publish, Copy, Done, Delivered)
 
 
-def pack(batch: list[Wire]) -> list[tuple]:
-    return [tuple(message) for message in batch]
+def pack(batch: list[Wire]) -> bytes:
+    """A batch as it travels; an empty one as no bytes at all (most replies carry nothing)."""
+    return pickle.dumps([tuple(message) for message in batch], pickle.HIGHEST_PROTOCOL) if batch else b""
 
 
-def unpack(batch: list[tuple]) -> list[Wire]:
-    return [_BY_KIND[raw[-1]]._make(raw) for raw in batch]
+def unpack(packed: bytes) -> list[Wire]:
+    return [_BY_KIND[raw[-1]]._make(raw) for raw in pickle.loads(packed)] if packed else []
 
 
 _PREFIX = f"{os.getpid():x}{int(time.time() * 1e3) & 0xFFFFFF:x}{os.urandom(3).hex()}"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import zlib
 
 __all__ = [
-    "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT", "DEFAULT_WINDOW", "FINISHED",
-    "GIVE_UP_AFTER", "HOST_PREFIX", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "RETRY_DELAY", "SEEN", "bus_name",
-    "client_name", "host_actor_name", "session_of", "shard_of",
+    "ANSWER_LINGER", "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT",
+    "DEFAULT_WINDOW", "FINISHED", "GIVE_UP_AFTER", "HOST_PREFIX", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH",
+    "RETRY_DELAY", "ROUTE_LINGER", "SEEN", "bus_name", "client_name", "host_actor_name", "session_of", "shard_of",
 ]
 
 BUS_NAME = "raybus.bus"  # shard 0's actor name; shard n is "raybus.bus.n"
@@ -20,6 +20,10 @@ CLIENT_PREFIX = "client."  # a driver's endpoint name starts with this: client.<
 DEFAULT_WINDOW = 1000  # calls in flight from one sender to one host: one window already keeps a host busy
 DEFAULT_TIMEOUT = 60.0  # seconds a call waits for its answer unless told otherwise
 MAX_BATCH = 2000  # messages in one Ray call of an outbox
+# How long the receiver of a lone call waits for its answer to return it in its reply (_linger.py): a host for its
+# agent's answer; the bus for the answer of a host's call, which comes from another host (a call and a reply more).
+ANSWER_LINGER = 0.002
+ROUTE_LINGER = 0.003
 
 BUS_RETRY_DELAY = 0.5  # seconds between tries while a bus shard restarts
 KEEP_TICK = 1.0  # seconds between two looks at what a bus shard gave its hosts and has not heard back of

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from cluster import Agent, AgentId, MessageContext, handler
 
 __all__ = [
-    "Count", "Counted", "Echo", "Fire", "Fired", "HotSender", "Ping", "Pong", "RawSink", "Sink", "Tick",
-    "keep_in_flight", "raw_pipelined",
+    "Count", "Counted", "Echo", "Fire", "Fired", "HotSender", "Ping", "Pong", "Probe", "Probed", "Prober", "RawRelay",
+    "RawSink", "Sink", "Tick", "keep_in_flight", "raw_pipelined",
 ]
 
 
@@ -74,6 +74,17 @@ class Fired(BaseModel):
     round_trips: int
 
 
+class Probe(BaseModel):
+    """Tells a ``Prober`` to time ``sends`` sends to ``target``, one at a time."""
+
+    target: str
+    sends: int
+
+
+class Probed(BaseModel):
+    seconds: list[float]
+
+
 class Count(BaseModel):
     pass
 
@@ -116,6 +127,23 @@ class HotSender(Agent):
         return Fired(round_trips=done)
 
 
+class Prober(Agent):
+    """Times its own sends, one at a time, so that only the send is measured: one send at idle between two
+    hosts (the driver's message that starts it and its answer are not counted)."""
+
+    @handler
+    async def on_probe(self, message: Probe, ctx: MessageContext) -> Probed:
+        target = AgentId.from_str(message.target)
+        seconds = []
+        for n in range(message.sends):
+            start = time.perf_counter()
+            reply = await ctx.send(target, Ping(n=n))
+            seconds.append(time.perf_counter() - start)
+            if type(reply) is not Pong or reply.n != n:
+                raise BenchReplyWrong(f"Ping(n={n}) was answered with {reply!r}")
+        return Probed(seconds=seconds)
+
+
 class RawSink:
     """The baseline: a plain Ray async actor, no bus."""
 
@@ -124,6 +152,17 @@ class RawSink:
 
     async def batch(self, payloads: list[dict]) -> int:
         return len(payloads)
+
+
+class RawRelay:
+    """A plain Ray async actor that hands each call on to a ``RawSink`` and returns its reply: the least a send
+    through a relay (the bus) can cost on this Ray, two calls and their replies."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    async def ping(self, payload: dict) -> dict:
+        return await self.sink.ping.remote(payload)
 
 
 def raw_pipelined(seconds: float, in_flight: int) -> float:

@@ -1,10 +1,12 @@
 """The bus against raw Ray actor calls, in one run on the same Ray, so ratios survive a noisy machine.
 
-    python -m scenarios.bus_bench [--seconds 3] [--json PATH] [--shard-curve 1,2,4] [--nodes 2]
+    python -m scenarios.bus_bench [--seconds 3] [--json PATH] [--idle-sends 40] [--shard-curve 1,2,4] [--nodes 2]
 
 Besides sends spread over 64 agents and publishes to a few subscribers, it measures a hot key (every send
 to one agent, hence one serial mailbox: from the driver, then from agents on a host of their own) and a hot
-topic (one topic with a thousand subscribers). A size of 0 (an empty list for --fanouts) skips a section.
+topic (one topic with a thousand subscribers), and one send at idle (from the driver, and between agents on two
+hosts) against one synchronous raw Ray call, in medians (``_bench_idle``). A size of 0 (an empty list for
+--fanouts) skips a section.
 
 --shard-curve measures sends and publishes again against a fresh runtime per bus shard count, with the CPU the
 driver, the shards and the hosts spent; --nodes runs everything on a simulated cluster of one-CPU nodes.
@@ -24,6 +26,7 @@ import ray
 from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId
 
 from ._bench_agents import Count, Fire, Fired, Ping, RawSink, Tick, keep_in_flight, raw_pipelined
+from ._bench_idle import IdleFigure, idle_sends
 from ._bench_shards import (
     CpuMeter,
     dealt,
@@ -40,6 +43,7 @@ POOL = Sharded(2, pool="bench")
 SENDERS = Sharded(1, pool="benchsenders")
 SPREAD = [AgentId("echo", f"k{i}") for i in range(64)]
 HOT_KEY = AgentId("echo", "hot")
+PROBER = AgentId("prober", "p0")  # on the senders' host, so its sends to SPREAD[0] cross to another host
 Measure = tuple[str, str, Callable[[], float | Awaitable[float]]]
 
 
@@ -193,10 +197,20 @@ def run(rt: Runtime, args: argparse.Namespace) -> list[tuple[str, str, float]]:
     return results
 
 
+def idle(rt: Runtime, args: argparse.Namespace) -> list[IdleFigure]:
+    if not (args.idle_rounds and args.idle_sends):
+        return []
+    figures = asyncio.run(idle_sends(rt, args.idle_rounds, args.idle_sends, SPREAD[0], PROBER))
+    for figure in figures:
+        print(f"  one send at idle, {figure.name}: median {figure.median_ms:.2f} ms", flush=True)
+    return figures
+
+
 def register(rt: Runtime) -> None:
     rt.register("echo", "scenarios._bench_agents:Echo", placement=POOL)
     rt.register("sink", "scenarios._bench_agents:Sink", placement=POOL)
     rt.register("hotsender", "scenarios._bench_agents:HotSender", placement=SENDERS)
+    rt.register("prober", "scenarios._bench_agents:Prober", placement=SENDERS)
     rt.register_message(Tick)
 
 
@@ -219,6 +233,9 @@ def parser() -> argparse.ArgumentParser:
                         help="hot topic: subscribers of its one topic (0 skips)")
     parser.add_argument("--hot-wave", type=int, default=200,
                         help="hot topic: publishes in flight between two counts (each reaches every subscriber)")
+    parser.add_argument("--idle-rounds", type=int, default=5,
+                        help="one send at idle: rounds, each timing every kind in turn (0 skips)")
+    parser.add_argument("--idle-sends", type=int, default=40, help="one send at idle: sends of each kind a round")
     parser.add_argument("--shard-curve", type=_sizes, default="",
                         help="bus shard counts to measure sends and publishes at, each on a fresh runtime ('' skips)")
     parser.add_argument("--curve-topics", type=int, default=8, help="shard curve: topics the publishes are dealt to")
@@ -244,19 +261,24 @@ def report(args: argparse.Namespace, rt: Runtime) -> None:
         load = load_average()
         results = run(rt, args)
         baseline = results[0][2]
+        at_idle = idle(rt, args)
         curve = shard_curve(args, baseline) if args.shard_curve else []
         rows = [(name, f"{value:,.0f} {unit}", f"{value / baseline:.2f}x") for name, unit, value in results]
         when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         where = f"{args.nodes} simulated one-CPU nodes" if args.nodes else "no simulated cluster"
         print_table(f"bus_bench, {when}, {machine()}, {load} at start, {where}, hosts: {POOL}, "
                     f"hot key senders: {SENDERS}", ("figure", "value", "vs raw pipelined"), rows)
+        if at_idle:
+            print_table(f"one send at idle: {args.idle_rounds} rounds x {args.idle_sends} sends of each kind, in turn",
+                        ("figure", "median", "p90", "vs raw call (medians)"),
+                        [(f.name, f"{f.median_ms:.2f} ms", f"{f.p90_ms:.2f} ms", f"{f.vs_raw:.2f}x") for f in at_idle])
         if curve:
             print_curve(f"shard curve, {args.seconds:g} s a point, {load_average()} at the end", curve)
         write_json(args.json_path, {
             "date": when, "machine": machine(), "placement": str(POOL), "sender_placement": str(SENDERS),
             "seconds": args.seconds, "nodes": args.nodes, "load_at_start": load,
             "figures": [{"name": n, "unit": u, "value": v, "ratio": v / baseline} for n, u, v in results],
-            "shard_curve": curve,
+            "idle": [vars(figure) for figure in at_idle], "shard_curve": curve,
         })
     finally:
         rt.shutdown(destroy=True)

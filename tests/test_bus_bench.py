@@ -6,6 +6,7 @@ from typing import Any
 
 from cluster.constants import shard_of
 from scenarios import bus_bench
+from scenarios._bench_idle import IDLE_KINDS
 from scenarios._bench_shards import dealt
 
 
@@ -50,3 +51,15 @@ def test_shard_curve_reports_positive_figures_at_each_shard_count(ray_session: A
     assert all(p[key] > 0 for p in points for key in figures)
     assert [p["vs_first"] for p in points[:2]] == [1.0, 1.0]
     assert all(p["cores_busy"]["ours"] > 0 and p["cores_busy"]["machine"] > 0 for p in points)
+
+
+def test_one_send_at_idle_is_timed_from_the_driver_and_between_two_hosts_against_a_raw_call(runtime: Any) -> None:
+    args = bus_bench.parser().parse_args(["--idle-rounds", "2", "--idle-sends", "3"])
+    bus_bench.register(runtime)
+    figures = bus_bench.idle(runtime, args)
+    assert [(f.name, f.samples) for f in figures] == [(name, 6) for name in IDLE_KINDS]
+    assert figures[0].vs_raw == 1.0
+    assert all(f.median_ms > 0 and f.p90_ms >= f.median_ms for f in figures)
+    # the prober and its target live on two hosts, so its sends cross the bus
+    assert runtime._client.table.endpoint_of(str(bus_bench.PROBER)) != runtime._client.table.endpoint_of(
+        str(bus_bench.SPREAD[0]))

@@ -10,9 +10,10 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from cluster._linger import Lingering
 from cluster._links import HostLinks
 from cluster._outbox import Outbox
-from cluster._wire import Call, Copy, Delivered, Publish, unpack
+from cluster._wire import Call, Copy, Delivered, Publish, Wire
 
 
 class _Call:
@@ -28,24 +29,25 @@ class StandInHost:
 
     def __init__(self, held: set[str] = frozenset(), finished: set[str] = frozenset()) -> None:
         self.held, self.finished = set(held), set(finished)
-        self.batches: list[list[tuple]] = []  # as they travel: packed
+        self.batches: list[list[Wire]] = []  # as the outbox hands them on
         self.holding = _Call(self._holding)
         self.deliver = _Call(self._deliver)
 
     async def _holding(self, ids: list[str]) -> tuple[set[str], set[str]]:
         return self.held & set(ids), self.finished & set(ids)
 
-    async def _deliver(self, batch: list[tuple]) -> None:
+    async def _deliver(self, batch: list[Wire]) -> None:
         self.batches.append(batch)
 
     def delivered(self) -> list[str]:
-        return [message.id for batch in self.batches for message in unpack(batch)]
+        return [message.id for batch in self.batches for message in batch]
 
 
 def links_with(hosts: dict[str, StandInHost]) -> tuple[HostLinks, list[tuple], Counter[str]]:
     given_up: list[tuple] = []
     counts: Counter[str] = Counter()
-    links = HostLinks("ns", None, 10, 1, counts, lambda wire, error: given_up.append(wire))
+    links = HostLinks("ns", None, 10, 1, counts, lambda wire, error: given_up.append(wire),
+                      lambda endpoint, answer: None, Lingering())
     for endpoint, host in hosts.items():
         links.hosts[endpoint] = host
         links.outboxes[endpoint] = Outbox(host._deliver, lambda batch, error: None)
@@ -122,7 +124,7 @@ def test_a_delivery_its_host_finished_is_done_and_its_publisher_hears_once_every
         return links
 
     links = asyncio.run(run())
-    assert [message for batch in publisher.batches for message in unpack(batch)] == [Delivered("p1", "a/1")]
+    assert [message for batch in publisher.batches for message in batch] == [Delivered("p1", "a/1")]
     assert links.held() == {"queued": 0, "unacked": 0, "publishes_tracked": 0}
 
 

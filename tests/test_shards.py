@@ -44,11 +44,11 @@ class RefusingShard:
         self.refusal, self.batches = refusal, []
         self.route = SimpleNamespace(remote=self._route)
 
-    async def _route(self, origin: str, batch: list[tuple]) -> str:
+    async def _route(self, origin: str, batch: bytes) -> tuple[str, bytes]:
         self.batches.append(batch)
         if len(self.batches) == 1:
             raise self.refusal
-        return "incarnation-1"
+        return "incarnation-1", b""
 
 
 def sent_through(shard: RefusingShard, bind: Any = None) -> dict[str, int]:

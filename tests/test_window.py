@@ -78,3 +78,24 @@ def test_a_slow_receiver_never_has_more_than_the_window_queued(ray_session: Any)
         assert peaks["waiting"] > 0  # the driver did wait: the bound was the window, not luck
     finally:
         rt.shutdown(destroy=True)
+
+
+def test_a_slot_is_given_in_turn_and_one_that_gave_up_waiting_is_passed_over() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        window, entered = SendWindow(1), []
+        await window.enter("pool:x.0", 1.0, "first")
+
+        async def call(name: str, timeout: float) -> None:
+            try:
+                await window.enter("pool:x.0", timeout, name)
+                entered.append(name)
+            except Backpressure:
+                entered.append(f"{name} gave up")
+
+        waiting = [asyncio.ensure_future(call("quick", 0.01)), asyncio.ensure_future(call("patient", 5.0))]
+        await asyncio.sleep(0.05)  # the quick one has given up
+        window.leave("pool:x.0")  # its slot goes to the patient one, not to the one that left
+        await asyncio.gather(*waiting)
+        return entered, window.waiting()
+
+    assert asyncio.run(scenario()) == (["quick gave up", "patient"], 0)
