@@ -34,6 +34,10 @@ class Hr(Agent):
         await self._ledger(self.store.add_employees,
                            {e.id: e.starting_balance for e in org.employees.values() if e.department == self.id.key})
 
+    async def on_stop(self) -> None:
+        """Deactivated for being idle: its ledger connection goes (the next activation opens one)."""
+        await self._ledger(self.store.close)
+
     async def _ledger(self, method: Callable[..., T], *args: Any) -> T:
         """A call of the ledger: in a thread when it goes to a server, where a file's would cost more than it
         saves (the hr agent is serial: one call at a time either way)."""

@@ -162,8 +162,9 @@ class Host(Endpoint):
             "agents": len(self.processing.activations), "late_answers": self.late_answers,
             "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(), "node": self.node,
             **self.to_bus.figures(), **process_figures(self.cpu_at_start),
-            "backlog": backlog((agent_id, activation.mailbox)
-                               for agent_id, activation in self.processing.activations.items()),
+            "backlog": backlog(((agent_id, activation.mailbox)
+                                for agent_id, activation in self.processing.activations.items()),
+                               retired=self.processing.idle.retired),
         }
 
     async def held(self) -> dict[str, int]:
@@ -174,7 +175,14 @@ class Host(Endpoint):
     async def send(self, sender: str | None, recipient: AgentId, message: BaseModel, trace_id: str,
                    timeout: float | None) -> Any:
         self._sends_as_itself(sender)
-        return await super().send(sender, recipient, message, trace_id, timeout)
+        sending = self.processing.idle.sending  # an agent awaiting an answer is not idle
+        sending[sender] += 1
+        try:
+            return await super().send(sender, recipient, message, trace_id, timeout)
+        finally:
+            sending[sender] -= 1
+            if not sending[sender]:
+                del sending[sender]
 
     async def publish(self, sender: str | None, topic: TopicId, message: BaseModel, trace_id: str) -> None:
         self._sends_as_itself(sender)

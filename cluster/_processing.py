@@ -23,6 +23,7 @@ from ._activation import NEW, RUNNING, Activation, Outcome
 from ._agent import MessageContext
 from ._agent_id import AgentId
 from ._errors import Fenced, HandlerError, RaybusError, UnknownMessageType, error_payload
+from ._idle import Idle
 from ._intake import Intake
 from ._mailbox import Mailbox
 from ._port import CURRENT_AGENT, Port
@@ -68,6 +69,7 @@ class Processing:
         self.trace = trace
         self.activations: dict[str, Activation] = {}
         self.intake = Intake()
+        self.idle = Idle(self, counts)
 
     # --- what the host asks -------------------------------------------------------------------
     def take(self, message: Call | Copy, recipients: tuple[str, ...]) -> None:
@@ -109,6 +111,11 @@ class Processing:
         activation = self.activations.get(agent_id)
         if activation is None or not activation.durable:
             return
+        await self.store(agent_id, activation)
+        self.counts["checkpoints"] += 1
+
+    async def store(self, agent_id: str, activation: Activation) -> None:
+        """Store the (durable) agent's state now; its publishes held for that write go once it is done."""
         saving = self.states.mark(agent_id, activation.state)
         published = activation.take_held()
         try:
@@ -117,7 +124,6 @@ class Processing:
             activation.written(published, stored=False)  # they go with the next write that succeeds
             raise
         activation.written(published, stored=True)
-        self.counts["checkpoints"] += 1
         for publish in published:
             self.host.send_kept(publish)
 
@@ -139,7 +145,8 @@ class Processing:
             agent_type, _, key = agent_id.partition("/")
             agent = table.agent_class(agent_type)()
             agent.id = AgentId(agent_type, key)
-            agent.config = table.spec_of(agent_type).config
+            spec = table.spec_of(agent_type)
+            agent.config = spec.config
             handlers = agent.handlers
             mailbox: Mailbox[Call | Copy | Inspection] = Mailbox(
                 lambda message: self._process(activation, message),
@@ -148,8 +155,9 @@ class Processing:
                 lambda: self._start(activation),
             )
             durable = self.states is not None  # its dedup and its publishes outlive the host, whatever it keeps
-            activation = self.activations[agent_id] = Activation(agent, mailbox, durable)
+            activation = self.activations[agent_id] = Activation(agent, mailbox, durable, spec.idle_time(durable))
             self.counts["activations"] += 1
+        self.idle.used(agent_id, activation)
         return activation
 
     def wake(self, agent_id: str) -> None:

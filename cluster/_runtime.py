@@ -135,12 +135,18 @@ class Runtime:
         subscriptions: Iterable[Subscription] = (),
         placement: Placement | None = None,
         config: dict[str, Any] | None = None,
+        idle_after: float | None = None,
     ) -> None:
         """Register an agent type by class or import path (``"actors.manager:Manager"``); agents of
-        the type are created on their first message. Registering the same definition again is a no-op."""
+        the type are created on their first message. Registering the same definition again is a no-op.
+
+        ``idle_after``: an agent of the type that has had no message for that many seconds, and has nothing
+        in hand, is deactivated (its state saved first) and comes back on its next message. The default is
+        ``IDLE_AFTER`` when the namespace keeps state, and never when it does not: an agent whose state lives
+        only in memory would lose it (give a time to have such agents forgotten anyway)."""
         check_agent_type(check_part("agent type", "name", agent_type))
         cls = resolve_agent_class(agent)
-        spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(), dict(config or {}))
+        spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(), dict(config or {}), idle_after)
         self._admin("register", spec, cls.message_types())
         self.subscribe(*subscriptions)
         self._client.refresh_table()
