@@ -218,25 +218,40 @@ class Org(_Frozen):
         team_of_dept = {f"t{i}": departments[i % n_departments] for i in range(n_teams)}
         people = [f"e{i}" for i in range(employees)]
         homes = {e: f"t{i % n_teams}" for i, e in enumerate(people)}
+        # indexes by department, each in the order a scan of the whole org would meet them (the same seed must
+        # give the same org), so that the org is made in time linear in its size
+        dept_of = {e: team_of_dept[homes[e]] for e in people}
+        teams_in: dict[str, list[str]] = {d: [] for d in departments}
+        for t, d in team_of_dept.items():
+            teams_in[d].append(t)
         teams_of = {e: [homes[e]] for e in people}
         for e in people:
-            same_dept = [t for t, d in team_of_dept.items() if d == team_of_dept[homes[e]] and t != homes[e]]
+            same_dept = [t for t in teams_in[dept_of[e]] if t != homes[e]]
             if same_dept and rng.random() < 0.2:
                 teams_of[e].append(rng.choice(same_dept))
-        members = {t: [e for e in people if t in teams_of[e]] for t in team_of_dept}
+        members: dict[str, list[str]] = {t: [] for t in team_of_dept}
+        staff_of: dict[str, list[str]] = {d: [] for d in departments}
+        for e in people:
+            for t in teams_of[e]:
+                members[t].append(e)
+            staff_of[dept_of[e]].append(e)
         tasks: dict[str, list[str]] = {}
+        tasks_in: dict[str, list[str]] = {d: [] for d in departments}
         for department in departments:
-            staff = [e for e in people if team_of_dept[homes[e]] == department]
+            staff = staff_of[department]
             rng.shuffle(staff)
             while staff:
                 size = min(len(staff), rng.randint(2, 5))
                 if len(staff) - size == 1:
                     size += 1  # nobody is left alone on a task
                 tasks[f"k{len(tasks)}"], staff = staff[:size], staff[size:]
-        tasks_of = {e: [k for k, ms in tasks.items() if e in ms] for e in people}
-        for e in people:  # a second task for some, in the same department
-            others = [k for k, ms in tasks.items() if e not in ms
-                      and team_of_dept[homes[ms[0]]] == team_of_dept[homes[e]]]
+                tasks_in[department].append(f"k{len(tasks) - 1}")
+        tasks_of: dict[str, list[str]] = {e: [] for e in people}
+        for k, ms in tasks.items():
+            for e in ms:
+                tasks_of[e].append(k)
+        for e in people:  # a second task for some, in the same department (a task's department is its first's)
+            others = [k for k in tasks_in[dept_of[e]] if e not in tasks[k]]
             if others and rng.random() < 0.3:
                 extra = rng.choice(others)
                 tasks[extra].append(e)
