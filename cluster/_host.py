@@ -202,13 +202,15 @@ class Host(Endpoint):
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)
 
-    async def inspect(self, agent_id: str, name: str, args: tuple) -> Any:
-        """Run a method the agent's class marks ``@inspectable``, queued behind its messages (``Runtime.inspect``,
-        the admin's alone, which the bus checked); any other name is refused."""
-        if not is_inspectable(self.table.agent_class(agent_id.partition("/")[0]), name):
-            self.counts["inspect_refused"] += 1
-            raise NotAuthorized(f"{name} of {agent_id} is not inspectable: its class does not mark it @inspectable")
-        return await self.processing.inspect(agent_id, name, args)
+    async def inspect(self, agent_ids: list[str], name: str, args: tuple) -> list[Any]:
+        """Run a method the agents' classes mark ``@inspectable``, each queued behind its agent's messages
+        (``Runtime.inspect``, the admin's alone, which the bus checked); any other name is refused."""
+        for agent_type in {agent_id.partition("/")[0] for agent_id in agent_ids}:
+            if not is_inspectable(self.table.agent_class(agent_type), name):
+                self.counts["inspect_refused"] += 1
+                example = next(a for a in agent_ids if a.partition("/")[0] == agent_type)
+                raise NotAuthorized(f"{name} of {example} is not inspectable: its class does not mark it @inspectable")
+        return await asyncio.gather(*(self.processing.inspect(agent_id, name, args) for agent_id in agent_ids))
 
     # --- what processing and the endpoint ask -------------------------------------------------
     def route(self, message: Call | Answer | Publish, key: str | None = None) -> None:

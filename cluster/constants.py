@@ -8,8 +8,8 @@ import zlib
 
 __all__ = [
     "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT", "DEFAULT_WINDOW", "FINISHED",
-    "GIVE_UP_AFTER", "HOST_PREFIX", "IDLE_AFTER", "IDLE_TICK", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH",
-    "RETRY_DELAY", "SEEN", "bus_name", "client_name", "host_actor_name", "session_of", "shard_of",
+    "GIVE_UP_AFTER", "HOST_PREFIX", "IDLE_AFTER", "IDLE_TICK", "INSPECT_BATCH", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE",
+    "MAX_BATCH", "RETRY_DELAY", "SEEN", "bus_name", "client_name", "host_actor_name", "session_of", "shard_of",
 ]
 
 BUS_NAME = "raybus.bus"  # shard 0's actor name; shard n is "raybus.bus.n"
@@ -20,6 +20,7 @@ CLIENT_PREFIX = "client."  # a driver's endpoint name starts with this: client.<
 DEFAULT_WINDOW = 1000  # calls in flight from one sender to one host: one window already keeps a host busy
 DEFAULT_TIMEOUT = 60.0  # seconds a call waits for its answer unless told otherwise
 MAX_BATCH = 2000  # messages in one Ray call of an outbox
+INSPECT_BATCH = 1000  # agents asked in one bus call by Runtime.inspect_all: each is activated if it is not
 
 BUS_RETRY_DELAY = 0.5  # seconds between tries while a bus shard restarts
 KEEP_TICK = 1.0  # seconds between two looks at what a bus shard gave its hosts and has not heard back of
