@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._agent import Agent
@@ -103,9 +103,21 @@ class RoutingTable:
         self._check_pool(spec)
         for cls in message_types:
             self.messages.add(cls)
-        self.types[spec.agent_type] = spec
+        self.types[spec.agent_type] = self._sharing(spec)
         self.version += 1
         return True
+
+    def _sharing(self, spec: AgentTypeSpec) -> AgentTypeSpec:
+        """``spec`` holding the very config and placement objects of a type registered before when they are
+        equal: the table then carries (and pickles) each once, however many types share them — an org handed to
+        six types in their config, a placement whose groups name every agent — and a host that parses a config
+        once per object (``actors._config``) parses it once."""
+        for other in self.types.values():
+            if other.config is not spec.config and other.config == spec.config:
+                spec = replace(spec, config=other.config)
+            if other.placement is not spec.placement and other.placement == spec.placement:
+                spec = replace(spec, placement=other.placement)
+        return spec
 
     def _check_pool(self, spec: AgentTypeSpec) -> None:
         """Types whose hosts share a name must agree on how many there are."""
