@@ -120,14 +120,18 @@ class Idle:
                 ready.append((agent_id, activation))
             else:
                 self._clock.used(agent_id, idle, now)
-        if self._processing.states is not None and ready:
-            stored = await asyncio.gather(*(self._processing.store(agent_id, activation)
-                                            for agent_id, activation in ready), return_exceptions=True)
-            for (agent_id, activation), result in zip(ready, stored, strict=True):
-                if isinstance(result, BaseException):  # it stays; its next write, or next look, tries again
+        states = self._processing.states
+        if states is not None and ready:  # marked together, they go in one write (or two, if one is under way)
+            writes = [states.mark(agent_id, activation.state) for agent_id, activation in ready]
+            await asyncio.wait(set(writes))
+            stored = []
+            for (agent_id, activation), write in zip(ready, writes, strict=True):
+                if write.exception() is None:
+                    stored.append((agent_id, activation))
+                else:  # it stays; its next message, or the next look, stores it
                     self.counts["deactivations_unsaved"] += 1
                     self.used(agent_id, activation)
-            ready = [pair for pair, result in zip(ready, stored, strict=True) if not isinstance(result, BaseException)]
+            ready = stored
         for agent_id, activation in ready:
             if activations.get(agent_id) is not activation:
                 continue

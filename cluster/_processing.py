@@ -111,11 +111,6 @@ class Processing:
         activation = self.activations.get(agent_id)
         if activation is None or not activation.durable:
             return
-        await self.store(agent_id, activation)
-        self.counts["checkpoints"] += 1
-
-    async def store(self, agent_id: str, activation: Activation) -> None:
-        """Store the (durable) agent's state now; its publishes held for that write go once it is done."""
         saving = self.states.mark(agent_id, activation.state)
         published = activation.take_held()
         try:
@@ -124,6 +119,7 @@ class Processing:
             activation.written(published, stored=False)  # they go with the next write that succeeds
             raise
         activation.written(published, stored=True)
+        self.counts["checkpoints"] += 1
         for publish in published:
             self.host.send_kept(publish)
 
