@@ -177,6 +177,19 @@ class Org(_Frozen):
     def department_of(self, employee_id: str) -> str:
         return self.employee(employee_id).department
 
+    def staff_of(self, department: str) -> list[Employee]:
+        """The department's employees, in the org's order: indexed on first use, not found by a scan of the whole
+        org on each ask (each hr agent asks when it starts: thousands of departments of a large org would make
+        that quadratic). The index names the employees it was made from: a copy with other employees makes its
+        own."""
+        made = self.__dict__.get("_staff")  # beside the fields, as a cached_property keeps its value
+        if made is None or made[0] is not self.employees:
+            staff: dict[str, list[Employee]] = {}
+            for employee in self.employees.values():
+                staff.setdefault(employee.department, []).append(employee)
+            made = self.__dict__["_staff"] = (self.employees, staff)
+        return made[1].get(department, [])
+
     def reports_of(self, manager_id: str) -> list[str]:
         return [e.id for e in self.employees.values() if e.manager == manager_id]
 
