@@ -27,8 +27,9 @@ def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
     parser.add_argument("--placement", choices=("department", "hash"), default="department",
                         help="keep each department's agents on one host, or hash every agent to a host")
     parser.add_argument("--idle", type=seconds, default=None, metavar="SECONDS",
-                        help="deactivate an agent after this many seconds without a message (default: the runtime's, "
-                             "300 s with --durable, never in memory, where an agent's state would be lost)")
+                        help="deactivate an employee, manager or team agent after this many seconds without a message "
+                             "(default: the runtime's, 300 s with --durable, never in memory, where an agent's state "
+                             "would be lost)")
     parser.add_argument("--no-policy", action="store_true",
                         help="leave out the PTO policy: then only the agents' own checks of their senders hold")
     add_store_flags(parser)
