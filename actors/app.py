@@ -22,7 +22,9 @@ from .messages import TimeOffCancelled, TimeOffNotice, Waiting
 from .org import Org
 from .policy import pto_policy
 
-__all__ = ["AGENT_TYPES", "department_groups", "pto_config", "pto_subscriptions", "register_pto"]
+__all__ = ["AGENT_TYPES", "PER_PERSON", "department_groups", "pto_config", "pto_subscriptions", "register_pto"]
+
+PER_PERSON = ("employee", "manager", "team")  # the types an org has thousands of
 
 AGENT_TYPES = {
     "employee": "actors.employee:Employee",
@@ -36,19 +38,23 @@ AGENT_TYPES = {
 
 def register_pto(rt: Runtime, org: Org, hr: str | Path, hosts: int = 2, by_department: bool = True,
                  policy: bool = True, agent_types: dict[str, str] | None = None,
-                 placements: Mapping[str, Placement | None] | None = None) -> None:
+                 placements: Mapping[str, Placement | None] | None = None, idle_after: float | None = None) -> None:
     """All PTO types share one pool of ``hosts`` actors (thousands of employees would not fit one Ray
     actor each). ``by_department`` keeps each department's agents on one host: a request's messages then
     stay in-process but for the driver's call, its answer and the notices; otherwise agents are hashed.
     ``agent_types`` replaces the classes of some types (tests put a hostile employee in its place);
-    ``placements`` the placement of some types (None: the runtime's default).
+    ``placements`` the placement of some types (None: the runtime's default); ``idle_after`` the seconds after
+    which an employee, manager or team agent without a message is deactivated (None: the runtime's default,
+    ``IDLE_AFTER``, with durable state; never in memory). The department's agents (hr, dates, notifier) keep the
+    runtime's default: there are few of them, and hr opens its ledger each time it starts.
     ``hr``: where the HR ledgers go (``actors.ledgers.Ledgers``: a directory, or a ``postgresql://`` URL, where
     the runtime's namespace names the run)."""
     config = pto_config(org, hr, rt.namespace)
     pool = Sharded(hosts, pool="pto", groups=department_groups(org) if by_department else {})
     placements = placements or {}
     for agent_type, path in (AGENT_TYPES | (agent_types or {})).items():
-        rt.register(agent_type, path, placement=placements.get(agent_type, pool), config=config)
+        rt.register(agent_type, path, placement=placements.get(agent_type, pool), config=config,
+                    idle_after=idle_after if agent_type in PER_PERSON else None)
     rt.register_message(TimeOffNotice, TimeOffCancelled, Waiting)  # Waiting: the manager's second kind of answer
     if policy:
         rt.intercept(pto_policy(org))

@@ -115,7 +115,7 @@ class TeamCalendar:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TeamCalendar:
         calendar = cls(state["team_id"], state["members"], state["min_on_duty"])
-        for rid, r in state["reservations"].items():
+        for rid, r in state.get("reservations", {}).items():  # an empty StateMap stores no entries: none saved
             days = [date.fromisoformat(d) for d in r["days"]]
             calendar.reservations[rid] = {"employee": r["employee"], "days": days, "status": r["status"]}
             for day in days:

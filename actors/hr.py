@@ -32,7 +32,11 @@ class Hr(Agent):
             raise LookupError(f"unknown department {self.id.key!r}: not in the org")
         self.store = await asyncio.to_thread(Ledgers(self.config["hr"], self.config["run"]).open, self.id.key)
         await self._ledger(self.store.add_employees,
-                           {e.id: e.starting_balance for e in org.employees.values() if e.department == self.id.key})
+                           {e.id: e.starting_balance for e in org.staff_of(self.id.key)})
+
+    async def on_stop(self) -> None:
+        """Deactivated for being idle: its ledger connection goes (the next activation opens one)."""
+        await self._ledger(self.store.close)
 
     async def _ledger(self, method: Callable[..., T], *args: Any) -> T:
         """A call of the ledger: in a thread when it goes to a server, where a file's would cost more than it
@@ -55,7 +59,7 @@ class Hr(Agent):
         says) changes what hr holds for it; for a request hr does not know, a manager of the department."""
         org, request = org_of(self.config), await self._ledger(self.store.request, message.request_id)
         of = [request.employee] if request is not None else [
-            e.id for e in org.employees.values() if e.department == self.id.key]
+            e.id for e in org.staff_of(self.id.key)]
         refuse_unless(ctx.sender in managers_of(org, of), ctx,
                       f"{type(message).__name__} request {message.request_id!r} at {self.id}",
                       "only the manager of the request's employee decides")
@@ -92,7 +96,7 @@ class Hr(Agent):
     @inspectable
     async def snapshot(self) -> dict[str, Any]:
         """What the invariant checker reads (see ``hr_report``)."""
-        employees = [e.id for e in org_of(self.config).employees.values() if e.department == self.id.key]
+        employees = [e.id for e in org_of(self.config).staff_of(self.id.key)]
         return await self._ledger(hr_report, self.store, employees)
 
 

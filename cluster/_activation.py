@@ -33,12 +33,15 @@ Outcome = tuple[bool, str, Any] | None  # (failed, type name, payload) of an ans
 
 
 class Activation:
-    __slots__ = ("agent", "durable", "held", "mailbox", "outgoing", "running", "seen", "start_failed", "writing")
+    __slots__ = ("agent", "durable", "held", "idle", "mailbox", "outgoing", "running", "seen", "start_failed",
+                 "writing")
 
-    def __init__(self, agent: Agent, mailbox: Mailbox[Call | Copy | Any], durable: bool) -> None:
+    def __init__(self, agent: Agent, mailbox: Mailbox[Call | Copy | Any], durable: bool,
+                 idle: float | None = None) -> None:
         self.agent = agent
         self.mailbox = mailbox
         self.durable = durable
+        self.idle = idle  # seconds without a message before it is deactivated; None: never
         self.running: set[str] = set()
         # message id → [when, answer]; a StateMap when durable, so only the entries that changed are stored
         self.seen: dict[str, list] = StateMap() if durable else {}

@@ -105,6 +105,11 @@ class Agent:
     async def on_start(self) -> None:
         """Called once after activation and state load, before the first message."""
 
+    async def on_stop(self) -> None:
+        """Called once the agent is deactivated for being idle (``Runtime.register(idle_after=...)``), its state
+        stored and its activation gone: release what ``on_start`` took (connections, files). A message that
+        comes meanwhile starts a new activation; change no state here, it is not stored."""
+
     def save_state(self) -> dict[str, Any] | None:
         """JSON-able state to persist after each handled message; ``None`` means stateless."""
         return None

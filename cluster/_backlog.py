@@ -6,8 +6,8 @@ and how long serial handlers held their mailbox while messages waited behind the
 each with the share of its own life it spent so ("manager/m0 blocked 92% of its time"). A host reports
 its agents (``Host.stats``); the runtime merges the hosts (``Runtime.stats``).
 
-The figures are totals since each agent was activated: for one stretch of time, take the difference of
-two reports."""
+The figures are totals since each agent was first activated on its host: a deactivated agent's seconds stay in
+its type's (``retire``), so for one stretch of time, take the difference of two reports."""
 
 from __future__ import annotations
 
@@ -18,21 +18,21 @@ from typing import Any
 
 from ._mailbox import Mailbox
 
-__all__ = ["TOP", "backlog", "merged"]
+__all__ = ["TOP", "backlog", "merged", "retire"]
 
 TOP = 5  # agents named, per host and in the runtime's merge
 
 
-def backlog(mailboxes: Iterable[tuple[str, Mailbox]], top: int = TOP) -> dict[str, Any]:
+def backlog(mailboxes: Iterable[tuple[str, Mailbox]], top: int = TOP,
+            retired: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """``{"types": {type: figures}, "blocking": [the ``top`` agents by blocked seconds]}`` for these
-    (agent id, mailbox) pairs."""
+    (agent id, mailbox) pairs, with the figures ``retired`` holds of deactivated agents by type."""
     now = monotonic()
-    types: dict[str, dict[str, Any]] = {}
+    types = {agent_type: dict(figures) for agent_type, figures in (retired or {}).items()}
     agents = []
     for agent_id, mailbox in mailboxes:
         blocked, alive = mailbox.blocked_s(now), now - mailbox.since
-        figures = types.setdefault(agent_id.partition("/")[0], {"agents": 0, "queued": 0, "peak": 0,
-                                                                 "blocked_s": 0.0, "alive_s": 0.0})
+        figures = types.setdefault(agent_id.partition("/")[0], _figures())
         figures["agents"] += 1
         figures["queued"] += len(mailbox)
         figures["peak"] = max(figures["peak"], mailbox.peak)
@@ -42,6 +42,19 @@ def backlog(mailboxes: Iterable[tuple[str, Mailbox]], top: int = TOP) -> dict[st
             agents.append({"agent": agent_id, "blocked_s": blocked, "share": blocked / alive if alive else 0.0,
                            "queued": len(mailbox), "peak": mailbox.peak})
     return {"types": types, "blocking": _most_blocked(agents, top)}
+
+
+def retire(retired: dict[str, dict[str, Any]], agent_id: str, mailbox: Mailbox) -> None:
+    """A deactivated agent's seconds and deepest queue stay in its type's figures (it queues nothing now)."""
+    now = monotonic()
+    figures = retired.setdefault(agent_id.partition("/")[0], _figures())
+    figures["peak"] = max(figures["peak"], mailbox.peak)
+    figures["blocked_s"] += mailbox.blocked_s(now)
+    figures["alive_s"] += now - mailbox.since
+
+
+def _figures() -> dict[str, Any]:
+    return {"agents": 0, "queued": 0, "peak": 0, "blocked_s": 0.0, "alive_s": 0.0}
 
 
 def merged(backlogs: Iterable[dict[str, Any]], top: int = TOP) -> dict[str, Any]:

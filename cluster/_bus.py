@@ -326,13 +326,25 @@ class Bus:
     async def host_of(self, agent_id: str) -> Any:
         return self.links.host(self.table.endpoint_of(agent_id))
 
-    async def _inspect(self, agent_id: str, name: str, args: tuple) -> Any:
-        """A method the agent's class marks ``@inspectable`` (its host checks the mark), with JSON arguments."""
+    async def _inspect(self, agent_ids: list[str], name: str, args: tuple) -> list[Any]:
+        """A method the agents' classes mark ``@inspectable`` (their hosts check the mark), with JSON arguments:
+        one call per host, the answers in the order of ``agent_ids``."""
         try:
             json.dumps(args)
         except (TypeError, ValueError) as exc:
-            raise InvalidMessage(f"inspect {agent_id} {name}: arguments must be plain JSON values ({exc})") from None
-        return await self.links.host(self.table.endpoint_of(agent_id)).inspect.remote(agent_id, name, args)
+            raise InvalidMessage(f"inspect {', '.join(agent_ids[:3])} {name}: arguments must be plain JSON values "
+                                 f"({exc})") from None
+        by_host: dict[str, list[int]] = {}
+        for index, agent_id in enumerate(agent_ids):
+            by_host.setdefault(self.table.endpoint_of(agent_id), []).append(index)
+        found = await asyncio.gather(*(self.links.host(endpoint).inspect.remote([agent_ids[i] for i in indexes], name,
+                                                                                args)
+                                       for endpoint, indexes in by_host.items()))
+        answers: list[Any] = [None] * len(agent_ids)
+        for indexes, values in zip(by_host.values(), found, strict=True):
+            for index, value in zip(indexes, values, strict=True):
+                answers[index] = value
+        return answers
 
     async def _trace_events(self, trace_id: str) -> list:
         found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in self.links.hosts.values()))

@@ -172,8 +172,9 @@ class Host(Endpoint):
             "agents": len(self.processing.activations), "late_answers": self.late_answers,
             "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(), "node": self.node,
             **self.to_bus.figures(), **process_figures(self.cpu_at_start),
-            "backlog": backlog((agent_id, activation.mailbox)
-                               for agent_id, activation in self.processing.activations.items()),
+            "backlog": backlog(((agent_id, activation.mailbox)
+                                for agent_id, activation in self.processing.activations.items()),
+                               retired=self.processing.idle.retired),
         }
 
     async def held(self) -> dict[str, int]:
@@ -184,7 +185,14 @@ class Host(Endpoint):
     async def send(self, sender: str | None, recipient: AgentId, message: BaseModel, trace_id: str,
                    timeout: float | None) -> Any:
         self._sends_as_itself(sender)
-        return await super().send(sender, recipient, message, trace_id, timeout)
+        sending = self.processing.idle.sending  # an agent awaiting an answer is not idle
+        sending[sender] += 1
+        try:
+            return await super().send(sender, recipient, message, trace_id, timeout)
+        finally:
+            sending[sender] -= 1
+            if not sending[sender]:
+                del sending[sender]
 
     async def publish(self, sender: str | None, topic: TopicId, message: BaseModel, trace_id: str) -> None:
         self._sends_as_itself(sender)
@@ -204,13 +212,15 @@ class Host(Endpoint):
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)
 
-    async def inspect(self, agent_id: str, name: str, args: tuple) -> Any:
-        """Run a method the agent's class marks ``@inspectable``, queued behind its messages (``Runtime.inspect``,
-        the admin's alone, which the bus checked); any other name is refused."""
-        if not is_inspectable(self.table.agent_class(agent_id.partition("/")[0]), name):
-            self.counts["inspect_refused"] += 1
-            raise NotAuthorized(f"{name} of {agent_id} is not inspectable: its class does not mark it @inspectable")
-        return await self.processing.inspect(agent_id, name, args)
+    async def inspect(self, agent_ids: list[str], name: str, args: tuple) -> list[Any]:
+        """Run a method the agents' classes mark ``@inspectable``, each queued behind its agent's messages
+        (``Runtime.inspect``, the admin's alone, which the bus checked); any other name is refused."""
+        for agent_type in {agent_id.partition("/")[0] for agent_id in agent_ids}:
+            if not is_inspectable(self.table.agent_class(agent_type), name):
+                self.counts["inspect_refused"] += 1
+                example = next(a for a in agent_ids if a.partition("/")[0] == agent_type)
+                raise NotAuthorized(f"{name} of {example} is not inspectable: its class does not mark it @inspectable")
+        return await asyncio.gather(*(self.processing.inspect(agent_id, name, args) for agent_id in agent_ids))
 
     # --- what processing and the endpoint ask -------------------------------------------------
     def route(self, message: Call | Answer | Publish, key: str | None = None) -> None:

@@ -31,8 +31,8 @@ log = logging.getLogger("raybus.mailbox")
 
 
 class Mailbox(Generic[T]):
-    __slots__ = ("_blocked", "_blocked_since", "_interleaves", "_process", "_queue", "_running", "_startup",
-                 "_suspended", "handled", "peak", "since")
+    __slots__ = ("_apart", "_blocked", "_blocked_since", "_interleaves", "_process", "_queue", "_running",
+                 "_startup", "_suspended", "handled", "peak", "since")
 
     def __init__(
         self,
@@ -51,6 +51,7 @@ class Mailbox(Generic[T]):
         self._suspended = False  # a serial item holds the mailbox and awaits something
         self._blocked = 0.0  # seconds, over finished stretches
         self._blocked_since: float | None = None  # start of the stretch under way: suspended, and items wait
+        self._apart = 0  # interleaved items running as tasks of their own
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -58,6 +59,11 @@ class Mailbox(Generic[T]):
     @property
     def busy(self) -> bool:
         return self._running
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, nothing running: neither a serial item nor an interleaved one (nor the startup)."""
+        return not self._running and not self._queue and not self._apart
 
     def blocked_s(self, now: float) -> float:
         """Seconds a serial item sat suspended, holding this mailbox, while items waited behind it; the
@@ -74,7 +80,7 @@ class Mailbox(Generic[T]):
     def put(self, item: T) -> None:
         if not self._running and self._startup is None and self._interleaves(item):
             self.handled += 1  # nothing queued ahead of it: skip the drain task, run it as its own
-            spawn(_guarded(self._process(item)))
+            self._run_apart(item)
             return
         queue = self._queue
         queue.append(item)
@@ -94,7 +100,7 @@ class Mailbox(Generic[T]):
             item = self._queue.popleft()
             self.handled += 1
             if self._interleaves(item):
-                spawn(_guarded(self._process(item)))
+                self._run_apart(item)
                 continue
             step = self._process(item)
             try:
@@ -106,6 +112,18 @@ class Mailbox(Generic[T]):
                 continue
             await _guarded(self._holding(step, awaited))
         self._running = False
+
+    def _run_apart(self, item: T) -> None:
+        self._apart += 1
+        spawn(self._apart_from_queue(item))
+
+    async def _apart_from_queue(self, item: T) -> None:
+        try:
+            await self._process(item)
+        except Exception:  # as _guarded: one failed item is logged, never more
+            log.exception("mailbox item failed")
+        finally:
+            self._apart -= 1
 
     # A generator (not ``await step``) to see each suspension of ``step``: forwarding what the task sends
     # or throws is what ``await`` does, done here in Python.

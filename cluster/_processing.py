@@ -23,6 +23,7 @@ from ._activation import NEW, RUNNING, Activation, Outcome
 from ._agent import MessageContext
 from ._agent_id import AgentId
 from ._errors import Fenced, HandlerError, RaybusError, UnknownMessageType, error_payload
+from ._idle import Idle
 from ._intake import Intake
 from ._mailbox import Mailbox
 from ._port import CURRENT_AGENT, Port
@@ -71,6 +72,7 @@ class Processing:
         # message id → the answer it had from an activation whose on_start raised (the last SEEN): that activation
         # is gone, so a later copy (the bus's redelivery racing the answer) is answered so again, never run
         self.start_failures: dict[str, Outcome] = {}
+        self.idle = Idle(self, counts)
 
     # --- what the host asks -------------------------------------------------------------------
     def take(self, message: Call | Copy, recipients: tuple[str, ...]) -> None:
@@ -149,7 +151,8 @@ class Processing:
             agent_type, _, key = agent_id.partition("/")
             agent = table.agent_class(agent_type)()
             agent.id = AgentId(agent_type, key)
-            agent.config = table.spec_of(agent_type).config
+            spec = table.spec_of(agent_type)
+            agent.config = spec.config
             handlers = agent.handlers
             mailbox: Mailbox[Call | Copy | Inspection] = Mailbox(
                 lambda message: self._process(activation, message),
@@ -158,8 +161,9 @@ class Processing:
                 lambda: self._start(activation),
             )
             durable = self.states is not None  # its dedup and its publishes outlive the host, whatever it keeps
-            activation = self.activations[agent_id] = Activation(agent, mailbox, durable)
+            activation = self.activations[agent_id] = Activation(agent, mailbox, durable, spec.idle_time(durable))
             self.counts["activations"] += 1
+        self.idle.used(agent_id, activation)
         return activation
 
     def wake(self, agent_id: str) -> None:

@@ -6,7 +6,8 @@ message between two of its own agents in-process, by exactly the same rules."""
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._agent import Agent
@@ -16,6 +17,7 @@ from ._messages import DEAD_LETTER_TOPIC, MessageTypes, type_path
 from ._placement import Placement, Sharded
 from ._principal import check_agent_type
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
+from .constants import IDLE_AFTER
 
 __all__ = ["AgentTypeSpec", "RoutingTable", "resolve_agent_class"]
 
@@ -39,16 +41,33 @@ def resolve_agent_class(factory: type[Agent] | str) -> type[Agent]:
 
 @dataclass(frozen=True)
 class AgentTypeSpec:
+    """``idle_after``: seconds without a message after which an agent of the type is deactivated (its state
+    saved first); None is the runtime's default: ``IDLE_AFTER`` with durable state, never without (an agent
+    whose state lives only in memory would lose it); ``math.inf`` is never."""
+
     agent_type: str
     factory: type[Agent] | str
     placement: Placement
     config: dict[str, Any] = field(default_factory=dict)
+    idle_after: float | None = None
+
+    def __post_init__(self) -> None:
+        idle = self.idle_after
+        if idle is not None and (isinstance(idle, bool) or not isinstance(idle, int | float) or not idle > 0):
+            raise ValueError(f"agent type {self.agent_type!r}: idle_after={idle!r} must be a number of seconds "
+                             "above 0 (math.inf: never), or None for the runtime's default")
+
+    def idle_time(self, durable: bool) -> float | None:
+        """Seconds an agent of this type may go without a message before it is deactivated; None: never."""
+        idle = self.idle_after if self.idle_after is not None else IDLE_AFTER if durable else None
+        return None if idle is None or math.isinf(idle) else float(idle)
 
     def same_as(self, other: AgentTypeSpec) -> bool:
         return (
             _factory_path(self.factory) == _factory_path(other.factory)
             and self.placement == other.placement
             and self.config == other.config
+            and self.idle_after == other.idle_after
         )
 
 
@@ -84,9 +103,21 @@ class RoutingTable:
         self._check_pool(spec)
         for cls in message_types:
             self.messages.add(cls)
-        self.types[spec.agent_type] = spec
+        self.types[spec.agent_type] = self._sharing(spec)
         self.version += 1
         return True
+
+    def _sharing(self, spec: AgentTypeSpec) -> AgentTypeSpec:
+        """``spec`` holding the very config and placement objects of a type registered before when they are
+        equal: the table then carries (and pickles) each once, however many types share them — an org handed to
+        six types in their config, a placement whose groups name every agent — and a host that parses a config
+        once per object (``actors._config``) parses it once."""
+        for other in self.types.values():
+            if other.config is not spec.config and other.config == spec.config:
+                spec = replace(spec, config=other.config)
+            if other.placement is not spec.placement and other.placement == spec.placement:
+                spec = replace(spec, placement=other.placement)
+        return spec
 
     def _check_pool(self, spec: AgentTypeSpec) -> None:
         """Types whose hosts share a name must agree on how many there are."""

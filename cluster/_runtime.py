@@ -28,7 +28,7 @@ from ._routing import AgentTypeSpec, resolve_agent_class
 from ._subscription import Subscription
 from ._topic import TopicId
 from ._trace import TraceEvent, new_trace_id, to_mermaid
-from .constants import CREDENTIAL_ENV, DEFAULT_WINDOW, bus_name
+from .constants import CREDENTIAL_ENV, DEFAULT_WINDOW, INSPECT_BATCH, bus_name
 
 __all__ = ["DEAD_LETTER_TOPIC", "Runtime"]
 
@@ -135,12 +135,18 @@ class Runtime:
         subscriptions: Iterable[Subscription] = (),
         placement: Placement | None = None,
         config: dict[str, Any] | None = None,
+        idle_after: float | None = None,
     ) -> None:
         """Register an agent type by class or import path (``"actors.manager:Manager"``); agents of
-        the type are created on their first message. Registering the same definition again is a no-op."""
+        the type are created on their first message. Registering the same definition again is a no-op.
+
+        ``idle_after``: an agent of the type that has had no message for that many seconds, and has nothing
+        in hand, is deactivated (its state saved first) and comes back on its next message. The default is
+        ``IDLE_AFTER`` when the namespace keeps state, and never when it does not: an agent whose state lives
+        only in memory would lose it (give a time to have such agents forgotten anyway)."""
         check_agent_type(check_part("agent type", "name", agent_type))
         cls = resolve_agent_class(agent)
-        spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(), dict(config or {}))
+        spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(), dict(config or {}), idle_after)
         self._admin("register", spec, cls.message_types())
         self.subscribe(*subscriptions)
         self._client.refresh_table()
@@ -252,7 +258,14 @@ class Runtime:
         """Run a method the agent's class marks ``@inspectable`` (read-only, plain JSON arguments), queued
         behind the agent's messages: its own account, for checks and tests (a coroutine method is awaited).
         Anything not marked is refused."""
-        return self._admin("inspect", str(agent_id), name, args)
+        return self.inspect_all([agent_id], name, *args)[0]
+
+    def inspect_all(self, agent_ids: Iterable[AgentId], name: str, *args: Any) -> list[Any]:
+        """``inspect`` of many agents, their answers in order: one bus call per ``INSPECT_BATCH`` agents and one
+        host call per host in each, so reading a large org back costs a few round trips, not one per agent."""
+        ids = [str(agent_id) for agent_id in agent_ids]
+        return [answer for start in range(0, len(ids), INSPECT_BATCH)
+                for answer in self._admin("inspect", ids[start:start + INSPECT_BATCH], name, args)]
 
     # --- lifecycle ----------------------------------------------------------------------------
     def shutdown(self, destroy: bool = False) -> None:

@@ -56,6 +56,12 @@ class StateWriter:
                 loop.call_soon(self._write)
         return self._next
 
+    def forget(self, agent_id: str) -> None:
+        """The agent is deactivated, its state stored: its parts as stored are no longer kept here (a new
+        activation loads them, and its first write stores its plain parts once more)."""
+        self._saved.pop(agent_id, None)
+        self._unsure.discard(agent_id)
+
     def _write(self) -> None:
         if self._busy or self._next is None:
             return

@@ -8,8 +8,9 @@ import zlib
 
 __all__ = [
     "ANSWER_LINGER", "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT",
-    "DEFAULT_WINDOW", "FINISHED", "GIVE_UP_AFTER", "HOST_PREFIX", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH",
-    "RETRY_DELAY", "ROUTE_LINGER", "SEEN", "bus_name", "client_name", "host_actor_name", "session_of", "shard_of",
+    "DEFAULT_WINDOW", "FINISHED", "GIVE_UP_AFTER", "HOST_PREFIX", "IDLE_AFTER", "IDLE_TICK", "INSPECT_BATCH",
+    "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "RETRY_DELAY", "ROUTE_LINGER", "SEEN", "bus_name",
+    "client_name", "host_actor_name", "session_of", "shard_of",
 ]
 
 BUS_NAME = "raybus.bus"  # shard 0's actor name; shard n is "raybus.bus.n"
@@ -24,6 +25,7 @@ MAX_BATCH = 2000  # messages in one Ray call of an outbox
 # agent's answer; the bus for the answer of a host's call, which comes from another host (a call and a reply more).
 ANSWER_LINGER = 0.002
 ROUTE_LINGER = 0.003
+INSPECT_BATCH = 1000  # agents asked in one bus call by Runtime.inspect_all: each is activated if it is not
 
 BUS_RETRY_DELAY = 0.5  # seconds between tries while a bus shard restarts
 KEEP_TICK = 1.0  # seconds between two looks at what a bus shard gave its hosts and has not heard back of
@@ -34,6 +36,12 @@ RETRY_DELAY = 0.5  # seconds before a failed state write is tried again (its ans
 
 FINISHED = 100_000  # message ids a host remembers it finished, to tell a bus that asks (it need not send them)
 SEEN = 1024  # message ids (with their answers) an agent remembers, so a copy is dropped or answered again
+
+# A durable agent with no message for this long, and nothing in hand, is deactivated: state saved, activation
+# dropped; its next message activates it again from the store. Orleans collects after 15 minutes; an agent
+# here costs a few kilobytes, and a host holding every agent it ever saw is what this bounds.
+IDLE_AFTER = 300.0  # seconds; per type: Runtime.register(..., idle_after=...)
+IDLE_TICK = 1.0  # seconds between two looks for idle agents (shorter when a type's idle time is)
 
 
 def bus_name(shard: int) -> str:

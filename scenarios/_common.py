@@ -57,6 +57,14 @@ def share(text: str) -> float:
     return value
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0")
+    return value
+
+
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default=None,
                         help="Ray cluster to join (default: RAY_ADDRESS, a local `ray start`, else start one)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
@@ -59,3 +60,6 @@ class InProcessApp:
             return done.value
         account.close()
         raise RuntimeError(f"{agent_id}.{method} waited: an in-process account must finish at once")
+
+    def inspect_all(self, agent_ids: Iterable[AgentId], method: str, *args: Any) -> list[Any]:
+        return [self.inspect(agent_id, method, *args) for agent_id in agent_ids]

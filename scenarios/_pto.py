@@ -12,6 +12,7 @@ from actors.org import Org
 from actors.policy import PTO_SERVICE
 from cluster import Runtime
 
+from ._common import seconds
 from ._run_store import RunStore, add_store_flags
 
 __all__ = ["add_org_flags", "as_service", "load_org", "start_app"]
@@ -25,6 +26,10 @@ def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
     parser.add_argument("--hosts", type=int, default=2, help="host actors in the PTO pool")
     parser.add_argument("--placement", choices=("department", "hash"), default="department",
                         help="keep each department's agents on one host, or hash every agent to a host")
+    parser.add_argument("--idle", type=seconds, default=None, metavar="SECONDS",
+                        help="deactivate an employee, manager or team agent after this many seconds without a message "
+                             "(default: the runtime's, 300 s with --durable, never in memory, where an agent's state "
+                             "would be lost)")
     parser.add_argument("--no-policy", action="store_true",
                         help="leave out the PTO policy: then only the agents' own checks of their senders hold")
     add_store_flags(parser)
@@ -37,7 +42,7 @@ def load_org(args: argparse.Namespace) -> Org:
 
 def start_app(rt: Runtime, org: Org, args: argparse.Namespace, store: RunStore) -> None:
     register_pto(rt, org, store.hr, hosts=args.hosts, by_department=args.placement == "department",
-                 policy=not args.no_policy)
+                 policy=not args.no_policy, idle_after=args.idle)
 
 
 @contextmanager

@@ -164,6 +164,7 @@ def figures(args: argparse.Namespace, org: Org, wall: float, recorder: Recorder,
                      "per_call_to_hosts": bus.get("to_host_items", 0) / max(1, bus.get("to_host_batches", 0)),
                      "per_call_to_bus": sum(h.get("to_bus_items", 0) for h in hosts)
                      / max(1, sum(h.get("to_bus_batches", 0) for h in hosts))},
+        "agents": {what: sum(h.get(what, 0) for h in hosts) for what in ("activations", "deactivations", "agents")},
         "peak_rss_mb": {"driver": watch.driver / 2**20} | {k: v / 2**20 for k, v in watch.workers.items()},
         "cpu_s": watch.cpu_seconds(),
         "invariants": [{"name": r.name, "ok": r.ok, "violations": r.violations, "example": r.example}
@@ -199,6 +200,8 @@ def print_report(report: dict[str, Any]) -> None:
         ("dead letters", messages["dead_letters"]),
         ("messages per call, hosts to bus", messages["per_call_to_bus"]),
         ("messages per call, bus to hosts", messages["per_call_to_hosts"]),
+        ("activations / deactivations / active at the end", " / ".join(
+            f"{report['agents'][what]:,}" for what in ("activations", "deactivations", "agents"))),
         *[(f"peak RSS {k}, MB", v) for k, v in report["peak_rss_mb"].items()],
         *[(f"CPU {k}, s", v) for k, v in report["cpu_s"].items()],
     ]

@@ -4,8 +4,10 @@ PYTHONPATH), so it must stay importable on its own and free of test-only imports
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -433,3 +435,76 @@ class InterleavedForwarder(Forwarder):
     @handler(interleave=True)
     async def on_forward(self, msg: Forward, ctx: MessageContext) -> Done:
         return await super().on_forward(msg, ctx)
+
+
+def marker(what: str, key: str) -> Path:
+    """A file an agent on a host of this machine touches to tell a test that something began or happened."""
+    return Path(tempfile.gettempdir()) / f"raybus-{what}-{key}"
+
+
+_LEAVING: dict[str, asyncio.Event] = {}  # per host process: set when a Leaver's last write begins
+
+
+def leaving(key: str) -> asyncio.Event:
+    return _LEAVING.setdefault(key, asyncio.Event())
+
+
+class Leaver(DurableCounter):
+    """A durable counter that says (``leaving(key)``) when it saves with nothing changed: the write its
+    deactivation makes."""
+
+    _last: dict | None = None
+
+    def save_state(self) -> dict:
+        state = super().save_state()
+        if state == self._last:
+            leaving(self.id.key).set()
+        self._last = state
+        return state
+
+
+class Knock(BaseModel):
+    """Ask a knocker to wait until ``leaver/<key>`` begins its last write, then to add 1 to it."""
+
+    key: str
+
+
+class Knocker(Agent):
+    """On the leaver's host, it sends the moment the leaver's deactivation has begun to store its state."""
+
+    @handler
+    async def on_knock(self, msg: Knock, ctx: MessageContext) -> Total:
+        await leaving(msg.key).wait()
+        return await ctx.send(AgentId("leaver", msg.key), Add(amount=1, pause=0.0), timeout=30.0)
+
+
+class Launch(BaseModel):
+    """Ask a launcher to have ``timeline/<its key>`` sleep ``seconds`` in a task of its own, and return."""
+
+    seconds: float
+
+
+class Launcher(Agent):
+    """Sends from a task its handler starts and does not await: the answer comes after the handler ended."""
+
+    def __init__(self) -> None:
+        self.answered: list[float] = []
+
+    @handler
+    async def on_launch(self, msg: Launch, ctx: MessageContext) -> None:
+        async def call() -> None:
+            done = await ctx.send(AgentId("timeline", self.id.key), Slow(seconds=msg.seconds), timeout=30.0)
+            self.answered.append(done.end)
+
+        self._call = asyncio.ensure_future(call())
+
+    @inspectable
+    def get_answered(self) -> list[float]:
+        return list(self.answered)
+
+
+class Stopper(Counter):
+    """A counter that tells when it was stopped (``marker("stopped", key)``)."""
+
+    async def on_stop(self) -> None:
+        marker("stopped", self.id.key).touch()

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from actors.coverage import ReserveResult, TeamCalendar
+from cluster._state import encode_parts
 
 MON, TUE, WED = date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 2)
 MEMBERS = ("ann", "ben", "cai", "dee")
@@ -183,6 +184,13 @@ def test_state_round_trips_through_json(calendar: TeamCalendar) -> None:
     assert restored.to_state() == calendar.to_state()
     assert reserved_days(restored) == reserved_days(calendar)
     assert restored.reserve("r3", "cai", [TUE]) == ReserveResult(False, "coverage", TUE)
+
+
+def test_a_calendar_stored_before_its_first_reservation_loads_back(calendar: TeamCalendar) -> None:
+    # a team deactivated before any reservation: its empty StateMap of reservations stored no entry at all
+    state = {name: json.loads(encoded) for name, encoded in encode_parts(calendar.durable_state(), {}).items()}
+    assert "reservations" not in state
+    assert TeamCalendar.from_state(state).to_state() == calendar.to_state()
 
 
 def test_a_restored_reservation_can_be_cancelled(calendar: TeamCalendar) -> None:

@@ -268,3 +268,12 @@ def test_an_org_built_in_code_is_refused_the_same_way(
 def test_org_file_errors_are_org_errors(tmp_path: Path) -> None:
     with pytest.raises(OrgError):
         Org.load(tmp_path / "missing.json")
+
+
+def test_staff_of_a_department_lists_its_employees_in_org_order() -> None:
+    org = Org.generate(seed=7, employees=300)
+    for department in org.departments:
+        assert [e.id for e in org.staff_of(department)] == [
+            e.id for e in org.employees.values() if e.department == department]
+    fewer = org.model_copy(update={"employees": dict(list(org.employees.items())[:10])})
+    assert len(fewer.staff_of("d0")) < len(org.staff_of("d0"))  # a copy with other employees is not misled

@@ -295,3 +295,13 @@ def test_registering_the_same_message_type_again_is_fine() -> None:
 def test_agent_message_types_list_handled_and_reply_types() -> None:
     names = [cls.__name__ for cls in sa.Relayer.message_types()]
     assert names == ["AskWho", "Pong", "Relay", "SenderSeen"]
+
+
+def test_types_registered_with_equal_configs_and_placements_share_one_of_each() -> None:
+    org = "x" * 100_000  # an org handed to every type: equal texts, one object per registration on the wire
+    groups = {f"echo{n}/k": "g" for n in range(3)}
+    table = table_with(*(spec(f"echo{n}", placement=Sharded(2, pool="p", groups=dict(groups)), org="".join(org))
+                         for n in range(3)))
+    specs = list(pickle.loads(pickle.dumps(table)).types.values())  # as a host gets it
+    assert len({id(s.config) for s in specs}) == 1 and len({id(s.placement) for s in specs}) == 1
+    assert len(pickle.dumps(table)) < 2 * len(org)

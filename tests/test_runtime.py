@@ -321,3 +321,12 @@ def test_settle_names_what_is_still_held_and_returns_once_nothing_is(runtime: Ru
         runtime.settle(timeout=0.5)
     runtime.settle(timeout=30.0)
     assert runtime.inspect(counter, "get_count") == 1
+
+
+def test_inspect_all_answers_for_each_agent_in_order_over_every_host(runtime: Runtime) -> None:
+    runtime.register("counter", sa.Counter, placement=Sharded(3))
+    counters = [AgentId("counter", f"c{k}") for k in range(30)]
+    asyncio.run(runtime.send(counters[7], sa.Add(amount=7, pause=0.0), timeout=30.0))
+    assert runtime.inspect_all(counters, "get_count") == [7 if k == 7 else 0 for k in range(30)]
+    hosts = runtime.stats()["hosts"]
+    assert len(hosts) == 3 and sum(host["agents"] for host in hosts.values()) == 30  # each asked once, all active
