@@ -36,8 +36,8 @@ BEGIN
         RETURN json_build_array(FALSE, 'unknown_employee', 0, 0);
     END IF;
     SELECT COALESCE(SUM(delta), 0) INTO v_balance FROM ledger WHERE employee = v_employee;
-    v_available := v_balance - (SELECT COUNT(*) FROM request_days d JOIN requests r USING (request_id)
-                                WHERE d.employee = v_employee AND r.status = 'held');
+    v_available := v_balance - (SELECT COUNT(*) FROM requests r JOIN request_days d USING (request_id)
+                                WHERE r.employee = v_employee AND r.status = 'held');  -- hr_store._HELD
     SELECT employee, status INTO v_found FROM requests WHERE request_id = v_request;
     IF FOUND THEN  -- a request asked again (a redelivery): the same answer, or a conflict
         IF v_found.employee <> v_employee
