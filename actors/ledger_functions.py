@@ -6,7 +6,9 @@ PL/pgSQL), and their answers come back as one JSON text.
 Measured alone (one thread, this machine, 2026-12-04): a hold made statement by statement cost the client
 about 0.26 ms of CPU and two round trips; psycopg's per-statement work, not the server, is most of it. The
 rules of a move (``MOVES``) and a decision's row (``audit.decision_row``) travel with each change, so they are
-written once, in Python."""
+written once, in Python. A change is read as JSONB, parsed once: a JSON value is parsed again at every field
+read, and a move carries its decision's team cover (measured, batches of 20 changes: 63-92 µs of server time
+per change as JSONB, 116 µs as JSON)."""
 
 from __future__ import annotations
 
@@ -23,11 +25,11 @@ from .ledger_changes import LIVE, MOVES, Change, Hold, HoldResult, OpResult, val
 __all__ = ["SCHEMA", "apply"]
 
 SCHEMA = f"""
-CREATE OR REPLACE FUNCTION hold_days(c JSON) RETURNS JSON LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION hold_days(c JSONB) RETURNS JSON LANGUAGE plpgsql AS $$
 DECLARE
     v_request TEXT := c->>'request_id';
     v_employee TEXT := c->>'employee';
-    v_days TEXT[] := ARRAY(SELECT json_array_elements_text(c->'days'));
+    v_days TEXT[] := ARRAY(SELECT jsonb_array_elements_text(c->'days'));
     v_balance BIGINT;
     v_available BIGINT;
     v_found RECORD;
@@ -63,34 +65,34 @@ BEGIN
     RETURN json_build_array(TRUE, NULL, v_balance, v_available - cardinality(v_days));
 END $$;
 
-CREATE OR REPLACE FUNCTION move_request(c JSON) RETURNS JSON LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION move_request(c JSONB) RETURNS JSON LANGUAGE plpgsql AS $$
 DECLARE
     v_request TEXT := c->>'request_id';
     v_employee TEXT;
     v_status TEXT;
-    v_move JSON;
+    v_move JSONB;
 BEGIN
     SELECT employee, status INTO v_employee, v_status FROM requests WHERE request_id = v_request;
-    IF json_typeof(c->'may') = 'array' AND (CASE WHEN v_employee IS NULL THEN json_array_length(c->'may') = 0
-            ELSE v_employee NOT IN (SELECT json_array_elements_text(c->'may')) END) THEN
+    IF jsonb_typeof(c->'may') = 'array' AND (CASE WHEN v_employee IS NULL THEN jsonb_array_length(c->'may') = 0
+            ELSE NOT c->'may' ? v_employee END) THEN
         RETURN json_build_array(FALSE, 'not_allowed');
     END IF;
     IF v_status IS NULL THEN
         RETURN json_build_array(FALSE, 'unknown_request');
     END IF;
-    IF v_status NOT IN (SELECT json_array_elements_text(c->'done')) THEN
+    IF NOT c->'done' ? v_status THEN
         v_move := c->'moves'->v_status;  -- [status it moves to, [ledger kind, delta per day] or null]
         IF v_move IS NULL THEN
             RETURN json_build_array(FALSE, 'request is ' || v_status);
         END IF;
         UPDATE requests SET status = v_move->>0, updated_at = c->>'at' WHERE request_id = v_request;
-        IF json_typeof(v_move->1) = 'array' THEN
+        IF jsonb_typeof(v_move->1) = 'array' THEN
             INSERT INTO ledger (employee, request_id, day, delta, kind, at)
                 SELECT employee, request_id, day, (v_move->1->>1)::INTEGER, v_move->1->>0, c->>'at'
                 FROM request_days WHERE request_id = v_request;
         END IF;
     END IF;
-    IF json_typeof(c->'decision') = 'array' THEN  -- the row of audit.record, after its request id
+    IF jsonb_typeof(c->'decision') = 'array' THEN  -- the row of audit.record, after its request id
         INSERT INTO decisions (request_id, employee, days, approved, reason, detail, teams, decided_by, decided_at)
             SELECT v_request, d->>0, d->>1, (d->>2)::INTEGER, d->>3, d->>4, d->>5, d->>6, d->>7
             FROM (SELECT c->'decision' AS d) AS given
@@ -105,11 +107,11 @@ END $$;
 
 CREATE OR REPLACE FUNCTION apply_changes(p_lock TEXT, p_changes TEXT) RETURNS TEXT LANGUAGE plpgsql AS $$
 DECLARE
-    c JSON;
+    c JSONB;
     answers JSON[] := '{{}}';
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended(p_lock, 0));  -- the ledger's, as Database.transaction()'s
-    FOR c IN SELECT json_array_elements(p_changes::JSON) LOOP
+    FOR c IN SELECT jsonb_array_elements(p_changes::JSONB) LOOP
         answers := answers || CASE WHEN c->>'kind' = 'hold' THEN hold_days(c) ELSE move_request(c) END;
     END LOOP;
     RETURN array_to_json(answers)::TEXT;
