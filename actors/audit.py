@@ -18,7 +18,8 @@ from cluster import Sql
 
 from .coverage import DayCover
 
-__all__ = ["SCHEMA", "DecisionAudit", "DecisionRecord", "TeamCover", "mark_cancelled", "record", "select"]
+__all__ = ["DRIVER", "SCHEMA", "DecisionAudit", "DecisionRecord", "TeamCover", "decision_row", "mark_cancelled",
+           "record", "select"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -80,9 +81,14 @@ def record(db: Sql, request_id: str, decision: DecisionAudit, decided_by: str | 
     db.execute(
         f"INSERT INTO decisions ({', '.join(_COLUMNS[:9])}) VALUES ({', '.join('?' * 9)}) "
         "ON CONFLICT (request_id) DO NOTHING",
-        (request_id, decision.employee, _DAYS.dump_json(decision.days).decode(), int(decision.approved),
-         decision.reason, decision.detail, _TEAMS.dump_json(decision.teams).decode(), decided_by or DRIVER, at),
+        (request_id, *decision_row(decision, decided_by, at)),
     )
+
+
+def decision_row(decision: DecisionAudit, decided_by: str | None, at: str) -> tuple:
+    """The columns of a decision's row after its request id, up to ``decided_at``, as stored."""
+    return (decision.employee, _DAYS.dump_json(decision.days).decode(), int(decision.approved), decision.reason,
+            decision.detail, _TEAMS.dump_json(decision.teams).decode(), decided_by or DRIVER, at)
 
 
 def mark_cancelled(db: Sql, request_id: str, cancelled_by: str | None, at: str) -> None:

@@ -1,8 +1,10 @@
 """HrStore: the system of record for balances, in SQLite or in a PostgreSQL schema (``cluster.Database``).
 
 The balance is never a stored number: it is the sum of the ledger (a grant for the starting balance,
--1 per committed day, +1 per day of an approved request that is cancelled). Every change is one
-transaction, and every operation is idempotent by request id, so a redelivered message changes nothing.
+-1 per committed day, +1 per day of an approved request that is cancelled). Changes (``actors.ledger_changes``)
+go in one transaction, several together if asked together (``apply``), each seeing those before it; every
+change is idempotent by request id, so a redelivered message changes nothing. In PostgreSQL the changes run in
+functions made with the schema (``actors.ledger_functions``): one round trip per transaction.
 A manager's decision is recorded (``actors.audit``) in the transaction of the commit or release it caused,
 and the cancellation of an approved request in the transaction that returns its days. Every change takes the
 ledger's one write lock, so two writers (a ghost of a lost host and its successor) never interleave.
@@ -10,15 +12,16 @@ ledger's one write lock, so two writers (a ghost of a lost host and its successo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from cluster import Database, Sql, SqliteDatabase
+from cluster import Database, PostgresDatabase, Sql, SqliteDatabase
 
-from . import audit
+from . import audit, ledger_functions
 from .audit import DecisionAudit, DecisionRecord
+from .ledger_changes import LIVE, MOVES, NOT_ALLOWED, Change, Hold, HoldResult, Move, OpResult, valid_days
 
 __all__ = ["HoldResult", "HrStore", "OpResult", "RequestRecord", "UnknownEmployee"]
 
@@ -32,35 +35,23 @@ CREATE TABLE IF NOT EXISTS request_days (
     request_id TEXT NOT NULL REFERENCES requests(request_id), employee TEXT NOT NULL, day TEXT NOT NULL,
     PRIMARY KEY (request_id, day));
 CREATE INDEX IF NOT EXISTS request_days_by_employee ON request_days (employee, day);
+CREATE INDEX IF NOT EXISTS requests_by_employee ON requests (employee, status);
 CREATE TABLE IF NOT EXISTS ledger (
     id {serial}, employee TEXT NOT NULL, request_id TEXT, day TEXT, delta INTEGER NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('grant', 'take', 'return')), at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ledger_by_employee ON ledger (employee);
 """
 
-_LIVE = ("held", "committed")
+
 _BALANCE = "SELECT COALESCE(SUM(delta), 0) FROM ledger WHERE employee = ?"
-_HELD = ("SELECT COUNT(*) FROM request_days d JOIN requests r USING (request_id) "
-         "WHERE d.employee = ? AND r.status = 'held'")
+# from the employee's few held requests (an index), not from every day the employee ever asked for
+_HELD = ("SELECT COUNT(*) FROM requests r JOIN request_days d USING (request_id) "
+         "WHERE r.employee = ? AND r.status = 'held'")
 
 
 class UnknownEmployee(KeyError):
     def __str__(self) -> str:
         return f"unknown employee {self.args[0]!r}"
-
-
-@dataclass(frozen=True, slots=True)
-class HoldResult:
-    ok: bool
-    reason: str | None
-    balance: int
-    available: int
-
-
-@dataclass(frozen=True, slots=True)
-class OpResult:
-    ok: bool
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +72,8 @@ class HrStore:
     def __init__(self, db: Database | str | Path) -> None:
         self.db = SqliteDatabase(db) if isinstance(db, str | Path) else db
         self.where = self.db.where
-        self.db.script(_SCHEMA + audit.SCHEMA)
+        self._on_server = isinstance(self.db, PostgresDatabase)
+        self.db.script(_SCHEMA + audit.SCHEMA + (ledger_functions.SCHEMA if self._on_server else ""))
 
     @property
     def remote(self) -> bool:
@@ -110,13 +102,41 @@ class HrStore:
                 db.execute("INSERT INTO ledger (employee, delta, kind, at) VALUES (?, ?, 'grant', ?)",
                            (employee, balance, _now()))
 
+    def apply(self, changes: Sequence[Change]) -> list[HoldResult | OpResult]:
+        """``changes`` in one transaction, in order, each seeing those before it; what each answers. On a
+        PostgreSQL server it is one call of the schema's function: one round trip, whatever their number."""
+        if self._on_server:
+            return ledger_functions.apply(self.db, changes)
+        with self.db.transaction() as db:
+            return [self._hold(db, change) if isinstance(change, Hold) else self._move(db, change)
+                    for change in changes]
+
     def place_hold(self, request_id: str, employee: str, days: Sequence[date]) -> HoldResult:
         """Hold ``days`` for a request, or say why not; a refused hold writes nothing."""
-        with self.db.transaction() as db:
-            return self._hold(db, request_id, employee, days)
+        return self.apply([Hold(request_id, employee, tuple(days))])[0]
 
-    def _hold(self, db: Sql, request_id: str, employee: str, days: Sequence[date]) -> HoldResult:
-        # what the hold depends on in one query: one round trip to a server, not five
+    # ``decided_by`` and ``cancelled_by`` are agent ids as the runtime stamped them; None is the driver.
+    def commit(self, request_id: str, decision: DecisionAudit | None = None, decided_by: str | None = None) -> OpResult:
+        return self.apply([Move("commit", request_id, decided_by, decision)])[0]
+
+    def release(self, request_id: str, decision: DecisionAudit | None = None,
+                decided_by: str | None = None) -> OpResult:
+        return self.apply([Move("release", request_id, decided_by, decision)])[0]
+
+    def cancel(self, request_id: str, cancelled_by: str | None = None) -> OpResult:
+        """Cancel an approved request (reversing its ledger and marking its decision) or release a held one."""
+        return self.apply([Move("cancel", request_id, cancelled_by)])[0]
+
+    def record_decision(self, request_id: str, decision: DecisionAudit, decided_by: str | None) -> bool:
+        """Record a decision on its own; whether it was new (a request keeps its first decision)."""
+        with self.db.transaction() as db:
+            new = db.execute("SELECT 1 FROM decisions WHERE request_id = ?", (request_id,)).fetchone() is None
+            audit.record(db, request_id, decision, decided_by, _now())
+            return new
+
+    def _hold(self, db: Sql, hold: Hold) -> HoldResult:
+        # what the hold depends on in one query
+        request_id, employee, days = hold.request_id, hold.employee, hold.days
         wanted = [d.isoformat() for d in days]
         overlapping = (f"SELECT 1 FROM request_days d JOIN requests r USING (request_id) WHERE d.employee = ? "
                        f"AND r.status IN ('held', 'committed') AND d.day IN ({','.join('?' * len(wanted))}) LIMIT 1"
@@ -133,9 +153,9 @@ class HrStore:
             found = self._request(db, request_id)
             if found.employee != employee or sorted(found.days) != sorted(days):
                 return refuse("duplicate_request")
-            return HoldResult(found.status in _LIVE, None if found.status in _LIVE else found.status,
+            return HoldResult(found.status in LIVE, None if found.status in LIVE else found.status,
                               balance, balance - held)
-        if not days or len(set(days)) != len(days) or any(d.weekday() >= 5 for d in days):
+        if not valid_days(days):
             return refuse("invalid_dates")
         if overlap:
             return refuse("overlap")
@@ -146,64 +166,34 @@ class HrStore:
         db.executemany("INSERT INTO request_days VALUES (?, ?, ?)", [(request_id, employee, d) for d in wanted])
         return HoldResult(True, None, balance, balance - held - len(days))
 
-    # ``decided_by`` and ``cancelled_by`` are agent ids as the runtime stamped them; None is the driver.
-    def commit(self, request_id: str, decision: DecisionAudit | None = None, decided_by: str | None = None) -> OpResult:
-        return self._move(request_id, {"held": "committed"}, done="committed", ledger=("take", -1),
-                          then=self._recorder(request_id, decision, decided_by))
-
-    def release(self, request_id: str, decision: DecisionAudit | None = None,
-                decided_by: str | None = None) -> OpResult:
-        return self._move(request_id, {"held": "released"}, done="released",
-                          then=self._recorder(request_id, decision, decided_by))
-
-    def cancel(self, request_id: str, cancelled_by: str | None = None) -> OpResult:
-        """Cancel an approved request (reversing its ledger and marking its decision) or release a held one."""
-        return self._move(request_id, {"committed": "cancelled", "held": "released"}, done="cancelled",
-                          ledger=("return", +1), also_done="released",
-                          then=lambda db, at: audit.mark_cancelled(db, request_id, cancelled_by, at))
-
-    def record_decision(self, request_id: str, decision: DecisionAudit, decided_by: str | None) -> bool:
-        """Record a decision on its own; whether it was new (a request keeps its first decision)."""
-        with self.db.transaction() as db:
-            new = db.execute("SELECT 1 FROM decisions WHERE request_id = ?", (request_id,)).fetchone() is None
-            audit.record(db, request_id, decision, decided_by, _now())
-            return new
-
-    @staticmethod
-    def _recorder(request_id: str, decision: DecisionAudit | None,
-                  decided_by: str | None) -> Callable[[Sql, str], object] | None:
-        if decision is None:
-            return None
-        return lambda db, at: audit.record(db, request_id, decision, decided_by, at)
-
-    def _move(self, request_id: str, moves: dict[str, str], done: str, ledger: tuple[str, int] | None = None,
-              also_done: str | None = None,
-              then: Callable[[Sql, str], object] | None = None) -> OpResult:
-        """Move a request on; ``then`` runs in the same transaction if it moved or had already moved, so
-        what the audit says happened, happened (a refused move records nothing)."""
-        with self.db.transaction() as db:
-            row = db.execute("SELECT employee, status FROM requests WHERE request_id = ?", (request_id,)).fetchone()
-            if row is None:
-                result = OpResult(False, "unknown_request")
-            elif row[1] in (done, also_done):
-                result = OpResult(True)  # already done: a retry changes nothing
-            elif row[1] not in moves:
-                result = OpResult(False, f"request is {row[1]}")
-            else:
-                target = moves[row[1]]
-                db.execute("UPDATE requests SET status = ?, updated_at = ? WHERE request_id = ?",
-                           (target, _now(), request_id))
-                if ledger is not None and (row[1], target) in (("held", "committed"), ("committed", "cancelled")):
-                    kind, delta = ledger
-                    db.execute(
-                        "INSERT INTO ledger (employee, request_id, day, delta, kind, at) SELECT employee, "
-                        "request_id, day, CAST(? AS INTEGER), ?, ? FROM request_days WHERE request_id = ?",
-                        (delta, kind, _now(), request_id),
-                    )
-                result = OpResult(True)
-            if result.ok and then is not None:
-                then(db, _now())
-            return result
+    def _move(self, db: Sql, move: Move) -> OpResult:
+        """Move a request on; its decision is recorded (or its cancellation marked) in the same transaction if
+        it moved or had already moved, so what the audit says happened, happened (a refused move records
+        nothing)."""
+        moves, done = MOVES[move.kind]
+        row = db.execute("SELECT employee, status FROM requests WHERE request_id = ?", (move.request_id,)).fetchone()
+        if move.may is not None and (row[0] not in move.may if row is not None else not move.may):
+            return OpResult(False, NOT_ALLOWED)
+        if row is None:
+            return OpResult(False, "unknown_request")
+        if row[1] not in done:
+            if row[1] not in moves:
+                return OpResult(False, f"request is {row[1]}")
+            target, ledger = moves[row[1]]
+            db.execute("UPDATE requests SET status = ?, updated_at = ? WHERE request_id = ?",
+                       (target, _now(), move.request_id))
+            if ledger is not None:
+                kind, delta = ledger
+                db.execute(
+                    "INSERT INTO ledger (employee, request_id, day, delta, kind, at) SELECT employee, "
+                    "request_id, day, CAST(? AS INTEGER), ?, ? FROM request_days WHERE request_id = ?",
+                    (delta, kind, _now(), move.request_id),
+                )
+        if move.decision is not None:
+            audit.record(db, move.request_id, move.decision, move.by, _now())
+        if move.kind == "cancel":
+            audit.mark_cancelled(db, move.request_id, move.by, _now())
+        return OpResult(True)  # moved now, or already: a retry changes nothing
 
     # --- queries ------------------------------------------------------------------------------
     def _check(self, db: Sql, employee: str) -> None:

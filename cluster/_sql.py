@@ -134,6 +134,18 @@ class PostgresDatabase:
         self._pool = _pools.take(url, schema, max_connections, wait)
         self._closed = False
 
+    def lock_key(self, lock: str = "") -> str:
+        """What ``transaction(lock)`` locks: a function that takes ``pg_advisory_xact_lock(hashtextextended(key,
+        0))`` first keeps out of every transaction of that lock, as one of them would."""
+        return f"{self.schema}\x1f{lock}"
+
+    def call(self, query: str, params: Sequence[Any] = ()) -> tuple:
+        """One statement (a call of a function of the schema, say) in a transaction of its own, and its first
+        row: one round trip, and about a third of the client's CPU of a transaction begun and committed by
+        hand around it (measured: 0.03 against 0.08-0.11 ms)."""
+        with self._connection() as conn:
+            return conn.execute(_placeholders(query), params).fetchone()
+
     @contextmanager
     def transaction(self, lock: str = "") -> Iterator[_PostgresSql]:
         """In pipeline mode: statements go together until one's result is read, so a transaction that reads
@@ -142,8 +154,7 @@ class PostgresDatabase:
             try:
                 with conn.pipeline():  # BEGIN and COMMIT by hand: psycopg's transaction() syncs at each end
                     conn.execute("BEGIN")
-                    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                                 (f"{self.schema}\x1f{lock}",))
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (self.lock_key(lock),))
                     yield _PostgresSql(conn)
                     conn.execute("COMMIT")
             except BaseException:

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 from actors.date_resolver import DateResolver
 from actors.employee import Employee
+from actors.hr import Hr
 from actors.manager import Manager
 from actors.messages import (
     Cancelled,
     CancelRequest,
+    Commit,
     Decision,
+    Done,
+    HoldPlaced,
+    PlaceHold,
     PtoRequest,
+    Release,
     ResolveDates,
     ResolvedDates,
+    RevokeApproval,
 )
 from cluster import MessageContext, handler
 
-__all__ = ["AGENT_TYPES", "SerialDates", "SerialEmployee", "SerialManager"]
+__all__ = ["AGENT_TYPES", "SerialDates", "SerialEmployee", "SerialHr", "SerialManager"]
 
 
 class SerialEmployee(Employee):
@@ -48,8 +55,27 @@ class SerialDates(DateResolver):
         return await super().on_resolve(message, ctx)
 
 
+class SerialHr(Hr):
+    @handler
+    async def on_hold(self, message: PlaceHold, ctx: MessageContext) -> HoldPlaced:
+        return await super().on_hold(message, ctx)
+
+    @handler
+    async def on_commit(self, message: Commit, ctx: MessageContext) -> Done:
+        return await super().on_commit(message, ctx)
+
+    @handler
+    async def on_release(self, message: Release, ctx: MessageContext) -> Done:
+        return await super().on_release(message, ctx)
+
+    @handler
+    async def on_revoke(self, message: RevokeApproval, ctx: MessageContext) -> Done:
+        return await super().on_revoke(message, ctx)
+
+
 AGENT_TYPES = {
     "employee": "scenarios._obvious_agents:SerialEmployee",
     "manager": "scenarios._obvious_agents:SerialManager",
     "dates": "scenarios._obvious_agents:SerialDates",
+    "hr": "scenarios._obvious_agents:SerialHr",
 }

@@ -1,5 +1,6 @@
-"""The audit trail of manager decisions: HrStore's decisions table on a real file, then the PTO app on a real
-(private, local) Ray with test_pto's hand-built org, then ``scenarios.audit`` reading the run's HR databases.
+"""The audit trail of manager decisions: HrStore's decisions table on a real file and on a real PostgreSQL
+server, then the PTO app on a real (private, local) Ray with test_pto's hand-built org, then
+``scenarios.audit`` reading the run's HR databases.
 
 In that org x (teams alpha and beta, manager m1) is the interesting employee: alpha lets two of its four
 members off a day, beta one of its three; b1 and b2 report to m2.
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from test_pto import FRI, THU, App, start_small_org
@@ -20,7 +22,7 @@ from test_pto import FRI, THU, App, start_small_org
 from actors.audit import DecisionAudit, TeamCover
 from actors.coverage import DayCover
 from actors.hr_store import HrStore, UnknownEmployee
-from cluster import Runtime
+from cluster import PostgresDatabase, Runtime
 from scenarios import audit as audit_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,9 +36,13 @@ def decision(employee: str = "alice", approved: bool = True, days: tuple[date, .
                          teams=[TeamCover(team="t0", reserved=approved, days=cover)])
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[HrStore]:
-    with HrStore(tmp_path / "hr.db") as hr:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HrStore]:
+    """A ledger in a SQLite file, or in a schema of the session's PostgreSQL server (its moves and their
+    records made by the schema's functions)."""
+    db = (tmp_path / "hr.db" if request.param == "sqlite"
+          else PostgresDatabase(request.getfixturevalue("postgres_url"), f"audit-{uuid4().hex[:10]}"))
+    with HrStore(db) as hr:
         hr.add_employees({"alice": 10, "bob": 10})
         yield hr
 

@@ -13,7 +13,9 @@ from uuid import uuid4
 import pytest
 from conftest import weekdays_from
 
+from actors.audit import DecisionAudit
 from actors.hr_store import HrStore, UnknownEmployee
+from actors.ledger_changes import NOT_ALLOWED, Hold, Move
 from cluster import Database, PostgresDatabase, SqliteDatabase
 
 MONDAY = date(2026, 11, 30)
@@ -180,6 +182,38 @@ def test_operations_on_an_unknown_request_say_so(store: HrStore, operation: str)
     result = getattr(store, operation)("nope")
 
     assert (result.ok, result.reason) == (False, "unknown_request")
+
+
+# --- changes made together, and who may decide ---------------------------------------------------
+def test_changes_made_together_each_see_those_before_them(store: HrStore) -> None:
+    results = store.apply([Hold("r1", "alice", tuple(weekdays(8))),
+                           Hold("r2", "alice", tuple(weekdays(3, MONDAY + timedelta(weeks=2)))),
+                           Hold("r3", "alice", tuple(weekdays(1, MONDAY + timedelta(days=1)))),
+                           Move("commit", "r1"), Move("commit", "r1"), Hold("r4", "bob", tuple(weekdays(2)))])
+
+    assert [(r.ok, r.reason) for r in results] == [(True, None), (False, "insufficient_balance"), (False, "overlap"),
+                                                    (True, None), (True, None), (True, None)]
+    assert (store.balance("alice"), store.available("alice"), store.available("bob")) == (2, 2, 0)
+    assert ledger_rows(store, "take", "r1") == 8 and store.reconcile() == []
+
+
+@pytest.mark.parametrize("kind", ["commit", "release", "cancel"])
+def test_a_move_by_one_who_may_not_decide_the_request_changes_and_records_nothing(store: HrStore, kind: str) -> None:
+    assert store.place_hold("r1", "alice", weekdays(2)).ok
+    decision = None if kind == "cancel" else DecisionAudit(employee="alice", days=weekdays(2), approved=True)
+
+    [result] = store.apply([Move(kind, "r1", "manager/m2", decision, may=frozenset({"bob"}))])
+
+    assert (result.ok, result.reason) == (False, NOT_ALLOWED)
+    assert store.request("r1").status == "held" and store.decisions() == []
+    assert store.apply([Move(kind, "r1", "manager/m1", decision, may=frozenset({"alice"}))])[0].ok
+
+
+def test_a_move_of_an_unknown_request_is_not_allowed_to_one_who_decides_for_nobody(store: HrStore) -> None:
+    [nobody, somebody] = store.apply([Move("commit", "nope", may=frozenset()),
+                                      Move("commit", "nope", may=frozenset({"bob"}))])
+
+    assert (nobody.reason, somebody.reason) == (NOT_ALLOWED, "unknown_request")
 
 
 # --- idempotence by request id --------------------------------------------------------------------

@@ -4,7 +4,9 @@ outlive their host actor (and their driver) on a real Ray."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from datetime import date, datetime, timezone
 from typing import Any
 from uuid import uuid4
 
@@ -29,7 +31,7 @@ from cluster import (
     redacted,
 )
 from cluster._errors import Fenced, StoreUnavailable
-from cluster._state import encode_parts
+from cluster._state import encode_parts, encode_state
 
 COUNTER = AgentId("counter", "c1")
 
@@ -71,6 +73,14 @@ def test_only_the_entries_of_a_state_map_set_since_the_last_save_are_encoded() -
     requests["r2"] = {"status": "rejected"}
     assert encode_parts({"requests": requests}, {}) == {"requests\x1fr2": '{"status":"rejected"}'}
     assert encode_parts({"requests": requests}, {}) == {}
+
+
+@pytest.mark.parametrize("value", [
+    {"day": date(2026, 12, 4), "at": datetime(2026, 12, 4, 9, 30, tzinfo=timezone.utc), 7: "seven", "t": ("a", 1)},
+    {"big": 2**70, "small": 1e-05, "name": "Zoë", "none": None, "set": {1}},
+], ids=["dates-keys-tuples", "past-64-bits-floats-unicode"])
+def test_a_part_decodes_as_the_standard_librarys_json_of_it_would(value: dict[str, Any]) -> None:
+    assert json.loads(encode_state(value)) == json.loads(json.dumps(value, default=str))
 
 
 def test_an_unchanged_plain_part_is_not_encoded_again() -> None:

@@ -1,0 +1,72 @@
+"""LedgerQueue: the changes an hr agent asks of its ledger, made in the order asked — on a database server
+in batches, a group commit.
+
+The hr agent is alone in changing its department's ledger, and every request passes through it (a hold, then a
+commit or a release). Made one transaction at a time, a ledger on a server paces the whole department at
+one round trip per change, and on a busy host a round trip made from a thread costs milliseconds: the thread
+waits for the interpreter while the host's loop works. So the changes asked while a batch is on its way go
+together in the next batch: one transaction, in order, each change seeing those before it
+(``HrStore.apply``), one round trip. A ledger in a SQLite file is changed at once, inline: a change costs it
+about 0.06 ms, less than a hop to a thread would."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .hr_store import HrStore
+from .ledger_changes import Change, HoldResult, OpResult
+
+__all__ = ["LedgerQueue"]
+
+
+class LedgerQueue:
+    def __init__(self, store: HrStore) -> None:
+        self.store = store
+        self._asked: list[tuple[Change, asyncio.Future]] = []
+        self._draining: asyncio.Task | None = None  # the task that makes the batches, while there are some
+
+    async def make(self, change: Change) -> HoldResult | OpResult:
+        """Make ``change`` after every change asked before it; what it answers."""
+        if not self.store.remote:
+            return self.store.apply([change])[0]
+        answer = asyncio.get_running_loop().create_future()
+        self._asked.append((change, answer))
+        if self._draining is None:
+            self._draining = asyncio.ensure_future(self._drain())
+        return await answer
+
+    async def _drain(self) -> None:
+        try:
+            while self._asked:
+                batch, self._asked = self._asked, []
+                await self._make([change for change, _ in batch], [answer for _, answer in batch])
+        finally:
+            self._draining = None
+            for _, answer in self._asked:  # cancelled (the host is going away): nobody waits for ever
+                answer.cancel()
+
+    async def _make(self, changes: list[Change], answers: list[asyncio.Future]) -> None:
+        try:
+            results = await asyncio.to_thread(self.store.apply, changes)
+        except asyncio.CancelledError:
+            for answer in answers:
+                answer.cancel()
+            raise
+        except Exception as exc:
+            if len(changes) > 1:  # made again one by one, so that a change that cannot be made fails only itself
+                for change, answer in zip(changes, answers, strict=True):
+                    await self._make([change], [answer])
+                return
+            _settle(answers[0], error=exc)
+            return
+        for answer, result in zip(answers, results, strict=True):
+            _settle(answer, result=result)
+
+
+def _settle(answer: asyncio.Future, result: object = None, error: BaseException | None = None) -> None:
+    if answer.done():  # its asker was cancelled meanwhile
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(result)

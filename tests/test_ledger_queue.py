@@ -1,0 +1,101 @@
+"""LedgerQueue: an hr agent's changes, made in the order asked — on a real PostgreSQL server in batches (the
+changes asked while one batch is on its way go together in the next), in a real SQLite file at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from conftest import weekdays_from
+
+from actors.hr_store import HrStore
+from actors.ledger_changes import Change, Hold, HoldResult, Move, OpResult
+from actors.ledger_queue import LedgerQueue
+from cluster import PostgresDatabase
+
+MONDAY = date(2026, 11, 30)
+
+
+def opened(db: Path | PostgresDatabase) -> Iterator[HrStore]:
+    with HrStore(db) as hr:
+        hr.add_employees({"alice": 30, "bob": 2})
+        yield hr
+
+
+@pytest.fixture
+def server_store(postgres_url: str) -> Iterator[HrStore]:
+    yield from opened(PostgresDatabase(postgres_url, f"queue-{uuid4().hex[:10]}"))
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> Iterator[HrStore]:
+    yield from opened(tmp_path / "hr.db")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> HrStore:
+    return request.getfixturevalue("file_store" if request.param == "sqlite" else "server_store")
+
+
+def transactions_of(store: HrStore) -> list[int]:
+    """Counts the transactions ``store`` makes (its ``apply`` calls), by their number of changes."""
+    made: list[int] = []
+    apply: Callable[[list[Change]], list[HoldResult | OpResult]] = store.apply
+
+    def counted(changes: list[Change]) -> list[HoldResult | OpResult]:
+        made.append(len(changes))
+        return apply(changes)
+
+    store.apply = counted  # type: ignore[method-assign]
+    return made
+
+
+def one_day_holds(employee: str, n: int) -> list[Hold]:
+    return [Hold(f"{employee}-{i}", employee, (weekdays_from(MONDAY + timedelta(weeks=i), 1)[0],)) for i in range(n)]
+
+
+async def make_all(queue: LedgerQueue, changes: list[Change]) -> list[HoldResult | OpResult | BaseException]:
+    return await asyncio.gather(*(queue.make(change) for change in changes), return_exceptions=True)
+
+
+def test_changes_asked_at_once_are_made_in_the_order_asked_and_never_spend_a_balance_twice(store: HrStore) -> None:
+    made = transactions_of(store)
+
+    results = asyncio.run(make_all(LedgerQueue(store), [*one_day_holds("bob", 20), Move("commit", "bob-0")]))
+
+    assert [r.ok for r in results] == [True, True] + [False] * 18 + [True]
+    assert {r.reason for r in results[2:20]} == {"insufficient_balance"}
+    assert (store.balance("bob"), store.available("bob")) == (1, 0) and store.reconcile() == []
+    assert sum(made) == 21
+
+
+def test_a_ledger_on_a_server_takes_the_changes_asked_meanwhile_in_one_transaction(server_store: HrStore) -> None:
+    made = transactions_of(server_store)
+
+    asyncio.run(make_all(LedgerQueue(server_store), one_day_holds("alice", 30)))
+
+    assert len(made) <= 2 and sum(made) == 30  # all asked before the first batch left, or all but the first
+
+
+def test_a_ledger_in_a_file_is_changed_at_once_one_transaction_per_change(file_store: HrStore) -> None:
+    made = transactions_of(file_store)
+
+    asyncio.run(make_all(LedgerQueue(file_store), one_day_holds("alice", 5)))
+
+    assert made == [1] * 5
+
+
+def test_a_change_the_server_cannot_make_fails_alone_and_the_rest_of_its_batch_is_made(server_store: HrStore) -> None:
+    store = server_store
+    unstorable = Hold("nul\x00request", "alice", (MONDAY,))  # PostgreSQL text holds no NUL
+
+    results = asyncio.run(make_all(LedgerQueue(store), [Hold("first", "alice", (MONDAY,)), *one_day_holds("bob", 2),
+                                                        unstorable, Move("commit", "bob-1")]))
+
+    assert [getattr(r, "ok", type(r).__name__) for r in results[:3]] == [True, True, True]
+    assert isinstance(results[3], Exception) and results[4].ok
+    assert store.request("bob-1").status == "committed" and len(store.requests()) == 3
