@@ -103,12 +103,18 @@ def encode_parts(state: dict[str, Any], saved: dict[str, str], full: bool = Fals
 _ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
+def _as_json(value: Any) -> Any:
+    """What orjson does not write itself, as the standard library writes it: a named tuple (a kept ``Publish``)
+    as a list — orjson would hand it to ``default`` whole, and ``str`` would store its repr — else a string."""
+    return list(value) if isinstance(value, tuple) else str(value)
+
+
 def encode_state(state: Any) -> str:
     """JSON, with dates and other simple values as strings. Written by orjson, about ten times faster than
     ``json.dumps`` on an agent's entries (every handled message of a durable agent is one), to the same
     values; what orjson refuses (an integer past 64 bits) by the standard library."""
     try:
-        return orjson.dumps(state, default=str, option=_ORJSON).decode()
+        return orjson.dumps(state, default=_as_json, option=_ORJSON).decode()
     except TypeError:  # orjson.JSONEncodeError
         return json.dumps(state, default=str, separators=(",", ":"))
 

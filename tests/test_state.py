@@ -32,6 +32,7 @@ from cluster import (
 )
 from cluster._errors import Fenced, StoreUnavailable
 from cluster._state import encode_parts, encode_state
+from cluster._wire import Publish
 
 COUNTER = AgentId("counter", "c1")
 
@@ -78,7 +79,8 @@ def test_only_the_entries_of_a_state_map_set_since_the_last_save_are_encoded() -
 @pytest.mark.parametrize("value", [
     {"day": date(2026, 12, 4), "at": datetime(2026, 12, 4, 9, 30, tzinfo=timezone.utc), 7: "seven", "t": ("a", 1)},
     {"big": 2**70, "small": 1e-05, "name": "Zoë", "none": None, "set": {1}},
-], ids=["dates-keys-tuples", "past-64-bits-floats-unicode"])
+    {"kept": {"p1": Publish("p1", "t", "employee/e1", "department/d0", "TimeOffNotice", {"days": 2})}},
+], ids=["dates-keys-tuples", "past-64-bits-floats-unicode", "named-tuples"])
 def test_a_part_decodes_as_the_standard_librarys_json_of_it_would(value: dict[str, Any]) -> None:
     assert json.loads(encode_state(value)) == json.loads(json.dumps(value, default=str))
 
