@@ -683,10 +683,11 @@ def test_a_retry_after_a_cancel_still_answers_as_the_first_did(runtime: Runtime,
 def test_a_refusal_the_bus_makes_at_once_reaches_a_driver_that_has_not_polled_yet(runtime: Runtime) -> None:
     bus, driver = runtime._bus, client_name("has-not-polled-yet", 0)
     ray.get(bus.bind.remote("has-not-polled-yet", runtime.credential))  # a connection of the admin's
-    send = Call("m-1", "trace-1", "admin", "nowhere/x", "Anything", {}, time.time() + 10, driver)
+    sends = [Call(f"m-{n}", "trace-1", "admin", "nowhere/x", "Anything", {}, time.time() + 10, driver)
+             for n in (1, 2)]  # two: a lone call's answer would ride back in the route's reply (test_linger)
 
-    ray.get(bus.route.remote(driver, pack([send])))  # refused at once: no agent type "nowhere"
+    ray.get(bus.route.remote(driver, pack(sends)))  # refused at once: no agent type "nowhere"
     _, answers = ray.get(bus.pull.remote(driver, 2.0))
 
     assert [(type(a), a.failed, a.call_id, a.payload[0]) for a in unpack(answers)] == [
-        (Answer, True, "m-1", "UnknownAgentType")]
+        (Answer, True, "m-1", "UnknownAgentType"), (Answer, True, "m-2", "UnknownAgentType")]
