@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE INDEX IF NOT EXISTS ledger_by_employee ON ledger (employee);
 """
 
-
 _BALANCE = "SELECT COALESCE(SUM(delta), 0) FROM ledger WHERE employee = ?"
 # from the employee's few held requests (an index), not from every day the employee ever asked for
 _HELD = ("SELECT COUNT(*) FROM requests r JOIN request_days d USING (request_id) "

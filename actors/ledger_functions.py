@@ -12,10 +12,11 @@ per change as JSONB, 116 µs as JSON)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
+
+import orjson
 
 from cluster import PostgresDatabase
 
@@ -123,8 +124,9 @@ def apply(db: PostgresDatabase, changes: Sequence[Change]) -> list[HoldResult | 
     """``changes`` in one transaction of ``db`` under the ledger's lock, in order (one statement); their answers.
     In PostgreSQL's READ COMMITTED each statement of a (volatile) function sees what was committed when it
     began, so what the function reads after the lock includes every change made before it."""
-    answered = db.call("SELECT apply_changes(?, ?)", (db.lock_key(), json.dumps([_encoded(c) for c in changes])))
-    answers = json.loads(answered[0])
+    answered = db.call("SELECT apply_changes(?, ?)",
+                       (db.lock_key(), orjson.dumps([_encoded(c) for c in changes]).decode()))
+    answers = orjson.loads(answered[0])
     return [HoldResult(*answer) if isinstance(change, Hold) else OpResult(*answer)
             for change, answer in zip(changes, answers, strict=True)]
 

@@ -166,7 +166,7 @@ class SqlStateStore:
         return state
 
     def save_many(self, parts: Mapping[str, Mapping[str, str | None]]) -> None:
-        rows = [(agent_id, part, encoded) for agent_id, found in parts.items() for part, encoded in found.items()]
+        rows = _rows(parts)
         with self.db.transaction(self._fence[0] if self._fence else "") as sql:
             if self._fence is not None:
                 (epoch,) = sql.execute("SELECT epoch FROM writers WHERE writer = ?", self._fence[:1]).fetchone()
@@ -207,8 +207,8 @@ class PostgresStateStore(SqlStateStore):
     A write is one statement, a call of a function made with the schema (``save_parts``): the writer's lock,
     the epoch check, the upserts and the deletes run on the server, and the rows travel as one JSON text — one
     round trip whatever the number of rows, and a fraction of the client's CPU of a transaction of a statement
-    per row (measured alone, 50 rows: 0.1 against 0.7 ms; psycopg adapts parameters in Python, ``json.dumps``
-    is C)."""
+    per row (measured alone, 50 rows: 0.1 against 0.7 ms; psycopg adapts parameters in Python, the JSON is
+    written in C)."""
 
     SCHEMA = SqlStateStore.SCHEMA + """
 CREATE OR REPLACE FUNCTION save_parts(p_lock TEXT, p_writer TEXT, p_epoch BIGINT, p_rows TEXT) RETURNS BOOLEAN
@@ -231,8 +231,12 @@ END $$;"""
         super().__init__(PostgresDatabase(url, namespace), writer)
 
     def save_many(self, parts: Mapping[str, Mapping[str, str | None]]) -> None:
-        rows = [(agent_id, part, encoded) for agent_id, found in parts.items() for part, encoded in found.items()]
         writer, epoch = self._fence or (None, None)
         if not self.db.call("SELECT save_parts(?, ?, ?, ?)", (self.db.lock_key(writer or ""), writer, epoch,
-                                                            json.dumps(rows)))[0]:
+                                                            orjson.dumps(_rows(parts)).decode()))[0]:
             raise self._fenced()
+
+
+def _rows(parts: Mapping[str, Mapping[str, str | None]]) -> list[tuple[str, str, str | None]]:
+    """(agent id, part, encoded or None to delete) for each part of each agent."""
+    return [(agent_id, part, encoded) for agent_id, found in parts.items() for part, encoded in found.items()]
