@@ -22,11 +22,9 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 from uuid import uuid4
 
-import ray
-
 from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId
 
-from ._bench_agents import Count, Fire, Fired, Ping, RawSink, Tick, keep_in_flight, raw_pipelined
+from ._bench_agents import Count, Fire, Fired, Ping, Tick, keep_in_flight, raw_batched, raw_pipelined
 from ._bench_idle import IdleFigure, idle_sends
 from ._bench_shards import (
     GROUPS,
@@ -47,19 +45,6 @@ SPREAD = [AgentId("echo", f"k{i}") for i in range(64)]
 HOT_KEY = AgentId("echo", "hot")
 PROBER = AgentId("prober", "p0")  # on the senders' host, so its sends to SPREAD[0] cross to another host
 Measure = tuple[str, str, Callable[[], float | Awaitable[float]]]
-
-
-def raw_batched(seconds: float, batch: int = 100, calls: int = 50) -> float:
-    """Messages per second when each plain Ray call carries a list of ``batch`` of them."""
-    sink = ray.remote(RawSink).remote()
-    payloads = [{"n": i} for i in range(batch)]
-    ray.get(sink.batch.remote(payloads))
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        done += sum(ray.get([sink.batch.remote(payloads) for _ in range(calls)]))
-    rate = done / (time.perf_counter() - start)
-    ray.kill(sink)
-    return rate
 
 
 async def bus_send(rt: Runtime, seconds: float, in_flight: int, targets: list[AgentId]) -> float:
