@@ -16,7 +16,7 @@ from cluster import Agent, AgentId, MessageContext, handler
 
 __all__ = [
     "Count", "Counted", "Echo", "Fire", "Fired", "HotSender", "Ping", "Pong", "Probe", "Probed", "Prober", "RawRelay",
-    "RawSink", "Sink", "Tick", "keep_in_flight", "raw_pipelined",
+    "RawSink", "Sink", "Tick", "keep_in_flight", "raw_batched", "raw_pipelined",
 ]
 
 
@@ -173,6 +173,19 @@ def raw_pipelined(seconds: float, in_flight: int) -> float:
     while time.perf_counter() - start < seconds:
         ray.get([sink.ping.remote({"n": i}) for i in range(in_flight)])
         done += in_flight
+    rate = done / (time.perf_counter() - start)
+    ray.kill(sink)
+    return rate
+
+
+def raw_batched(seconds: float, batch: int = 100, calls: int = 50) -> float:
+    """Messages per second when each plain Ray call carries a list of ``batch`` of them."""
+    sink = ray.remote(RawSink).remote()
+    payloads = [{"n": i} for i in range(batch)]
+    ray.get(sink.batch.remote(payloads))
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        done += sum(ray.get([sink.batch.remote(payloads) for _ in range(calls)]))
     rate = done / (time.perf_counter() - start)
     ray.kill(sink)
     return rate

@@ -21,7 +21,8 @@ from cluster.constants import shard_of
 from ._common import print_table
 from ._simulated import start_cluster
 
-__all__ = ["CpuMeter", "dealt", "host_nodes", "load_average", "print_curve", "simulated_cluster", "with_ratios"]
+__all__ = ["GROUPS", "CpuMeter", "dealt", "host_nodes", "load_average", "print_curve", "simulated_cluster",
+           "with_ratios"]
 
 GROUPS = ("driver", "bus", "hosts")
 COLUMNS = (*GROUPS, "ours", "machine")

@@ -19,15 +19,15 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from typing import NamedTuple
 from uuid import uuid4
-
-import ray
 
 from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId
 
-from ._bench_agents import Count, Fire, Fired, Ping, RawSink, Tick, keep_in_flight, raw_pipelined
+from ._bench_agents import Count, Fire, Fired, Ping, Tick, keep_in_flight, raw_batched, raw_pipelined
 from ._bench_idle import IdleFigure, idle_sends
 from ._bench_shards import (
+    GROUPS,
     CpuMeter,
     dealt,
     host_nodes,
@@ -45,19 +45,6 @@ SPREAD = [AgentId("echo", f"k{i}") for i in range(64)]
 HOT_KEY = AgentId("echo", "hot")
 PROBER = AgentId("prober", "p0")  # on the senders' host, so its sends to SPREAD[0] cross to another host
 Measure = tuple[str, str, Callable[[], float | Awaitable[float]]]
-
-
-def raw_batched(seconds: float, batch: int = 100, calls: int = 50) -> float:
-    """Messages per second when each plain Ray call carries a list of ``batch`` of them."""
-    sink = ray.remote(RawSink).remote()
-    payloads = [{"n": i} for i in range(batch)]
-    ray.get(sink.batch.remote(payloads))
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        done += sum(ray.get([sink.batch.remote(payloads) for _ in range(calls)]))
-    rate = done / (time.perf_counter() - start)
-    ray.kill(sink)
-    return rate
 
 
 async def bus_send(rt: Runtime, seconds: float, in_flight: int, targets: list[AgentId]) -> float:
@@ -188,11 +175,25 @@ def measured(fn: Callable[[], float | Awaitable[float]]) -> float:
     return asyncio.run(value) if asyncio.iscoroutine(value) else value
 
 
-def run(rt: Runtime, args: argparse.Namespace) -> list[tuple[str, str, float]]:
+class Figure(NamedTuple):
+    name: str
+    unit: str
+    value: float
+    cpu_us: float | None  # CPU µs our processes (driver, bus, hosts) spent a unit; None for raw Ray
+
+
+def run(rt: Runtime, args: argparse.Namespace) -> list[Figure]:
+    """Each section's rate and, for the bus's, the CPU it cost a unit (its warm-up included): what the load
+    of a shared machine bends least."""
     results = []
     for name, unit, fn in sections(rt, args):
-        value = measured(fn)
-        results.append((name, unit, value))
+        if name.startswith("raw "):
+            value, cpu_us = measured(fn), None
+        else:
+            with CpuMeter(rt) as cpu:
+                value = measured(fn)
+            cpu_us = sum(cpu.spent[group] for group in GROUPS) / (value * cpu.wall) * 1e6
+        results.append(Figure(name, unit, value, cpu_us))
         print(f"  {name}: {value:,.0f} {unit}", flush=True)
     return results
 
@@ -260,14 +261,16 @@ def report(args: argparse.Namespace, rt: Runtime) -> None:
         register(rt)
         load = load_average()
         results = run(rt, args)
-        baseline = results[0][2]
+        baseline = results[0].value
         at_idle = idle(rt, args)
         curve = shard_curve(args, baseline) if args.shard_curve else []
-        rows = [(name, f"{value:,.0f} {unit}", f"{value / baseline:.2f}x") for name, unit, value in results]
+        rows = [(f.name, f"{f.value:,.0f} {f.unit}", f"{f.value / baseline:.2f}x",
+                 "" if f.cpu_us is None else f"{f.cpu_us:.1f}") for f in results]
         when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         where = f"{args.nodes} simulated one-CPU nodes" if args.nodes else "no simulated cluster"
         print_table(f"bus_bench, {when}, {machine()}, {load} at start, {where}, hosts: {POOL}, "
-                    f"hot key senders: {SENDERS}", ("figure", "value", "vs raw pipelined"), rows)
+                    f"hot key senders: {SENDERS}", ("figure", "value", "vs raw pipelined", "CPU µs a unit, ours"),
+                    rows)
         if at_idle:
             print_table(f"one send at idle: {args.idle_rounds} rounds x {args.idle_sends} sends of each kind, in turn",
                         ("figure", "median", "p90", "vs raw call (medians)"),
@@ -277,7 +280,7 @@ def report(args: argparse.Namespace, rt: Runtime) -> None:
         write_json(args.json_path, {
             "date": when, "machine": machine(), "placement": str(POOL), "sender_placement": str(SENDERS),
             "seconds": args.seconds, "nodes": args.nodes, "load_at_start": load,
-            "figures": [{"name": n, "unit": u, "value": v, "ratio": v / baseline} for n, u, v in results],
+            "figures": [f._asdict() | {"ratio": f.value / baseline} for f in results],
             "idle": [vars(figure) for figure in at_idle], "shard_curve": curve,
         })
     finally:
