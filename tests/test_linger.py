@@ -10,7 +10,7 @@ from typing import Any
 
 import sample_agents as sa
 
-from cluster import AgentId, Runtime, Sharded
+from cluster import AgentId, MemberSubscription, Runtime, Sharded, TopicId
 from cluster._linger import Lingering, lone_call
 from cluster._wire import Answer, Call, Done
 
@@ -127,3 +127,19 @@ def test_a_drivers_lone_sends_answers_ride_back_in_replies_instead_of_calls_of_t
     assert grew(at_host, "answers_in_replies") + grew(at_host, "to_bus_items") == sends
     # on an idle machine every one rides back; on a loaded one a handler may miss the linger, never all twenty
     assert grew(at_host, "answers_in_replies") > 0 and grew(at_bus, "answers_in_replies") > 0
+
+
+def test_an_answer_never_overtakes_a_publish_its_handler_made_before_it(runtime: Runtime) -> None:
+    runtime.register("caster", sa.Caster, placement=Sharded(1))
+    runtime.register("listener", sa.Listener, placement=Sharded(1))
+    caster, listener = AgentId("caster", "c1"), AgentId("listener", "l1")
+    runtime.subscribe(MemberSubscription(TopicId("topic", "all"), listener))
+
+    async def publish_then_tell() -> None:
+        for n in range(20):  # the caster's lone call could answer in its reply, ahead of the publish
+            await runtime.send(caster, sa.Cast(topic_type="topic", topic_source="all", text=f"published {n}"))
+            await runtime.send(listener, sa.Notice(text=f"told {n}"))
+
+    asyncio.run(publish_then_tell())
+    heard = runtime.inspect(listener, "texts")
+    assert heard == [text for n in range(20) for text in (f"published {n}", f"told {n}")]
