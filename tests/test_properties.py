@@ -684,9 +684,12 @@ def test_a_refusal_the_bus_makes_at_once_reaches_a_driver_that_has_not_polled_ye
     bus, driver = runtime._bus, client_name("has-not-polled-yet", 0)
     ray.get(bus.bind.remote("has-not-polled-yet", runtime.credential))  # a connection of the admin's
     send = Call("m-1", "trace-1", "admin", "nowhere/x", "Anything", {}, time.time() + 10, driver)
+    # two calls: a lone one would be answered in the reply of its route (cluster/_linger.py), not by the poll
+    batch = [send, send._replace(id="m-2")]
 
-    ray.get(bus.route.remote(driver, pack([send])))  # refused at once: no agent type "nowhere"
+    _, in_reply = ray.get(bus.route.remote(driver, pack(batch)))  # refused at once: no agent type "nowhere"
     _, answers = ray.get(bus.pull.remote(driver, 2.0))
 
+    assert unpack(in_reply) == []
     assert [(type(a), a.failed, a.call_id, a.payload[0]) for a in unpack(answers)] == [
-        (Answer, True, "m-1", "UnknownAgentType")]
+        (Answer, True, "m-1", "UnknownAgentType"), (Answer, True, "m-2", "UnknownAgentType")]
