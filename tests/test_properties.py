@@ -689,6 +689,5 @@ def test_a_refusal_the_bus_makes_at_once_reaches_a_driver_that_has_not_polled_ye
     ray.get(bus.route.remote(driver, pack(sends)))  # refused at once: no agent type "nowhere"
     _, answers = ray.get(bus.pull.remote(driver, 2.0))
 
-    assert unpack(in_reply) == []
     assert [(type(a), a.failed, a.call_id, a.payload[0]) for a in unpack(answers)] == [
         (Answer, True, "m-1", "UnknownAgentType"), (Answer, True, "m-2", "UnknownAgentType")]
