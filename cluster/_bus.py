@@ -16,16 +16,17 @@ from typing import Any
 import ray
 
 from ._control import ControlPlane
-from ._errors import InvalidMessage, NotAuthorized, RaybusError, Unbound, error_payload
+from ._errors import AgentMoved, InvalidMessage, NotAuthorized, RaybusError, Unbound, error_payload
 from ._linger import Lingering, lone_call
 from ._links import HostLinks
 from ._messages import DEAD_LETTER_TOPIC, DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
+from ._moves import Mover
 from ._router import Router
 from ._routing import RoutingTable
 from ._trace import TraceLog
-from ._wire import Answer, Call, Copy, Done, Publish, new_message_id, pack, unpack
-from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, ROUTE_LINGER, bus_name
+from ._wire import Answer, Call, Copy, Done, Moved, Publish, Stayed, new_message_id, pack, unpack
+from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, MOVE_WAIT, ROUTE_LINGER, bus_name
 
 __all__ = ["Bus"]
 
@@ -57,6 +58,7 @@ class Bus:
         self.control = ControlPlane(namespace, shard, shards, state, self.counts,
                                     lambda: self.links.hosts.values(), restarted)
         self.gate = self.control.gate
+        self.mover = Mover(lambda: self.control.table, self.links, self.counts, planning=shards == 1)
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.trace = TraceLog(bus_name(shard))
         self.router = Router(lambda: self.control.table, self.trace)
@@ -70,6 +72,7 @@ class Bus:
             "unsubscribe": ("unsubscribe", control.unsubscribe), "grant": ("grant credentials", control.grant),
             "revoke": ("revoke credentials", control.revoke), "inspect": ("inspect agents", self._inspect),
             "trace": ("read traces", self._trace_events), "dead_letters": ("read dead letters", self._dead_letters),
+            "move": ("move agents", self._move),
             "destroy": ("destroy the namespace", self._destroy_hosts),
         }
         if restarted:
@@ -129,6 +132,7 @@ class Bus:
         the driver binds it again with its credential and sends the batch again). A batch that is one call waits up
         to ``ROUTE_LINGER`` for that call's answer, to return it too."""
         self.metrics.start()
+        self.mover.begin()
         from_client = origin.startswith(CLIENT_PREFIX)
         principal = None
         if from_client:
@@ -145,6 +149,10 @@ class Bus:
                     self._take_answer(origin, message, from_client)
                 case Done(id=message_id):
                     self.links.done(origin, message_id)
+                case Moved():
+                    self.mover.moved(origin, message)
+                case Stayed():
+                    self.mover.stayed(origin, message)
                 case Call() | Publish():
                     if not self._stamped(origin, message, principal):
                         continue
@@ -195,6 +203,8 @@ class Bus:
             self._reject(call, exc)
             return
         self.counts["sends"] += 1
+        if self.mover.moving and self.mover.park(call):
+            return
         self.links.deliver(endpoint, call)
 
     def _route_publish(self, publish: Publish, publisher: str | None = None) -> None:
@@ -211,9 +221,13 @@ class Bus:
         for error in unknown:
             self._dead_letter(publish, "UnknownAgentType", str(error))
         self.counts["publish_deliveries"] += sum(len(recipients) for recipients in by_endpoint.values())
+        copies = 0
         for endpoint, recipients in by_endpoint.items():
-            self.links.deliver(endpoint, publish.copy(tuple(recipients)))
-        self.links.track_publish(publisher, publish, len(by_endpoint))
+            staying = self.mover.park_copies(publish, recipients) if self.mover.moving else recipients
+            copies += len(recipients) - len(staying) + (1 if staying else 0)
+            if staying:
+                self.links.deliver(endpoint, publish.copy(tuple(staying)))
+        self.links.track_publish(publisher, publish, copies)
 
     def _route_answer(self, answer: Answer) -> None:
         caller = answer.caller
@@ -261,9 +275,33 @@ class Bus:
         self.counts[f"dead_letters_{letter['reason']}"] += 1
         self.dead_letters.append(letter)
 
-    async def host_up(self, endpoint: str, node: str, restarted: bool) -> None:
-        """A host says which node it runs on; after a crash, what it had been given and not finished goes again."""
+    async def host_up(self, endpoint: str, node: str, restarted: bool, here: list[str] = ()) -> None:
+        """A host says which node it runs on and which agents were moved to it (this shard may have restarted
+        and forgotten). After a crash it hears again which agents live there, then gets again what it had been
+        given and not finished, then is asked again for a move it was asked for."""
+        for agent in here:
+            self.table.place(agent, endpoint)
+        if restarted:
+            self.mover.adopt_again(endpoint)
         self.links.up(endpoint, node, restarted)
+        if restarted:
+            self.mover.host_restarted(endpoint)
+
+    async def moves_for(self, endpoint: str) -> dict[str, str]:
+        """For a host starting: the agents placed there that were moved away (those moved to it it hears of by
+        ``Adopt``, in order with their messages)."""
+        table = self.table
+        return {agent: to for agent, to in table.moved.items() if table.home_of(agent) == endpoint}
+
+    async def _move(self, moves: list[tuple[str, str]]) -> list[bool]:
+        """Move agents to hosts (``Runtime.move``): which moves began."""
+        if self.shards > 1:
+            raise RaybusError(f"namespace {self.namespace!r} has {self.shards} bus shards: agents move with one")
+        for agent, to in moves:
+            self.table.spec_of(agent.partition("/")[0])
+            if not to.startswith(("pool:", "agent:")):
+                raise ValueError(f"move {agent} to {to!r}: a host is 'pool:<pool>.<n>' or 'agent:<type>/<key>'")
+        return [self.mover.start(agent, to) for agent, to in moves]
 
     def _give_up(self, message: Call | Answer | Copy, error: RaybusError) -> None:
         if type(message) is Call:
@@ -301,7 +339,8 @@ class Bus:
         hosts = {endpoint: {"unavailable": str(figures)} if isinstance(figures, BaseException) else figures
                  for endpoint, figures in zip(links, found, strict=True)}  # one restarting says so
         return {
-            "bus": dict(self.counts) | self.links.figures() | process_figures(self.cpu_at_start),
+            "bus": dict(self.counts) | self.links.figures() | process_figures(self.cpu_at_start)
+            | {"moved_agents": len(self.table.moved), "moving": len(self.mover.moving)},
             "hosts": hosts,
         }
 
@@ -313,7 +352,8 @@ class Bus:
         """By place (this shard, each of its hosts): what is still held there, only what is not zero."""
         found = await asyncio.gather(*(host.held.remote() for host in self.links.hosts.values()),
                                      return_exceptions=True)
-        mine = self.links.held() | {"answers_for_drivers": sum(len(q.items) for q in self.clients.values())}
+        mine = self.links.held() | {"answers_for_drivers": sum(len(q.items) for q in self.clients.values()),
+                                    "waiting_for_moves": self.mover.held()}
         places = {bus_name(self.shard): mine}
         for endpoint, held in zip(self.links.hosts, found, strict=True):
             places[endpoint] = {"restarting": 1} if isinstance(held, BaseException) else held
@@ -323,28 +363,44 @@ class Bus:
         found = await asyncio.gather(*(h.agents.remote() for h in self.links.hosts.values()))
         return sorted(agent for agents in found for agent in agents)
 
+    async def where(self, agent_id: str) -> str:
+        return self.table.endpoint_of(agent_id)
+
     async def host_of(self, agent_id: str) -> Any:
         return self.links.host(self.table.endpoint_of(agent_id))
 
     async def _inspect(self, agent_ids: list[str], name: str, args: tuple) -> list[Any]:
         """A method the agents' classes mark ``@inspectable`` (their hosts check the mark), with JSON arguments:
-        one call per host, the answers in the order of ``agent_ids``."""
+        one call per host, the answers in the order of ``agent_ids``. An agent being moved is asked once it
+        arrives; one a host no longer has (it moved meanwhile) is asked again where it went."""
         try:
             json.dumps(args)
         except (TypeError, ValueError) as exc:
             raise InvalidMessage(f"inspect {', '.join(agent_ids[:3])} {name}: arguments must be plain JSON values "
                                  f"({exc})") from None
-        by_host: dict[str, list[int]] = {}
-        for index, agent_id in enumerate(agent_ids):
-            by_host.setdefault(self.table.endpoint_of(agent_id), []).append(index)
-        found = await asyncio.gather(*(self.links.host(endpoint).inspect.remote([agent_ids[i] for i in indexes], name,
-                                                                                args)
-                                       for endpoint, indexes in by_host.items()))
         answers: list[Any] = [None] * len(agent_ids)
-        for indexes, values in zip(by_host.values(), found, strict=True):
-            for index, value in zip(indexes, values, strict=True):
-                answers[index] = value
-        return answers
+        pending = list(range(len(agent_ids)))
+        deadline = time.monotonic() + 2 * MOVE_WAIT
+        while True:
+            by_host: dict[str, list[int]] = {}
+            later = []
+            for index in pending:
+                if agent_ids[index] in self.mover.moving:
+                    later.append(index)
+                else:
+                    by_host.setdefault(self.table.endpoint_of(agent_ids[index]), []).append(index)
+            found = await asyncio.gather(*(self.links.host(endpoint).inspect.remote(
+                [agent_ids[i] for i in indexes], name, args) for endpoint, indexes in by_host.items()))
+            for indexes, (values, elsewhere) in zip(by_host.values(), found, strict=True):
+                for index, value in zip(indexes, values, strict=True):
+                    answers[index] = value
+                later.extend(indexes[i] for i in elsewhere)
+            if not later:
+                return answers
+            if time.monotonic() > deadline:
+                raise AgentMoved(f"inspect {agent_ids[later[0]]}: it kept moving for {2 * MOVE_WAIT:g}s")
+            pending = later
+            await asyncio.sleep(0.05)
 
     async def _trace_events(self, trace_id: str) -> list:
         found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in self.links.hosts.values()))

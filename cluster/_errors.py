@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AgentMoved",
     "Backpressure",
     "BusUnavailable",
     "DeliveryTimeout",
@@ -46,6 +47,10 @@ class Backpressure(DeliveryTimeout):
 
 class BusUnavailable(RaybusError):
     """The bus did not take the message (it died or is restarting); nothing was delivered, try again."""
+
+
+class AgentMoved(RaybusError):
+    """The agent lives on another host now (the runtime moved it): ask again, the bus knows where."""
 
 
 class Fenced(RaybusError):

@@ -22,6 +22,7 @@ from ._agent_id import AgentId
 from ._backlog import backlog
 from ._endpoint import Endpoint
 from ._errors import NotAuthorized, RaybusError
+from ._handover import Handover
 from ._linger import Lingering, lone_call
 from ._location import open_state_store
 from ._messages import DEAD_LETTER_TYPE, dead_letter
@@ -35,7 +36,7 @@ from ._state_writer import StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog
-from ._wire import Answer, Call, Copy, Delivered, Publish, pack, unpack
+from ._wire import Adopt, Answer, Call, Copy, Delivered, Move, Publish, pack, unpack
 from .constants import ANSWER_LINGER, DEFAULT_WINDOW, KEEP_TICK, KEPT_AGE, bus_name, shard_of
 
 __all__ = ["Host"]
@@ -49,6 +50,7 @@ class Host(Endpoint):
         self.namespace = namespace
         self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
         super().__init__(endpoint, table_of(self.buses[0], namespace), window)
+        self.table.moved.update(ray.get(self.buses[0].moves_for.remote(endpoint), timeout=30))
         self.to_bus = BusOutboxes(self.buses, lambda: self.name,
                                   lambda message: type(message) is not Call or message.id in self.pending,
                                   self._bus_restarted, answered=self.accept_answer)
@@ -58,6 +60,7 @@ class Host(Endpoint):
         self.router = Router(lambda: self.table, self.trace)
         states = StateWriter(open_state_store(state, namespace, writer=endpoint), self.counts) if state else None
         self.processing = Processing(self, states, self.counts, self.trace)
+        self.handover = Handover(self, self.processing, self.counts)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         self.node = ray.get_runtime_context().get_node_id()
@@ -91,7 +94,17 @@ class Host(Endpoint):
                     self.processing.published(message_id, publisher)
                 case Answer():
                     self.accept_answer(message)
+                case Move(agent=agent, to=to):
+                    self.handover.move(agent, to)
+                case Adopt(agent=agent, state=state):
+                    self.handover.adopt(agent, state)
         return pack(await self.lingering.answers(catch, ANSWER_LINGER))
+
+    async def traffic(self) -> list[tuple[str, str, int]]:
+        """The calls between agents handled here since the last ask, as (sender, recipient, calls): the bus
+        plans moves by them."""
+        counted, self.processing.traffic = self.processing.traffic, Counter()
+        return [(sender, recipient, calls) for (sender, recipient), calls in counted.items()]
 
     async def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:
         """Of ``message_ids`` (given to us by the bus): those some recipient here still has, and those every
@@ -155,7 +168,8 @@ class Host(Endpoint):
         kept publishes go again (recipients drop copies)."""
         kept = self.processing.kept()
         again = [m for m in [*self.via_bus.values(), *kept] if shard_of(shard_key(m), len(self.buses)) == shard]
-        self.buses[shard].host_up.remote(self.name, self.node, False)  # it has forgotten where we run
+        # it has forgotten where we run, and which agents were moved here
+        self.buses[shard].host_up.remote(self.name, self.node, False, self.handover.here())
         self.counts["resent_after_bus_restart"] += len(again)
         for message in again:
             if type(message) is Publish:
@@ -165,6 +179,7 @@ class Host(Endpoint):
 
     async def update_table(self, table: RoutingTable) -> None:
         if table.version >= self.table.version:
+            table.moved = self.table.moved  # the bus's table travels without moves: ours are our own
             self.table = table
 
     async def agents(self) -> list[str]:
@@ -215,21 +230,27 @@ class Host(Endpoint):
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)
 
-    async def inspect(self, agent_ids: list[str], name: str, args: tuple) -> list[Any]:
+    async def inspect(self, agent_ids: list[str], name: str, args: tuple) -> tuple[list[Any], list[int]]:
         """Run a method the agents' classes mark ``@inspectable``, each queued behind its agent's messages
-        (``Runtime.inspect``, the admin's alone, which the bus checked); any other name is refused."""
+        (``Runtime.inspect``, the admin's alone, which the bus checked); any other name is refused. Returns the
+        answers, and the indexes of the agents that do not live here (moved away: the bus asks where they went)."""
         for agent_type in {agent_id.partition("/")[0] for agent_id in agent_ids}:
             if not is_inspectable(self.table.agent_class(agent_type), name):
                 self.counts["inspect_refused"] += 1
                 example = next(a for a in agent_ids if a.partition("/")[0] == agent_type)
                 raise NotAuthorized(f"{name} of {example} is not inspectable: its class does not mark it @inspectable")
-        return await asyncio.gather(*(self.processing.inspect(agent_id, name, args) for agent_id in agent_ids))
+        here = [self.table.known_endpoint_of(agent_id) == self.name for agent_id in agent_ids]
+        found = await asyncio.gather(*(self.processing.inspect(agent_id, name, args) if local else _nothing()
+                                       for agent_id, local in zip(agent_ids, here, strict=True)))
+        return list(found), [index for index, local in enumerate(here) if not local]
 
     # --- what processing and the endpoint ask -------------------------------------------------
     def route(self, message: Call | Answer | Publish, key: str | None = None) -> None:
         """``key`` names the bus shard (an answer goes through the shard of the call it answers)."""
         match message:
             case Call(target=target) if self.table.known_endpoint_of(target) == self.name:  # else the bus decides
+                if self.handover.leaving and self.handover.hold(message):
+                    return
                 try:
                     _, message = self.router.call(message)
                 except RaybusError as exc:  # refused by the same step the bus would have run
@@ -269,3 +290,7 @@ class Host(Endpoint):
         """Published by the runtime (sender None): only the runtime publishes dead letters."""
         if message.type_name != DEAD_LETTER_TYPE:  # a dead letter about a dead letter would loop
             self.to_bus.put(dead_letter(message, reason, detail))
+
+
+async def _nothing() -> None:
+    return None

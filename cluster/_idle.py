@@ -141,12 +141,13 @@ class Idle:
             if not self.holds_nothing(agent_id, activation):  # a message came during the write: it stays
                 self.counts["deactivations_called_off"] += 1
                 continue
-            self._drop(agent_id, activation)
+            self.drop(agent_id, activation)
             dropped += 1
         if dropped:
             _give_back_memory()
 
-    def _drop(self, agent_id: str, activation: Activation) -> None:
+    def drop(self, agent_id: str, activation: Activation) -> None:
+        """The activation is gone (its state stored first, where there is a store); ``on_stop`` runs."""
         del self._processing.activations[agent_id]
         self._clock.forget(agent_id, activation.idle)
         if self._processing.states is not None:

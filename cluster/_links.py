@@ -57,7 +57,10 @@ class HostLinks:
         self.hosts: dict[str, Any] = {}
         self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
-        self.publishes: dict[str, list] = {}  # kept publish id → [publishing host, publisher, hosts not done]
+        self.publishes: dict[str, list] = {}  # kept publish id → [publishing host, publisher, copies not done]
+        # (host, publish id) → copies for other recipients there, each given once the one before it is done
+        # (a copy of an agent being moved waited, and its new host may have one of its own)
+        self.following: dict[tuple[str, str], list[Copy]] = {}
         self.nodes: dict[str, str] = {}  # host → the node it said it runs on
         self._checking: set[str] = set()  # hosts asked what they hold, not answered yet
         self._watch: asyncio.Task | None = None
@@ -69,6 +72,10 @@ class HostLinks:
         kept = self.kept.get(endpoint)
         if kept is None:
             kept = self.kept[endpoint] = {}
+        given = kept.get(wire.id)
+        if given is not None and type(wire) is Copy and given.wire.recipients != wire.recipients:
+            self.following.setdefault((endpoint, wire.id), []).append(wire)
+            return
         kept[wire.id] = _Kept(wire, time.monotonic())
         self.outbox(endpoint).put(wire)
 
@@ -78,6 +85,11 @@ class HostLinks:
         found = kept.pop(message_id, None) if kept else None
         if found is None:
             return None
+        following = self.following.pop((endpoint, message_id), None)
+        if following is not None:
+            self.deliver(endpoint, following.pop(0))
+            if following:
+                self.following[(endpoint, message_id)] = following
         if type(found.wire) is Copy and (tracked := self.publishes.get(message_id)) is not None:
             tracked[2] -= 1
             if tracked[2] <= 0:
@@ -211,7 +223,8 @@ class HostLinks:
     def held(self) -> dict[str, int]:
         """What this shard still answers for: queued for hosts, given and not done, publishes not reported."""
         return {"queued": sum(len(o) + o.in_flight for o in self.outboxes.values()),
-                "unacked": sum(len(kept) for kept in self.kept.values()), "publishes_tracked": len(self.publishes)}
+                "unacked": sum(len(kept) for kept in self.kept.values()) + sum(map(len, self.following.values())),
+                "publishes_tracked": len(self.publishes)}
 
     def figures(self) -> dict[str, int]:
         outboxes = self.outboxes.values()

@@ -13,7 +13,11 @@ __all__ = ["Dedicated", "Placement", "Sharded"]
 
 @dataclass(frozen=True, slots=True)
 class Dedicated:
-    """One Ray actor per agent: isolation for a handful of important agents."""
+    """One Ray actor per agent: isolation for a handful of important agents. Asked for (``Dedicated()``), an
+    agent stays there; as the runtime's default for a type registered with no placement (``movable=True``), the
+    runtime moves it next to the agents it talks to (``_moves.py``)."""
+
+    movable: bool = False
 
     def endpoint(self, agent_type: str, key: str) -> str:
         return f"agent:{agent_type}/{key}"
@@ -26,7 +30,10 @@ class Sharded:
 
     ``groups`` maps agent ids (``"type/key"``) to a group name: a group's agents share one host, whatever
     their type, so agents that talk mostly among themselves (a department's employees, manager, teams and
-    hr) never leave it. Groups are dealt to the hosts in turn, in sorted order; ids not listed are hashed."""
+    hr) never leave it. Groups are dealt to the hosts in turn, in sorted order; ids not listed are hashed.
+
+    With neither ``pool`` nor ``groups`` the hash is where an agent starts: the runtime moves it next to the
+    agents it talks to (``movable``). A pool or groups is the user's own placement, and stays."""
 
     n: int = 1
     pool: str | None = None
@@ -40,6 +47,10 @@ class Sharded:
             check_part("placement", "pool", self.pool)
         turn = {group: index % self.n for index, group in enumerate(sorted(set(self.groups.values())))}
         object.__setattr__(self, "_shard_of", {agent: turn[group] for agent, group in self.groups.items()})
+
+    @property
+    def movable(self) -> bool:
+        return self.pool is None and not self.groups
 
     def endpoint(self, agent_type: str, key: str) -> str:
         agent_id = f"{agent_type}/{key}"

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, Protocol
 from ._activation import NEW, RUNNING, Activation, Outcome
 from ._agent import MessageContext
 from ._agent_id import AgentId
-from ._errors import Fenced, HandlerError, RaybusError, UnknownMessageType, error_payload
+from ._errors import AgentMoved, Fenced, HandlerError, RaybusError, UnknownMessageType, error_payload
 from ._idle import Idle
 from ._intake import Intake
 from ._mailbox import Mailbox
@@ -73,6 +73,8 @@ class Processing:
         # is gone, so a later copy (the bus's redelivery racing the answer) is answered so again, never run
         self.start_failures: dict[str, Outcome] = {}
         self.idle = Idle(self, counts)
+        self.carried: dict[str, dict[str, Any]] = {}  # agent id → the state it brought, moved here in memory
+        self.traffic: Counter[tuple[str, str]] = Counter()  # (sender, recipient) → calls handled, for moves
 
     # --- what the host asks -------------------------------------------------------------------
     def take(self, message: Call | Copy, recipients: tuple[str, ...]) -> None:
@@ -148,6 +150,9 @@ class Processing:
         activation = self.activations.get(agent_id)
         if activation is None:
             table = self.host.table
+            where = table.known_endpoint_of(agent_id)
+            if where is not None and where != self.host.name:  # moved away: the bus routes to it there
+                raise AgentMoved(f"{agent_id} lives at {where} now, not at {self.host.name}")
             agent_type, _, key = agent_id.partition("/")
             agent = table.agent_class(agent_type)()
             agent.id = AgentId(agent_type, key)
@@ -190,6 +195,8 @@ class Processing:
         try:
             if activation.durable:
                 await self._load(activation)
+            elif (carried := self.carried.pop(str(agent.id), None)) is not None:
+                activation.load(carried)
             await agent.on_start()
         except Exception as exc:
             self.counts["start_errors"] += 1
@@ -235,6 +242,8 @@ class Processing:
             self.fail(message, exc, agent_id)
             return
         sender, principal = stamped(message.sender)
+        if sender is not None and type(message) is Call:
+            self.traffic[(message.sender, agent_id)] += 1
         context = MessageContext(sender, TopicId.from_str(message.topic) if type(message) is Copy else None,
                                  message.id, message.trace, self.host, agent_id, principal)
         running = CURRENT_AGENT.set(agent_id)

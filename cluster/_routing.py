@@ -83,11 +83,16 @@ class RoutingTable:
         self.members: dict[str, set[str]] = {}
         self.messages = MessageTypes()
         self.interceptors: tuple[Interceptor, ...] = ()
+        # agent id → the endpoint it was moved to, away from its placement's (``_moves.py``): the bus keeps every
+        # move, a host the moves to and from itself, which is all it asks the table about (is an agent here?)
+        self.moved: dict[str, str] = {}
         self._classes: dict[str, type[Agent]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # Classes are re-resolved where the table lands: an import path may name a module the sender lacks.
-        return {k: v for k, v in self.__dict__.items() if k != "_classes"} | {"_classes": {}}
+        # Moves do not travel with the table: each host learns those that concern it as they happen.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_classes", "moved")} | {"_classes": {},
+                                                                                           "moved": {}}
 
     def add_type(self, spec: AgentTypeSpec, message_types: list[type] = ()) -> bool:
         """Register ``spec``; registering the same spec again is a no-op (a second driver may)."""
@@ -190,9 +195,26 @@ class RoutingTable:
         return spec
 
     def endpoint_of(self, agent_id: str) -> str:
-        """The host endpoint that runs ``agent_id`` (``"type/key"``)."""
+        """The host endpoint that runs ``agent_id`` (``"type/key"``): where it was moved, or its placement's."""
+        moved = self.moved.get(agent_id)
+        return moved if moved is not None else self.home_of(agent_id)
+
+    def home_of(self, agent_id: str) -> str:
+        """The endpoint of ``agent_id`` by its type's placement alone."""
         agent_type, _, key = agent_id.partition("/")
         return self.spec_of(agent_type).placement.endpoint(agent_type, key)
+
+    def movable(self, agent_id: str) -> bool:
+        """May the runtime move the agent (its type's placement is the runtime's choice, not the user's)?"""
+        spec = self.types.get(agent_id.partition("/")[0])
+        return spec is not None and spec.placement.movable
+
+    def place(self, agent_id: str, endpoint: str) -> None:
+        """Record that ``agent_id`` runs at ``endpoint`` now."""
+        if endpoint == self.home_of(agent_id):
+            self.moved.pop(agent_id, None)
+        else:
+            self.moved[agent_id] = endpoint
 
     def known_endpoint_of(self, agent_id: str) -> str | None:
         """``endpoint_of``, or None for an agent type this table does not know (yet: a copy may be stale)."""

@@ -146,7 +146,7 @@ class Runtime:
         only in memory would lose it (give a time to have such agents forgotten anyway)."""
         check_agent_type(check_part("agent type", "name", agent_type))
         cls = resolve_agent_class(agent)
-        spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(), dict(config or {}), idle_after)
+        spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(movable=True), dict(config or {}), idle_after)
         self._admin("register", spec, cls.message_types())
         self.subscribe(*subscriptions)
         self._client.refresh_table()
@@ -266,6 +266,16 @@ class Runtime:
         ids = [str(agent_id) for agent_id in agent_ids]
         return [answer for start in range(0, len(ids), INSPECT_BATCH)
                 for answer in self._admin("inspect", ids[start:start + INSPECT_BATCH], name, args)]
+
+    def where(self, agent_id: AgentId) -> str:
+        """The host an agent lives at now (an endpoint: ``pool:<pool>.<n>`` or ``agent:<type>/<key>``)."""
+        return ray.get(self._buses[0].where.remote(str(agent_id)))
+
+    def move(self, agent_id: AgentId, endpoint: str) -> bool:
+        """Move an agent to the host ``endpoint`` (as ``where`` names hosts), the admin's alone: its messages
+        wait while it is handed over, and none is lost or handled twice. False if it is there already or on its
+        way. The runtime moves agents next to their peers by itself; this is for operators and tests."""
+        return self._admin("move", [(str(agent_id), endpoint)])[0]
 
     # --- lifecycle ----------------------------------------------------------------------------
     def shutdown(self, destroy: bool = False) -> None:

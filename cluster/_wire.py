@@ -12,6 +12,10 @@ NamedTuple, and Ray passes bytes on as they are, where it would serialize a list
 - ``Copy``: one host's copy of a publish, naming that host's recipients.
 - ``Done``: a host is done with a call that has no answer or with a copy (every recipient there finished).
 - ``Delivered``: every copy of a kept publish was handled; its publisher may forget it.
+- ``Move``: the bus asks the host of ``agent`` to hand it over to ``to`` (``_moves.py``).
+- ``Moved``: the host handed it over: ``state`` is what the agent carries (None when its store has it).
+- ``Stayed``: the host kept it (it did not fall quiet in time); the move is called off.
+- ``Adopt``: the bus tells ``to`` that ``agent`` lives there now, with the ``state`` it carries.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import pickle
 import time
 from typing import Any, NamedTuple
 
-__all__ = ["Answer", "Call", "Copy", "Delivered", "Done", "Publish", "Wire", "new_message_id", "pack", "unpack"]
+__all__ = ["Adopt", "Answer", "Call", "Copy", "Delivered", "Done", "Move", "Moved", "Publish", "Stayed", "Wire",
+           "new_message_id", "pack", "unpack"]
 
-CALL, ANSWER, PUBLISH, COPY, DONE, DELIVERED = range(6)
+CALL, ANSWER, PUBLISH, COPY, DONE, DELIVERED, MOVE, MOVED, STAYED, ADOPT = range(10)
 
 
 class Call(NamedTuple):
@@ -95,8 +100,32 @@ class Delivered(NamedTuple):
     kind: int = DELIVERED
 
 
-Wire = Call | Answer | Publish | Copy | Done | Delivered
-_BY_KIND: tuple[type, ...] = (Call, Answer, Publish, Copy, Done, Delivered)
+class Move(NamedTuple):
+    agent: str
+    to: str
+    kind: int = MOVE
+
+
+class Moved(NamedTuple):
+    agent: str
+    to: str
+    state: Any
+    kind: int = MOVED
+
+
+class Stayed(NamedTuple):
+    agent: str
+    kind: int = STAYED
+
+
+class Adopt(NamedTuple):
+    agent: str
+    state: Any
+    kind: int = ADOPT
+
+
+Wire = Call | Answer | Publish | Copy | Done | Delivered | Move | Moved | Stayed | Adopt
+_BY_KIND: tuple[type, ...] = (Call, Answer, Publish, Copy, Done, Delivered, Move, Moved, Stayed, Adopt)
 
 
 def pack(batch: list[Wire]) -> bytes:

@@ -1,0 +1,179 @@
+"""Moves: the bus's side of putting an agent next to the agents it talks to.
+
+A move of agent A from host X to host Y, in the order that keeps every delivery promise:
+
+1. The bus stops routing A's messages: from now on they wait here, in the order they came (``park``).
+2. It asks X to hand A over (``Move``, in X's outbox: after everything it gave X before). X holds its own
+   agents' calls to A, waits until A holds nothing (no message queued or running, no answer waiting for its
+   write, no kept publish, no call of its own unanswered), stores its state (durable) or takes it along (in
+   memory), drops the activation and says ``Moved``, then sends the calls it held through the bus. If A does not
+   fall quiet within ``MOVE_WAIT``, X keeps it and says ``Stayed``.
+3. On ``Moved`` the table says A is at Y; Y hears ``Adopt`` (with the state A carries), then the messages that
+   waited, in order; A starts at Y on the first. On ``Stayed`` they go to X.
+
+A host that restarts during a move is asked again (its agent came back from the store, or afresh), so a move
+always ends. The planner (``_locality.plan``) picks the moves from the calls the hosts counted; an operator can
+move an agent too (``Runtime.move``). Moves need one bus shard: with several, a move would have to stop every
+shard's routing of the agent at once, and the runtime does not move agents then."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import ray
+
+from ._locality import MovePlan, Traffic, plan
+from ._tasks import spawn
+from ._wire import Adopt, Call, Copy, Move, Moved, Publish, Stayed
+from .constants import MOVE_GAIN, MOVE_LEAST, MOVE_LIMIT, MOVE_REST, MOVE_TICK
+
+if TYPE_CHECKING:
+    from ._links import HostLinks
+    from ._routing import RoutingTable
+
+__all__ = ["Mover"]
+
+log = logging.getLogger("raybus.moves")
+
+
+class _Moving:
+    __slots__ = ("parked", "source", "to")
+
+    def __init__(self, source: str, to: str) -> None:
+        self.source, self.to = source, to
+        self.parked: list[Call | Copy] = []  # what came for the agent meanwhile, in order
+
+
+class Mover:
+    def __init__(self, table: Callable[[], RoutingTable], links: HostLinks, counts: Counter[str],
+                 planning: bool) -> None:
+        self._table = table
+        self.links = links
+        self.counts = counts
+        self.moving: dict[str, _Moving] = {}
+        self.traffic = Traffic()
+        self.resting: dict[str, float] = {}  # agent → when it may move again
+        self.planning = planning
+        self._planner: asyncio.Task | None = None
+
+    def begin(self) -> None:
+        """Start planning (once the bus's loop runs)."""
+        if self.planning and self._planner is None:
+            self._planner = spawn(self._plan_moves())
+
+    # --- a move ---------------------------------------------------------------------------------
+    def start(self, agent: str, to: str) -> bool:
+        """Begin moving ``agent`` to the host ``to``; False if it is there already or on its way somewhere."""
+        source = self._table().endpoint_of(agent)
+        if agent in self.moving or source == to:
+            return False
+        self.moving[agent] = _Moving(source, to)
+        self.links.host(to)  # started now, so that it is up by the time the agent arrives
+        self.links.outbox(source).put(Move(agent, to))
+        self.counts["moves_started"] += 1
+        return True
+
+    def park(self, call: Call) -> bool:
+        """Keep a call to an agent being moved until the move ends."""
+        moving = self.moving.get(call.target)
+        if moving is None:
+            return False
+        moving.parked.append(call)
+        return True
+
+    def park_copies(self, publish: Publish, recipients: list[str]) -> list[str]:
+        """Keep the copies of ``publish`` for the recipients being moved; the others, to deliver now."""
+        staying = []
+        for recipient in recipients:
+            moving = self.moving.get(recipient)
+            if moving is None:
+                staying.append(recipient)
+            else:
+                moving.parked.append(publish.copy((recipient,)))
+        return staying
+
+    def moved(self, origin: str, message: Moved) -> None:
+        """The host handed the agent over: it lives at its destination now, and what waited goes there. A
+        ``Moved`` this bus did not ask for (it restarted meanwhile) still counts if it comes from where the bus
+        has the agent."""
+        moving = self.moving.get(message.agent)
+        if moving is None:
+            if self._table().endpoint_of(message.agent) != origin:
+                self.counts["moves_refused"] += 1
+                return
+            moving = _Moving(origin, message.to)
+        elif moving.source != origin:
+            self.counts["moves_refused"] += 1
+            return
+        self.moving.pop(message.agent, None)
+        self._table().place(message.agent, moving.to)
+        self.links.outbox(moving.to).put(Adopt(message.agent, message.state))
+        self._release(moving, moving.to)
+        self.counts["moves"] += 1
+
+    def stayed(self, origin: str, message: Stayed) -> None:
+        moving = self.moving.get(message.agent)
+        if moving is None or moving.source != origin:
+            return
+        del self.moving[message.agent]
+        self._release(moving, origin)
+        self.counts["moves_called_off"] += 1
+
+    def _release(self, moving: _Moving, endpoint: str) -> None:
+        for wire in moving.parked:
+            self.links.deliver(endpoint, wire)
+        moving.parked = []
+
+    def adopt_again(self, endpoint: str) -> None:
+        """A restarted host has forgotten which agents were moved to it: it hears so again, before their
+        messages (the state they carried died with it; a store still has theirs)."""
+        for agent, to in self._table().moved.items():
+            if to == endpoint:
+                self.links.outbox(endpoint).put(Adopt(agent, None))
+
+    def host_restarted(self, endpoint: str) -> None:
+        """A restarted host has forgotten what it was asked: it is asked again (after the messages the bus gives
+        it again, which run first)."""
+        for agent, moving in self.moving.items():
+            if moving.source == endpoint:
+                self.links.outbox(endpoint).put(Move(agent, moving.to))
+
+    def held(self) -> int:
+        return sum(len(moving.parked) for moving in self.moving.values())
+
+    # --- the planner ----------------------------------------------------------------------------
+    async def _plan_moves(self) -> None:
+        while True:
+            await asyncio.sleep(MOVE_TICK)
+            try:
+                await self._look()
+            except Exception:  # planning must outlive any one look
+                self.counts["move_plan_errors"] += 1
+                log.exception("planning moves failed")
+
+    async def _look(self) -> None:
+        hosts = dict(self.links.hosts)
+        found = await asyncio.gather(*(host.traffic.remote() for host in hosts.values()), return_exceptions=True)
+        counted: Counter[tuple[str, str]] = Counter()
+        for packed in found:
+            if not isinstance(packed, BaseException):
+                counted.update({(sender, recipient): calls for sender, recipient, calls in packed})
+        self.traffic.add(counted)
+        if not self.traffic.weights:
+            return
+        now = time.monotonic()
+        self.resting = {agent: until for agent, until in self.resting.items() if until > now}
+        table = self._table()
+        pools = {endpoint for endpoint in hosts if endpoint.startswith("pool:")}
+        cores = int(ray.cluster_resources().get("CPU", 1))
+        rules = MovePlan(spread=max(1, min(len(pools), cores)), gain=MOVE_GAIN, least=MOVE_LEAST,
+                         limit=MOVE_LIMIT - len(self.moving))
+        for agent, to in plan(self.traffic.weights, table.known_endpoint_of, table.movable, pools, rules,
+                              self.resting.keys() | self.moving.keys()):
+            if self.start(agent, to):
+                self.resting[agent] = now + MOVE_REST
