@@ -1,10 +1,13 @@
 """Handover: a host's side of a move (the bus's side, and the order of it all, is ``_moves.py``).
 
-Asked to hand an agent over (``Move``), the host holds its own agents' calls to it, waits until the agent holds
-nothing, stores its state (durable) or takes it along (in memory), drops the activation, says ``Moved`` and
-sends the held calls on through the bus, which routes them to the agent's new host. Told an agent lives here now
-(``Adopt``), the host keeps the state it carries for its activation. Each host's table knows the moves to and from
-itself: it delivers in-process only to agents that live here, and never activates one that does not."""
+Asked to hand an agent over (``Move``), the host holds its own agents' calls to it and pauses its mailbox: once
+the serial handler under way is over and the agent holds nothing but its queue (no interleaved handler running,
+no answer waiting for its write, no kept publish, no call of its own unanswered), it stores the agent's state
+(durable) or takes it along (in memory), drops the activation, and says ``Moved`` with the messages that were
+queued; then it sends the held calls on through the bus, which routes them to the agent's new host. Told an
+agent lives here now (``Adopt``), the host keeps the state it carries for its activation. Each host's table
+knows the moves to and from itself: it delivers in-process only to agents that live here, and never activates
+one that does not."""
 
 from __future__ import annotations
 
@@ -12,10 +15,12 @@ import asyncio
 import logging
 from collections import Counter
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._processing import Inspection
+from ._state import encode_state
 from ._tasks import spawn
-from ._wire import Call, Moved, Stayed
+from ._wire import Call, Copy, Done, Moved, Stayed
 from .constants import MOVE_WAIT
 
 if TYPE_CHECKING:
@@ -50,7 +55,7 @@ class Handover:
             self.leaving[agent_id] = []
             spawn(self._hand_over(agent_id, to))
 
-    def adopt(self, agent_id: str, state: dict[str, Any] | None) -> None:
+    def adopt(self, agent_id: str, state: str | None) -> None:
         self._host.table.place(agent_id, self._host.name)
         if state is not None:
             self._processing.carried[agent_id] = state
@@ -63,42 +68,58 @@ class Handover:
 
     async def _hand_over(self, agent_id: str, to: str) -> None:
         try:
-            state = await self._quiet_then_drop(agent_id)
+            found = await self._pause_then_drop(agent_id)
         except Exception:
             self.counts["handover_errors"] += 1
             log.exception("handing %s over failed", agent_id)
-            state = _STAY
+            found = None
         held = self.leaving.pop(agent_id)
-        if state is _STAY:
+        if found is None:
             self._host.to_bus.put(Stayed(agent_id), agent_id)
             self.counts["handovers_called_off"] += 1
         else:
             self._host.table.place(agent_id, to)
-            self._host.to_bus.put(Moved(agent_id, to, state), agent_id)
+            state, queued = found
+            self._host.to_bus.put(Moved(agent_id, to, state, queued), agent_id)
+            for item in queued:  # this host is done with what it took along; with a copy no one else here has, so
+                last = self._processing.intake.let_go(item.id, agent_id)  # it says (the bus passed a call on)
+                if last and type(item) is Copy:
+                    self._host.to_bus.put(Done(item.id), item.target)
             self.counts["handed_over"] += 1
         for call in held:  # routed as if just sent: in-process if it stayed, else through the bus, behind ``Moved``
             self._host.route(call)
 
-    async def _quiet_then_drop(self, agent_id: str) -> Any:
-        """The state the agent carries (None: the store has it, or it has none), or ``_STAY``."""
+    async def _pause_then_drop(self, agent_id: str) -> tuple[str | None, list[Call | Copy]] | None:
+        """Once the serial handler under way is over and the agent holds nothing but its queue: its state as
+        JSON (None: the store has it, or it has none) and its queued messages, the activation gone. None if that
+        takes ``MOVE_WAIT`` (the agent stays, and goes on)."""
         processing, deadline = self._processing, monotonic() + MOVE_WAIT
-        while True:
-            activation = processing.activations.get(agent_id)
-            if activation is None:
-                return None
-            if processing.idle.holds_nothing(agent_id, activation):
-                if processing.states is None:
-                    state = activation.state()
-                else:  # stored first; a message that came during the write (an inspection) keeps it a while
-                    await processing.states.mark(agent_id, activation.state)
-                    state = None
-                if processing.activations.get(agent_id) is activation and \
-                        processing.idle.holds_nothing(agent_id, activation):
-                    processing.idle.drop(agent_id, activation)
-                    return state
-            if monotonic() > deadline:
-                return _STAY
-            await asyncio.sleep(_QUIET_POLL)
-
-
-_STAY = object()
+        activation = processing.activations.get(agent_id)
+        if activation is None:
+            return None, []
+        mailbox = activation.mailbox
+        try:
+            await asyncio.wait_for(asyncio.shield(mailbox.pause()), MOVE_WAIT)
+            while not (mailbox.stopped and not processing.idle.in_hand(agent_id, activation)):
+                if monotonic() > deadline:
+                    raise TimeoutError
+                await asyncio.sleep(_QUIET_POLL)
+            if processing.states is None:  # as a store would give it back: load_state reads JSON values
+                state = encode_state(activation.state())
+            else:
+                await processing.states.mark(agent_id, activation.state)
+                state = None
+        except TimeoutError:
+            mailbox.resume()
+            return None
+        except Exception:
+            mailbox.resume()
+            raise
+        queued = mailbox.take()
+        if any(type(item) is Inspection for item in queued) or processing.activations.get(agent_id) is not activation:
+            for item in queued:  # an inspection's answer is awaited here: it is read first, and the move waits
+                mailbox.put(item)
+            mailbox.resume()
+            return None
+        processing.idle.drop(agent_id, activation)
+        return state, queued

@@ -97,8 +97,13 @@ class Idle:
                 self._sweeping = spawn(self._sweep())
 
     def holds_nothing(self, agent_id: str, activation: Activation) -> bool:
-        return (activation.mailbox.idle and not activation.running and not activation.outgoing
-                and not activation.held and not activation.writing and not self.sending.get(agent_id))
+        return activation.mailbox.idle and not self.in_hand(agent_id, activation)
+
+    def in_hand(self, agent_id: str, activation: Activation) -> bool:
+        """Anything the agent holds but its mailbox: an answer waiting for its write, a kept publish, a call of
+        its own awaiting an answer."""
+        return bool(activation.running or activation.outgoing or activation.held or activation.writing
+                    or self.sending.get(agent_id))
 
     async def _sweep(self) -> None:
         while True:

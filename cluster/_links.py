@@ -97,6 +97,21 @@ class HostLinks:
                 self.outbox(tracked[0]).put(Delivered(message_id, tracked[1]))
         return found.wire
 
+    def pass_on(self, source: str, to: str, wire: Call | Copy, agent: str) -> None:
+        """A message queued for ``agent`` at ``source`` goes with it to ``to``: kept for ``to`` now. A copy the
+        source still has for other recipients there stays kept for it too: one more copy to hear back of."""
+        kept = self.kept.get(source, {})
+        given = kept.get(wire.id)
+        if type(wire) is Copy:
+            if given is not None and given.wire.recipients != (agent,):
+                if (tracked := self.publishes.get(wire.id)) is not None:
+                    tracked[2] += 1
+                given = None
+            wire = wire._replace(recipients=(agent,))
+        if given is not None:
+            del kept[wire.id]
+        self.deliver(to, wire)
+
     def track_publish(self, host: str | None, publish: Publish, copies: int) -> None:
         """A host's agent keeps its publish until every copy is handled; then its host hears so."""
         if host is None or not publish.kept:

@@ -14,6 +14,7 @@ would drive it (``_holding``), so its suspensions are seen; they are timed only 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import types
 from collections import deque
@@ -31,8 +32,8 @@ log = logging.getLogger("raybus.mailbox")
 
 
 class Mailbox(Generic[T]):
-    __slots__ = ("_apart", "_blocked", "_blocked_since", "_interleaves", "_process", "_queue", "_running",
-                 "_startup", "_suspended", "handled", "peak", "since")
+    __slots__ = ("_apart", "_blocked", "_blocked_since", "_interleaves", "_paused", "_process", "_queue",
+                 "_running", "_startup", "_suspended", "handled", "peak", "since")
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class Mailbox(Generic[T]):
         self._blocked = 0.0  # seconds, over finished stretches
         self._blocked_since: float | None = None  # start of the stretch under way: suspended, and items wait
         self._apart = 0  # interleaved items running as tasks of their own
+        self._paused: asyncio.Future | None = None  # set while paused: items are queued, none is run
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -59,6 +61,32 @@ class Mailbox(Generic[T]):
     @property
     def busy(self) -> bool:
         return self._running
+
+    @property
+    def stopped(self) -> bool:
+        """Nothing running (whatever is queued): paused, or never started."""
+        return not self._running and not self._apart
+
+    def pause(self) -> asyncio.Future:
+        """Run nothing more once the serial item under way (if any) is over: resolves then. What is queued,
+        and what comes, waits (``take``, or ``resume``)."""
+        if self._paused is None:
+            self._paused = asyncio.get_running_loop().create_future()
+            if not self._running:
+                self._paused.set_result(None)
+        return self._paused
+
+    def resume(self) -> None:
+        self._paused = None
+        if self._queue and not self._running:
+            self._running = True
+            spawn(self._drain())
+
+    def take(self) -> list[T]:
+        """Everything queued, in order, out of the mailbox (paused: the agent goes elsewhere with it)."""
+        items = list(self._queue)
+        self._queue.clear()
+        return items
 
     @property
     def idle(self) -> bool:
@@ -78,7 +106,7 @@ class Mailbox(Generic[T]):
             spawn(self._drain())
 
     def put(self, item: T) -> None:
-        if not self._running and self._startup is None and self._interleaves(item):
+        if not self._running and self._startup is None and self._paused is None and self._interleaves(item):
             self.handled += 1  # nothing queued ahead of it: skip the drain task, run it as its own
             self._run_apart(item)
             return
@@ -86,7 +114,7 @@ class Mailbox(Generic[T]):
         queue.append(item)
         if len(queue) > self.peak:
             self.peak = len(queue)
-        if not self._running:
+        if not self._running and self._paused is None:
             self._running = True
             spawn(self._drain())
         elif self._suspended and self._blocked_since is None:  # it waits behind a suspended serial item
@@ -97,6 +125,8 @@ class Mailbox(Generic[T]):
             startup, self._startup = self._startup, None
             await _guarded(startup())
         while self._queue:
+            if self._paused is not None:
+                break
             item = self._queue.popleft()
             self.handled += 1
             if self._interleaves(item):
@@ -112,6 +142,8 @@ class Mailbox(Generic[T]):
                 continue
             await _guarded(self._holding(step, awaited))
         self._running = False
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_result(None)
 
     def _run_apart(self, item: T) -> None:
         self._apart += 1

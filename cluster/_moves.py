@@ -4,12 +4,12 @@ A move of agent A from host X to host Y, in the order that keeps every delivery 
 
 1. The bus stops routing A's messages: from now on they wait here, in the order they came (``park``).
 2. It asks X to hand A over (``Move``, in X's outbox: after everything it gave X before). X holds its own
-   agents' calls to A, waits until A holds nothing (no message queued or running, no answer waiting for its
-   write, no kept publish, no call of its own unanswered), stores its state (durable) or takes it along (in
-   memory), drops the activation and says ``Moved``, then sends the calls it held through the bus. If A does not
-   fall quiet within ``MOVE_WAIT``, X keeps it and says ``Stayed``.
-3. On ``Moved`` the table says A is at Y; Y hears ``Adopt`` (with the state A carries), then the messages that
-   waited, in order; A starts at Y on the first. On ``Stayed`` they go to X.
+   agents' calls to A and pauses A's mailbox; once A's serial handler under way is over and A holds nothing
+   but its queue (``_handover.py``), X stores A's state (durable) or takes it along (in memory), drops the
+   activation and says ``Moved`` with A's queued messages, then sends the calls it held through the bus. If
+   that does not come within ``MOVE_WAIT``, X keeps A and says ``Stayed``.
+3. On ``Moved`` the table says A is at Y; Y hears ``Adopt`` (with the state A carries), then A's queued
+   messages, then those that waited here, in order; A starts at Y on the first. On ``Stayed`` they go to X.
 
 A host that restarts during a move is asked again (its agent came back from the store, or afresh), so a move
 always ends. The planner (``_locality.plan``) picks the moves from the calls the hosts counted; an operator can
@@ -113,6 +113,8 @@ class Mover:
         self.moving.pop(message.agent, None)
         self._table().place(message.agent, moving.to)
         self.links.outbox(moving.to).put(Adopt(message.agent, message.state))
+        for wire in message.queued:
+            self.links.pass_on(origin, moving.to, wire, message.agent)
         self._release(moving, moving.to)
         self.counts["moves"] += 1
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import time
 import traceback
 from collections import Counter
@@ -73,7 +74,7 @@ class Processing:
         # is gone, so a later copy (the bus's redelivery racing the answer) is answered so again, never run
         self.start_failures: dict[str, Outcome] = {}
         self.idle = Idle(self, counts)
-        self.carried: dict[str, dict[str, Any]] = {}  # agent id → the state it brought, moved here in memory
+        self.carried: dict[str, str] = {}  # agent id → the state it brought as JSON, moved here in memory
         self.traffic: Counter[tuple[str, str]] = Counter()  # (sender, recipient) → calls handled, for moves
 
     # --- what the host asks -------------------------------------------------------------------
@@ -196,7 +197,7 @@ class Processing:
             if activation.durable:
                 await self._load(activation)
             elif (carried := self.carried.pop(str(agent.id), None)) is not None:
-                activation.load(carried)
+                activation.load(json.loads(carried))
             await agent.on_start()
         except Exception as exc:
             self.counts["start_errors"] += 1

@@ -13,7 +13,8 @@ NamedTuple, and Ray passes bytes on as they are, where it would serialize a list
 - ``Done``: a host is done with a call that has no answer or with a copy (every recipient there finished).
 - ``Delivered``: every copy of a kept publish was handled; its publisher may forget it.
 - ``Move``: the bus asks the host of ``agent`` to hand it over to ``to`` (``_moves.py``).
-- ``Moved``: the host handed it over: ``state`` is what the agent carries (None when its store has it).
+- ``Moved``: the host handed it over: ``state`` is what the agent carries (None when its store has it),
+  ``queued`` the calls and copies that were waiting in its mailbox, in order.
 - ``Stayed``: the host kept it (it did not fall quiet in time); the move is called off.
 - ``Adopt``: the bus tells ``to`` that ``agent`` lives there now, with the ``state`` it carries.
 """
@@ -110,6 +111,7 @@ class Moved(NamedTuple):
     agent: str
     to: str
     state: Any
+    queued: list
     kind: int = MOVED
 
 
