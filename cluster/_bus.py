@@ -298,7 +298,9 @@ class Bus:
         if self.shards > 1:
             raise RaybusError(f"namespace {self.namespace!r} has {self.shards} bus shards: agents move with one")
         for agent, to in moves:
-            self.table.spec_of(agent.partition("/")[0])
+            placement = self.table.spec_of(agent.partition("/")[0]).placement
+            if not placement.movable:
+                raise ValueError(f"move {agent}: its placement ({placement}) is the user's choice, and it stays")
             if not to.startswith(("pool:", "agent:")):
                 raise ValueError(f"move {agent} to {to!r}: a host is 'pool:<pool>.<n>' or 'agent:<type>/<key>'")
         return [self.mover.start(agent, to) for agent, to in moves]

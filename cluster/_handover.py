@@ -92,7 +92,7 @@ class Handover:
     async def _pause_then_drop(self, agent_id: str) -> tuple[str | None, list[Call | Copy]] | None:
         """Once the serial handler under way is over and the agent holds nothing but its queue: its state as
         JSON (None: the store has it, or it has none) and its queued messages, the activation gone. None if that
-        takes ``MOVE_WAIT`` (the agent stays, and goes on)."""
+        takes ``MOVE_WAIT``, or an interleaved handler is at work (the agent stays, and goes on)."""
         processing, deadline = self._processing, monotonic() + MOVE_WAIT
         activation = processing.activations.get(agent_id)
         if activation is None:
@@ -100,7 +100,9 @@ class Handover:
         mailbox = activation.mailbox
         try:
             await asyncio.wait_for(asyncio.shield(mailbox.pause()), MOVE_WAIT)
-            while not (mailbox.stopped and not processing.idle.in_hand(agent_id, activation)):
+            if not mailbox.stopped:  # interleaved handlers at work may take any time: not now
+                raise TimeoutError
+            while processing.idle.in_hand(agent_id, activation):
                 if monotonic() > deadline:
                     raise TimeoutError
                 await asyncio.sleep(_QUIET_POLL)

@@ -1,11 +1,11 @@
 """Locality: where an agent should live, judged by whom it talks to.
 
 Hosts count the calls their agents handle, by (sender, recipient); the bus adds up what they counted
-(``Traffic``, decayed so that it follows what the agents do now) and plans moves (``plan``): an agent whose
-calls go mostly to agents of another host moves there, if that host has room. Orleans' activation
-repartitioning is the model; unlike it, one planner sees the whole graph, so the agents of a department go to
-one host together instead of in pairs, and a round's moves see each other (an agent does not leave for a
-peer that is itself leaving)."""
+(``Traffic``, decayed so that it follows what the agents do now) and plans moves (``plan``): it finds the
+groups of agents that talk mostly among themselves (label propagation) and puts each group on one host — the
+one that has most of it already and room for it. Orleans' activation repartitioning is the model; it moves
+agents in pairs between two hosts at a time, each pair judged alone. Here one planner sees the whole graph, so
+a department's agents go to one host together, and a round's moves see each other."""
 
 from __future__ import annotations
 
@@ -38,22 +38,22 @@ class Traffic:
 
 
 class MovePlan(NamedTuple):
-    """How moves are judged: ``spread`` hosts share the load (each may take ``slack`` more than its share);
-    an agent moves when the calls it has with the agents of the other host exceed those with the agents of its
-    own by ``gain`` of all its calls and by ``least`` calls; at most ``limit`` moves at a time."""
+    """How moves are judged: ``spread`` hosts share the load (each may take ``slack`` more than its share); a
+    group moves to its host when at least ``least`` of its calls are made elsewhere; at most ``limit`` moves at
+    a time."""
 
     spread: int
-    gain: float
     least: float
     limit: int
+    slack: float = 0.25
 
 
 def plan(weights: Mapping[Pair, float], where: Callable[[str], str | None], movable: Callable[[str], bool],
-         destinations: Collection[str], rules: MovePlan, resting: Collection[str] = (),
-         slack: float = 0.25) -> list[tuple[str, str]]:
-    """Moves (agent, destination endpoint) that bring agents next to their peers. ``where``: an agent's endpoint
-    now (None: not an agent the table knows); ``destinations``: the endpoints agents may move to; ``resting``:
-    agents that moved lately and stay put for now."""
+         destinations: Collection[str], rules: MovePlan, resting: Collection[str] = ()) -> list[tuple[str, str]]:
+    """Moves (agent, destination endpoint) that put each group of agents that talk among themselves on one host.
+    ``where``: an agent's endpoint now (None: not an agent the table knows); ``destinations``: the endpoints
+    agents may move to; ``resting``: agents that moved lately and stay put for now. A group with an agent that may
+    not move goes where that agent is."""
     peers: dict[str, Counter[str]] = defaultdict(Counter)
     placed: dict[str, str] = {}
     for (one, other), weight in weights.items():
@@ -63,30 +63,53 @@ def plan(weights: Mapping[Pair, float], where: Callable[[str], str | None], mova
         placed[one], placed[other] = here, there
         peers[one][other] += weight
         peers[other][one] += weight
-    load: Counter[str] = Counter()
     totals = {agent: sum(by.values()) for agent, by in peers.items()}
+    load: Counter[str] = Counter()
     for agent, total in totals.items():
         load[placed[agent]] += total
-    cap = sum(load.values()) / max(1, rules.spread) * (1 + slack)
+    cap = sum(load.values()) / max(1, rules.spread) * (1 + rules.slack)
     moves: list[tuple[str, str]] = []
-    for agent in sorted(peers, key=lambda a: (-totals[a], a)):
-        if len(moves) >= rules.limit:
-            break
-        if agent in resting or not movable(agent):
+    for group in sorted(_groups(peers, totals), key=lambda g: (-sum(totals[a] for a in g), min(g))):
+        weight = sum(totals[agent] for agent in group)
+        by_host: Counter[str] = Counter()
+        for agent in group:
+            by_host[placed[agent]] += totals[agent]
+        pinned = {placed[agent] for agent in group if not movable(agent)}
+        hosts = pinned if len(pinned) == 1 else set() if pinned else set(destinations)
+        fitting = [(by_host[host], host) for host in hosts
+                   if load[host] - by_host[host] + weight <= cap or by_host[host] == weight]
+        if not fitting:
             continue
-        by_endpoint: Counter[str] = Counter()
-        for peer, weight in peers[agent].items():
-            by_endpoint[placed[peer]] += weight
-        here = placed[agent]
-        candidates = [(weight, endpoint) for endpoint, weight in by_endpoint.items()
-                      if endpoint != here and endpoint in destinations and load[endpoint] + totals[agent] <= cap]
-        if not candidates:
-            continue
-        weight, best = max(candidates)
-        better = weight - by_endpoint[here]
-        if better >= rules.least and better >= rules.gain * totals[agent]:
-            moves.append((agent, best))
-            placed[agent] = best
-            load[here] -= totals[agent]
-            load[best] += totals[agent]
+        there, best = max(fitting)
+        if weight - there < rules.least:
+            continue  # there, or as good as
+        for agent in sorted(group, key=lambda a: -totals[a]):
+            if placed[agent] != best and agent not in resting and movable(agent) and len(moves) < rules.limit:
+                moves.append((agent, best))
+                load[placed[agent]] -= totals[agent]
+                load[best] += totals[agent]
+                placed[agent] = best
     return moves
+
+
+def _groups(peers: Mapping[str, Counter[str]], totals: Mapping[str, float], rounds: int = 10) -> list[list[str]]:
+    """Agents that talk mostly among themselves, by label propagation: each takes the label its calls weigh
+    most, heaviest agents first, until no label changes (Raghavan, Albert and Kumara, 2007)."""
+    label = {agent: agent for agent in peers}
+    order = sorted(peers, key=lambda a: (-totals[a], a))
+    for _ in range(rounds):
+        changed = False
+        for agent in order:
+            votes: Counter[str] = Counter()
+            for peer, weight in peers[agent].items():
+                votes[label[peer]] += weight
+            best = max(votes, key=lambda candidate: (votes[candidate], candidate == label[agent], candidate))
+            if votes[best] > votes.get(label[agent], 0.0) and best != label[agent]:
+                label[agent] = best
+                changed = True
+        if not changed:
+            break
+    groups: dict[str, list[str]] = defaultdict(list)
+    for agent, name in label.items():
+        groups[name].append(agent)
+    return list(groups.values())

@@ -30,7 +30,7 @@ import ray
 from ._locality import MovePlan, Traffic, plan
 from ._tasks import spawn
 from ._wire import Adopt, Call, Copy, Move, Moved, Publish, Stayed
-from .constants import MOVE_GAIN, MOVE_LEAST, MOVE_LIMIT, MOVE_REST, MOVE_TICK
+from .constants import MOVE_LEAST, MOVE_LIMIT, MOVE_REST, MOVE_TICK
 
 if TYPE_CHECKING:
     from ._links import HostLinks
@@ -173,8 +173,7 @@ class Mover:
         table = self._table()
         pools = {endpoint for endpoint in hosts if endpoint.startswith("pool:")}
         cores = int(ray.cluster_resources().get("CPU", 1))
-        rules = MovePlan(spread=max(1, min(len(pools), cores)), gain=MOVE_GAIN, least=MOVE_LEAST,
-                         limit=MOVE_LIMIT - len(self.moving))
+        rules = MovePlan(spread=max(1, min(len(pools), cores)), least=MOVE_LEAST, limit=MOVE_LIMIT - len(self.moving))
         for agent, to in plan(self.traffic.weights, table.known_endpoint_of, table.movable, pools, rules,
                               self.resting.keys() | self.moving.keys()):
             if self.start(agent, to):

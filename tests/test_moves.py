@@ -1,0 +1,159 @@
+"""Moves: the runtime puts an agent next to the agents it talks to — its state goes along, nothing sent to it
+around the move is lost, handled twice or reordered, it never runs two handlers at once, and a placement the
+user chose stays."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import move_agents as ma
+import pytest
+import ray
+from conftest import wait_until
+
+from cluster import AgentId, Dedicated, RaybusError, Runtime, Sharded, TopicId, TypeSubscription
+
+LEDGER = AgentId("ledger", "l")
+CALLERS = [AgentId("caller", key) for key in ("a", "b", "c")]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def movable(request: pytest.FixtureRequest, ray_session: Any, tmp_path: Path) -> Iterator[Runtime]:
+    """A ledger with the runtime's default placement and callers on two hosts: all of them may move."""
+    state = str(tmp_path / "state") if request.param == "sqlite" else None
+    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=state)
+    rt.register("ledger", ma.Ledger, subscriptions=[TypeSubscription("news", "ledger")])
+    rt.register("caller", ma.Caller, placement=Sharded(2))
+    try:
+        yield rt
+    finally:
+        rt.shutdown(destroy=True)
+
+
+def _entries_in_order(report: dict) -> bool:
+    return all(seqs == list(range(len(seqs))) for seqs in report["by_sender"].values())
+
+
+async def _move_during_bursts(rt: Runtime, to: str, pause: float = 0.001) -> list[Any]:
+    """Three callers and the driver send numbered entries while the ledger moves to ``to``."""
+    await rt.send(LEDGER, ma.Entry(seq=0, tag="driver"))
+    bursts = asyncio.gather(*(rt.send(caller, ma.Burst(target=str(LEDGER), n=200, pause=pause), timeout=120)
+                              for caller in CALLERS))
+    await asyncio.sleep(0.3)
+    assert await asyncio.to_thread(rt.move, LEDGER, to)
+    for seq in range(1, 60):
+        await rt.send(LEDGER, ma.Entry(seq=seq, tag="driver"))
+    return await bursts
+
+
+def test_a_moved_agent_keeps_its_state_and_everything_sent_around_the_move_is_handled_once_in_order(
+        movable: Runtime) -> None:
+    to = movable.where(CALLERS[0]) if movable.where(CALLERS[0]) != movable.where(LEDGER) else "pool:caller.1"
+    asyncio.run(_move_during_bursts(movable, to))
+    assert movable.where(LEDGER) == to
+    report = movable.inspect(LEDGER, "report")
+    assert report["count"] == 60 + 3 * 200  # none lost, none twice: the entries before the move came along
+    assert report["overlaps"] == 0
+    assert _entries_in_order(report)
+    assert movable.stats()["bus"]["moves"] == 1
+    movable.settle(30)
+
+
+def test_agents_that_call_each_other_are_moved_onto_one_host_by_the_runtime(movable: Runtime) -> None:
+    caller = CALLERS[0]
+
+    async def talk() -> None:
+        for _ in range(20):
+            await movable.send(caller, ma.Burst(target=str(LEDGER), n=20))
+            if movable.where(LEDGER) == movable.where(caller):
+                return
+
+    asyncio.run(talk())
+    wait_until(lambda: movable.where(LEDGER) == movable.where(caller), timeout=30)
+    assert movable.stats()["bus"]["moves"] >= 1
+    assert movable.inspect(LEDGER, "report")["overlaps"] == 0
+
+
+def test_an_agent_placed_by_the_user_stays_where_it_was_placed(ray_session: Any) -> None:
+    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}")
+    try:
+        rt.register("ledger", ma.Ledger, placement=Dedicated())
+        rt.register("caller", ma.Caller, placement=Sharded(2, pool="callers"))
+        for _ in range(6):
+            asyncio.run(rt.send(CALLERS[0], ma.Burst(target=str(LEDGER), n=50)))
+        with pytest.raises(ValueError, match="is the user's choice"):
+            rt.move(LEDGER, rt.where(CALLERS[0]))
+        assert rt.stats()["bus"].get("moves_started", 0) == 0
+        assert rt.where(LEDGER) == "agent:ledger/l"
+    finally:
+        rt.shutdown(destroy=True)
+
+
+def test_a_move_is_called_off_when_the_agent_does_not_fall_quiet_and_its_messages_still_come_in_order(
+        movable: Runtime) -> None:
+    async def go() -> list[Any]:
+        first = asyncio.ensure_future(movable.send(LEDGER, ma.Entry(seq=0, tag="driver", pause=2.0)))
+        await asyncio.sleep(0.3)  # its serial handler is under way, and outlasts the host's wait
+        assert await asyncio.to_thread(movable.move, LEDGER, "pool:caller.0")
+        rest = [asyncio.ensure_future(movable.send(LEDGER, ma.Entry(seq=seq, tag="driver"))) for seq in range(1, 20)]
+        return await asyncio.gather(first, *rest)
+
+    answers = asyncio.run(go())
+    assert [answer.count for answer in answers] == list(range(1, 21))
+    assert movable.where(LEDGER) == "agent:ledger/l"
+    assert movable.stats()["bus"]["moves_called_off"] == 1
+    assert _entries_in_order(movable.inspect(LEDGER, "report"))
+
+
+def test_a_publish_to_an_agent_being_moved_reaches_it_once(movable: Runtime) -> None:
+    async def go() -> None:
+        slow = asyncio.ensure_future(movable.send(LEDGER, ma.Entry(seq=0, tag="driver", pause=0.5)))
+        await asyncio.sleep(0.2)
+        assert await asyncio.to_thread(movable.move, LEDGER, "pool:caller.0")
+        await movable.publish(TopicId("news", "l"), ma.Heard(text="hello"))
+        await slow
+
+    asyncio.run(go())
+    wait_until(lambda: movable.inspect(LEDGER, "report")["heard"], timeout=15)
+    assert movable.where(LEDGER) == "pool:caller.0"
+    assert movable.inspect(LEDGER, "report")["heard"] == ["hello"]
+    movable.settle(30)  # the copy that waited for the move was heard back of
+
+
+def test_a_host_killed_while_handing_an_agent_over_is_asked_again_and_nothing_is_lost_or_doubled(
+        ray_session: Any, tmp_path: Path) -> None:
+    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))
+    rt.register("ledger", ma.Ledger)
+    rt.register("caller", ma.Caller, placement=Sharded(2))
+    try:
+        async def go() -> list[Any]:
+            sends = [asyncio.ensure_future(rt.send(LEDGER, ma.Entry(seq=seq, tag="driver", pause=0.05), timeout=120))
+                     for seq in range(40)]
+            await asyncio.sleep(0.5)
+            source = await asyncio.to_thread(ray.get, rt._bus.host_of.remote(str(LEDGER)))
+            assert await asyncio.to_thread(rt.move, LEDGER, "pool:caller.0")
+            ray.kill(source, no_restart=False)
+            return await asyncio.gather(*sends)
+
+        answers = asyncio.run(go())
+        wait_until(lambda: rt.where(LEDGER) == "pool:caller.0", timeout=30)
+        report = rt.inspect(LEDGER, "report")
+        assert sorted(answer.count for answer in answers)[-1] == report["count"] == 40
+        assert report["by_sender"]["admin|driver"] == list(range(40))
+        assert report["overlaps"] == 0
+    finally:
+        rt.shutdown(destroy=True)
+
+
+def test_agents_are_not_moved_with_several_bus_shards(ray_session: Any) -> None:
+    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", shards=2)
+    try:
+        rt.register("ledger", ma.Ledger)
+        with pytest.raises(RaybusError, match="move with one"):
+            rt.move(LEDGER, "pool:caller.0")
+    finally:
+        rt.shutdown(destroy=True)
