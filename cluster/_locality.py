@@ -64,10 +64,8 @@ def plan(weights: Mapping[Pair, float], where: Callable[[str], str | None], mova
         peers[one][other] += weight
         peers[other][one] += weight
     totals = {agent: sum(by.values()) for agent, by in peers.items()}
-    load: Counter[str] = Counter()
-    for agent, total in totals.items():
-        load[placed[agent]] += total
-    cap = sum(load.values()) / max(1, rules.spread) * (1 + rules.slack)
+    cap = sum(totals.values()) / max(1, rules.spread) * (1 + rules.slack)
+    load: Counter[str] = Counter()  # of the groups given a host so far, heaviest first
     moves: list[tuple[str, str]] = []
     for group in sorted(_groups(peers, totals), key=lambda g: (-sum(totals[a] for a in g), min(g))):
         weight = sum(totals[agent] for agent in group)
@@ -75,20 +73,18 @@ def plan(weights: Mapping[Pair, float], where: Callable[[str], str | None], mova
         for agent in group:
             by_host[placed[agent]] += totals[agent]
         pinned = {placed[agent] for agent in group if not movable(agent)}
-        hosts = pinned if len(pinned) == 1 else set() if pinned else set(destinations)
-        fitting = [(by_host[host], host) for host in hosts
-                   if load[host] - by_host[host] + weight <= cap or by_host[host] == weight]
+        hosts = pinned if len(pinned) == 1 else set() if pinned else set(destinations) | set(by_host)
+        # a host with room for the group, or one that has nothing yet (a group may be more than a share)
+        fitting = [(by_host[host], -load[host], host) for host in hosts if load[host] + weight <= cap or not load[host]]
         if not fitting:
             continue
-        there, best = max(fitting)
-        if weight - there < rules.least:
+        there, _, best = max(fitting)
+        load[best] += weight
+        if weight - there < rules.least or best not in destinations | pinned:
             continue  # there, or as good as
         for agent in sorted(group, key=lambda a: -totals[a]):
             if placed[agent] != best and agent not in resting and movable(agent) and len(moves) < rules.limit:
                 moves.append((agent, best))
-                load[placed[agent]] -= totals[agent]
-                load[best] += totals[agent]
-                placed[agent] = best
     return moves
 
 

@@ -1,0 +1,62 @@
+"""The move planner, away from Ray: groups of agents that talk among themselves go to one host."""
+
+from __future__ import annotations
+
+from cluster._locality import MovePlan, Traffic, plan
+from cluster.constants import MOVE_DECAY
+
+RULES = MovePlan(spread=2, least=8.0, limit=100)
+
+
+def _where(placement: dict[str, str]):
+    return placement.get
+
+
+def test_a_group_split_over_two_hosts_goes_to_the_host_that_has_most_of_its_calls() -> None:
+    placement = {"m/1": "pool:a.0", "t/1": "pool:b.0", "t/2": "pool:b.0", "e/1": "pool:a.0"}
+    weights = {("m/1", "t/1"): 40.0, ("m/1", "t/2"): 40.0, ("e/1", "m/1"): 10.0}
+    moves = plan(weights, _where(placement), lambda agent: True, {"pool:a.0", "pool:b.0"}, RULES)
+    assert sorted(moves) == [("t/1", "pool:a.0"), ("t/2", "pool:a.0")]  # m/1 and e/1 carry 100 of 180 there
+
+
+def test_two_groups_that_do_not_talk_are_not_put_together_past_a_hosts_share() -> None:
+    placement = {"x/1": "pool:a.0", "x/2": "pool:b.0", "y/1": "pool:a.0", "y/2": "pool:b.0"}
+    weights = {("x/1", "x/2"): 100.0, ("y/1", "y/2"): 100.0}
+    moves = dict(plan(weights, _where(placement), lambda agent: True, {"pool:a.0", "pool:b.0"}, RULES))
+    after = placement | moves
+    assert after["x/1"] == after["x/2"] and after["y/1"] == after["y/2"]
+    assert after["x/1"] != after["y/1"]  # each host takes one group: half the load each
+
+
+def test_a_group_with_an_agent_placed_by_the_user_goes_where_that_agent_is() -> None:
+    placement = {"pinned/1": "agent:pinned/1", "a/1": "pool:a.0", "a/2": "pool:a.0"}
+    weights = {("pinned/1", "a/1"): 50.0, ("pinned/1", "a/2"): 50.0, ("a/1", "a/2"): 50.0}
+    moves = plan(weights, _where(placement), lambda agent: not agent.startswith("pinned"),
+                 {"pool:a.0", "agent:pinned/1"}, RULES)
+    assert sorted(moves) == [("a/1", "agent:pinned/1"), ("a/2", "agent:pinned/1")]
+
+
+def test_agents_never_move_where_they_may_not_go_nor_when_resting_nor_for_a_few_calls() -> None:
+    placement = {"a/1": "pool:a.0", "b/1": "agent:b/1"}
+    weights = {("a/1", "b/1"): 100.0}
+    assert plan(weights, _where(placement), lambda agent: True, {"pool:a.0"}, RULES) == [("b/1", "pool:a.0")]
+    assert plan(weights, _where(placement), lambda agent: True, {"pool:a.0"}, RULES, resting={"b/1"}) == []
+    assert plan({("a/1", "b/1"): 5.0}, _where(placement), lambda agent: True, {"pool:a.0"}, RULES) == []
+
+
+def test_agents_the_table_does_not_know_are_left_out() -> None:
+    placement = {"a/1": "pool:a.0", "b/1": "pool:b.0"}
+    weights = {("a/1", "user:alice"): 500.0, ("a/1", "b/1"): 20.0}
+    moves = plan(weights, _where(placement), lambda agent: True, {"pool:a.0", "pool:b.0"}, RULES)
+    assert len(moves) == 1 and moves[0][0] in {"a/1", "b/1"}
+
+
+def test_traffic_counts_either_way_as_one_pair_and_forgets_what_stopped() -> None:
+    traffic = Traffic()
+    traffic.add({("a/1", "b/1"): 10, ("b/1", "a/1"): 6})
+    assert traffic.weights == {("a/1", "b/1"): 16.0}
+    traffic.add({})
+    assert traffic.weights == {("a/1", "b/1"): 16.0 * MOVE_DECAY}
+    for _ in range(12):
+        traffic.add({})
+    assert traffic.weights == {}
