@@ -30,7 +30,7 @@ import ray
 from ._locality import MovePlan, Traffic, plan
 from ._tasks import spawn
 from ._wire import Adopt, Call, Copy, Move, Moved, Publish, Stayed
-from .constants import MOVE_LEAST, MOVE_LIMIT, MOVE_REST, MOVE_TICK
+from .constants import MOVE_LEAST, MOVE_LIMIT, MOVE_REST, MOVE_RETRY, MOVE_TICK
 
 if TYPE_CHECKING:
     from ._links import HostLinks
@@ -124,6 +124,7 @@ class Mover:
             return
         del self.moving[message.agent]
         self._release(moving, origin)
+        self.resting[message.agent] = time.monotonic() + MOVE_RETRY  # busy now: it may be quiet soon
         self.counts["moves_called_off"] += 1
 
     def _release(self, moving: _Moving, endpoint: str) -> None:

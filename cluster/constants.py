@@ -10,8 +10,8 @@ __all__ = [
     "ANSWER_LINGER", "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT",
     "DEFAULT_WINDOW", "FINISHED", "GIVE_UP_AFTER", "HOST_PREFIX", "IDLE_AFTER", "IDLE_TICK", "INSPECT_BATCH",
     "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "MOVE_DECAY", "MOVE_FORGET", "MOVE_LEAST",
-    "MOVE_LIMIT", "MOVE_REST", "MOVE_TICK", "MOVE_WAIT", "RETRY_DELAY", "ROUTE_LINGER", "SEEN", "bus_name",
-    "client_name", "host_actor_name", "session_of", "shard_of",
+    "MOVE_LIMIT", "MOVE_REST", "MOVE_RETRY", "MOVE_TICK", "MOVE_WAIT", "RETRY_DELAY", "ROUTE_LINGER", "SEEN",
+    "bus_name", "client_name", "host_actor_name", "session_of", "shard_of",
 ]
 
 BUS_NAME = "raybus.bus"  # shard 0's actor name; shard n is "raybus.bus.n"
@@ -47,15 +47,16 @@ IDLE_TICK = 1.0  # seconds between two looks for idle agents (shorter when a typ
 # Moves (_moves.py, _locality.py): every MOVE_TICK the bus adds up the calls between agents that the hosts counted
 # (what it knew before weighs MOVE_DECAY as much; a pair below MOVE_FORGET calls is forgotten) and moves an agent
 # to its group's host when MOVE_LEAST of the group's calls are made elsewhere; MOVE_LIMIT moves at a time, an agent
-# that moved (or stayed) rests MOVE_REST seconds, and a host hands an agent over once its serial handler under way
-# is over and it holds nothing but its queue, or keeps it if that takes MOVE_WAIT seconds or an interleaved handler
-# of it is at work.
+# that moved rests MOVE_REST seconds (one that stayed, MOVE_RETRY), and a host hands an agent over once its serial
+# handler under way is over and it holds nothing but its queue, or keeps it if that takes MOVE_WAIT seconds or an
+# interleaved handler of it is at work.
 MOVE_TICK = 0.5
-MOVE_DECAY = 0.5
+MOVE_DECAY = 0.8
 MOVE_FORGET = 0.5
 MOVE_LEAST = 8.0
 MOVE_LIMIT = 64
 MOVE_REST = 10.0
+MOVE_RETRY = 1.0
 MOVE_WAIT = 1.0
 
 
