@@ -57,6 +57,6 @@ def test_traffic_counts_either_way_as_one_pair_and_forgets_what_stopped() -> Non
     assert traffic.weights == {("a/1", "b/1"): 16.0}
     traffic.add({})
     assert traffic.weights == {("a/1", "b/1"): 16.0 * MOVE_DECAY}
-    for _ in range(12):
+    for _ in range(40):
         traffic.add({})
     assert traffic.weights == {}
