@@ -14,7 +14,10 @@ driver, and for raybus the bus and every host), its share of the ceiling per cor
 AutoGen; the raybus runs also say where messages waited (``rt.stats()["backlog"]``).
 
     python -m scenarios.pto_obvious [--requests 2000] [--concurrency 1000] [--employees 200] [--seed 7]
-        [--runs ceiling,autogen,obvious,tuned] [--durable] [--json PATH]
+        [--runs ceiling,autogen,obvious,tuned] [--learn REQUESTS] [--durable] [--json PATH]
+
+``--learn N``: N requests (the same for every run, other ids) are driven first and not timed: raybus moves the
+obvious program's agents next to the agents they talk to as it sees them talk (``Runtime`` moves, README).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import os
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,7 @@ from ._run_store import run_store
 from ._where import print_backlog, run_backlog
 
 RUNS = ("ceiling", "autogen", "obvious", "tuned")
+LEARN_PAUSE = 3.0  # seconds after the learning requests: the moves they prompted end before the clock starts
 OBVIOUS_PLACEMENTS = {"employee": Sharded(4), "manager": Sharded(4), "team": Sharded(4),
                       "hr": None, "dates": None, "notifier": None}
 
@@ -58,15 +63,28 @@ def _runs(text: str) -> list[str]:
 
 
 class Run:
-    """One way of running the plan: what it measured."""
+    """One way of running the plan: what it measured. ``learning``: requests driven first, untimed, the same
+    for every run: the raybus runs learn from them where their agents belong (moves), the others warm up."""
 
-    def __init__(self, name: str, plan: list[PlannedRequest]) -> None:
+    def __init__(self, name: str, plan: list[PlannedRequest], learning: list[PlannedRequest]) -> None:
         self.name = name
+        self.learning = learning
+        self.owners = {p.request_id: p.employee for p in [*learning, *plan]}  # every request the check looks for
         self.recorder = Recorder(len(plan))
         self.wall = 0.0
         self.cpu_s = 0.0
         self.results: list = []
         self.backlog: dict[str, Any] | None = None
+
+    async def learn(self, send: Send, concurrency: int, pause: float = 0.0) -> None:
+        """The learning requests, then ``pause`` seconds (moves under way end); their errors are the run's."""
+        if not self.learning:
+            return
+        learned = Recorder(len(self.learning))
+        await drive(asking(send), self.learning, concurrency, learned)
+        learned.bar.close()
+        self.recorder.errors.update({f"learning: {error}": n for error, n in learned.errors.items()})
+        await asyncio.sleep(pause)
 
     async def timed(self, send: Send, plan: list[PlannedRequest], concurrency: int) -> None:
         self.wall = await drive(asking(send), plan, concurrency, self.recorder)
@@ -82,9 +100,10 @@ class Run:
                 "violated": [r.name for r in self.results if not r.ok], "backlog": self.backlog}
 
 
-def in_process(name: str, org: Org, plan: list[PlannedRequest], concurrency: int, hr_dir: Path) -> Run:
+def in_process(name: str, org: Org, plan: list[PlannedRequest], learning: list[PlannedRequest], concurrency: int,
+               hr_dir: Path) -> Run:
     """The ceiling or AutoGen: one process, so its CPU is this process's over the timed part."""
-    run = Run(name, plan)
+    run = Run(name, plan, learning)
 
     async def go() -> None:
         if name == "ceiling":
@@ -97,21 +116,23 @@ def in_process(name: str, org: Org, plan: list[PlannedRequest], concurrency: int
             app = AutogenPto(org, str(hr_dir))
             await app.start()
             send = app.send
+        await run.learn(send, concurrency)
         cpu = time.process_time()
         await run.timed(send, plan, concurrency)
         run.cpu_s = time.process_time() - cpu
         if name == "autogen":
             await app.stop()
-        run.results = check(org, collect(app, org), {p.request_id: p.employee for p in plan})
+        run.results = check(org, collect(app, org), run.owners)
 
     asyncio.run(go())
     return run
 
 
-def on_raybus(name: str, org: Org, plan: list[PlannedRequest], args: argparse.Namespace, base: Path) -> Run:
+def on_raybus(name: str, org: Org, plan: list[PlannedRequest], learning: list[PlannedRequest],
+              args: argparse.Namespace, base: Path) -> Run:
     """The obvious or the tuned registration on a fresh namespace of the same Ray; CPU from every process of
     the namespace (driver, bus, hosts) over the timed part, and where messages waited."""
-    run = Run(name, plan)
+    run = Run(name, plan, learning)
     where = base / name
     rt = Runtime.connect(namespace=f"pto-{name}-{int(time.time())}", shards=args.shards,
                          state_dir=str(where / "state") if args.durable else None)
@@ -126,22 +147,24 @@ def on_raybus(name: str, org: Org, plan: list[PlannedRequest], args: argparse.Na
         collect(rt, org)  # creates the hosts and activates every agent before the clock
         print(f"{name}: {len(rt.agents())} agents active in {time.perf_counter() - started:.1f}s", flush=True)
         watch = ResourceWatch(rt)
-        before = watch.sample()
 
-        async def timed() -> None:
+        async def timed() -> dict[str, Any]:
+            send: Send = lambda recipient, message: service.send(recipient, message, timeout=300)  # noqa: E731
+            await run.learn(send, args.concurrency, pause=LEARN_PAUSE)
+            before = watch.sample()
             sampling = asyncio.ensure_future(watch.run())
             try:
-                await run.timed(lambda recipient, message: service.send(recipient, message, timeout=300), plan,
-                                args.concurrency)
+                await run.timed(send, plan, args.concurrency)
             finally:
                 sampling.cancel()
+            return before
 
         with as_service(rt) as service:  # as the PTO service, as pto_load sends
-            asyncio.run(timed())
+            before = asyncio.run(timed())
         stats = settle(rt, watch)
         run.cpu_s = sum(watch.cpu_seconds().values())
         run.backlog = run_backlog(before, stats, run.wall)
-        run.results = check(org, collect(rt, org), {p.request_id: p.employee for p in plan})
+        run.results = check(org, collect(rt, org), run.owners)
     finally:
         rt.shutdown(destroy=True)
     return run
@@ -159,14 +182,15 @@ def report(args: argparse.Namespace, org: Org, runs: list[Run]) -> dict[str, Any
             one["vs_autogen"] = one["requests_per_s"] / autogen["requests_per_s"]
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
             "command": "python -m scenarios.pto_obvious " + " ".join(sys.argv[1:]),
-            "requests": args.requests, "concurrency": args.concurrency, "employees": len(org.employees),
+            "requests": args.requests, "learning": args.learn, "concurrency": args.concurrency,
+            "employees": len(org.employees),
             "seed": args.seed, "durable": args.durable, "runs": figures}
 
 
 def print_report(found: dict[str, Any]) -> None:
     runs = found["runs"].values()
     print_table(f"pto_obvious, {found['date']}, {found['machine']}, {found['requests']:,} requests, "
-                f"{found['concurrency']:,} in flight",
+                f"{found['concurrency']:,} in flight, after {found['learning']:,} learning",
                 ("run", "requests/s", "cores used", "per core", "share of the ceiling per core", "vs AutoGen",
                  "p50 s", "p99 s", "errors", "invariants"),
                 [(r["run"], r["requests_per_s"], r["cores_used"], r["requests_per_s_per_core"],
@@ -184,12 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument("--learn", type=int, default=0, metavar="REQUESTS",
+                        help="requests driven first, untimed, other ids (the runtime learns where agents belong)")
     parser.add_argument("--runs", type=_runs, default=list(RUNS), help=f"which, in order (default {','.join(RUNS)})")
     add_org_flags(parser, employees=200)
     add_common_flags(parser)
     args = parser.parse_args(argv)
     org = load_org(args)
     plan = request_mix(org, args.requests, args.seed)
+    learning = [replace(p, request_id=f"learn-{p.request_id}") for p in request_mix(org, args.learn, args.seed + 1)]
     run_store(args, "pto-obvious")
     if args.run_dir is None:
         raise ScenarioError("pto_obvious keeps its four runs in SQLite files: give --store a directory")
@@ -199,12 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for name in args.runs:
         if name in ("ceiling", "autogen"):
-            runs.append(in_process(name, org, plan, args.concurrency, base / name / "hr"))
+            runs.append(in_process(name, org, plan, learning, args.concurrency, base / name / "hr"))
         else:
             if not ray.is_initialized():
                 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
                 ray.init(address=args.address, log_to_driver=False)
-            runs.append(on_raybus(name, org, plan, args, base))
+            runs.append(on_raybus(name, org, plan, learning, args, base))
         print(f"{name}: {runs[-1].figures()['requests_per_s']:,.0f} requests/s", flush=True)
     if ray.is_initialized():
         ray.shutdown()
