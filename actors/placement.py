@@ -12,6 +12,7 @@ from .org import Org
 __all__ = ["ByDepartment"]
 
 DEPARTMENT_TYPES = ("hr", "dates", "notifier")  # keyed by their department
+_RECORDS = {"employee": "employees", "manager": "managers", "team": "teams"}  # the org's records of each other type
 
 _turns: dict[int, tuple[Org, dict[str, int]]] = {}  # id of an org → (the org, kept alive, its departments' turns)
 
@@ -37,8 +38,8 @@ class ByDepartment(Sharded):
 def _department_of(org: Org, agent_type: str, key: str) -> str | None:
     if agent_type in DEPARTMENT_TYPES:
         return key if key in _turn_of(org) else None
-    records = {"employee": org.employees, "manager": org.managers, "team": org.teams}.get(agent_type)
-    record = None if records is None else records.get(key)
+    records = _RECORDS.get(agent_type)
+    record = None if records is None else getattr(org, records).get(key)
     return None if record is None else record.department
 
 

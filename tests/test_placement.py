@@ -36,3 +36,7 @@ def test_a_pickled_copy_places_every_agent_where_the_original_does() -> None:
     copy = pickle.loads(pickle.dumps(PLACEMENT))
     assert copy == PLACEMENT
     assert all(copy.endpoint("employee", e) == PLACEMENT.endpoint("employee", e) for e in ORG.employees)
+
+
+def test_the_placement_carries_the_org_once_not_an_entry_per_agent() -> None:
+    assert len(pickle.dumps(PLACEMENT)) < len(PLACEMENT.org) + 1_000
