@@ -18,11 +18,13 @@ from cluster import (
     state_location,
 )
 
+from ._config import org_blob
 from .messages import TimeOffCancelled, TimeOffNotice, Waiting
 from .org import Org
+from .placement import ByDepartment
 from .policy import pto_policy
 
-__all__ = ["AGENT_TYPES", "PER_PERSON", "department_groups", "pto_config", "pto_subscriptions", "register_pto"]
+__all__ = ["AGENT_TYPES", "PER_PERSON", "pto_config", "pto_subscriptions", "register_pto"]
 
 PER_PERSON = ("employee", "manager", "team")  # the types an org has thousands of
 
@@ -50,7 +52,7 @@ def register_pto(rt: Runtime, org: Org, hr: str | Path, hosts: int = 2, by_depar
     ``hr``: where the HR ledgers go (``actors.ledgers.Ledgers``: a directory, or a ``postgresql://`` URL, where
     the runtime's namespace names the run)."""
     config = pto_config(org, hr, rt.namespace)
-    pool = Sharded(hosts, pool="pto", groups=department_groups(org) if by_department else {})
+    pool = ByDepartment(hosts, pool="pto", org=config["org"]) if by_department else Sharded(hosts, pool="pto")
     placements = placements or {}
     for agent_type, path in (AGENT_TYPES | (agent_types or {})).items():
         rt.register(agent_type, path, placement=placements.get(agent_type, pool), config=config,
@@ -63,7 +65,7 @@ def register_pto(rt: Runtime, org: Org, hr: str | Path, hosts: int = 2, by_depar
 
 def pto_config(org: Org, hr: str | Path, run: str) -> dict[str, Any]:
     """What every PTO agent is configured with: the org, where the HR ledgers go, and the run they belong to."""
-    return {"org": org.model_dump_json(), "hr": state_location(hr), "run": run}
+    return {"org": org_blob(org), "hr": state_location(hr), "run": run}
 
 
 def pto_subscriptions(org: Org) -> list[Subscription]:
@@ -76,13 +78,3 @@ def pto_subscriptions(org: Org) -> list[Subscription]:
             for employee in members
         ),
     ]
-
-
-def department_groups(org: Org) -> dict[str, str]:
-    """Every agent id of the app to its department. A team shared across departments still works: its
-    messages from the other department just cross hosts."""
-    groups = {f"{kind}/{d}": d for d in org.departments for kind in ("hr", "dates", "notifier")}
-    groups |= {f"employee/{e.id}": e.department for e in org.employees.values()}
-    groups |= {f"manager/{m.id}": m.department for m in org.managers.values()}
-    groups |= {f"team/{t.id}": t.department for t in org.teams.values()}
-    return groups

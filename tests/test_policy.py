@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 
+from actors._config import org_blob
 from actors.org import Org
 from actors.policy import pto_policy
 from cluster import Intercepted, NotAuthorized, Policy, PublishRule, Redact, SendRule
@@ -156,3 +157,19 @@ def test_pto_policy_refuses_anyone_else_asking_or_cancelling_for_an_employee(org
         message = Intercepted(principal.format(other=other.id), f"employee/{employee.id}", kind, {})
         with pytest.raises(NotAuthorized, match="only the employee, or a service acting for employees"):
             policy.on_send(message)
+
+
+def test_each_pto_rule_names_in_a_refusal_exactly_the_senders_it_admits(org: Org) -> None:
+    candidates = ({f"employee/{e}" for e in org.employees} | {f"manager/{m}" for m in org.managers}
+                  | {f"user/{e}" for e in org.employees} | {"service/pto", "service/gateway", "admin"})
+    rules = [r for r in pto_policy(org).rules if not isinstance(r, Redact)]
+    for rule in rules:
+        senders = rule.senders if isinstance(rule, SendRule) else rule.publishers
+        for target in senders:
+            allowed = senders[target]
+            assert set(allowed) == {c for c in candidates if c in allowed}, target
+
+
+def test_pto_policy_carries_the_org_once_not_a_list_of_names() -> None:
+    org = Org.generate(seed=5, employees=2000)
+    assert len(pickle.dumps(pto_policy(org))) < len(org_blob(org)) + 5_000

@@ -31,7 +31,7 @@ from cluster import (
     redacted,
 )
 from cluster._errors import Fenced, StoreUnavailable
-from cluster._state import encode_parts, encode_state
+from cluster._state import EncodedStateMap, encode_parts, encode_state
 from cluster._wire import Publish
 
 COUNTER = AgentId("counter", "c1")
@@ -74,6 +74,14 @@ def test_only_the_entries_of_a_state_map_set_since_the_last_save_are_encoded() -
     requests["r2"] = {"status": "rejected"}
     assert encode_parts({"requests": requests}, {}) == {"requests\x1fr2": '{"status":"rejected"}'}
     assert encode_parts({"requests": requests}, {}) == {}
+
+
+def test_an_encoded_state_map_holds_and_saves_each_entry_as_its_json_text() -> None:
+    seen = EncodedStateMap()
+    seen["m1"] = [1.5, (False, "Done", {"day": date(2026, 12, 4)})]
+    assert dict.__getitem__(seen, "m1") == '[1.5,[false,"Done",{"day":"2026-12-04"}]]'
+    assert encode_parts({"seen": seen}, {}) == {"seen\x1fm1": '[1.5,[false,"Done",{"day":"2026-12-04"}]]'}
+    assert seen.decoded("m1") == [1.5, [False, "Done", {"day": "2026-12-04"}]] and seen.decoded("m2") is None
 
 
 @pytest.mark.parametrize("value", [

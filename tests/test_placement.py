@@ -1,0 +1,42 @@
+"""actors.placement: each department's agents on one host, read from the org."""
+
+from __future__ import annotations
+
+import pickle
+
+from actors._config import org_blob
+from actors.org import Org
+from actors.placement import ByDepartment
+from cluster import Sharded
+
+ORG = Org.generate(seed=7, employees=300)
+PLACEMENT = ByDepartment(3, pool="pto", org=org_blob(ORG))
+
+
+def test_every_agent_of_a_department_shares_its_department_agents_host() -> None:
+    for employee in ORG.employees.values():
+        host = PLACEMENT.endpoint("hr", employee.department)
+        assert PLACEMENT.endpoint("employee", employee.id) == host
+        assert PLACEMENT.endpoint("manager", employee.manager) == PLACEMENT.endpoint(
+            "hr", ORG.managers[employee.manager].department)
+    for team in ORG.teams.values():
+        assert PLACEMENT.endpoint("team", team.id) == PLACEMENT.endpoint("notifier", team.department)
+
+
+def test_departments_are_dealt_to_the_hosts_in_turn_in_sorted_order() -> None:
+    hosts = [PLACEMENT.endpoint("dates", d) for d in sorted(ORG.departments)]
+    assert hosts == [f"pool:pto.{turn % 3}" for turn in range(len(hosts))]
+
+
+def test_an_id_the_org_does_not_name_is_hashed() -> None:
+    assert PLACEMENT.endpoint("employee", "nobody") == Sharded(3, pool="pto").endpoint("employee", "nobody")
+
+
+def test_a_pickled_copy_places_every_agent_where_the_original_does() -> None:
+    copy = pickle.loads(pickle.dumps(PLACEMENT))
+    assert copy == PLACEMENT
+    assert all(copy.endpoint("employee", e) == PLACEMENT.endpoint("employee", e) for e in ORG.employees)
+
+
+def test_the_placement_carries_the_org_once_not_an_entry_per_agent() -> None:
+    assert len(pickle.dumps(PLACEMENT)) < len(PLACEMENT.org) + 1_000
