@@ -15,10 +15,12 @@ from ._common import print_table
 __all__ = ["print_backlog", "run_backlog"]
 
 
-def run_backlog(before: dict[str, Any], after: dict[str, Any], wall: float) -> dict[str, Any]:
+def run_backlog(before: dict[str, Any], after: dict[str, Any], wall: float,
+                every_agent_known: bool = True) -> dict[str, Any]:
     """The run's part of the backlog: ``after`` less ``before`` (agents activated by the run count from 0).
     An agent named at the end but not at the start is taken to have been blocked 0 s before: the start's list
-    holds the agents most blocked by then (a warm-up asks each agent once, so all are near 0)."""
+    holds the agents most blocked by then (a warm-up asks each agent once, so all are near 0). Not so after
+    learning requests (``every_agent_known`` False): then only agents named at both ends are named."""
     start = before["backlog"]
     types = {}
     for agent_type, figures in sorted(after["backlog"]["types"].items()):
@@ -28,7 +30,7 @@ def run_backlog(before: dict[str, Any], after: dict[str, Any], wall: float) -> d
     earlier = {agent["agent"]: agent["blocked_s"] for agent in start["blocking"]}
     blocking = [{"agent": agent["agent"], "peak": agent["peak"],
                  "blocked_share": (agent["blocked_s"] - earlier.get(agent["agent"], 0.0)) / wall}
-                for agent in after["backlog"]["blocking"]]
+                for agent in after["backlog"]["blocking"] if every_agent_known or agent["agent"] in earlier]
     return {"types": types, "blocking": sorted(blocking, key=lambda agent: -agent["blocked_share"])}
 
 

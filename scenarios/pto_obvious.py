@@ -146,24 +146,24 @@ def on_raybus(name: str, org: Org, plan: list[PlannedRequest], learning: list[Pl
         started = time.perf_counter()
         collect(rt, org)  # creates the hosts and activates every agent before the clock
         print(f"{name}: {len(rt.agents())} agents active in {time.perf_counter() - started:.1f}s", flush=True)
-        watch = ResourceWatch(rt)
 
-        async def timed() -> dict[str, Any]:
+        async def timed() -> tuple[ResourceWatch, dict[str, Any]]:
             send: Send = lambda recipient, message: service.send(recipient, message, timeout=300)  # noqa: E731
             await run.learn(send, args.concurrency, pause=LEARN_PAUSE)
+            watch = ResourceWatch(rt)  # CPU and backlog of the timed part alone
             before = watch.sample()
             sampling = asyncio.ensure_future(watch.run())
             try:
                 await run.timed(send, plan, args.concurrency)
             finally:
                 sampling.cancel()
-            return before
+            return watch, before
 
         with as_service(rt) as service:  # as the PTO service, as pto_load sends
-            before = asyncio.run(timed())
+            watch, before = asyncio.run(timed())
         stats = settle(rt, watch)
         run.cpu_s = sum(watch.cpu_seconds().values())
-        run.backlog = run_backlog(before, stats, run.wall)
+        run.backlog = run_backlog(before, stats, run.wall, every_agent_known=not learning)
         run.results = check(org, collect(rt, org), run.owners)
     finally:
         rt.shutdown(destroy=True)
