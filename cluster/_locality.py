@@ -74,6 +74,9 @@ def plan(weights: Mapping[Pair, float], where: Callable[[str], str | None], mova
             by_host[placed[agent]] += totals[agent]
         pinned = {placed[agent] for agent in group if not movable(agent)}
         hosts = pinned if len(pinned) == 1 else set() if pinned else set(destinations) | set(by_host)
+        in_use = {host for host, carried in load.items() if carried}
+        if len(in_use) >= rules.spread:  # the groups go to as few hosts as share the load: fewer, fuller batches
+            hosts = (hosts & in_use) or hosts
         # a host with room for the group, or one that has nothing yet (a group may be more than a share)
         fitting = [(by_host[host], -load[host], host) for host in hosts if load[host] + weight <= cap or not load[host]]
         if not fitting:

@@ -60,3 +60,13 @@ def test_traffic_counts_either_way_as_one_pair_and_forgets_what_stopped() -> Non
     for _ in range(40):
         traffic.add({})
     assert traffic.weights == {}
+
+
+def test_groups_are_put_on_as_few_hosts_as_share_the_load() -> None:
+    hosts = [f"pool:p.{n}" for n in range(4)]
+    placement = {f"{group}/{n}": host for group, host in zip("abcd", hosts, strict=True) for n in (1, 2)}
+    weights = {(f"{group}/1", f"{group}/2"): 50.0 for group in "abcd"}
+    moves = dict(plan(weights, _where(placement), lambda agent: True, set(hosts), RULES))
+    after = placement | moves
+    assert len(set(after.values())) == 2  # spread 2: four groups of a quarter each, two on each of two hosts
+    assert all(after[f"{group}/1"] == after[f"{group}/2"] for group in "abcd")
