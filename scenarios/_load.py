@@ -98,9 +98,10 @@ class ResourceWatch:
         for name, figures in [("bus", stats["bus"]), *stats["hosts"].items()]:
             self.workers[name] = max(self.workers.get(name, 0), figures.get("rss", 0))
             cpu[name] = figures.get("cpu_s", 0.0)
+        first = not self.cpu_last
         for name, seconds in cpu.items():
             # a host first seen mid-run was created by the run: all its CPU (counted from its creation) is the run's
-            self.cpu_first.setdefault(name, seconds if not self.cpu_last else 0.0)
+            self.cpu_first.setdefault(name, seconds if first else 0.0)
             self.cpu_last[name] = seconds
         return stats
 
