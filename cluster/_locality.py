@@ -67,7 +67,8 @@ def plan(weights: Mapping[Pair, float], where: Callable[[str], str | None], mova
     cap = sum(totals.values()) / max(1, rules.spread) * (1 + rules.slack)
     load: Counter[str] = Counter()  # of the groups given a host so far, heaviest first
     moves: list[tuple[str, str]] = []
-    for group in sorted(_groups(peers, totals), key=lambda g: (-sum(totals[a] for a in g), min(g))):
+    groups = _joined(_groups(peers, totals), peers, totals, cap)
+    for group in sorted(groups, key=lambda g: (-sum(totals[a] for a in g), min(g))):
         weight = sum(totals[agent] for agent in group)
         by_host: Counter[str] = Counter()
         for agent in group:
@@ -112,3 +113,34 @@ def _groups(peers: Mapping[str, Counter[str]], totals: Mapping[str, float], roun
     for agent, name in label.items():
         groups[name].append(agent)
     return list(groups.values())
+
+
+def _joined(groups: list[list[str]], peers: Mapping[str, Counter[str]], totals: Mapping[str, float], cap: float,
+            share: float = 0.2) -> list[list[str]]:
+    """Groups joined to those they call most, strongest ties first, while the calls between two are at least
+    ``share`` of the smaller one's and both fit one host's share: label propagation cuts a department around its
+    managers, and the halves share its hr and dates."""
+    of = {agent: index for index, group in enumerate(groups) for agent in group}
+    weight = [sum(totals[agent] for agent in group) for group in groups]
+    root = list(range(len(groups)))
+
+    def find(index: int) -> int:
+        while root[index] != index:
+            root[index] = root[root[index]]
+            index = root[index]
+        return index
+
+    ties: Counter[tuple[int, int]] = Counter()
+    for agent, by in peers.items():
+        for peer, calls in by.items():
+            if of[agent] < of[peer]:
+                ties[(of[agent], of[peer])] += calls
+    for (one, other), calls in sorted(ties.items(), key=lambda item: (-item[1], item[0])):
+        one, other = find(one), find(other)
+        if one != other and calls >= share * min(weight[one], weight[other]) and weight[one] + weight[other] <= cap:
+            root[other] = one
+            weight[one] += weight[other]
+    joined: dict[int, list[str]] = defaultdict(list)
+    for index, group in enumerate(groups):
+        joined[find(index)].extend(group)
+    return list(joined.values())

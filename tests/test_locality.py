@@ -70,3 +70,32 @@ def test_groups_are_put_on_as_few_hosts_as_share_the_load() -> None:
     after = placement | moves
     assert len(set(after.values())) == 2  # spread 2: four groups of a quarter each, two on each of two hosts
     assert all(after[f"{group}/1"] == after[f"{group}/2"] for group in "abcd")
+
+
+def _departments(names: str, managers: int = 2, employees: int = 4, teams: int = 2) -> dict:
+    """Calls as the PTO flow makes them: each employee with its department's dates and hr and its manager (both
+    ways), each manager with its teams (twice a request) and hr; a department's managers share only hr and dates."""
+    weights: dict = {}
+    for number, department in enumerate(names):
+        for m in range(managers):
+            manager = f"manager/{department}{m}"
+            for e in range(employees):
+                calls = 10.0 + (7 * number + 3 * m + e) % 20
+                employee = f"employee/{department}{m}{e}"
+                for pair in ((employee, f"dates/{department}"), (employee, f"hr/{department}"),
+                             (employee, manager), (manager, f"hr/{department}")):
+                    weights[pair] = weights.get(pair, 0.0) + calls
+                for t in range(teams):
+                    weights[(manager, f"team/{department}{m}{t}")] = weights.get((manager, f"team/{department}{m}{t}"),
+                                                                                 0.0) + 2 * calls
+    return weights
+
+
+def test_a_departments_halves_around_its_managers_go_to_one_host() -> None:
+    weights = _departments("abcdefg")
+    agents = sorted({agent for pair in weights for agent in pair})
+    hosts = [f"pool:p.{n}" for n in range(4)]
+    placement = {agent: hosts[index % 4] for index, agent in enumerate(agents)}
+    after = placement | dict(plan(weights, _where(placement), lambda agent: True, set(hosts), RULES))
+    for department in "abcdefg":
+        assert len({host for agent, host in after.items() if agent.split("/")[1][0] == department}) == 1, department
