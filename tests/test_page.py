@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import GatewayUnderTest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -38,7 +39,8 @@ def browser() -> Iterator[WebDriver]:
 
 
 def until(browser: WebDriver, condition: object, timeout: float = 30) -> object:
-    return WebDriverWait(browser, timeout).until(condition)
+    """The page redraws its lists as answers come: an element read as it is replaced is read again."""
+    return WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def sign_in(browser: WebDriver, subject: str) -> None:
