@@ -31,7 +31,7 @@ from ._port import CURRENT_AGENT
 from ._processing import Processing
 from ._router import Router
 from ._routing import RoutingTable
-from ._shards import UNAVAILABLE, BusOutboxes, shard_key, table_of
+from ._shards import UNAVAILABLE, BusOutboxes, from_shard_zero, shard_key, table_of
 from ._state_writer import StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
@@ -50,7 +50,7 @@ class Host(Endpoint):
         self.namespace = namespace
         self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
         super().__init__(endpoint, table_of(self.buses[0], namespace), window)
-        self.table.moved.update(ray.get(self.buses[0].moves_for.remote(endpoint), timeout=30))
+        self.table.moved.update(from_shard_zero(lambda: self.buses[0].moves_for.remote(endpoint), namespace))
         self.to_bus = BusOutboxes(self.buses, lambda: self.name,
                                   lambda message: type(message) is not Call or message.id in self.pending,
                                   self._bus_restarted, answered=self.accept_answer)
@@ -102,8 +102,8 @@ class Host(Endpoint):
 
     async def traffic(self) -> list[tuple[str, str, int]]:
         """The calls between agents handled here since the last ask, as (sender, recipient, calls): the bus
-        plans moves by them."""
-        counted, self.processing.traffic = self.processing.traffic, Counter()
+        plans moves by them. Counting starts with the first ask (a bus that plans no moves never asks)."""
+        counted, self.processing.traffic = self.processing.traffic or {}, Counter()
         return [(sender, recipient, calls) for (sender, recipient), calls in counted.items()]
 
     async def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:

@@ -160,6 +160,9 @@ class Mover:
                 log.exception("planning moves failed")
 
     async def _look(self) -> None:
+        table = self._table()
+        if not any(spec.placement.movable for spec in table.types.values()):
+            return  # every placement is the user's: nothing to count, nothing to plan
         hosts = dict(self.links.hosts)
         found = await asyncio.gather(*(host.traffic.remote() for host in hosts.values()), return_exceptions=True)
         counted: Counter[tuple[str, str]] = Counter()
@@ -171,7 +174,6 @@ class Mover:
             return
         now = time.monotonic()
         self.resting = {agent: until for agent, until in self.resting.items() if until > now}
-        table = self._table()
         pools = {endpoint for endpoint in hosts if endpoint.startswith("pool:")}
         cores = int(ray.cluster_resources().get("CPU", 1))
         rules = MovePlan(spread=max(1, min(len(pools), cores)), least=MOVE_LEAST, limit=MOVE_LIMIT - len(self.moving))

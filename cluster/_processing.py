@@ -75,7 +75,8 @@ class Processing:
         self.start_failures: dict[str, Outcome] = {}
         self.idle = Idle(self, counts)
         self.carried: dict[str, str] = {}  # agent id → the state it brought as JSON, moved here in memory
-        self.traffic: Counter[tuple[str, str]] = Counter()  # (sender, recipient) → calls handled, for moves
+        # (sender, recipient) → calls handled, for moves; None until the bus first asks (it plans no moves else)
+        self.traffic: Counter[tuple[str, str]] | None = None
 
     # --- what the host asks -------------------------------------------------------------------
     def take(self, message: Call | Copy, recipients: tuple[str, ...]) -> None:
@@ -243,7 +244,7 @@ class Processing:
             self.fail(message, exc, agent_id)
             return
         sender, principal = stamped(message.sender)
-        if sender is not None and type(message) is Call:
+        if sender is not None and self.traffic is not None and type(message) is Call:
             self.traffic[(message.sender, agent_id)] += 1
         context = MessageContext(sender, TopicId.from_str(message.topic) if type(message) is Copy else None,
                                  message.id, message.trace, self.host, agent_id, principal)

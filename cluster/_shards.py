@@ -17,7 +17,7 @@ from ._outbox import Outbox
 from ._wire import Answer, Call, Publish, Wire, pack, unpack
 from .constants import BUS_RETRY_DELAY, shard_of
 
-__all__ = ["UNAVAILABLE", "BusOutboxes", "shard_key", "table_of"]
+__all__ = ["UNAVAILABLE", "BusOutboxes", "from_shard_zero", "shard_key", "table_of"]
 
 UNAVAILABLE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)  # a bus shard restarting
 
@@ -32,12 +32,17 @@ def shard_key(message: Wire) -> str:
 
 
 def table_of(shard_zero: Any, namespace: str, within: float = 60.0) -> Any:
-    """Shard 0's routing table, for an actor being constructed (a host, another shard). Shard 0 may be
-    restarting too — a lost node can take both — and a constructor that raises is never restarted: wait."""
+    """Shard 0's routing table, for an actor being constructed (a host, another shard)."""
+    return from_shard_zero(shard_zero.get_table.remote, namespace, within)
+
+
+def from_shard_zero(ask: Callable[[], Any], namespace: str, within: float = 60.0) -> Any:
+    """What ``ask`` (a call of shard 0) returns, for an actor being constructed. Shard 0 may be restarting too — a
+    lost node can take both — and a constructor that raises is never restarted: wait."""
     deadline = time.monotonic() + within
     while True:
         try:
-            return ray.get(shard_zero.get_table.remote(), timeout=30)
+            return ray.get(ask(), timeout=30)
         except (*UNAVAILABLE, ray.exceptions.GetTimeoutError):
             if time.monotonic() > deadline:
                 raise RaybusError(f"{namespace}: bus shard 0 did not answer for {within:g}s") from None
