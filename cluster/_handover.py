@@ -95,8 +95,8 @@ class Handover:
         takes ``MOVE_WAIT``, or an interleaved handler is at work (the agent stays, and goes on)."""
         processing, deadline = self._processing, monotonic() + MOVE_WAIT
         activation = processing.activations.get(agent_id)
-        if activation is None:
-            return None, []
+        if activation is None:  # not started here since it came: the state it brought goes on with it
+            return processing.carried.pop(agent_id, None), []
         mailbox = activation.mailbox
         try:
             await asyncio.wait_for(asyncio.shield(mailbox.pause()), MOVE_WAIT)

@@ -157,3 +157,12 @@ def test_agents_are_not_moved_with_several_bus_shards(ray_session: Any) -> None:
             rt.move(LEDGER, "pool:caller.0")
     finally:
         rt.shutdown(destroy=True)
+
+
+def test_an_agent_moved_on_before_it_handled_anything_where_it_went_keeps_its_state(movable: Runtime) -> None:
+    asyncio.run(movable.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+    for to in ("pool:caller.0", "pool:caller.1"):
+        assert movable.move(LEDGER, to)
+        wait_until(lambda to=to: movable.where(LEDGER) == to, timeout=30)
+    asyncio.run(movable.send(LEDGER, ma.Entry(seq=1, tag="driver")))
+    assert movable.inspect(LEDGER, "report")["count"] == 2
