@@ -52,15 +52,16 @@ class Bus:
         self.counts: Counter[str] = Counter()
         self.window = window
         self.lingering = Lingering()  # lone calls whose answers go back in the reply of their ``route``
+        self.trace = TraceLog(bus_name(shard))
         self.links = HostLinks(namespace, state, window, shards, self.counts, self._give_up,
-                               lambda endpoint, answer: self._take_answer(endpoint, answer, False), self.lingering)
+                               lambda endpoint, answer: self._take_answer(endpoint, answer, False), self.lingering,
+                               self.trace)
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.control = ControlPlane(namespace, shard, shards, state, self.counts,
                                     lambda: self.links.hosts.values(), restarted)
         self.gate = self.control.gate
         self.mover = Mover(lambda: self.control.table, self.links, self.counts, planning=shards == 1)
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
-        self.trace = TraceLog(bus_name(shard))
         self.router = Router(lambda: self.control.table, self.trace)
         self.metrics = MetricsExporter(namespace, "bus" if shard == 0 else f"bus.{shard}", lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
@@ -336,7 +337,7 @@ class Bus:
 
     # --- inspection ---------------------------------------------------------------------------
     async def stats(self) -> dict[str, Any]:
-        links = self.links.hosts
+        links = dict(self.links.hosts)  # a host may retire meanwhile
         found = await asyncio.gather(*(host.stats.remote() for host in links.values()), return_exceptions=True)
         hosts = {endpoint: {"unavailable": str(figures)} if isinstance(figures, BaseException) else figures
                  for endpoint, figures in zip(links, found, strict=True)}  # one restarting says so
@@ -352,12 +353,12 @@ class Bus:
 
     async def held(self) -> dict[str, dict[str, int]]:
         """By place (this shard, each of its hosts): what is still held there, only what is not zero."""
-        found = await asyncio.gather(*(host.held.remote() for host in self.links.hosts.values()),
-                                     return_exceptions=True)
+        links = dict(self.links.hosts)
+        found = await asyncio.gather(*(host.held.remote() for host in links.values()), return_exceptions=True)
         mine = self.links.held() | {"answers_for_drivers": sum(len(q.items) for q in self.clients.values()),
                                     "waiting_for_moves": self.mover.held()}
         places = {bus_name(self.shard): mine}
-        for endpoint, held in zip(self.links.hosts, found, strict=True):
+        for endpoint, held in zip(links, found, strict=True):
             places[endpoint] = {"restarting": 1} if isinstance(held, BaseException) else held
         return {place: {what: n for what, n in held.items() if n} for place, held in places.items()}
 
@@ -405,7 +406,7 @@ class Bus:
             await asyncio.sleep(0.05)
 
     async def _trace_events(self, trace_id: str) -> list:
-        found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in self.links.hosts.values()))
+        found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in list(self.links.hosts.values())))
         return self.trace.events(trace_id) + [event for events in found for event in events]
 
     async def _dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:

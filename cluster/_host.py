@@ -100,11 +100,24 @@ class Host(Endpoint):
                     self.handover.adopt(agent, state)
         return pack(await self.lingering.answers(catch, ANSWER_LINGER))
 
-    async def traffic(self) -> list[tuple[str, str, int]]:
-        """The calls between agents handled here since the last ask, as (sender, recipient, calls): the bus
-        plans moves by them. Counting starts with the first ask (a bus that plans no moves never asks)."""
+    async def traffic(self) -> tuple[list[tuple[str, str, int]], bool]:
+        """The messages between agents handled here since the last ask, as (sender, recipient, messages): the
+        bus plans moves by them; and whether this host is idle (it may be retired). Counting starts with the
+        first ask (a bus that plans no moves never asks)."""
         counted, self.processing.traffic = self.processing.traffic or {}, Counter()
-        return [(sender, recipient, calls) for (sender, recipient), calls in counted.items()]
+        return [(sender, recipient, calls) for (sender, recipient), calls in counted.items()], self._idle()
+
+    async def retire(self) -> dict[str, list] | None:
+        """The bus stops this host if it is idle (it gives it nothing meanwhile): the traces recorded here, to
+        keep; None if it is not idle."""
+        return self.trace.all() if self._idle() else None
+
+    def _idle(self) -> bool:
+        """No agent here, nothing held for one or on its way, no call of ours waiting: nothing is lost with us."""
+        processing = self.processing
+        return (not processing.activations and not processing.carried and not self.pending and not self.lingering
+                and not self.handover.leaving and not any(processing.held().values())
+                and not any(self.to_bus.held().values()) and (processing.states is None or processing.states.idle))
 
     async def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:
         """Of ``message_ids`` (given to us by the bus): those some recipient here still has, and those every

@@ -24,6 +24,7 @@ from ._host import Host
 from ._linger import Lingering, lone_call
 from ._outbox import Outbox
 from ._tasks import spawn
+from ._trace import TraceLog
 from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack, unpack
 from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
 
@@ -45,7 +46,7 @@ class _Kept:
 class HostLinks:
     def __init__(self, namespace: str, state: str | None, window: int, shards: int, counts: Counter[str],
                  give_up: Callable[[Call | Answer | Copy, RaybusError], None],
-                 take_answer: Callable[[str, Answer], None], lingering: Lingering) -> None:
+                 take_answer: Callable[[str, Answer], None], lingering: Lingering, trace: TraceLog) -> None:
         self.namespace = namespace
         self.state = state  # where the hosts keep their agents' state (a directory or a database URL)
         self.window = window
@@ -54,6 +55,7 @@ class HostLinks:
         self._give_up = give_up  # refuses a call, dead-letters anything else
         self._take_answer = take_answer  # an answer a host returned in the reply of ``deliver``
         self.lingering = lingering  # the bus's: the calls whose answers it waits for, for their callers' replies
+        self.trace = trace  # the bus's: it keeps the traces a retired host recorded
         self.hosts: dict[str, Any] = {}
         self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
@@ -148,9 +150,9 @@ class HostLinks:
     def outbox(self, endpoint: str) -> Outbox[Wire]:
         outbox = self.outboxes.get(endpoint)
         if outbox is None:
-            host = self.host(endpoint)
+            self.host(endpoint)  # started now: it is up sooner
             outbox = self.outboxes[endpoint] = Outbox(
-                lambda batch: self._deliver(endpoint, host, batch),
+                lambda batch: self._deliver(endpoint, self.host(endpoint), batch),  # a retired host starts anew
                 lambda batch, error: self._unreachable(endpoint, batch, error),
             )
         return outbox
@@ -196,6 +198,42 @@ class HostLinks:
         node = min(alive, key=lambda candidate: hosts_on[candidate])
         self.nodes[endpoint] = node  # until the host says where it runs
         return NodeAffinitySchedulingStrategy(node, soft=True)
+
+    async def retire(self, endpoint: str) -> bool:
+        """Stop a host that holds nothing (its agents moved away): an idle Ray actor still costs CPU and memory.
+        What comes for it meanwhile waits in its outbox, and starts it anew once it is gone. False if it is
+        not idle after all (or did not answer)."""
+        host, outbox = self.hosts.get(endpoint), self.outboxes.get(endpoint)
+        if host is None or self.kept.get(endpoint) or (outbox is not None and not outbox.idle):
+            return False
+        if outbox is not None:
+            outbox.pause()
+        try:
+            traces = await host.retire.remote()
+            if traces is None:
+                return False
+            ray.kill(host, no_restart=True)
+            self.trace.keep(traces)
+            del self.hosts[endpoint]
+            self.nodes.pop(endpoint, None)
+            await self._name_released(host_actor_name(endpoint))
+        except Exception:  # restarting, or gone already: it stays as Ray has it
+            return False
+        finally:
+            if outbox is not None:
+                outbox.resume()
+        self.counts["hosts_retired"] += 1
+        return True
+
+    async def _name_released(self, name: str) -> None:
+        """Until Ray frees the name a new host would be the old one (``get_if_exists``); it takes milliseconds."""
+        for _ in range(200):
+            try:
+                await asyncio.to_thread(ray.get_actor, name, self.namespace)
+            except ValueError:
+                return
+            await asyncio.sleep(0.05)
+        raise RaybusError(f"{name} still has its name 10s after it was stopped")
 
     def up(self, endpoint: str, node: str, restarted: bool) -> None:
         self.nodes[endpoint] = node

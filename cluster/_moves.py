@@ -23,14 +23,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ray
 
 from ._locality import MovePlan, Traffic, plan
 from ._tasks import spawn
 from ._wire import Adopt, Call, Copy, Move, Moved, Publish, Stayed
-from .constants import MOVE_LEAST, MOVE_LIMIT, MOVE_REST, MOVE_RETRY, MOVE_TICK
+from .constants import HOST_RETIRE_AFTER, MOVE_LEAST, MOVE_LIMIT, MOVE_REST, MOVE_RETRY, MOVE_TICK
 
 if TYPE_CHECKING:
     from ._links import HostLinks
@@ -58,6 +58,7 @@ class Mover:
         self.moving: dict[str, _Moving] = {}
         self.traffic = Traffic()
         self.resting: dict[str, float] = {}  # agent → when it may move again
+        self.idle_since: dict[str, float] = {}  # host → since when it said it is idle, at every look
         self.planning = planning
         self._planner: asyncio.Task | None = None
 
@@ -166,18 +167,38 @@ class Mover:
         hosts = dict(self.links.hosts)
         found = await asyncio.gather(*(host.traffic.remote() for host in hosts.values()), return_exceptions=True)
         counted: Counter[tuple[str, str]] = Counter()
-        for packed in found:
-            if not isinstance(packed, BaseException):
-                counted.update({(sender, recipient): calls for sender, recipient, calls in packed})
+        for answer in found:
+            if not isinstance(answer, BaseException):
+                counted.update({(sender, recipient): calls for sender, recipient, calls in answer[0]})
         self.traffic.add(counted)
+        now = time.monotonic()
+        retiring = self._retire_idle(hosts, found, now)
         if not self.traffic.weights:
             return
-        now = time.monotonic()
         self.resting = {agent: until for agent, until in self.resting.items() if until > now}
-        pools = {endpoint for endpoint in hosts if endpoint.startswith("pool:")}
+        pools = {endpoint for endpoint in hosts if endpoint.startswith("pool:")} - retiring
         cores = int(ray.cluster_resources().get("CPU", 1))
-        rules = MovePlan(spread=max(1, min(len(pools), cores)), least=MOVE_LEAST, limit=MOVE_LIMIT - len(self.moving))
+        rules = MovePlan(spread=max(1, min(table.pool_hosts(), cores)), least=MOVE_LEAST,
+                         limit=MOVE_LIMIT - len(self.moving))
         for agent, to in plan(self.traffic.weights, table.known_endpoint_of, table.movable, pools, rules,
                               self.resting.keys() | self.moving.keys()):
             if self.start(agent, to):
                 self.resting[agent] = now + MOVE_REST
+
+    def _retire_idle(self, hosts: dict[str, Any], found: list, now: float) -> set[str]:
+        """Stop the hosts that said they are idle at every look for ``HOST_RETIRE_AFTER``: a host the runtime
+        placed agents on (not one the user chose), with no move from or to it under way, and not one an agent was
+        moved to (were it started anew, it would not know that agent lives there)."""
+        table = self._table()
+        moved_to = set(table.moved.values())
+        moving = {endpoint for move in self.moving.values() for endpoint in (move.source, move.to)}
+        retiring = set()
+        for endpoint, answer in zip(hosts, found, strict=True):
+            if isinstance(answer, BaseException) or not answer[1]:
+                self.idle_since.pop(endpoint, None)
+            elif (now - self.idle_since.setdefault(endpoint, now) >= HOST_RETIRE_AFTER and endpoint not in moved_to
+                  and endpoint not in moving and table.movable_endpoint(endpoint)):
+                del self.idle_since[endpoint]
+                retiring.add(endpoint)
+                spawn(self.links.retire(endpoint))
+        return retiring

@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 class Outbox(Generic[T]):
     __slots__ = (
-        "_idle", "_inflight", "_items", "_on_failure", "_scheduled", "_send", "_waiter", "_window", "batches", "items",
+        "_idle", "_inflight", "_items", "_on_failure", "_paused", "_scheduled", "_send", "_waiter", "_window",
+        "batches", "items",
     )
 
     def __init__(
@@ -42,14 +43,24 @@ class Outbox(Generic[T]):
         self._scheduled = False
         self._idle: asyncio.Event | None = None
         self._waiter: asyncio.Future | None = None
+        self._paused = False
         self.batches = 0
         self.items = 0
 
     def put(self, item: T) -> None:
         self._items.append(item)
-        if not self._scheduled and self._inflight < self._window:
+        if not self._scheduled and self._inflight < self._window and not self._paused:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._kick)
+
+    def pause(self) -> None:
+        """Items put from now on wait (the destination is being replaced); those on their way go on."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        if self._items and not self._scheduled:
+            self._kick()
 
     def accepted(self) -> asyncio.Future:
         """Resolves once the destination has accepted every item put so far (one future per batch)."""
@@ -71,7 +82,7 @@ class Outbox(Generic[T]):
 
     def _kick(self) -> None:
         self._scheduled = False
-        while self._items and self._inflight < self._window:
+        while self._items and self._inflight < self._window and not self._paused:
             batch, self._items = self._items[:MAX_BATCH], self._items[MAX_BATCH:]
             waiter = None
             if not self._items:
@@ -92,7 +103,7 @@ class Outbox(Generic[T]):
                 waiter.set_exception(exc)
         finally:
             self._inflight -= 1
-            if self._items:
+            if self._items and not self._paused:
                 self._kick()
             elif self._inflight == 0 and self._idle is not None:
                 self._idle.set()

@@ -244,7 +244,7 @@ class Processing:
             self.fail(message, exc, agent_id)
             return
         sender, principal = stamped(message.sender)
-        if sender is not None and self.traffic is not None and type(message) is Call:
+        if sender is not None and self.traffic is not None:  # calls and publish copies alike: both cross hosts
             self.traffic[(message.sender, agent_id)] += 1
         context = MessageContext(sender, TopicId.from_str(message.topic) if type(message) is Copy else None,
                                  message.id, message.trace, self.host, agent_id, principal)

@@ -209,6 +209,25 @@ class RoutingTable:
         spec = self.types.get(agent_id.partition("/")[0])
         return spec is not None and spec.placement.movable
 
+    def pool_hosts(self) -> int:
+        """How many hosts the types' pools name (a pool that types share counts once)."""
+        sizes: dict[str, int] = {}
+        for agent_type, spec in self.types.items():
+            if isinstance(spec.placement, Sharded):
+                pool = spec.placement.pool or agent_type
+                sizes[pool] = max(sizes.get(pool, 0), spec.placement.n)
+        return sum(sizes.values())
+
+    def movable_endpoint(self, endpoint: str) -> bool:
+        """Does the runtime alone choose who lives on this host (no type the user placed starts there)?"""
+        kind, _, rest = endpoint.partition(":")
+        if kind == "agent":
+            return self.movable(rest)
+        pool = rest.rpartition(".")[0]
+        starting = [spec.placement for agent_type, spec in self.types.items()
+                    if isinstance(spec.placement, Sharded) and (spec.placement.pool or agent_type) == pool]
+        return bool(starting) and all(placement.movable for placement in starting)
+
     def place(self, agent_id: str, endpoint: str) -> None:
         """Record that ``agent_id`` runs at ``endpoint`` now."""
         if endpoint == self.home_of(agent_id):

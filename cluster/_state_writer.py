@@ -38,6 +38,11 @@ class StateWriter:
         self._next: asyncio.Future | None = None  # the write the agents marked now go in
         self._busy = False  # a write is under way
 
+    @property
+    def idle(self) -> bool:
+        """No write under way, none to come."""
+        return not self._busy and self._next is None
+
     async def call(self, method: Callable[..., T], *args: Any) -> T:
         """A call of the store, after what was asked of it before (in the writer's thread for a server)."""
         if self._thread is None:

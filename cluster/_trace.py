@@ -62,12 +62,24 @@ class TraceLog:
     def record(
         self, trace_id: str, kind: int, sender: str | None, recipient: str, type_name: str, message_id: str
     ) -> None:
+        self._add(trace_id, TraceEvent(time.time(), kind, sender, recipient, type_name, message_id, self._where))
+
+    def keep(self, traces: dict[str, list[TraceEvent]]) -> None:
+        """Events recorded elsewhere (by a host that was retired), kept here as they were recorded."""
+        for trace_id, events in traces.items():
+            for event in events:
+                self._add(trace_id, event)
+
+    def all(self) -> dict[str, list[TraceEvent]]:
+        return {trace_id: list(events) for trace_id, events in self._traces.items()}
+
+    def _add(self, trace_id: str, event: TraceEvent) -> None:
         events = self._traces.get(trace_id)
         if events is None:
             events = self._traces[trace_id] = []
             if len(self._traces) > self._max:
                 self._traces.popitem(last=False)
-        events.append(TraceEvent(time.time(), kind, sender, recipient, type_name, message_id, self._where))
+        events.append(event)
 
     def events(self, trace_id: str) -> list[TraceEvent]:
         return list(self._traces.get(trace_id, ()))

@@ -49,7 +49,10 @@ from ._run_store import run_store
 from ._where import print_backlog, run_backlog
 
 RUNS = ("ceiling", "autogen", "obvious", "tuned")
-LEARN_PAUSE = 3.0  # seconds after the learning requests: the moves they prompted end before the clock starts
+# After the learning requests the clock starts once no move has begun for MOVES_QUIET seconds (MOVES_AT_MOST at most):
+# the moves they prompted are over (a fixed 3 s pause left departments split in some runs, 2026-12-05).
+MOVES_QUIET = 2.0
+MOVES_AT_MOST = 30.0
 OBVIOUS_PLACEMENTS = {"employee": Sharded(4), "manager": Sharded(4), "team": Sharded(4),
                       "hr": None, "dates": None, "notifier": None}
 
@@ -76,15 +79,17 @@ class Run:
         self.results: list = []
         self.backlog: dict[str, Any] | None = None
 
-    async def learn(self, send: Send, concurrency: int, pause: float = 0.0) -> None:
-        """The learning requests, then ``pause`` seconds (moves under way end); their errors are the run's."""
+    async def learn(self, send: Send, concurrency: int, rt: Runtime | None = None) -> None:
+        """The learning requests, then (raybus) until the moves they prompted are over; their errors are the
+        run's."""
         if not self.learning:
             return
         learned = Recorder(len(self.learning))
         await drive(asking(send), self.learning, concurrency, learned)
         learned.bar.close()
         self.recorder.errors.update({f"learning: {error}": n for error, n in learned.errors.items()})
-        await asyncio.sleep(pause)
+        if rt is not None:
+            await asyncio.to_thread(moves_over, rt)
 
     async def timed(self, send: Send, plan: list[PlannedRequest], concurrency: int) -> None:
         self.wall = await drive(asking(send), plan, concurrency, self.recorder)
@@ -98,6 +103,18 @@ class Run:
                 "outcomes": dict(sorted(self.recorder.outcomes.items())), "errors": dict(self.recorder.errors),
                 "invariants_held": all(r.ok for r in self.results),
                 "violated": [r.name for r in self.results if not r.ok], "backlog": self.backlog}
+
+
+def moves_over(rt: Runtime) -> None:
+    """Wait until no move has begun for ``MOVES_QUIET`` seconds (``MOVES_AT_MOST`` at most)."""
+    started, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + MOVES_AT_MOST
+    while time.monotonic() < deadline:
+        now_started = rt.stats()["bus"].get("moves_started", 0)
+        if now_started != started:
+            started, quiet_since = now_started, time.monotonic()
+        elif time.monotonic() - quiet_since >= MOVES_QUIET:
+            return
+        time.sleep(0.25)
 
 
 def in_process(name: str, org: Org, plan: list[PlannedRequest], learning: list[PlannedRequest], concurrency: int,
@@ -149,7 +166,7 @@ def on_raybus(name: str, org: Org, plan: list[PlannedRequest], learning: list[Pl
 
         async def timed() -> tuple[ResourceWatch, dict[str, Any]]:
             send: Send = lambda recipient, message: service.send(recipient, message, timeout=300)  # noqa: E731
-            await run.learn(send, args.concurrency, pause=LEARN_PAUSE)
+            await run.learn(send, args.concurrency, rt)
             watch = ResourceWatch(rt)  # CPU and backlog of the timed part alone
             before = watch.sample()
             sampling = asyncio.ensure_future(watch.run())

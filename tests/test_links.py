@@ -13,6 +13,7 @@ import pytest
 from cluster._linger import Lingering
 from cluster._links import HostLinks
 from cluster._outbox import Outbox
+from cluster._trace import TraceLog
 from cluster._wire import Call, Copy, Delivered, Publish, Wire
 
 
@@ -47,7 +48,7 @@ def links_with(hosts: dict[str, StandInHost]) -> tuple[HostLinks, list[tuple], C
     given_up: list[tuple] = []
     counts: Counter[str] = Counter()
     links = HostLinks("ns", None, 10, 1, counts, lambda wire, error: given_up.append(wire),
-                      lambda endpoint, answer: None, Lingering())
+                      lambda endpoint, answer: None, Lingering(), TraceLog("bus"))
     for endpoint, host in hosts.items():
         links.hosts[endpoint] = host
         links.outboxes[endpoint] = Outbox(host._deliver, lambda batch, error: None)

@@ -159,6 +159,24 @@ def test_agents_are_not_moved_with_several_bus_shards(ray_session: Any) -> None:
         rt.shutdown(destroy=True)
 
 
+def test_a_host_its_agents_moved_away_from_is_stopped_its_traces_kept_and_its_next_message_starts_it_again(
+        movable: Runtime) -> None:
+    trace = movable.new_trace()
+    asyncio.run(movable.send(LEDGER, ma.Entry(seq=0, tag="driver"), trace_id=trace))
+    home = movable.where(LEDGER)
+    assert movable.move(LEDGER, "pool:caller.0")
+    wait_until(lambda: home not in movable.stats()["hosts"], timeout=30)  # stopped: nothing lived there
+    assert movable.stats()["bus"]["hosts_retired"] >= 1
+    assert any(event.where == home for event in movable.trace(trace))  # what it recorded is still there
+    assert movable.move(LEDGER, home)  # a message for it starts it anew
+    wait_until(lambda: movable.where(LEDGER) == home, timeout=30)
+    asyncio.run(movable.send(LEDGER, ma.Entry(seq=1, tag="driver")))
+    assert home in movable.stats()["hosts"]
+    report = movable.inspect(LEDGER, "report")
+    assert report["count"] == 2 and _entries_in_order(report)  # the state went along both ways
+    movable.settle(30)
+
+
 def test_an_agent_moved_on_before_it_handled_anything_where_it_went_keeps_its_state(movable: Runtime) -> None:
     asyncio.run(movable.send(LEDGER, ma.Entry(seq=0, tag="driver")))
     for to in ("pool:caller.0", "pool:caller.1"):

@@ -163,3 +163,20 @@ def test_drain_waits_until_every_batch_is_accepted() -> None:
         assert dest.batches == [[1], [2]]
 
     asyncio.run(main())
+
+
+def test_a_paused_outbox_keeps_what_is_put_until_it_resumes_then_sends_it_in_order() -> None:
+    async def main() -> None:
+        dest = Destination()
+        outbox: Outbox[int] = Outbox(dest.send, dest.on_failure)
+        outbox.pause()
+        for item in range(3):
+            outbox.put(item)
+        await _turns()
+        assert dest.batches == [] and len(outbox) == 3
+        outbox.resume()
+        outbox.put(3)
+        await outbox.drain()
+        assert [item for batch in dest.batches for item in batch] == [0, 1, 2, 3]
+
+    asyncio.run(main())

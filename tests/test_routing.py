@@ -305,3 +305,23 @@ def test_types_registered_with_equal_configs_and_placements_share_one_of_each() 
     specs = list(pickle.loads(pickle.dumps(table)).types.values())  # as a host gets it
     assert len({id(s.config) for s in specs}) == 1 and len({id(s.placement) for s in specs}) == 1
     assert len(pickle.dumps(table)) < 2 * len(org)
+
+
+def test_only_hosts_the_runtime_placed_agents_on_may_be_retired() -> None:
+    table = RoutingTable()
+    table.add_type(spec("hr", sa.Echo, Dedicated(movable=True)))
+    table.add_type(spec("boss", sa.Echo, Dedicated()))
+    table.add_type(spec("employee", sa.Counter, Sharded(4)))
+    table.add_type(spec("manager", sa.Echo, Sharded(2, pool="pto")))
+    assert table.movable_endpoint("agent:hr/d0") and table.movable_endpoint("pool:employee.3")
+    assert not table.movable_endpoint("agent:boss/b") and not table.movable_endpoint("pool:pto.1")
+    assert not table.movable_endpoint("pool:nobody.0")  # no type starts there: not the runtime's to stop
+
+
+def test_pool_hosts_counts_a_shared_pool_once() -> None:
+    table = RoutingTable()
+    table.add_type(spec("employee", sa.Counter, Sharded(4)))
+    table.add_type(spec("manager", sa.Echo, Sharded(2, pool="pto")))
+    table.add_type(spec("team", sa.Echo, Sharded(2, pool="pto")))
+    table.add_type(spec("hr", sa.Echo))
+    assert table.pool_hosts() == 6
