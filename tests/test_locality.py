@@ -99,3 +99,10 @@ def test_a_departments_halves_around_its_managers_go_to_one_host() -> None:
     after = placement | dict(plan(weights, _where(placement), lambda agent: True, set(hosts), RULES))
     for department in "abcdefg":
         assert len({host for agent, host in after.items() if agent.split("/")[1][0] == department}) == 1, department
+
+
+def test_a_group_at_home_keeps_its_host_when_a_heavier_one_that_is_not_would_take_it() -> None:
+    placement = {"a/1": "pool:a.0", "a/2": "pool:a.0", "b/1": "pool:a.0", "b/2": "pool:b.0", "b/3": "pool:a.0"}
+    weights = {("a/1", "a/2"): 100.0, ("b/1", "b/3"): 70.0, ("b/1", "b/2"): 50.0}
+    moves = plan(weights, _where(placement), lambda agent: True, {"pool:a.0", "pool:b.0"}, RULES)
+    assert sorted(moves) == [("b/1", "pool:b.0"), ("b/3", "pool:b.0")]  # not a/1 and a/2, at home on a.0

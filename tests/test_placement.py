@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections import Counter
 
 from actors._config import org_blob
 from actors.org import Org
@@ -23,9 +24,15 @@ def test_every_agent_of_a_department_shares_its_department_agents_host() -> None
         assert PLACEMENT.endpoint("team", team.id) == PLACEMENT.endpoint("notifier", team.department)
 
 
-def test_departments_are_dealt_to_the_hosts_in_turn_in_sorted_order() -> None:
-    hosts = [PLACEMENT.endpoint("dates", d) for d in sorted(ORG.departments)]
-    assert hosts == [f"pool:pto.{turn % 3}" for turn in range(len(hosts))]
+def test_departments_are_dealt_largest_first_each_to_the_host_with_the_fewest_agents_so_far() -> None:
+    size = Counter(record.department for records in (ORG.employees, ORG.managers, ORG.teams)
+                   for record in records.values())
+    load = Counter({f"pool:pto.{host}": 0 for host in range(3)})
+    for department in sorted(ORG.departments, key=lambda d: (-size[d], d)):
+        host = PLACEMENT.endpoint("dates", department)
+        assert load[host] == min(load.values())
+        load[host] += size[department]
+    assert max(load.values()) - min(load.values()) <= max(size.values())
 
 
 def test_an_id_the_org_does_not_name_is_hashed() -> None:
