@@ -184,3 +184,23 @@ def test_an_agent_moved_on_before_it_handled_anything_where_it_went_keeps_its_st
         wait_until(lambda to=to: movable.where(LEDGER) == to, timeout=30)
     asyncio.run(movable.send(LEDGER, ma.Entry(seq=1, tag="driver")))
     assert movable.inspect(LEDGER, "report")["count"] == 2
+
+
+def test_a_stopped_host_started_again_by_many_calls_at_once_handles_each_once(movable: Runtime) -> None:
+    first, *fresh = [AgentId("caller", f"k{n}") for n in range(400)
+                     if Sharded(2).endpoint("caller", f"k{n}") == "pool:caller.1"][:101]
+    asyncio.run(movable.send(first, ma.Burst(target=str(LEDGER), n=1)))
+    assert movable.move(first, "pool:caller.0")  # pool:caller.1 is left with nothing
+    wait_until(lambda: "pool:caller.1" not in movable.stats()["hosts"], timeout=30)
+
+    async def all_at_once() -> list[Any]:
+        return await asyncio.gather(*(movable.send(caller, ma.Burst(target=str(LEDGER), n=1), timeout=60)
+                                      for caller in [first, *fresh]))
+
+    sent = asyncio.run(all_at_once())
+    assert len(sent) == 101 and all(len(one.counts) == 1 for one in sent)
+    report = movable.inspect(LEDGER, "report")
+    assert report["count"] == 1 + 101 and report["overlaps"] == 0  # each call handled once, the ledger serial
+    assert sorted(one.counts[0] for one in sent) == list(range(2, 103))
+    assert movable.where(fresh[0]) == "pool:caller.1" and movable.where(first) == "pool:caller.0"
+    movable.settle(30)
