@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import re
 import time
@@ -136,7 +137,8 @@ class Chaos:
         # the victims' counters so far: what a process counts after its last sample dies with it
         stats = self.watch.sample()
         actors = our_actors(self.rt, stats)
-        hosts = {host_actor_name(endpoint): figures for endpoint, figures in sorted(stats["hosts"].items())}
+        hosts = {host_actor_name(endpoint): figures for endpoint, figures in sorted(stats["hosts"].items())
+                 if host_actor_name(endpoint) in actors}
         if kind in KINDS:
             if kind == "bus_shards":
                 name = self.rng.choice([n for n in actors if n.startswith(BUS_NAME)])
@@ -167,10 +169,15 @@ class Chaos:
 
 
 def our_actors(rt: Runtime, stats: dict[str, Any]) -> dict[str, Any]:
-    """Every bus shard and host of the namespace, by actor name."""
+    """Every bus shard and host of the namespace, by actor name (not a host the runtime stopped meanwhile: with
+    ``--placement runtime`` it stops hosts that moves left idle)."""
     names = [bus_name(i) for i in range(len(stats.get("shards") or [stats["bus"]]))]
     names += [host_actor_name(endpoint) for endpoint in sorted(stats["hosts"])]
-    return {name: ray.get_actor(name, namespace=rt.namespace) for name in names}
+    actors = {}
+    for name in names:
+        with contextlib.suppress(ValueError):
+            actors[name] = ray.get_actor(name, namespace=rt.namespace)
+    return actors
 
 
 def restart_hosts(rt: Runtime, watch: ChaosWatch) -> dict[str, float | str]:

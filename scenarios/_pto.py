@@ -10,12 +10,17 @@ from datetime import date
 from actors.app import register_pto
 from actors.org import Org
 from actors.policy import PTO_SERVICE
-from cluster import Runtime
+from cluster import Placement, Runtime, Sharded
 
 from ._common import seconds
 from ._run_store import RunStore, add_store_flags
 
-__all__ = ["add_org_flags", "as_service", "load_org", "start_app"]
+__all__ = ["RUNTIME_PLACEMENTS", "add_org_flags", "as_service", "load_org", "start_app"]
+
+# Placements the runtime chooses, and moves agents from: each populous type in a Sharded(4) of its own, the
+# department's agents with none (the runtime's default) — as a user who read only README would register the app.
+RUNTIME_PLACEMENTS: dict[str, Placement | None] = {"employee": Sharded(4), "manager": Sharded(4), "team": Sharded(4),
+                                                   "hr": None, "dates": None, "notifier": None}
 
 
 def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
@@ -24,8 +29,10 @@ def add_org_flags(parser: argparse.ArgumentParser, employees: int) -> None:
     parser.add_argument("--org", default=None, help="load the org from this JSON file instead of generating it")
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="reference date, YYYY-MM-DD")
     parser.add_argument("--hosts", type=int, default=2, help="host actors in the PTO pool")
-    parser.add_argument("--placement", choices=("department", "hash"), default="department",
-                        help="keep each department's agents on one host, or hash every agent to a host")
+    parser.add_argument("--placement", choices=("department", "hash", "runtime"), default="department",
+                        help="keep each department's agents on one host, hash every agent to a host, or let the "
+                             "runtime place and move them (employee, manager and team each in a Sharded(4) of their "
+                             "own, hr, dates and notifier with no placement: the obvious program's placements)")
     parser.add_argument("--idle", type=seconds, default=None, metavar="SECONDS",
                         help="deactivate an employee, manager or team agent after this many seconds without a message "
                              "(default: the runtime's, 300 s with --durable, never in memory, where an agent's state "
@@ -42,7 +49,8 @@ def load_org(args: argparse.Namespace) -> Org:
 
 def start_app(rt: Runtime, org: Org, args: argparse.Namespace, store: RunStore) -> None:
     register_pto(rt, org, store.hr, hosts=args.hosts, by_department=args.placement == "department",
-                 policy=not args.no_policy, idle_after=args.idle)
+                 policy=not args.no_policy, idle_after=args.idle,
+                 placements=RUNTIME_PLACEMENTS if args.placement == "runtime" else None)
 
 
 @contextmanager

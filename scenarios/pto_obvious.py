@@ -37,14 +37,14 @@ import ray
 from actors.app import register_pto
 from actors.invariants import check, collect
 from actors.org import Org
-from cluster import Runtime, Sharded
+from cluster import Runtime
 
 from ._common import ScenarioError, add_common_flags, guarded, machine, print_table, write_json
 from ._direct import DirectPto
 from ._load import Recorder, ResourceWatch, Send, asking, drive, percentile, settle
 from ._mix import PlannedRequest, request_mix
 from ._obvious_agents import AGENT_TYPES as OBVIOUS_TYPES
-from ._pto import add_org_flags, as_service, load_org
+from ._pto import RUNTIME_PLACEMENTS, add_org_flags, as_service, load_org
 from ._run_store import run_store
 from ._where import print_backlog, run_backlog
 
@@ -53,8 +53,6 @@ RUNS = ("ceiling", "autogen", "obvious", "tuned")
 # the moves they prompted are over (a fixed 3 s pause left departments split in some runs, 2026-12-05).
 MOVES_QUIET = 2.0
 MOVES_AT_MOST = 30.0
-OBVIOUS_PLACEMENTS = {"employee": Sharded(4), "manager": Sharded(4), "team": Sharded(4),
-                      "hr": None, "dates": None, "notifier": None}
 
 
 def _runs(text: str) -> list[str]:
@@ -156,7 +154,7 @@ def on_raybus(name: str, org: Org, plan: list[PlannedRequest], learning: list[Pl
     try:
         if name == "obvious":
             register_pto(rt, org, where / "hr", policy=not args.no_policy, agent_types=OBVIOUS_TYPES,
-                         placements=OBVIOUS_PLACEMENTS)
+                         placements=RUNTIME_PLACEMENTS)
         else:
             register_pto(rt, org, where / "hr", hosts=args.hosts, by_department=args.placement == "department",
                          policy=not args.no_policy)
