@@ -57,7 +57,7 @@ class Handover:
 
     def adopt(self, agent_id: str, state: str | None) -> None:
         self._host.table.place(agent_id, self._host.name)
-        if state is not None:
+        if state is not None and agent_id not in self._processing.activations:  # an Adopt sent again comes late
             self._processing.carried[agent_id] = state
         self.counts["adopted"] += 1
 

@@ -25,7 +25,7 @@ from ._linger import Lingering, lone_call
 from ._outbox import Outbox
 from ._tasks import spawn
 from ._trace import TraceLog
-from ._wire import Answer, Call, Copy, Delivered, Publish, Wire, pack, unpack
+from ._wire import Adopt, Answer, Call, Copy, Delivered, Move, Publish, Wire, pack, unpack
 from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
 
 __all__ = ["HostLinks"]
@@ -242,19 +242,33 @@ class HostLinks:
             self._redeliver(endpoint, list(self.kept.get(endpoint, ())), "host restarted")
 
     def _unreachable(self, endpoint: str, batch: list[Wire], error: BaseException) -> None:
-        """A batch the host did not take (it died; hosts restart): calls and publish copies go again shortly,
-        the host drops what it has handled already; answers for its callers, who died with it, are let go."""
+        """A batch the host did not take (it died; hosts restart; or Ray could not reach it for a moment): calls
+        and publish copies go again shortly, the host drops what it has handled already; a move's ``Move`` and
+        ``Adopt`` go again too, ahead of them (a host that restarted is asked again anyway, and takes either twice
+        as once; one that did not would never hear them, and the move would hang); answers for its callers, who
+        died with it, are let go."""
         self.counts["host_unreachable"] += len(batch)
-        again = []
+        again, moves = [], []
         for wire in batch:
             match wire:
                 case Call() | Copy():
                     again.append(wire.id)
+                case Move() | Adopt():
+                    moves.append(wire)
                 case Answer():
                     self._give_up(wire, RaybusError(f"host {endpoint} is unreachable: {error}"))
                 case Delivered():
                     pass  # the host sends its kept publishes again once back, and hears of them then
-        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._redeliver, endpoint, again, str(error))
+        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._again, endpoint, moves, again, str(error))
+
+    def _again(self, endpoint: str, moves: list[Move | Adopt], message_ids: list[str], why: str) -> None:
+        """A move's messages first, then calls and copies: an agent hears it lives here before its messages."""
+        if moves:
+            self.counts["moves_sent_again"] += len(moves)
+            outbox = self.outbox(endpoint)
+            for wire in moves:
+                outbox.put(wire)
+        self._redeliver(endpoint, message_ids, why)
 
     def _redeliver(self, endpoint: str, message_ids: Iterable[str], why: str) -> None:
         kept = self.kept.get(endpoint, {})

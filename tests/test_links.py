@@ -14,7 +14,8 @@ from cluster._linger import Lingering
 from cluster._links import HostLinks
 from cluster._outbox import Outbox
 from cluster._trace import TraceLog
-from cluster._wire import Call, Copy, Delivered, Publish, Wire
+from cluster._wire import Adopt, Call, Copy, Delivered, Move, Publish, Wire
+from cluster.constants import BUS_RETRY_DELAY
 
 
 class _Call:
@@ -141,3 +142,18 @@ def test_a_publish_copy_given_up_is_dead_lettered_and_never_reported_handled(mon
 def test_a_call_past_its_deadline_is_given_up_not_sent_again() -> None:
     watched = watch({"h": StandInHost()}, [("h", call("m1", time.time() + 0.15))], 0.5)
     assert [message.id for message in watched.given_up] == ["m1"]
+
+
+def test_a_moves_messages_a_host_did_not_take_go_again_before_the_calls_of_that_batch() -> None:
+    async def main() -> None:
+        host = StandInHost()
+        links, _, counts = links_with({"h": host})
+        links.deliver("h", call("c1"))  # kept: it goes again
+        await links.outbox("h").drain()
+        links._unreachable("h", [Adopt("a/1", None), Move("a/2", "pool:x.0"), call("c1")], RuntimeError("gone"))
+        await asyncio.sleep(BUS_RETRY_DELAY + 0.1)
+        await links.outbox("h").drain()
+        assert [type(wire).__name__ for wire in host.batches[-1]] == ["Adopt", "Move", "Call"]
+        assert counts["moves_sent_again"] == 2
+
+    asyncio.run(main())
