@@ -25,7 +25,7 @@ from ._moves import Mover
 from ._router import Router
 from ._routing import RoutingTable
 from ._trace import TraceLog
-from ._wire import Answer, Call, Copy, Done, Moved, Publish, Stayed, new_message_id, pack, unpack
+from ._wire import Adopt, Answer, Call, Copy, Done, Moved, Publish, Stayed, new_message_id, pack, unpack
 from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, MOVE_WAIT, ROUTE_LINGER, bus_name
 
 __all__ = ["Bus"]
@@ -76,6 +76,8 @@ class Bus:
             "move": ("move agents", self._move),
             "destroy": ("destroy the namespace", self._destroy_hosts),
         }
+        self._to_relearn: list[str] | None = None  # hosts to ask where agents were moved, once restarted
+        self._relearning: asyncio.Future | None = None
         if restarted:
             self._restore()
         gc.collect()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
@@ -87,11 +89,47 @@ class Bus:
 
     def _restore(self) -> None:
         """Come back as before a crash (the control plane reads back what it keeps): every host hears that
-        what it had sent through this shard is gone with the old one."""
-        for actor in ray.util.list_named_actors(all_namespaces=True):
-            if actor["namespace"] == self.namespace and actor["name"].startswith(HOST_PREFIX):
-                self.links.host(actor["name"][len(HOST_PREFIX):]).bus_restarted.remote(self.shard)
+        what it had sent through this shard is gone with the old one; and before anything is routed, each says
+        which agents were moved to it (``_relearn``), which the table of a new shard does not know."""
+        endpoints = [actor["name"][len(HOST_PREFIX):] for actor in ray.util.list_named_actors(all_namespaces=True)
+                     if actor["namespace"] == self.namespace and actor["name"].startswith(HOST_PREFIX)]
+        self._to_relearn = endpoints
         self.counts["restarts"] += 1
+
+    async def _relearned(self) -> None:
+        """Once, after a restart: before the first batch is routed or the first control call made (the
+        constructor has no event loop to start it in)."""
+        if self._to_relearn is None:
+            return
+        if self._relearning is None:
+            self._relearning = asyncio.ensure_future(self._relearn(self._to_relearn))
+        await asyncio.shield(self._relearning)
+        self._to_relearn = None
+
+    async def _relearn(self, endpoints: list[str]) -> None:
+        """Where agents were moved, from the hosts: each knows the agents moved to it and those it handed over
+        (and where to). An agent its old host handed over that its new host does not know yet (the old shard
+        died with its ``Adopt`` on the way) is adopted there now, with no state carried: a store has its state;
+        in memory, what it carried is lost. A host that does not answer within ``MOVE_WAIT`` says it in its
+        ``host_up``, as it is told to now."""
+        hosts = [self.links.host(endpoint) for endpoint in endpoints]
+        found = await asyncio.gather(*(asyncio.wait_for(host.moves.remote(), MOVE_WAIT) for host in hosts),
+                                     return_exceptions=True)
+        known = {endpoint: moves for endpoint, moves in zip(endpoints, found, strict=True)
+                 if not isinstance(moves, BaseException)}
+        self.counts["relearn_unanswered"] += len(endpoints) - len(known)
+        here = {agent: endpoint for endpoint, moves in known.items() for agent, to in moves.items() if to == endpoint}
+        handed_over = {agent: to for endpoint, moves in known.items() for agent, to in moves.items()
+                       if to != endpoint and agent not in here}
+        for agent, endpoint in here.items():
+            self.table.place(agent, endpoint)
+        for agent, to in handed_over.items():
+            self.table.place(agent, to)
+            self.links.outbox(to).put(Adopt(agent, None))
+        self.counts["moves_relearned"] += len(here) + len(handed_over)
+        self.counts["adopted_again_after_restart"] += len(handed_over)
+        for host in hosts:
+            host.bus_restarted.remote(self.shard)
 
     # --- the control plane ----------------------------------------------------------------------
     async def control(self, origin: str, operation: str, *args: Any) -> Any:
@@ -101,6 +139,7 @@ class Bus:
         changes go to shard 0."""
         what, operate = self._operations[operation]
         self.gate.require_admin(origin, what)
+        await self._relearned()
         return await operate(*args)
 
     async def join(self, session: str, credential: str | None) -> tuple[str, str | None]:
@@ -134,6 +173,7 @@ class Bus:
         to ``ROUTE_LINGER`` for that call's answer, to return it too."""
         self.metrics.start()
         self.mover.begin()
+        await self._relearned()  # restarted: where agents were moved comes first
         from_client = origin.startswith(CLIENT_PREFIX)
         principal = None
         if from_client:

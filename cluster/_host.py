@@ -172,6 +172,10 @@ class Host(Endpoint):
                     self.counts["kept_sent_again"] += 1
                     self.send_kept(publish)
 
+    async def moves(self) -> dict[str, str]:
+        """Where the agents moved to or from this host live (a restarted bus asks before it routes anything)."""
+        return dict(self.table.moved)
+
     async def bus_restarted(self, shard: int = 0) -> None:
         """Told by a restarted shard (``heard`` tells us too, at our next batch through it)."""
         self._bus_restarted(shard)

@@ -216,13 +216,13 @@ class HostLinks:
             self.trace.keep(traces)
             del self.hosts[endpoint]
             self.nodes.pop(endpoint, None)
+            self.counts["hosts_retired"] += 1  # counted as it leaves the host map: stats() sees both at once
             await self._name_released(host_actor_name(endpoint))
         except Exception:  # restarting, or gone already: it stays as Ray has it
             return False
         finally:
             if outbox is not None:
                 outbox.resume()
-        self.counts["hosts_retired"] += 1
         return True
 
     async def _name_released(self, name: str) -> None:

@@ -204,3 +204,24 @@ def test_a_stopped_host_started_again_by_many_calls_at_once_handles_each_once(mo
     assert sorted(one.counts[0] for one in sent) == list(range(2, 103))
     assert movable.where(fresh[0]) == "pool:caller.1" and movable.where(first) == "pool:caller.0"
     movable.settle(30)
+
+
+def test_a_restarted_bus_learns_where_agents_were_moved_before_it_routes(ray_session: Any, tmp_path: Path) -> None:
+    movable = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))  # a bus restarts
+    movable.register("ledger", ma.Ledger)  # with what it keeps in the store
+    movable.register("caller", ma.Caller, placement=Sharded(2))
+    try:
+        _relearned_after_a_bus_restart(movable)
+    finally:
+        movable.shutdown(destroy=True)
+
+
+def _relearned_after_a_bus_restart(movable: Runtime) -> None:
+    asyncio.run(movable.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+    assert movable.move(LEDGER, "pool:caller.0")
+    wait_until(lambda: movable.where(LEDGER) == "pool:caller.0", timeout=30)
+    ray.kill(movable._bus, no_restart=False)
+    noted = asyncio.run(movable.send(LEDGER, ma.Entry(seq=1, tag="driver"), timeout=90))  # one attempt
+    assert noted.count == 2 and movable.where(LEDGER) == "pool:caller.0"
+    burst = asyncio.run(movable.send(CALLERS[0], ma.Burst(target=str(LEDGER), n=5), timeout=90))
+    assert burst.counts == [3, 4, 5, 6, 7]  # its calls are not refused as forged, nor sent where it was
