@@ -98,13 +98,14 @@ class Bus:
 
     async def _relearned(self) -> None:
         """Once, after a restart: before the first batch is routed or the first control call made (the
-        constructor has no event loop to start it in)."""
-        if self._to_relearn is None:
-            return
+        constructor has no event loop to start it in). Callers check ``_to_relearn`` first: ``route`` is the hot
+        path. One that fails is not tried again: routing goes on, and hosts say where agents live in ``host_up``."""
         if self._relearning is None:
-            self._relearning = asyncio.ensure_future(self._relearn(self._to_relearn))
-        await asyncio.shield(self._relearning)
-        self._to_relearn = None
+            self._relearning = asyncio.ensure_future(self._relearn(self._to_relearn or []))
+        try:
+            await asyncio.shield(self._relearning)
+        finally:
+            self._to_relearn = None
 
     async def _relearn(self, endpoints: list[str]) -> None:
         """Where agents were moved, from the hosts: each knows the agents moved to it and those it handed over
@@ -139,7 +140,8 @@ class Bus:
         changes go to shard 0."""
         what, operate = self._operations[operation]
         self.gate.require_admin(origin, what)
-        await self._relearned()
+        if self._to_relearn is not None:
+            await self._relearned()
         return await operate(*args)
 
     async def join(self, session: str, credential: str | None) -> tuple[str, str | None]:
@@ -173,7 +175,8 @@ class Bus:
         to ``ROUTE_LINGER`` for that call's answer, to return it too."""
         self.metrics.start()
         self.mover.begin()
-        await self._relearned()  # restarted: where agents were moved comes first
+        if self._to_relearn is not None:  # restarted: where agents were moved comes first
+            await self._relearned()
         from_client = origin.startswith(CLIENT_PREFIX)
         principal = None
         if from_client:
