@@ -27,6 +27,7 @@ from ray.cluster_utils import Cluster
 from cluster import NotSettled, Runtime
 from cluster.constants import BUS_NAME, bus_name, host_actor_name
 
+from ._common import ScenarioError
 from ._load import ResourceWatch
 from ._node_disks import lose_disk
 
@@ -133,12 +134,19 @@ class Chaos:
             for _, _, gate in self.moments:
                 gate.set()
 
-    def aim(self, kind: str) -> tuple[dict[str, Any], Any]:
+    def aim(self, kind: str, timeout: float = 120.0) -> tuple[dict[str, Any], Any]:
         # the victims' counters so far: what a process counts after its last sample dies with it
-        stats = self.watch.sample()
-        actors = our_actors(self.rt, stats)
-        hosts = {host_actor_name(endpoint): figures for endpoint, figures in sorted(stats["hosts"].items())
-                 if host_actor_name(endpoint) in actors}
+        deadline = time.monotonic() + timeout
+        while True:  # the requests started may not have reached any host yet: a host kill waits for one
+            stats = self.watch.sample()
+            actors = our_actors(self.rt, stats)
+            hosts = {host_actor_name(endpoint): figures for endpoint, figures in sorted(stats["hosts"].items())
+                     if host_actor_name(endpoint) in actors}
+            if hosts or kind not in ("hosts", "busiest"):
+                break
+            if time.monotonic() > deadline:
+                raise ScenarioError(f"no host to kill ({kind}) within {timeout:.0f}s of the moment")
+            time.sleep(0.2)
         if kind in KINDS:
             if kind == "bus_shards":
                 name = self.rng.choice([n for n in actors if n.startswith(BUS_NAME)])
