@@ -321,21 +321,22 @@ class Bus:
 
     async def host_up(self, endpoint: str, node: str, restarted: bool, here: list[str] = ()) -> None:
         """A host says which node it runs on and which agents were moved to it (this shard may have restarted
-        and forgotten). After a crash it hears again which agents live there, then gets again what it had been
-        given and not finished, then is asked again for a move it was asked for."""
+        and forgotten). After a crash it gets again what it had been given and not finished, then is asked again
+        for a move it was asked for."""
         for agent in here:
             self.table.place(agent, endpoint)
-        if restarted:
-            self.mover.adopt_again(endpoint)
         self.links.up(endpoint, node, restarted)
         if restarted:
             self.mover.host_restarted(endpoint)
 
-    async def moves_for(self, endpoint: str) -> dict[str, str]:
-        """For a host starting: the agents placed there that were moved away (those moved to it it hears of by
-        ``Adopt``, in order with their messages)."""
+    async def moves_for(self, endpoint: str, restarted: bool = False) -> dict[str, str]:
+        """For a host starting: the agents placed there that were moved away; restarted, also those moved to it
+        (before anything is given to it again: its agents' calls to them stay in-process, and no message for
+        one is refused as sent to the wrong host). A host started afresh has none moved to it (a host some agent
+        was moved to is never retired); an agent moved to it meanwhile comes with its ``Adopt``."""
         table = self.table
-        return {agent: to for agent, to in table.moved.items() if table.home_of(agent) == endpoint}
+        return {agent: to for agent, to in table.moved.items()
+                if table.home_of(agent) == endpoint or (restarted and to == endpoint)}
 
     async def _move(self, moves: list[tuple[str, str]]) -> list[bool]:
         """Move agents to hosts (``Runtime.move``): which moves began."""

@@ -50,7 +50,9 @@ class Host(Endpoint):
         self.namespace = namespace
         self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
         super().__init__(endpoint, table_of(self.buses[0], namespace), window)
-        self.table.moved.update(from_shard_zero(lambda: self.buses[0].moves_for.remote(endpoint), namespace))
+        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        self.table.moved.update(from_shard_zero(lambda: self.buses[0].moves_for.remote(endpoint, restarted),
+                                                namespace))
         self.to_bus = BusOutboxes(self.buses, lambda: self.name,
                                   lambda message: type(message) is not Call or message.id in self.pending,
                                   self._bus_restarted, answered=self.accept_answer)
@@ -65,7 +67,6 @@ class Host(Endpoint):
         self.cpu_at_start = process_figures()["cpu_s"]
         self.node = ray.get_runtime_context().get_node_id()
         self.sent_at: dict[str, float] = {}  # kept publish id → when it last left for the bus
-        restarted = ray.get_runtime_context().was_current_actor_reconstructed
         for bus in self.buses:  # where we run, and (restarted) that what we had not finished must come again
             bus.host_up.remote(endpoint, self.node, restarted)
         if states is not None:

@@ -133,13 +133,6 @@ class Mover:
             self.links.deliver(endpoint, wire)
         moving.parked = []
 
-    def adopt_again(self, endpoint: str) -> None:
-        """A restarted host has forgotten which agents were moved to it: it hears so again, before their
-        messages (the state they carried died with it; a store still has theirs)."""
-        for agent, to in self._table().moved.items():
-            if to == endpoint:
-                self.links.outbox(endpoint).put(Adopt(agent, None))
-
     def host_restarted(self, endpoint: str) -> None:
         """A restarted host has forgotten what it was asked: it is asked again (after the messages the bus gives
         it again, which run first)."""

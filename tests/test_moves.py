@@ -225,3 +225,30 @@ def _relearned_after_a_bus_restart(movable: Runtime) -> None:
     assert noted.count == 2 and movable.where(LEDGER) == "pool:caller.0"
     burst = asyncio.run(movable.send(CALLERS[0], ma.Burst(target=str(LEDGER), n=5), timeout=90))
     assert burst.counts == [3, 4, 5, 6, 7]  # its calls are not refused as forged, nor sent where it was
+
+
+def test_a_host_an_agent_was_moved_to_killed_amid_its_calls_takes_them_all_once_when_back(
+        ray_session: Any, tmp_path: Path) -> None:
+    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))
+    rt.register("ledger", ma.Ledger)
+    rt.register("caller", ma.Caller, placement=Sharded(2))
+    try:
+        asyncio.run(rt.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+        assert rt.move(LEDGER, "pool:caller.0")
+        wait_until(lambda: rt.where(LEDGER) == "pool:caller.0", timeout=30)
+
+        async def go() -> list[Any]:
+            sends = [asyncio.ensure_future(rt.send(LEDGER, ma.Entry(seq=seq, tag="driver", pause=0.02), timeout=120))
+                     for seq in range(1, 80)]
+            await asyncio.sleep(0.4)
+            host = await asyncio.to_thread(ray.get, rt._bus.host_of.remote(str(LEDGER)))
+            ray.kill(host, no_restart=False)  # its new process must know the ledger lives there, from the start
+            return await asyncio.gather(*sends)
+
+        answers = asyncio.run(go())  # one attempt each: none refused as sent to the wrong host
+        report = rt.inspect(LEDGER, "report")
+        assert sorted(answer.count for answer in answers)[-1] == report["count"] == 80
+        assert report["by_sender"]["admin|driver"] == list(range(80)) and report["overlaps"] == 0
+        assert rt.where(LEDGER) == "pool:caller.0" and rt.stats()["bus"].get("dead_letters", 0) == 0
+    finally:
+        rt.shutdown(destroy=True)
