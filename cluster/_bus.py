@@ -61,6 +61,7 @@ class Bus:
                                     lambda: self.links.hosts.values(), restarted)
         self.gate = self.control.gate
         self.mover = Mover(lambda: self.control.table, self.links, self.counts, planning=shards == 1)
+        self.links.whereabouts = self.mover  # what it gives a host again goes where the agent lives now
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.router = Router(lambda: self.control.table, self.trace)
         self.metrics = MetricsExporter(namespace, "bus" if shard == 0 else f"bus.{shard}", lambda: self.counts)

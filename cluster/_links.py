@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -43,6 +43,16 @@ class _Kept:
         self.give_up_at = now + (deadline - time.time() if deadline else GIVE_UP_AFTER)
 
 
+class Whereabouts(Protocol):
+    """Where agents live now (the bus's moves): a message kept for a host its recipient left goes where it went."""
+
+    def locate(self, agent: str) -> str | None:
+        """The host the agent lives at now; None while it is being moved."""
+
+    def park(self, wire: Call | Copy) -> bool:
+        """Keep a message for one agent being moved until it arrives (False: it is not being moved)."""
+
+
 class HostLinks:
     def __init__(self, namespace: str, state: str | None, window: int, shards: int, counts: Counter[str],
                  give_up: Callable[[Call | Answer | Copy, RaybusError], None],
@@ -66,6 +76,7 @@ class HostLinks:
         self.nodes: dict[str, str] = {}  # host → the node it said it runs on
         self._checking: set[str] = set()  # hosts asked what they hold, not answered yet
         self._watch: asyncio.Task | None = None
+        self.whereabouts: Whereabouts | None = None  # the bus's moves, once it has them
 
     def deliver(self, endpoint: str, wire: Call | Copy) -> None:
         """A call, or one host's copy of a publish: kept until the host is done with it."""
@@ -89,9 +100,11 @@ class HostLinks:
             return None
         following = self.following.pop((endpoint, message_id), None)
         if following is not None:
-            self.deliver(endpoint, following.pop(0))
+            wire = following.pop(0)
             if following:
                 self.following[(endpoint, message_id)] = following
+            if not self._elsewhere(endpoint, wire):
+                self.deliver(endpoint, wire)
         if type(found.wire) is Copy and (tracked := self.publishes.get(message_id)) is not None:
             tracked[2] -= 1
             if tracked[2] <= 0:
@@ -145,7 +158,8 @@ class HostLinks:
         for message_id in finished:
             self.done(endpoint, message_id)
         self.counts["kept_checked"] += len(message_ids)
-        self._redeliver(endpoint, [m for m in message_ids if m not in held and m not in finished], "not at its host")
+        self._put(endpoint, self._redeliver(endpoint, [m for m in message_ids if m not in held and m not in finished],
+                                            "not at its host"))
 
     def outbox(self, endpoint: str) -> Outbox[Wire]:
         outbox = self.outboxes.get(endpoint)
@@ -239,14 +253,15 @@ class HostLinks:
         self.nodes[endpoint] = node
         if restarted:
             self.counts["host_restarts"] += 1
-            self._redeliver(endpoint, list(self.kept.get(endpoint, ())), "host restarted")
+            self._put(endpoint, self._redeliver(endpoint, list(self.kept.get(endpoint, ())), "host restarted"))
 
     def _unreachable(self, endpoint: str, batch: list[Wire], error: BaseException) -> None:
         """A batch the host did not take (it died; hosts restart; or Ray could not reach it for a moment): calls
-        and publish copies go again shortly, the host drops what it has handled already; a move's ``Move`` and
-        ``Adopt`` go again too, ahead of them (a host that restarted is asked again anyway, and takes either twice
-        as once; one that did not would never hear them, and the move would hang); answers for its callers, who
-        died with it, are let go."""
+        and publish copies go again shortly, ahead of what came for the host meanwhile (one sender's messages
+        keep their order), the host drops what it has handled already; a move's ``Move`` and ``Adopt`` go again
+        too, ahead of them (a host that restarted is asked again anyway, and takes either twice as once; one that
+        did not would never hear them, and the move would hang); answers for its callers, who died with it, are
+        let go."""
         self.counts["host_unreachable"] += len(batch)
         again, moves = [], []
         for wire in batch:
@@ -259,20 +274,19 @@ class HostLinks:
                     self._give_up(wire, RaybusError(f"host {endpoint} is unreachable: {error}"))
                 case Delivered():
                     pass  # the host sends its kept publishes again once back, and hears of them then
-        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._again, endpoint, moves, again, str(error))
+        self.outbox(endpoint).retry(lambda: self._again(endpoint, moves, again, str(error)), BUS_RETRY_DELAY)
 
-    def _again(self, endpoint: str, moves: list[Move | Adopt], message_ids: list[str], why: str) -> None:
+    def _again(self, endpoint: str, moves: list[Move | Adopt], message_ids: list[str], why: str) -> list[Wire]:
         """A move's messages first, then calls and copies: an agent hears it lives here before its messages."""
-        if moves:
-            self.counts["moves_sent_again"] += len(moves)
-            outbox = self.outbox(endpoint)
-            for wire in moves:
-                outbox.put(wire)
-        self._redeliver(endpoint, message_ids, why)
+        self.counts["moves_sent_again"] += len(moves)
+        return [*moves, *self._redeliver(endpoint, message_ids, why)]
 
-    def _redeliver(self, endpoint: str, message_ids: Iterable[str], why: str) -> None:
+    def _redeliver(self, endpoint: str, message_ids: Iterable[str], why: str) -> list[Call | Copy]:
+        """What of ``message_ids`` goes to the host again: not what was handled meanwhile, nor what is past its
+        time (given up), nor what is for an agent that left it (it goes where the agent went)."""
         kept = self.kept.get(endpoint, {})
         now = time.monotonic()
+        wires = []
         for message_id in message_ids:
             one = kept.get(message_id)
             if one is None:
@@ -283,9 +297,46 @@ class HostLinks:
                 self.counts["given_up"] += 1
                 self._give_up(one.wire, RaybusError(f"host {endpoint} did not handle it in time: {why}"))
                 continue
-            one.check_at = now + KEEP_AGE
             self.counts["redeliveries"] += 1
-            self.outbox(endpoint).put(one.wire)
+            if self._elsewhere(endpoint, one.wire):
+                continue
+            one.check_at = now + KEEP_AGE
+            wires.append(one.wire)
+        return wires
+
+    def _put(self, endpoint: str, wires: list[Call | Copy]) -> None:
+        outbox = self.outbox(endpoint)
+        for wire in wires:
+            outbox.put(wire)
+
+    def _elsewhere(self, endpoint: str, wire: Call | Copy) -> bool:
+        """A message for the host again (sent again, or a copy that waited for one before it) whose recipients
+        left it, or are leaving: it goes where each went (or waits for the move), and True; False if every
+        recipient still lives there."""
+        whereabouts = self.whereabouts
+        if whereabouts is None:
+            return False
+        agents = (wire.target,) if type(wire) is Call else wire.recipients
+        places = {agent: whereabouts.locate(agent) for agent in agents}
+        if all(place == endpoint for place in places.values()):
+            return False
+        self.counts["sent_where_moved"] += 1
+        kept = self.kept.get(endpoint, {})
+        if (one := kept.get(wire.id)) is not None and one.wire is wire:
+            del kept[wire.id]  # kept for where each recipient is now, instead
+        given = 0
+        for place in dict.fromkeys(places.values()):
+            together = tuple(agent for agent, at in places.items() if at == place)
+            for part in [together] if place is not None else [(agent,) for agent in together]:  # one per move
+                one = wire if type(wire) is Call else wire._replace(recipients=part)
+                given += 1
+                if place is None:
+                    whereabouts.park(one)
+                else:
+                    self.deliver(place, one)
+        if type(wire) is Copy and (tracked := self.publishes.get(wire.id)) is not None:
+            tracked[2] += given - 1  # one copy kept for the host is now as many as were given
+        return True
 
     def held(self) -> dict[str, int]:
         """What this shard still answers for: queued for hosts, given and not done, publishes not reported."""

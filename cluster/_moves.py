@@ -79,13 +79,17 @@ class Mover:
         self.counts["moves_started"] += 1
         return True
 
-    def park(self, call: Call) -> bool:
-        """Keep a call to an agent being moved until the move ends."""
-        moving = self.moving.get(call.target)
+    def park(self, wire: Call | Copy) -> bool:
+        """Keep a call (or a copy for one agent) to an agent being moved until the move ends."""
+        moving = self.moving.get(wire.target if type(wire) is Call else wire.recipients[0])
         if moving is None:
             return False
-        moving.parked.append(call)
+        moving.parked.append(wire)
         return True
+
+    def locate(self, agent: str) -> str | None:
+        """The host the agent lives at now; None while it is being moved."""
+        return None if agent in self.moving else self._table().endpoint_of(agent)
 
     def park_copies(self, publish: Publish, recipients: list[str]) -> list[str]:
         """Keep the copies of ``publish`` for the recipients being moved; the others, to deliver now."""

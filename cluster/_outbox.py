@@ -43,7 +43,7 @@ class Outbox(Generic[T]):
         self._scheduled = False
         self._idle: asyncio.Event | None = None
         self._waiter: asyncio.Future | None = None
-        self._paused = False
+        self._paused = 0  # pauses not yet resumed: a retry and a host's retirement may overlap
         self.batches = 0
         self.items = 0
 
@@ -55,12 +55,27 @@ class Outbox(Generic[T]):
 
     def pause(self) -> None:
         """Items put from now on wait (the destination is being replaced); those on their way go on."""
-        self._paused = True
+        self._paused += 1
 
     def resume(self) -> None:
-        self._paused = False
+        self._paused -= 1
+        if self._paused:
+            return
         if self._items and not self._scheduled:
             self._kick()
+        elif not self._inflight and self._idle is not None:
+            self._idle.set()
+
+    def retry(self, take: Callable[[], list[T]], delay: float) -> None:
+        """In ``delay`` seconds, send what ``take`` returns then (of a batch the destination did not take) again,
+        ahead of everything put meanwhile, which waits until then: what one sender put keeps its order."""
+        self.pause()
+
+        def again() -> None:
+            self._items[:0] = take()
+            self.resume()
+
+        asyncio.get_running_loop().call_later(delay, again)
 
     def accepted(self) -> asyncio.Future:
         """Resolves once the destination has accepted every item put so far (one future per batch)."""
@@ -77,8 +92,8 @@ class Outbox(Generic[T]):
 
     @property
     def idle(self) -> bool:
-        """Nothing put here is still on its way."""
-        return not self._items and not self._inflight
+        """Nothing put here is still on its way (nor waits to go again)."""
+        return not self._items and not self._inflight and not self._paused
 
     def _kick(self) -> None:
         self._scheduled = False

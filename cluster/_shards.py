@@ -52,8 +52,9 @@ def from_shard_zero(ask: Callable[[], Any], namespace: str, within: float = 60.0
 class BusOutboxes:
     """A sender's way to the bus (a driver's or a host's): one outbox per shard, each batching its own calls.
 
-    A batch a shard did not take (it is restarting) goes again every ``BUS_RETRY_DELAY``, but for what the
-    sender no longer wants sent (a call its caller gave up on); a shard's new incarnation means it lost what
+    A batch a shard did not take (it is restarting) goes again every ``BUS_RETRY_DELAY``, ahead of what was put
+    meanwhile (one sender's messages keep their order), but for what the sender no longer wants sent (a call its
+    caller gave up on); a shard's new incarnation means it lost what
     the old one held, and the sender hears it (``on_restart``) to send that again. A driver's connection that
     a shard does not know (it restarted, or the driver's principal was revoked) is bound again (``bind``,
     which raises ``NotAuthorized`` if the driver's credential no longer opens the namespace) before the batch
@@ -84,13 +85,11 @@ class BusOutboxes:
     def _refused(self, shard: int, batch: list[Wire]) -> None:
         self.refused += len(batch)
         self.waiting += len(batch)
-        asyncio.get_running_loop().call_later(BUS_RETRY_DELAY, self._again, shard, batch)
+        self.outboxes[shard].retry(lambda: self._again(batch), BUS_RETRY_DELAY)
 
-    def _again(self, shard: int, batch: list[Wire]) -> None:
+    def _again(self, batch: list[Wire]) -> list[Wire]:
         self.waiting -= len(batch)
-        for message in batch:
-            if self._wanted(message):
-                self.outboxes[shard].put(message)
+        return [message for message in batch if self._wanted(message)]
 
     async def route(self, shard: int, batch: list[Wire]) -> None:
         packed = pack(batch)

@@ -25,7 +25,7 @@ import ray._private.state as ray_state  # the GCS actor table: restarts and node
 from ray.cluster_utils import Cluster
 
 from cluster import NotSettled, Runtime
-from cluster.constants import BUS_NAME, bus_name, host_actor_name
+from cluster.constants import BUS_NAME, HOST_PREFIX, bus_name, host_actor_name
 
 from ._common import ScenarioError
 from ._load import ResourceWatch
@@ -172,8 +172,20 @@ class Chaos:
         gate.set()  # the requests held at this moment go now, into the blow
         await asyncio.to_thread(blow)
         back = {name: await asyncio.to_thread(wait_back, name, h, before[name]) for name, h in victims.items()}
+        if any(not isinstance(v, float) for v in back.values()):  # the runtime may have stopped an idle host
+            hosts = {host_actor_name(endpoint) for endpoint in (await asyncio.to_thread(self.watch.sample))["hosts"]}
+            back = {name: RETIRED if _retired(name, v, hosts) else v for name, v in back.items()}
         return {"actors": sorted(victims), "back_after_s": back,
-                "survived": all(isinstance(v, float) for v in back.values())}
+                "survived": all(isinstance(v, float) or v == RETIRED for v in back.values())}
+
+
+RETIRED = "stopped by the runtime (idle), not restarted"
+
+
+def _retired(name: str, back: float | str, hosts: set[str]) -> bool:
+    """A host that died of ``ray.kill`` without a restart and that the bus no longer lists: the runtime stopped it
+    as idle (``--placement runtime``), at the moment it was killed. Its next message starts it anew."""
+    return isinstance(back, str) and "RAY_KILL" in back and name.startswith(HOST_PREFIX) and name not in hosts
 
 
 def our_actors(rt: Runtime, stats: dict[str, Any]) -> dict[str, Any]:

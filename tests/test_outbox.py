@@ -180,3 +180,18 @@ def test_a_paused_outbox_keeps_what_is_put_until_it_resumes_then_sends_it_in_ord
         assert [item for batch in dest.batches for item in batch] == [0, 1, 2, 3]
 
     asyncio.run(main())
+
+
+def test_a_batch_sent_again_goes_ahead_of_what_was_put_meanwhile() -> None:
+    async def main() -> None:
+        dest = Destination()
+        outbox: Outbox[int] = Outbox(dest.send, dest.on_failure)
+        outbox.retry(lambda: [1, 2], 0.05)  # a batch the destination did not take
+        outbox.put(3)
+        await asyncio.sleep(0.02)
+        assert dest.batches == [] and not outbox.idle  # 3 waits for the batch before it
+        await asyncio.sleep(0.05)
+        await outbox.drain()
+        assert dest.batches == [[1, 2, 3]]
+
+    asyncio.run(main())

@@ -17,7 +17,7 @@ from conftest import wait_until
 from cluster import AgentId, Runtime, Sharded, TopicId, TypeSubscription
 from cluster._errors import Unbound
 from cluster._shards import BusOutboxes
-from cluster._wire import Call
+from cluster._wire import Call, unpack
 from cluster.constants import BUS_NAME, bus_name, shard_of
 
 
@@ -139,3 +139,17 @@ def test_a_call_through_a_shard_that_dies_is_still_answered(sharded: Runtime) ->
 
     assert asyncio.run(slow_add_through_a_shard_crash()) == 7
     assert sharded.inspect(counter, "get_count") == 7
+
+
+def test_a_batch_a_restarting_shard_refused_goes_again_ahead_of_later_messages() -> None:
+    shard = RefusingShard(ConnectionError("restarting"))
+
+    async def scenario() -> None:
+        outboxes = BusOutboxes([shard], lambda: "host.h", lambda message: True, lambda shard: None)
+        outboxes.put(Call("m-1", "t", "a/1", "counter/c1", "Add", {}, 0.0, "h"))
+        await asyncio.sleep(0.01)  # m-1 is on its way, and refused
+        outboxes.put(Call("m-2", "t", "a/1", "counter/c1", "Add", {}, 0.0, "h"))
+        await outboxes.drain()
+
+    asyncio.run(scenario())
+    assert [[call.id for call in unpack(batch)] for batch in shard.batches] == [["m-1"], ["m-1", "m-2"]]
