@@ -78,7 +78,7 @@ class Handover:
             self._host.to_bus.put(Stayed(agent_id), agent_id)
             self.counts["handovers_called_off"] += 1
         else:
-            self._host.table.place(agent_id, to)
+            self._host.table.handed_over(agent_id, to, self._host.name)
             state, queued = found
             self._host.to_bus.put(Moved(agent_id, to, state, queued), agent_id)
             for item in queued:  # this host is done with what it took along; with a copy no one else here has, so

@@ -235,6 +235,15 @@ class RoutingTable:
         else:
             self.moved[agent_id] = endpoint
 
+    def handed_over(self, agent_id: str, to: str, endpoint: str) -> None:
+        """A host's table, once ``endpoint`` handed ``agent_id`` over to ``to``: its placement's host remembers
+        where it went (it must not start it again); any other host forgets it (by its placement it lives
+        elsewhere anyway), so that no host keeps a move the agent has made since (a restarted bus asks them all)."""
+        if self.home_of(agent_id) == endpoint:
+            self.moved[agent_id] = to
+        else:
+            self.moved.pop(agent_id, None)
+
     def known_endpoint_of(self, agent_id: str) -> str | None:
         """``endpoint_of``, or None for an agent type this table does not know (yet: a copy may be stale)."""
         try:

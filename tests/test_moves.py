@@ -252,3 +252,23 @@ def test_a_host_an_agent_was_moved_to_killed_amid_its_calls_takes_them_all_once_
         assert rt.where(LEDGER) == "pool:caller.0" and rt.stats()["bus"].get("dead_letters", 0) == 0
     finally:
         rt.shutdown(destroy=True)
+
+
+def test_a_restarted_bus_finds_an_agent_moved_back_home_at_home_not_where_it_once_went(
+        ray_session: Any, tmp_path: Path) -> None:
+    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))
+    rt.register("ledger", ma.Ledger)
+    rt.register("caller", ma.Caller, placement=Sharded(2))
+    try:
+        asyncio.run(rt.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+        home = rt.where(LEDGER)
+        for to in ("pool:caller.0", "pool:caller.1", home):  # pool:caller.0 saw it go to pool:caller.1, no further
+            assert rt.move(LEDGER, to)
+            wait_until(lambda to=to: rt.where(LEDGER) == to, timeout=30)
+        ray.kill(rt._bus, no_restart=False)
+        noted = asyncio.run(rt.send(LEDGER, ma.Entry(seq=1, tag="driver"), timeout=90))
+        assert noted.count == 2 and rt.where(LEDGER) == home  # not adopted again where it once went
+        assert str(LEDGER) not in ray.get(ray.get_actor("raybus.host.pool:caller.1", namespace=rt.namespace)
+                                          .moves.remote())
+    finally:
+        rt.shutdown(destroy=True)

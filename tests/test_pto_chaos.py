@@ -84,3 +84,11 @@ def test_a_sqlite_run_dir_shared_by_simulated_nodes_is_refused(tmp_path: Path) -
     child = subprocess.run([sys.executable, "-m", "scenarios.pto_chaos", "--nodes", "2", "--run-dir",
                             str(tmp_path / "run")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert child.returncode == 2 and "disks of their own" in child.stderr, child.stderr
+
+
+def test_kills_amid_the_runtimes_own_moves_and_stopped_hosts_are_survived_with_nothing_lost(tmp_path: Path) -> None:
+    figures, output = run_chaos(tmp_path, "--requests", "400", "--kills", "3", "--seed", "7", "--address", "local",
+                                "--placement", "runtime", "--run-dir", str(tmp_path / "run"))
+    passed(figures, output)
+    assert figures["kills_survived"] == {"hosts": 1, "busiest": 1, "bus_shards": 1, "nodes": 0}, output
+    assert figures["counters"].get("bus.moves", 0) > 0, output  # the runtime did move agents amid the kills

@@ -325,3 +325,13 @@ def test_pool_hosts_counts_a_shared_pool_once() -> None:
     table.add_type(spec("team", sa.Echo, Sharded(2, pool="pto")))
     table.add_type(spec("hr", sa.Echo))
     assert table.pool_hosts() == 6
+
+
+def test_a_host_that_hands_over_an_agent_placed_elsewhere_forgets_it_and_its_placements_host_remembers() -> None:
+    table = RoutingTable()
+    table.add_type(spec("hr", sa.Echo, Dedicated(movable=True)))
+    table.handed_over("hr/d0", "pool:x.0", "agent:hr/d0")  # its placement's host must not start it again
+    assert table.endpoint_of("hr/d0") == "pool:x.0"
+    table.moved["hr/d1"] = "pool:x.0"
+    table.handed_over("hr/d1", "pool:x.1", "pool:x.0")  # where it goes next is not this host's to keep
+    assert "hr/d1" not in table.moved and table.endpoint_of("hr/d1") == "agent:hr/d1"
