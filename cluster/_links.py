@@ -99,12 +99,13 @@ class HostLinks:
         if found is None:
             return None
         following = self.following.pop((endpoint, message_id), None)
-        if following is not None:
+        while following:  # the next copy for this host; one whose recipients left goes where they went
             wire = following.pop(0)
-            if following:
-                self.following[(endpoint, message_id)] = following
             if not self._elsewhere(endpoint, wire):
+                if following:
+                    self.following[(endpoint, message_id)] = following
                 self.deliver(endpoint, wire)
+                break
         if type(found.wire) is Copy and (tracked := self.publishes.get(message_id)) is not None:
             tracked[2] -= 1
             if tracked[2] <= 0:

@@ -220,8 +220,9 @@ def figures(args: argparse.Namespace, wall: float, recorder: Recorder, driver: D
 def print_chaos(report: dict[str, Any]) -> None:
     print_table(f"pto_chaos, {report['date']}, {report['machine']}", ("figure", "value"),
                 [("wall, s", report["wall_s"]), *[(f"latency {q}, s", v) for q, v in report["latency_s"].items()],
-                 *[(f"{name.removeprefix('bus.').replace('_', ' ')}", report["counters"][name])
-                   for name in ("bus.moves", "bus.hosts_retired", "bus.sent_where_moved") if name in report["counters"]],
+                 *[(name.removeprefix("bus.").replace("_", " "), report["counters"][name])
+                   for name in ("bus.moves", "bus.hosts_retired", "bus.sent_where_moved")
+                   if name in report["counters"]],
                  *[(k, v) for k, v in report["counters"].items() if ".failed_" in k]])
     print_table("chaos", ("at request", "what", "actor", "back after, s"),
                 [(c["at_request"], c["kind"], name, back.split("\n")[0] if isinstance(back, str) else back)

@@ -205,3 +205,21 @@ def test_a_copy_sent_again_is_split_by_where_its_recipients_live_and_one_being_m
         links._watch.cancel()
 
     asyncio.run(main())
+
+
+def test_copies_waiting_for_one_host_go_on_when_the_next_ones_recipient_has_left_it() -> None:
+    async def main() -> None:
+        host, went = StandInHost(), StandInHost()
+        links, _, _ = links_with({"h": host, "h2": went})
+        for recipients in [("b/1",), ("b/2",), ("b/3",)]:  # one copy of a message at a time for a host
+            links.deliver("h", copy("p1", recipients))
+        links.whereabouts = Moves({"b/2": "h2"})
+        links.done("h", "p1")  # b/1's: b/2's goes where b/2 went, and b/3's comes next here
+        await asyncio.sleep(0.05)
+        assert links.kept["h"]["p1"].wire.recipients == ("b/3",) and links.kept["h2"]["p1"].wire.recipients == ("b/2",)
+        links.done("h", "p1")
+        links.done("h2", "p1")
+        assert links.held()["unacked"] == 0
+        links._watch.cancel()
+
+    asyncio.run(main())

@@ -34,6 +34,19 @@ def movable(request: pytest.FixtureRequest, ray_session: Any, tmp_path: Path) ->
         rt.shutdown(destroy=True)
 
 
+@pytest.fixture
+def stored(ray_session: Any, tmp_path: Path) -> Iterator[Runtime]:
+    """A ledger with the runtime's default placement and callers in a pool, their state in SQLite: what a
+    restarted host or bus needs is in the store."""
+    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))
+    rt.register("ledger", ma.Ledger)
+    rt.register("caller", ma.Caller, placement=Sharded(2))
+    try:
+        yield rt
+    finally:
+        rt.shutdown(destroy=True)
+
+
 def _entries_in_order(report: dict) -> bool:
     return all(seqs == list(range(len(seqs))) for seqs in report["by_sender"].values())
 
@@ -125,28 +138,22 @@ def test_a_publish_to_an_agent_being_moved_reaches_it_once(movable: Runtime) -> 
 
 
 def test_a_host_killed_while_handing_an_agent_over_is_asked_again_and_nothing_is_lost_or_doubled(
-        ray_session: Any, tmp_path: Path) -> None:
-    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))
-    rt.register("ledger", ma.Ledger)
-    rt.register("caller", ma.Caller, placement=Sharded(2))
-    try:
-        async def go() -> list[Any]:
-            sends = [asyncio.ensure_future(rt.send(LEDGER, ma.Entry(seq=seq, tag="driver", pause=0.05), timeout=120))
-                     for seq in range(40)]
-            await asyncio.sleep(0.5)
-            source = await asyncio.to_thread(ray.get, rt._bus.host_of.remote(str(LEDGER)))
-            assert await asyncio.to_thread(rt.move, LEDGER, "pool:caller.0")
-            ray.kill(source, no_restart=False)
-            return await asyncio.gather(*sends)
+        stored: Runtime) -> None:
+    async def go() -> list[Any]:
+        sends = [asyncio.ensure_future(stored.send(LEDGER, ma.Entry(seq=seq, tag="driver", pause=0.05), timeout=120))
+                 for seq in range(40)]
+        await asyncio.sleep(0.5)
+        source = await asyncio.to_thread(ray.get, stored._bus.host_of.remote(str(LEDGER)))
+        assert await asyncio.to_thread(stored.move, LEDGER, "pool:caller.0")
+        ray.kill(source, no_restart=False)
+        return await asyncio.gather(*sends)
 
-        answers = asyncio.run(go())
-        wait_until(lambda: rt.where(LEDGER) == "pool:caller.0", timeout=30)
-        report = rt.inspect(LEDGER, "report")
-        assert sorted(answer.count for answer in answers)[-1] == report["count"] == 40
-        assert report["by_sender"]["admin|driver"] == list(range(40))
-        assert report["overlaps"] == 0
-    finally:
-        rt.shutdown(destroy=True)
+    answers = asyncio.run(go())
+    wait_until(lambda: stored.where(LEDGER) == "pool:caller.0", timeout=30)
+    report = stored.inspect(LEDGER, "report")
+    assert sorted(answer.count for answer in answers)[-1] == report["count"] == 40
+    assert report["by_sender"]["admin|driver"] == list(range(40))
+    assert report["overlaps"] == 0
 
 
 def test_agents_are_not_moved_with_several_bus_shards(ray_session: Any) -> None:
@@ -206,69 +213,45 @@ def test_a_stopped_host_started_again_by_many_calls_at_once_handles_each_once(mo
     movable.settle(30)
 
 
-def test_a_restarted_bus_learns_where_agents_were_moved_before_it_routes(ray_session: Any, tmp_path: Path) -> None:
-    movable = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))  # a bus restarts
-    movable.register("ledger", ma.Ledger)  # with what it keeps in the store
-    movable.register("caller", ma.Caller, placement=Sharded(2))
-    try:
-        _relearned_after_a_bus_restart(movable)
-    finally:
-        movable.shutdown(destroy=True)
-
-
-def _relearned_after_a_bus_restart(movable: Runtime) -> None:
-    asyncio.run(movable.send(LEDGER, ma.Entry(seq=0, tag="driver")))
-    assert movable.move(LEDGER, "pool:caller.0")
-    wait_until(lambda: movable.where(LEDGER) == "pool:caller.0", timeout=30)
-    ray.kill(movable._bus, no_restart=False)
-    noted = asyncio.run(movable.send(LEDGER, ma.Entry(seq=1, tag="driver"), timeout=90))  # one attempt
-    assert noted.count == 2 and movable.where(LEDGER) == "pool:caller.0"
-    burst = asyncio.run(movable.send(CALLERS[0], ma.Burst(target=str(LEDGER), n=5), timeout=90))
+def test_a_restarted_bus_learns_where_agents_were_moved_before_it_routes(stored: Runtime) -> None:
+    asyncio.run(stored.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+    assert stored.move(LEDGER, "pool:caller.0")
+    wait_until(lambda: stored.where(LEDGER) == "pool:caller.0", timeout=30)
+    ray.kill(stored._bus, no_restart=False)
+    noted = asyncio.run(stored.send(LEDGER, ma.Entry(seq=1, tag="driver"), timeout=90))  # one attempt
+    assert noted.count == 2 and stored.where(LEDGER) == "pool:caller.0"
+    burst = asyncio.run(stored.send(CALLERS[0], ma.Burst(target=str(LEDGER), n=5), timeout=90))
     assert burst.counts == [3, 4, 5, 6, 7]  # its calls are not refused as forged, nor sent where it was
 
 
-def test_a_host_an_agent_was_moved_to_killed_amid_its_calls_takes_them_all_once_when_back(
-        ray_session: Any, tmp_path: Path) -> None:
-    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))
-    rt.register("ledger", ma.Ledger)
-    rt.register("caller", ma.Caller, placement=Sharded(2))
-    try:
-        asyncio.run(rt.send(LEDGER, ma.Entry(seq=0, tag="driver")))
-        assert rt.move(LEDGER, "pool:caller.0")
-        wait_until(lambda: rt.where(LEDGER) == "pool:caller.0", timeout=30)
+def test_a_host_an_agent_was_moved_to_killed_amid_its_calls_takes_them_all_once_when_back(stored: Runtime) -> None:
+    asyncio.run(stored.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+    assert stored.move(LEDGER, "pool:caller.0")
+    wait_until(lambda: stored.where(LEDGER) == "pool:caller.0", timeout=30)
 
-        async def go() -> list[Any]:
-            sends = [asyncio.ensure_future(rt.send(LEDGER, ma.Entry(seq=seq, tag="driver", pause=0.02), timeout=120))
-                     for seq in range(1, 80)]
-            await asyncio.sleep(0.4)
-            host = await asyncio.to_thread(ray.get, rt._bus.host_of.remote(str(LEDGER)))
-            ray.kill(host, no_restart=False)  # its new process must know the ledger lives there, from the start
-            return await asyncio.gather(*sends)
+    async def go() -> list[Any]:
+        sends = [asyncio.ensure_future(stored.send(LEDGER, ma.Entry(seq=seq, tag="driver", pause=0.02), timeout=120))
+                 for seq in range(1, 80)]
+        await asyncio.sleep(0.4)
+        host = await asyncio.to_thread(ray.get, stored._bus.host_of.remote(str(LEDGER)))
+        ray.kill(host, no_restart=False)  # its new process must know the ledger lives there, from the start
+        return await asyncio.gather(*sends)
 
-        answers = asyncio.run(go())  # one attempt each: none refused as sent to the wrong host
-        report = rt.inspect(LEDGER, "report")
-        assert sorted(answer.count for answer in answers)[-1] == report["count"] == 80
-        assert report["by_sender"]["admin|driver"] == list(range(80)) and report["overlaps"] == 0
-        assert rt.where(LEDGER) == "pool:caller.0" and rt.stats()["bus"].get("dead_letters", 0) == 0
-    finally:
-        rt.shutdown(destroy=True)
+    answers = asyncio.run(go())  # one attempt each: none refused as sent to the wrong host
+    report = stored.inspect(LEDGER, "report")
+    assert sorted(answer.count for answer in answers)[-1] == report["count"] == 80
+    assert report["by_sender"]["admin|driver"] == list(range(80)) and report["overlaps"] == 0
+    assert stored.where(LEDGER) == "pool:caller.0" and stored.stats()["bus"].get("dead_letters", 0) == 0
 
 
-def test_a_restarted_bus_finds_an_agent_moved_back_home_at_home_not_where_it_once_went(
-        ray_session: Any, tmp_path: Path) -> None:
-    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))
-    rt.register("ledger", ma.Ledger)
-    rt.register("caller", ma.Caller, placement=Sharded(2))
-    try:
-        asyncio.run(rt.send(LEDGER, ma.Entry(seq=0, tag="driver")))
-        home = rt.where(LEDGER)
-        for to in ("pool:caller.0", "pool:caller.1", home):  # pool:caller.0 saw it go to pool:caller.1, no further
-            assert rt.move(LEDGER, to)
-            wait_until(lambda to=to: rt.where(LEDGER) == to, timeout=30)
-        ray.kill(rt._bus, no_restart=False)
-        noted = asyncio.run(rt.send(LEDGER, ma.Entry(seq=1, tag="driver"), timeout=90))
-        assert noted.count == 2 and rt.where(LEDGER) == home  # not adopted again where it once went
-        assert str(LEDGER) not in ray.get(ray.get_actor("raybus.host.pool:caller.1", namespace=rt.namespace)
-                                          .moves.remote())
-    finally:
-        rt.shutdown(destroy=True)
+def test_a_restarted_bus_finds_an_agent_moved_back_home_at_home_not_where_it_once_went(stored: Runtime) -> None:
+    asyncio.run(stored.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+    home = stored.where(LEDGER)
+    for to in ("pool:caller.0", "pool:caller.1", home):  # pool:caller.0 saw it go to pool:caller.1, no further
+        assert stored.move(LEDGER, to)
+        wait_until(lambda to=to: stored.where(LEDGER) == to, timeout=30)
+    ray.kill(stored._bus, no_restart=False)
+    noted = asyncio.run(stored.send(LEDGER, ma.Entry(seq=1, tag="driver"), timeout=90))
+    assert noted.count == 2 and stored.where(LEDGER) == home  # not adopted again where it once went
+    assert str(LEDGER) not in ray.get(ray.get_actor("raybus.host.pool:caller.1", namespace=stored.namespace)
+                                      .moves.remote())
