@@ -5,10 +5,7 @@ one copy per host, naming that host's recipients."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-import json
-import time
 import uuid
 from collections import Counter, deque
 from typing import Any
@@ -16,30 +13,24 @@ from typing import Any
 import ray
 
 from ._control import ControlPlane
-from ._errors import AgentMoved, InvalidMessage, NotAuthorized, RaybusError, Unbound, error_payload
+from ._drivers import DriverQueues
+from ._errors import NotAuthorized, RaybusError, Unbound, error_payload
+from ._inspection import inspect_agents
 from ._linger import Lingering, lone_call
 from ._links import HostLinks
 from ._messages import DEAD_LETTER_TOPIC, DEAD_LETTER_TYPE, dead_letter
 from ._metrics import MetricsExporter, process_figures
 from ._moves import Mover
+from ._relearn import Relearning
 from ._router import Router
 from ._routing import RoutingTable
 from ._trace import TraceLog
-from ._wire import Adopt, Answer, Call, Copy, Done, Moved, Publish, Stayed, new_message_id, pack, unpack
-from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, MOVE_WAIT, ROUTE_LINGER, bus_name
+from ._wire import Answer, Call, Copy, Done, Moved, Publish, Stayed, new_message_id, pack, unpack
+from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, ROUTE_LINGER, bus_name
 
 __all__ = ["Bus"]
 
 DEAD_LETTERS = str(DEAD_LETTER_TOPIC)
-
-
-class _ClientQueue:
-    __slots__ = ("event", "items", "last_pull")
-
-    def __init__(self) -> None:
-        self.items: list[Answer] = []
-        self.event = asyncio.Event()
-        self.last_pull = time.monotonic()
 
 
 class Bus:
@@ -48,7 +39,7 @@ class Bus:
         self.namespace = namespace
         self.shard, self.shards = shard, shards
         self.incarnation = uuid.uuid4().hex  # a driver that sees it change knows what this shard held is gone
-        self.clients: dict[str, _ClientQueue] = {}
+        self.drivers = DriverQueues()
         self.counts: Counter[str] = Counter()
         self.window = window
         self.lingering = Lingering()  # lone calls whose answers go back in the reply of their ``route``
@@ -77,8 +68,7 @@ class Bus:
             "move": ("move agents", self._move),
             "destroy": ("destroy the namespace", self._destroy_hosts),
         }
-        self._to_relearn: list[str] | None = None  # hosts to ask where agents were moved, once restarted
-        self._relearning: asyncio.Future | None = None
+        self.relearning: Relearning | None = None  # once restarted: where agents were moved, from the hosts
         if restarted:
             self._restore()
         gc.collect()  # what the process holds by now lives as long as it: the cyclic collector need not scan it
@@ -91,47 +81,18 @@ class Bus:
     def _restore(self) -> None:
         """Come back as before a crash (the control plane reads back what it keeps): every host hears that
         what it had sent through this shard is gone with the old one; and before anything is routed, each says
-        which agents were moved to it (``_relearn``), which the table of a new shard does not know."""
+        which agents were moved to it (``Relearning``), which the table of a new shard does not know."""
         endpoints = [actor["name"][len(HOST_PREFIX):] for actor in ray.util.list_named_actors(all_namespaces=True)
                      if actor["namespace"] == self.namespace and actor["name"].startswith(HOST_PREFIX)]
-        self._to_relearn = endpoints
+        self.relearning = Relearning(endpoints, lambda: self.control.table, self.links, self.counts, self.shard)
         self.counts["restarts"] += 1
 
     async def _relearned(self) -> None:
-        """Once, after a restart: before the first batch is routed or the first control call made (the
-        constructor has no event loop to start it in). Callers check ``_to_relearn`` first: ``route`` is the hot
-        path. One that fails is not tried again: routing goes on, and hosts say where agents live in ``host_up``."""
-        if self._relearning is None:
-            self._relearning = asyncio.ensure_future(self._relearn(self._to_relearn or []))
+        """Callers check ``relearning`` first: ``route`` is the hot path."""
         try:
-            await asyncio.shield(self._relearning)
+            await self.relearning.wait()
         finally:
-            self._to_relearn = None
-
-    async def _relearn(self, endpoints: list[str]) -> None:
-        """Where agents were moved, from the hosts: each knows the agents moved to it and those it handed over
-        (and where to). An agent its old host handed over that its new host does not know yet (the old shard
-        died with its ``Adopt`` on the way) is adopted there now, with no state carried: a store has its state;
-        in memory, what it carried is lost. A host that does not answer within ``MOVE_WAIT`` says it in its
-        ``host_up``, as it is told to now."""
-        hosts = [self.links.host(endpoint) for endpoint in endpoints]
-        found = await asyncio.gather(*(asyncio.wait_for(host.moves.remote(), MOVE_WAIT) for host in hosts),
-                                     return_exceptions=True)
-        known = {endpoint: moves for endpoint, moves in zip(endpoints, found, strict=True)
-                 if not isinstance(moves, BaseException)}
-        self.counts["relearn_unanswered"] += len(endpoints) - len(known)
-        here = {agent: endpoint for endpoint, moves in known.items() for agent, to in moves.items() if to == endpoint}
-        handed_over = {agent: to for endpoint, moves in known.items() for agent, to in moves.items()
-                       if to != endpoint and agent not in here}
-        for agent, endpoint in here.items():
-            self.table.place(agent, endpoint)
-        for agent, to in handed_over.items():
-            self.table.place(agent, to)
-            self.links.outbox(to).put(Adopt(agent, None))
-        self.counts["moves_relearned"] += len(here) + len(handed_over)
-        self.counts["adopted_again_after_restart"] += len(handed_over)
-        for host in hosts:
-            host.bus_restarted.remote(self.shard)
+            self.relearning = None
 
     # --- the control plane ----------------------------------------------------------------------
     async def control(self, origin: str, operation: str, *args: Any) -> Any:
@@ -141,7 +102,7 @@ class Bus:
         changes go to shard 0."""
         what, operate = self._operations[operation]
         self.gate.require_admin(origin, what)
-        if self._to_relearn is not None:
+        if self.relearning is not None:
             await self._relearned()
         return await operate(*args)
 
@@ -176,7 +137,7 @@ class Bus:
         to ``ROUTE_LINGER`` for that call's answer, to return it too."""
         self.metrics.start()
         self.mover.begin()
-        if self._to_relearn is not None:  # restarted: where agents were moved comes first
+        if self.relearning is not None:  # restarted: where agents were moved comes first
             await self._relearned()
         from_client = origin.startswith(CLIENT_PREFIX)
         principal = None
@@ -184,8 +145,7 @@ class Bus:
             principal = self.gate.principal(origin)
             if principal is None:
                 raise Unbound(f"namespace {self.namespace!r}: {origin} is not bound at {bus_name(self.shard)}")
-            if origin not in self.clients:  # an answer made at once must not beat the first pull
-                self.clients[origin] = _ClientQueue()
+            self.drivers.meet(origin)
         messages = unpack(batch)
         catch = self.lingering.expect(lone_call(messages), origin)
         for message in messages:
@@ -281,14 +241,9 @@ class Bus:
             self.counts["answers_in_replies"] += 1  # the caller's route waits for it: it goes back in that reply
             return
         if caller.startswith(CLIENT_PREFIX):
-            queue = self.clients.get(caller)
-            if queue is None:
-                if not self.counts["restarts"]:  # a bus that never restarted met every driver at its first send
-                    self._dead_letter(answer, "unknown_client", f"no driver {caller} is connected")
-                    return
-                queue = self.clients[caller] = _ClientQueue()  # its long poll comes back for it
-            queue.items.append(answer)
-            queue.event.set()
+            # a shard that never restarted met every driver at its first send
+            if not self.drivers.put(caller, answer, unknown_too=bool(self.counts["restarts"])):
+                self._dead_letter(answer, "unknown_client", f"no driver {caller} is connected")
         elif caller:
             self.links.outbox(caller).put(answer)
         else:
@@ -298,8 +253,7 @@ class Bus:
         """Nothing this shard gave for ``caller`` before is still waiting or on its way: an answer in a reply
         overtakes nothing."""
         if caller.startswith(CLIENT_PREFIX):
-            queue = self.clients.get(caller)
-            return queue is None or not queue.items
+            return self.drivers.empty(caller)
         return self.links.idle(caller)
 
     def _reject(self, message: Call | Publish | Copy, error: RaybusError) -> None:
@@ -361,24 +315,11 @@ class Bus:
     async def pull(self, client: str, wait: float = 1.0) -> tuple[str, bytes]:
         """Long poll: this shard's incarnation and a driver's answers, as soon as there are any (or none after
         ``wait``)."""
-        queue = self.clients.get(client)
-        if queue is None:
-            queue = self.clients[client] = _ClientQueue()
-        queue.last_pull = time.monotonic()
-        if not queue.items:
-            queue.event.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(queue.event.wait(), wait)
-        items, queue.items = queue.items, []
-        return self.incarnation, pack(items)
+        return self.incarnation, pack(await self.drivers.pull(client, wait))
 
     async def disconnect(self, client: str) -> None:
-        queue = self.clients.pop(client, None)
-        if queue is not None:
-            for answer in queue.items:
-                self._dead_letter(answer, "unknown_client", f"driver {client} disconnected")
-            queue.items = []
-            queue.event.set()
+        for answer in self.drivers.disconnect(client):
+            self._dead_letter(answer, "unknown_client", f"driver {client} disconnected")
 
     # --- inspection ---------------------------------------------------------------------------
     async def stats(self) -> dict[str, Any]:
@@ -400,7 +341,7 @@ class Bus:
         """By place (this shard, each of its hosts): what is still held there, only what is not zero."""
         links = dict(self.links.hosts)
         found = await asyncio.gather(*(host.held.remote() for host in links.values()), return_exceptions=True)
-        mine = self.links.held() | {"answers_for_drivers": sum(len(q.items) for q in self.clients.values()),
+        mine = self.links.held() | {"answers_for_drivers": self.drivers.held(),
                                     "waiting_for_moves": self.mover.held()}
         places = {bus_name(self.shard): mine}
         for endpoint, held in zip(links, found, strict=True):
@@ -418,37 +359,7 @@ class Bus:
         return self.links.host(self.table.endpoint_of(agent_id))
 
     async def _inspect(self, agent_ids: list[str], name: str, args: tuple) -> list[Any]:
-        """A method the agents' classes mark ``@inspectable`` (their hosts check the mark), with JSON arguments:
-        one call per host, the answers in the order of ``agent_ids``. An agent being moved is asked once it
-        arrives; one a host no longer has (it moved meanwhile) is asked again where it went."""
-        try:
-            json.dumps(args)
-        except (TypeError, ValueError) as exc:
-            raise InvalidMessage(f"inspect {', '.join(agent_ids[:3])} {name}: arguments must be plain JSON values "
-                                 f"({exc})") from None
-        answers: list[Any] = [None] * len(agent_ids)
-        pending = list(range(len(agent_ids)))
-        deadline = time.monotonic() + 2 * MOVE_WAIT
-        while True:
-            by_host: dict[str, list[int]] = {}
-            later = []
-            for index in pending:
-                if agent_ids[index] in self.mover.moving:
-                    later.append(index)
-                else:
-                    by_host.setdefault(self.table.endpoint_of(agent_ids[index]), []).append(index)
-            found = await asyncio.gather(*(self.links.host(endpoint).inspect.remote(
-                [agent_ids[i] for i in indexes], name, args) for endpoint, indexes in by_host.items()))
-            for indexes, (values, elsewhere) in zip(by_host.values(), found, strict=True):
-                for index, value in zip(indexes, values, strict=True):
-                    answers[index] = value
-                later.extend(indexes[i] for i in elsewhere)
-            if not later:
-                return answers
-            if time.monotonic() > deadline:
-                raise AgentMoved(f"inspect {agent_ids[later[0]]}: it kept moving for {2 * MOVE_WAIT:g}s")
-            pending = later
-            await asyncio.sleep(0.05)
+        return await inspect_agents(self.links, self.table, self.mover.moving, agent_ids, name, args)
 
     async def _trace_events(self, trace_id: str) -> list:
         found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in list(self.links.hosts.values())))
