@@ -14,9 +14,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import ray
 from ray.cluster_utils import Cluster
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-__all__ = ["start_cluster"]
+__all__ = ["schedulable", "start_cluster"]
 
 
 def start_cluster(nodes: int, disks: Path | None = None) -> tuple[Cluster, str | None, dict[str, Path]]:
@@ -40,6 +42,15 @@ def start_cluster(nodes: int, disks: Path | None = None) -> tuple[Cluster, str |
         home.mkdir(parents=True, exist_ok=True)
         homes[cluster.add_node(num_cpus=1, env_vars={"HOME": str(home)}).node_id] = home
     return cluster, own_tmp, homes
+
+
+def schedulable(node_ids: list[str], timeout: float = 120.0) -> None:
+    """Once connected: until the head's scheduler can place on each of these nodes. Ray's GCS lists a node that
+    joined as alive before the scheduler sees its resources, and the runtime's soft affinity then (rightly)
+    puts a host elsewhere, so a run that means to spread over the nodes waits here, with a task pinned to each."""
+    pinned = ray.remote(lambda: None)
+    ray.get([pinned.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False))
+             .remote() for node_id in node_ids], timeout=timeout)
 
 
 def give_a_token_if_needed() -> None:

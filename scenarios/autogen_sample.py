@@ -22,7 +22,7 @@ import types
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._simulated import start_cluster
+from ._simulated import schedulable, start_cluster
 
 REPO = str(Path(__file__).resolve().parent.parent)
 RUNTIME_LINE = re.compile(r"^(\s*)runtime = SingleThreadedAgentRuntime\(\)\s*$", re.MULTILINE)
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster, tmp, _ = start_cluster(args.nodes)
     try:
         ray.init(address=cluster.address, runtime_env={"env_vars": {"PYTHONPATH": REPO}}, log_to_driver=True)
+        schedulable([node.node_id for node in cluster.worker_nodes])  # hosts spread over every node
         names = list(SAMPLES) if args.sample == "all" else [args.sample]
         nodes_used: set[str] = set()
         for name in names:

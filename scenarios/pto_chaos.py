@@ -42,7 +42,7 @@ from ._load import Recorder, percentile
 from ._mix import PlannedRequest, request_mix
 from ._pto import add_org_flags, as_service, load_org, start_app
 from ._run_store import run_store
-from ._simulated import start_cluster
+from ._simulated import schedulable, start_cluster
 
 RACING = 0.05  # of all requests: a cancellation sent while the request is being decided
 AFTER = 0.05  # of approved requests: a cancellation sent once the approval is answered
@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             cluster, own_tmp, homes = start_cluster(args.nodes, disks)
             args.address = cluster.address
         rt = connect(args, "pto-chaos", store.state)
+        if cluster is not None:  # hosts spread over every node, so that losing one takes some
+            schedulable([node.node_id for node in cluster.worker_nodes])
         start_app(rt, org, args, store)
         print(f"{args.requests:,} requests from {len(org.employees)} employees, {args.concurrency:,} in flight, "
               f"{args.hosts} PTO hosts ({args.placement}), {args.shards} bus shard(s), {args.kills} kills, "

@@ -12,12 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sample_agents, as the Ray workers import it
 
-import ray
 import sample_agents as sa
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from cluster import AgentId, Runtime, Sharded
-from scenarios._simulated import start_cluster
+from scenarios._simulated import schedulable, start_cluster
 
 
 def add_to(rt: Runtime, agent_type: str, n: int) -> list[int]:
@@ -26,14 +24,6 @@ def add_to(rt: Runtime, agent_type: str, n: int) -> list[int]:
         return [total.value for total in await asyncio.gather(*calls)]
 
     return asyncio.run(add_all())
-
-
-def schedulable(node_id: str) -> None:
-    """A node Ray's GCS lists as alive may not yet be in the head's view of resources, and the runtime's soft
-    affinity then (rightly) places a host elsewhere; a task pinned to the node waits until it is."""
-    on_node = ray.remote(lambda: None).options(num_cpus=0,
-                                                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False))
-    ray.get(on_node.remote(), timeout=120)
 
 
 def nodes_of(rt: Runtime, pool: str) -> list[str]:
@@ -50,7 +40,7 @@ def main() -> None:
         head = nodes_of(rt, "pool:before")
         joined = cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
-        schedulable(joined.node_id)
+        schedulable([joined.node_id])
         rt.register("after", sa.Counter, placement=Sharded(4))
         answered += add_to(rt, "after", 40) + add_to(rt, "before", 20)
         print(json.dumps({"head": head, "joined": joined.node_id, "before": nodes_of(rt, "pool:before"),
