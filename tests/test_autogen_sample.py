@@ -4,6 +4,7 @@ stops itself (a subprocess: its Ray is not this session's)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,10 @@ def test_autogen_samples_run_unchanged_on_a_two_node_cluster() -> None:
         assert f"sample {name}: ok" in out
     assert "Current AgentID from factory: test_agent/default" in out  # printed by the agent's factory on a host
     assert "MyMessage(content='Hello, world!')" in out  # the closure sample's queue, read in the driver
-    assert "raybus hosts on 2 of 2 node(s)" in out
+    # on raybus hosts of a two-node cluster; on which node each ends is the runtime's to choose: agents that talk
+    # are moved onto one host (README "Moves"), so a sample's agents may well end on one node
+    assert re.search(r"raybus hosts on [12] of 2 node\(s\)", out), "\n".join(
+        line for line in done.stdout.splitlines() if line.startswith(("sample ", "all ")))
 
 
 @pytest.mark.parametrize("args", [["--nodes", "0"], ["--sample", "nope"], ["--nodes", "two"]])
