@@ -31,7 +31,7 @@ from ._common import ScenarioError
 from ._load import ResourceWatch
 from ._node_disks import lose_disk
 
-__all__ = ["KINDS", "Chaos", "ChaosWatch", "restart_hosts", "settled"]
+__all__ = ["KINDS", "Chaos", "ChaosWatch", "came_back", "restart_hosts", "settled"]
 
 COUNTED = {"redeliveries", "duplicates_dropped", "answers_replayed", "dead_letters", "resent_after_bus_restart",
            "host_unreachable", "bus_unreachable", "given_up", "kept_never_sent", "kept_sent_again", "fenced",
@@ -172,21 +172,27 @@ class Chaos:
         before = {name: (await asyncio.to_thread(actor_info, h)).get("NumRestarts", 0) for name, h in victims.items()}
         gate.set()  # the requests held at this moment go now, into the blow
         await asyncio.to_thread(blow)
-        back = {name: await asyncio.to_thread(wait_back, name, h, before[name]) for name, h in victims.items()}
-        if any(not isinstance(v, float) for v in back.values()):  # the runtime may have stopped an idle host
-            hosts = {host_actor_name(endpoint) for endpoint in (await asyncio.to_thread(self.watch.sample))["hosts"]}
-            back = {name: RETIRED if _retired(name, v, hosts) else v for name, v in back.items()}
-        return {"actors": sorted(victims), "back_after_s": back,
-                "survived": all(isinstance(v, float) or v == RETIRED for v in back.values())}
+        back = await asyncio.to_thread(all_back, victims, before, self.watch)
+        return {"actors": sorted(victims), "back_after_s": back, "survived": came_back(back)}
 
 
 RETIRED = "stopped by the runtime (idle), not restarted"
 
 
-def _retired(name: str, back: float | str, hosts: set[str]) -> bool:
-    """A host that died of ``ray.kill`` without a restart and that the bus no longer lists: the runtime stopped it
-    as idle (``--placement runtime``), at the moment it was killed. Its next message starts it anew."""
-    return isinstance(back, str) and "RAY_KILL" in back and name.startswith(HOST_PREFIX) and name not in hosts
+def all_back(victims: dict[str, Any], before: dict[str, int], watch: ChaosWatch) -> dict[str, float | str]:
+    """By killed actor: the seconds until it answered again, why it did not, or ``RETIRED``: a host that died of
+    ``ray.kill`` without a restart and that the bus no longer lists was stopped by the runtime as idle
+    (``--placement runtime``) at the moment it was killed; its next message starts it anew."""
+    back = {name: wait_back(name, handle, before[name]) for name, handle in victims.items()}
+    if all(isinstance(v, float) for v in back.values()):
+        return back
+    hosts = {host_actor_name(endpoint) for endpoint in watch.sample()["hosts"]}
+    return {name: RETIRED if isinstance(v, str) and "RAY_KILL" in v and name.startswith(HOST_PREFIX)
+            and name not in hosts else v for name, v in back.items()}
+
+
+def came_back(back: dict[str, float | str]) -> bool:
+    return all(isinstance(v, float) or v == RETIRED for v in back.values())
 
 
 def our_actors(rt: Runtime, stats: dict[str, Any]) -> dict[str, Any]:
@@ -209,7 +215,7 @@ def restart_hosts(rt: Runtime, watch: ChaosWatch) -> dict[str, float | str]:
     before = {name: actor_info(handle).get("NumRestarts", 0) for name, handle in hosts.items()}
     for handle in hosts.values():
         ray.kill(handle, no_restart=False)
-    return {name: wait_back(name, handle, before[name]) for name, handle in hosts.items()}
+    return all_back(hosts, before, watch)
 
 
 def settled(rt: Runtime, watch: ChaosWatch, timeout: float = 120.0) -> str:

@@ -35,7 +35,7 @@ from actors.org import Org
 from actors.stored import collect_stored, same_state
 from cluster import AgentId, Runtime, is_postgres
 
-from ._chaos import Chaos, ChaosWatch, restart_hosts, settled
+from ._chaos import Chaos, ChaosWatch, came_back, restart_hosts, settled
 from ._chaos_report import RUNTIME_LOSSES, print_verdict
 from ._common import ScenarioError, add_common_flags, connect, guarded, machine, print_table, write_json
 from ._load import Recorder, percentile
@@ -146,7 +146,7 @@ def finish(rt: Runtime, org: Org, args: argparse.Namespace, plan: list[PlannedRe
     before = same_state("the store holds what the agents held", memory,
                         collect_stored(org, store.state, rt.namespace, store.ledgers))
     back = restart_hosts(rt, watch)
-    if not all(isinstance(v, float) for v in back.values()):
+    if not came_back(back):
         return {"not_checked": f"a host did not come back after the final restart: {back}", "unsettled": unsettled}
     unsettled = unsettled or settled(driver.rt, watch)
     reloaded = collect(rt, org)
