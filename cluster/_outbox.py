@@ -72,8 +72,10 @@ class Outbox(Generic[T]):
         self.pause()
 
         def again() -> None:
-            self._items[:0] = take()
-            self.resume()
+            try:
+                self._items[:0] = take()
+            finally:  # a ``take`` that raised must not leave the outbox paused for ever
+                self.resume()
 
         asyncio.get_running_loop().call_later(delay, again)
 

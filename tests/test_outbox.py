@@ -195,3 +195,22 @@ def test_a_batch_sent_again_goes_ahead_of_what_was_put_meanwhile() -> None:
         assert dest.batches == [[1, 2, 3]]
 
     asyncio.run(main())
+
+
+def test_a_retry_whose_items_cannot_be_read_still_lets_later_items_go() -> None:
+    async def main() -> None:
+        dest = Destination()
+        outbox: Outbox[int] = Outbox(dest.send, dest.on_failure)
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda loop, context: None)  # the failing callback is reported, not raised here
+
+        def broken() -> list[int]:
+            raise RuntimeError("no items")
+
+        outbox.retry(broken, 0.01)
+        outbox.put(3)
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(outbox.drain(), 5)  # paused for ever, it would time out here
+        assert dest.batches == [[3]]
+
+    asyncio.run(main())
