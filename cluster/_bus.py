@@ -84,7 +84,8 @@ class Bus:
         which agents were moved to it (``Relearning``), which the table of a new shard does not know."""
         endpoints = [actor["name"][len(HOST_PREFIX):] for actor in ray.util.list_named_actors(all_namespaces=True)
                      if actor["namespace"] == self.namespace and actor["name"].startswith(HOST_PREFIX)]
-        self.relearning = Relearning(endpoints, lambda: self.control.table, self.links, self.counts, self.shard)
+        self.relearning = Relearning(endpoints, lambda: self.control.table, self.links, self.mover, self.counts,
+                                     self.shard)
         self.counts["restarts"] += 1
 
     async def _relearned(self) -> None:
@@ -178,7 +179,7 @@ class Bus:
         elif reporting:
             allowed = sender is None and message.type_name == DEAD_LETTER_TYPE  # the host reports a failure
         else:
-            allowed = sender is not None and self.table.known_endpoint_of(sender) == origin
+            allowed = sender is not None and self.mover.holds(origin, sender)
         if not allowed:
             self.counts["forged_senders"] += 1
             self._reject(message, NotAuthorized(f"{origin} may not send {message.type_name} as {sender!r}"
@@ -187,14 +188,15 @@ class Bus:
 
     def _take_answer(self, origin: str, answer: Answer, from_client: bool) -> None:
         """An answer acknowledges the call it answers, and is taken only from the host that was given that
-        call, as the agent it was for (or, for a call this shard does not keep, from that agent's host)."""
+        call, as the agent it was for (or, for a call this shard does not keep, from that agent's host, or from the
+        host it had just left when a restarted shard hears again what that host sent before: ``Mover.holds``)."""
         call = self.links.done(origin, answer.call_id)
         if type(call) is Call:
             genuine = call.target == answer.sender
             if answer.caller != call.origin:  # to the caller the call named, whatever the answer says
                 answer = answer._replace(caller=call.origin)
         else:
-            genuine = not from_client and self.table.known_endpoint_of(answer.sender or "") == origin
+            genuine = not from_client and self.mover.holds(origin, answer.sender or "")
         if not genuine:
             self.counts["forged_answers"] += 1
             self._dead_letter(answer, "NotAuthorized", f"{origin} may not answer {answer.call_id} as {answer.sender!r}")

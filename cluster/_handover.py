@@ -7,7 +7,8 @@ no answer waiting for its write, no kept publish, no call of its own unanswered)
 queued; then it sends the held calls on through the bus, which routes them to the agent's new host. Told an
 agent lives here now (``Adopt``), the host keeps the state it carries for its activation. Each host's table
 knows the moves to and from itself: it delivers in-process only to agents that live here, and never activates
-one that does not."""
+one that does not. Until the bus has taken its ``Moved``, the host counts the agent as leaving (``leaving``): a
+bus shard that restarts meanwhile hears it, and waits for that ``Moved`` instead of starting the agent anew."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ._wire import Call, Copy, Done, Moved, Stayed
 from .constants import MOVE_WAIT
 
 if TYPE_CHECKING:
+    from ._outbox import Outbox
     from ._processing import Carrier, Processing
 
 __all__ = ["Handover"]
@@ -34,25 +36,26 @@ _QUIET_POLL = 0.005  # seconds between two looks at an agent being handed over
 
 
 class Handover:
-    __slots__ = ("_host", "_processing", "counts", "leaving")
+    __slots__ = ("_host", "_processing", "counts", "holding", "leaving")
 
     def __init__(self, host: Carrier, processing: Processing, counts: Counter[str]) -> None:
         self._host = host
         self._processing = processing
         self.counts = counts
-        self.leaving: dict[str, list[Call]] = {}  # agent → calls from this host's agents, held until it is gone
+        self.holding: dict[str, list[Call]] = {}  # agent → calls from this host's agents, held until it is gone
+        self.leaving: dict[str, str] = {}  # agent handed over → where to, until the bus has taken its ``Moved``
 
     def hold(self, call: Call) -> bool:
         """Hold a call from one of this host's agents to an agent being handed over."""
-        held = self.leaving.get(call.target)
+        held = self.holding.get(call.target)
         if held is None:
             return False
         held.append(call)
         return True
 
     def move(self, agent_id: str, to: str) -> None:
-        if agent_id not in self.leaving:  # asked again (the bus restarted): the first handover answers
-            self.leaving[agent_id] = []
+        if agent_id not in self.holding:  # asked again (the bus restarted): the first handover answers
+            self.holding[agent_id] = []
             spawn(self._hand_over(agent_id, to))
 
     def adopt(self, agent_id: str, state: str | None) -> None:
@@ -73,7 +76,7 @@ class Handover:
             self.counts["handover_errors"] += 1
             log.exception("handing %s over failed", agent_id)
             found = None
-        held = self.leaving.pop(agent_id)
+        held = self.holding.pop(agent_id)
         if found is None:
             self._host.to_bus.put(Stayed(agent_id), agent_id)
             self.counts["handovers_called_off"] += 1
@@ -81,6 +84,9 @@ class Handover:
             self._host.table.handed_over(agent_id, to, self._host.name)
             state, queued = found
             self._host.to_bus.put(Moved(agent_id, to, state, queued), agent_id)
+            self.leaving[agent_id] = to
+            outbox = self._host.to_bus.for_key(agent_id)
+            spawn(self._until_taken(agent_id, outbox, outbox.accepted()))  # asked now: the batch leaves this turn
             for item in queued:  # this host is done with what it took along; with a copy no one else here has, so
                 last = self._processing.intake.let_go(item.id, agent_id)  # it says (the bus passed a call on)
                 if last and type(item) is Copy:
@@ -88,6 +94,17 @@ class Handover:
             self.counts["handed_over"] += 1
         for call in held:  # routed as if just sent: in-process if it stayed, else through the bus, behind ``Moved``
             self._host.route(call)
+
+    async def _until_taken(self, agent_id: str, outbox: Outbox, accepted: asyncio.Future) -> None:
+        """Until the bus has taken the ``Moved`` just put for ``agent_id``. A batch a restarting shard refused
+        goes again ahead of anything put since, and with the next batch that leaves, which is waited for."""
+        while True:
+            try:
+                await accepted
+                break
+            except Exception:
+                accepted = outbox.accepted()
+        self.leaving.pop(agent_id, None)
 
     async def _pause_then_drop(self, agent_id: str) -> tuple[str | None, list[Call | Copy]] | None:
         """Once the serial handler under way is over and the agent holds nothing but its queue: its state as

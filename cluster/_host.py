@@ -117,7 +117,7 @@ class Host(Endpoint):
         """No agent here, nothing held for one or on its way, no call of ours waiting: nothing is lost with us."""
         processing = self.processing
         return (not processing.activations and not processing.carried and not self.pending and not self.lingering
-                and not self.handover.leaving and not any(processing.held().values())
+                and not self.handover.holding and not self.handover.leaving and not any(processing.held().values())
                 and not any(self.to_bus.held().values()) and (processing.states is None or processing.states.idle))
 
     async def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:
@@ -173,9 +173,10 @@ class Host(Endpoint):
                     self.counts["kept_sent_again"] += 1
                     self.send_kept(publish)
 
-    async def moves(self) -> dict[str, str]:
-        """Where the agents moved to or from this host live (a restarted bus asks before it routes anything)."""
-        return dict(self.table.moved)
+    async def moves(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Where the agents moved to or from this host live, and the agents handed over whose ``Moved`` the bus
+        has not taken yet, with where they go (a restarted bus asks before it routes anything)."""
+        return dict(self.table.moved), dict(self.handover.leaving)
 
     async def bus_restarted(self, shard: int = 0) -> None:
         """Told by a restarted shard (``heard`` tells us too, at our next batch through it)."""
@@ -267,7 +268,7 @@ class Host(Endpoint):
         """``key`` names the bus shard (an answer goes through the shard of the call it answers)."""
         match message:
             case Call(target=target) if self.table.known_endpoint_of(target) == self.name:  # else the bus decides
-                if self.handover.leaving and self.handover.hold(message):
+                if self.handover.holding and self.handover.hold(message):
                     return
                 try:
                     _, message = self.router.call(message)

@@ -56,6 +56,7 @@ class Mover:
         self.links = links
         self.counts = counts
         self.moving: dict[str, _Moving] = {}
+        self.left: dict[str, str] = {}  # agent → the host that handed it over, whose Moved may come again (restarted)
         self.traffic = Traffic()
         self.resting: dict[str, float] = {}  # agent → when it may move again
         self.idle_since: dict[str, float] = {}  # host → since when it said it is idle, at every look
@@ -78,6 +79,16 @@ class Mover:
         self.links.outbox(source).put(Move(agent, to))
         self.counts["moves_started"] += 1
         return True
+
+    def under_way(self, agent: str, source: str, to: str) -> None:
+        """A restarted bus heard that ``source`` is handing ``agent`` over to ``to`` (its ``Moved`` is on the way
+        again): the move goes on as if this bus had asked for it."""
+        self.moving[agent] = _Moving(source, to)
+
+    def holds(self, origin: str, agent: str) -> bool:
+        """Does ``origin`` send as ``agent`` by right: the agent lives there, or (restarted) had just left it when
+        the messages that come again from there were sent?"""
+        return self._table().known_endpoint_of(agent) == origin or self.left.get(agent) == origin
 
     def park(self, wire: Call | Copy) -> bool:
         """Keep a call (or a copy for one agent) to an agent being moved until the move ends."""
@@ -105,7 +116,11 @@ class Mover:
     def moved(self, origin: str, message: Moved) -> None:
         """The host handed the agent over: it lives at its destination now, and what waited goes there. A
         ``Moved`` this bus did not ask for (it restarted meanwhile) still counts if it comes from where the bus
-        has the agent."""
+        has the agent; one this bus took before it restarted is heard again, and done with."""
+        if self.left.get(message.agent) == origin:
+            del self.left[message.agent]
+            self.counts["moves_heard_again"] += 1
+            return
         moving = self.moving.get(message.agent)
         if moving is None:
             if self._table().endpoint_of(message.agent) != origin:

@@ -2,7 +2,10 @@
 
 The routing table a shard reads back from the store has no moves (they change too often to store), so a
 restarted shard asks every host of the namespace where agents were moved: each knows the agents moved to it,
-and the agents placed on it that it handed over (and where to). The constructor has no event loop to start
+and the agents placed on it that it handed over (and where to), and the agents it handed over whose ``Moved``
+the bus has not taken (the old shard died first, or before it replied): if the new host has the agent, that
+``Moved`` is one heard again, and the messages that come again from the old host before it are the agent's
+(``Mover.left``); if not, the move goes on and ends when it comes. The constructor has no event loop to start
 this in, so the first batch or control call starts it and every caller waits for the one relearning."""
 
 from __future__ import annotations
@@ -17,18 +20,19 @@ from .constants import MOVE_WAIT
 
 if TYPE_CHECKING:
     from ._links import HostLinks
+    from ._moves import Mover
     from ._routing import RoutingTable
 
 __all__ = ["Relearning"]
 
 
 class Relearning:
-    __slots__ = ("_counts", "_endpoints", "_links", "_shard", "_table", "_task")
+    __slots__ = ("_counts", "_endpoints", "_links", "_mover", "_shard", "_table", "_task")
 
-    def __init__(self, endpoints: list[str], table: Callable[[], RoutingTable], links: HostLinks,
+    def __init__(self, endpoints: list[str], table: Callable[[], RoutingTable], links: HostLinks, mover: Mover,
                  counts: Counter[str], shard: int) -> None:
         self._endpoints = endpoints  # the hosts there are (Ray's named actors of the namespace)
-        self._table, self._links, self._counts, self._shard = table, links, counts, shard
+        self._table, self._links, self._mover, self._counts, self._shard = table, links, mover, counts, shard
         self._task: asyncio.Future | None = None
 
     async def wait(self) -> None:
@@ -50,11 +54,20 @@ class Relearning:
         known = {endpoint: moves for endpoint, moves in zip(endpoints, found, strict=True)
                  if not isinstance(moves, BaseException)}
         self._counts["relearn_unanswered"] += len(endpoints) - len(known)
-        here = {agent: endpoint for endpoint, moves in known.items() for agent, to in moves.items() if to == endpoint}
-        handed_over = {agent: to for endpoint, moves in known.items() for agent, to in moves.items()
-                       if to != endpoint and agent not in here}
+        here = {agent: endpoint for endpoint, (moves, _) in known.items() for agent, to in moves.items()
+                if to == endpoint}
+        leaving = {agent: (endpoint, to) for endpoint, (_, handing) in known.items() for agent, to in handing.items()}
+        handed_over = {agent: to for endpoint, (moves, _) in known.items() for agent, to in moves.items()
+                       if to != endpoint and agent not in here and agent not in leaving}
         for agent, endpoint in here.items():
             table.place(agent, endpoint)
+        for agent, (source, to) in leaving.items():
+            if agent in here:
+                self._mover.left[agent] = source
+            else:
+                table.place(agent, source)
+                self._mover.under_way(agent, source, to)
+        self._counts["moves_under_way_after_restart"] += len(leaving.keys() - here.keys())
         for agent, to in handed_over.items():
             table.place(agent, to)
             links.outbox(to).put(Adopt(agent, None))

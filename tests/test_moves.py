@@ -254,4 +254,27 @@ def test_a_restarted_bus_finds_an_agent_moved_back_home_at_home_not_where_it_onc
     noted = asyncio.run(stored.send(LEDGER, ma.Entry(seq=1, tag="driver"), timeout=90))
     assert noted.count == 2 and stored.where(LEDGER) == home  # not adopted again where it once went
     assert str(LEDGER) not in ray.get(ray.get_actor("raybus.host.pool:caller.1", namespace=stored.namespace)
-                                      .moves.remote())
+                                      .moves.remote())[0]
+
+
+def test_a_bus_restarted_while_a_host_hands_an_agent_over_takes_its_answers_and_carries_the_move_out(
+        stored: Runtime) -> None:
+    asyncio.run(stored.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+    home = stored.where(LEDGER)
+
+    async def go() -> Any:
+        slow = asyncio.ensure_future(stored.send(LEDGER, ma.Entry(seq=1, tag="driver", pause=0.8), timeout=90))
+        await asyncio.sleep(0.1)
+        assert await asyncio.to_thread(stored.move, LEDGER, "pool:caller.0")
+        await asyncio.sleep(0.2)  # the home host was asked, and waits for the slow handler: its answer and its
+        ray.kill(stored._bus, no_restart=False)  # Moved reach a restarting bus, and go again after
+        return await slow
+
+    assert asyncio.run(go()).count == 2
+    wait_until(lambda: stored.where(LEDGER) == "pool:caller.0", timeout=30)
+    noted = asyncio.run(stored.send(LEDGER, ma.Entry(seq=2, tag="driver"), timeout=90))
+    assert noted.count == 3  # nothing handled twice
+    report = stored.inspect(LEDGER, "report")
+    assert report["by_sender"]["admin|driver"] == [0, 1, 2] and report["overlaps"] == 0
+    bus = stored.stats()["bus"]
+    assert bus.get("forged_answers", 0) == 0 and bus.get("dead_letters", 0) == 0, home

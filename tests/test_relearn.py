@@ -1,0 +1,90 @@
+"""Relearning and the moves a restarted bus shard hears of: pure logic, with hosts that answer at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import sample_agents as sa
+
+from cluster import Dedicated
+from cluster._moves import Mover
+from cluster._relearn import Relearning
+from cluster._routing import AgentTypeSpec, RoutingTable
+from cluster._wire import Adopt, Moved
+
+AGENT, HOME, NEW = "echo/e1", "agent:echo/e1", "pool:echo.0"
+
+
+class _Remote:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def remote(self, *args: Any) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(self.value)
+        return future
+
+
+class _Host:
+    def __init__(self, moved: dict[str, str], leaving: dict[str, str]) -> None:
+        self.moves = _Remote((moved, leaving))
+        self.bus_restarted = _Remote(None)
+
+
+class _Links:
+    """What the shard would give each host, in order."""
+
+    def __init__(self, hosts: dict[str, _Host]) -> None:
+        self.hosts = hosts
+        self.given: dict[str, list[Any]] = {}
+
+    def host(self, endpoint: str) -> _Host:
+        return self.hosts[endpoint]
+
+    def outbox(self, endpoint: str) -> Any:
+        links = self
+
+        class _Outbox:
+            def put(self, wire: Any) -> None:
+                links.given.setdefault(endpoint, []).append(wire)
+        return _Outbox()
+
+    def deliver(self, endpoint: str, wire: Any) -> None:
+        self.outbox(endpoint).put(wire)
+
+
+def _restarted_shard(hosts: dict[str, _Host]) -> tuple[RoutingTable, _Links, Mover, Counter[str]]:
+    table = RoutingTable()
+    table.add_type(AgentTypeSpec("echo", sa.Echo, Dedicated(), {}), sa.Echo.message_types())
+    links, counts = _Links(hosts), Counter[str]()
+    mover = Mover(lambda: table, links, counts, planning=False)  # type: ignore[arg-type]
+    relearning = Relearning(list(hosts), lambda: table, links, mover, counts, 0)  # type: ignore[arg-type]
+    asyncio.run(relearning.wait())
+    return table, links, mover, counts
+
+
+def test_a_move_whose_moved_the_old_shard_never_took_goes_on_and_ends_when_it_comes_with_its_state() -> None:
+    table, links, mover, counts = _restarted_shard({HOME: _Host({AGENT: NEW}, {AGENT: NEW}), NEW: _Host({}, {})})
+    assert table.endpoint_of(AGENT) == HOME and mover.holds(HOME, AGENT)  # its answers sent before still count
+    assert links.given == {}  # not adopted afresh: the state it carries is on its way
+    mover.moved(HOME, Moved(AGENT, NEW, '{"count": 3}', []))
+    assert table.endpoint_of(AGENT) == NEW and links.given[NEW] == [Adopt(AGENT, '{"count": 3}')]
+    assert counts["moves"] == 1 and not mover.holds(HOME, AGENT)
+
+
+def test_a_moved_the_old_shard_took_is_heard_again_and_the_old_hosts_messages_before_it_are_the_agents() -> None:
+    table, links, mover, counts = _restarted_shard({HOME: _Host({AGENT: NEW}, {AGENT: NEW}),
+                                                    NEW: _Host({AGENT: NEW}, {})})
+    assert table.endpoint_of(AGENT) == NEW and mover.holds(HOME, AGENT) and mover.holds(NEW, AGENT)
+    mover.moved(HOME, Moved(AGENT, NEW, None, []))
+    assert table.endpoint_of(AGENT) == NEW and links.given == {}  # adopted once, before the restart
+    assert counts["moves_heard_again"] == 1 and counts["moves_refused"] == 0
+    assert not mover.holds(HOME, AGENT)  # once its Moved is in, the old host speaks for it no more
+
+
+def test_a_host_that_never_had_the_agent_does_not_send_as_it_after_a_restart() -> None:
+    _, _, mover, _ = _restarted_shard({HOME: _Host({AGENT: NEW}, {AGENT: NEW}), NEW: _Host({AGENT: NEW}, {}),
+                                       "pool:echo.1": _Host({}, {})})
+    assert not mover.holds("pool:echo.1", AGENT)
