@@ -290,7 +290,12 @@ class Bus:
         """For a host starting: the agents placed there that were moved away; restarted, also those moved to it
         (before anything is given to it again: its agents' calls to them stay in-process, and no message for
         one is refused as sent to the wrong host). A host started afresh has none moved to it (a host some agent
-        was moved to is never retired); an agent moved to it meanwhile comes with its ``Adopt``."""
+        was moved to is never retired); an agent moved to it meanwhile comes with its ``Adopt``. A restarted shard
+        answers once it has relearned the moves from the other hosts (a lost node takes a host and the bus at
+        once): else the host would start an agent placed on it that lives elsewhere (the constructing host
+        itself does not answer the relearning; it is not waited for past ``MOVE_WAIT``)."""
+        if self.relearning is not None:
+            await self._relearned()
         table = self.table
         return {agent: to for agent, to in table.moved.items()
                 if table.home_of(agent) == endpoint or (restarted and to == endpoint)}

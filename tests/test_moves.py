@@ -5,6 +5,7 @@ user chose stays."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,22 @@ def test_a_bus_restarted_while_a_host_hands_an_agent_over_takes_its_answers_and_
     assert report["by_sender"]["admin|driver"] == [0, 1, 2] and report["overlaps"] == 0
     bus = stored.stats()["bus"]
     assert bus.get("forged_answers", 0) == 0 and bus.get("dead_letters", 0) == 0, home
+
+
+def test_a_host_restarting_with_the_bus_learns_where_its_agents_went_once_the_bus_has_relearned(
+        stored: Runtime) -> None:
+    home = "agent:ledger/l"
+    asyncio.run(stored.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+    assert stored.move(CALLERS[0], home)  # a caller beside the ledger's home: it calls the ledger in-process
+    wait_until(lambda: stored.where(CALLERS[0]) == home, timeout=30)
+    assert stored.move(LEDGER, "pool:caller.1")
+    wait_until(lambda: stored.where(LEDGER) == "pool:caller.1", timeout=30)
+    ray.kill(stored._bus, no_restart=False)  # a lost node takes both: the home host asks the bus where its
+    ray.kill(ray.get_actor(f"raybus.host.{home}", namespace=stored.namespace), no_restart=False)  # agents went
+    time.sleep(3)  # before anything makes the restarted bus ask the hosts
+    burst = asyncio.run(stored.send(CALLERS[0], ma.Burst(target=str(LEDGER), n=5), timeout=90))
+    assert burst.counts == [2, 3, 4, 5, 6]
+    hosts = stored.stats()["hosts"]  # the ledger where it lives, not a second one started at its home
+    assert hosts[home]["agents"] == 1 and hosts[home].get("local_deliveries", 0) == 0, hosts[home]
+    assert stored.where(LEDGER) == "pool:caller.1" and stored.inspect(LEDGER, "report")["count"] == 6
+    assert stored.stats()["bus"].get("dead_letters", 0) == 0
