@@ -49,7 +49,7 @@ class Bus:
                                self.trace)
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.control = ControlPlane(namespace, shard, shards, state, self.counts,
-                                    lambda: self.links.hosts.values(), restarted)
+                                    lambda: self.links.actors.hosts.values(), restarted)
         self.gate = self.control.gate
         self.mover = Mover(lambda: self.control.table, self.links, self.counts, planning=shards == 1)
         self.links.whereabouts = self.mover  # what it gives a host again goes where the agent lives now
@@ -330,7 +330,7 @@ class Bus:
 
     # --- inspection ---------------------------------------------------------------------------
     async def stats(self) -> dict[str, Any]:
-        links = dict(self.links.hosts)  # a host may retire meanwhile
+        links = dict(self.links.actors.hosts)  # a host may retire meanwhile
         found = await asyncio.gather(*(host.stats.remote() for host in links.values()), return_exceptions=True)
         hosts = {endpoint: {"unavailable": str(figures)} if isinstance(figures, BaseException) else figures
                  for endpoint, figures in zip(links, found, strict=True)}  # one restarting says so
@@ -346,7 +346,7 @@ class Bus:
 
     async def held(self) -> dict[str, dict[str, int]]:
         """By place (this shard, each of its hosts): what is still held there, only what is not zero."""
-        links = dict(self.links.hosts)
+        links = dict(self.links.actors.hosts)
         found = await asyncio.gather(*(host.held.remote() for host in links.values()), return_exceptions=True)
         mine = self.links.held() | {"answers_for_drivers": self.drivers.held(),
                                     "waiting_for_moves": self.mover.held()}
@@ -356,20 +356,20 @@ class Bus:
         return {place: {what: n for what, n in held.items() if n} for place, held in places.items()}
 
     async def agents(self) -> list[str]:
-        found = await asyncio.gather(*(h.agents.remote() for h in self.links.hosts.values()))
+        found = await asyncio.gather(*(h.agents.remote() for h in self.links.actors.hosts.values()))
         return sorted(agent for agents in found for agent in agents)
 
     async def where(self, agent_id: str) -> str:
         return self.table.endpoint_of(agent_id)
 
     async def host_of(self, agent_id: str) -> Any:
-        return self.links.host(self.table.endpoint_of(agent_id))
+        return self.links.actors.get(self.table.endpoint_of(agent_id))
 
     async def _inspect(self, agent_ids: list[str], name: str, args: tuple) -> list[Any]:
         return await inspect_agents(self.links, self.table, self.mover.moving, agent_ids, name, args)
 
     async def _trace_events(self, trace_id: str) -> list:
-        found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in list(self.links.hosts.values())))
+        found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in list(self.links.actors.hosts.values())))
         return self.trace.events(trace_id) + [event for events in found for event in events]
 
     async def _dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ async def inspect_agents(links: HostLinks, table: RoutingTable, moving: Containe
                 later.append(index)
             else:
                 by_host.setdefault(table.endpoint_of(agent_ids[index]), []).append(index)
-        found = await asyncio.gather(*(links.host(endpoint).inspect.remote(
+        found = await asyncio.gather(*(links.actors.get(endpoint).inspect.remote(
             [agent_ids[i] for i in indexes], name, args) for endpoint, indexes in by_host.items()))
         for indexes, (values, elsewhere) in zip(by_host.values(), found, strict=True):
             for index, value in zip(indexes, values, strict=True):

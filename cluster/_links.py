@@ -16,17 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
 from ._errors import RaybusError
-from ._host import Host
+from ._host_actors import HostActors
 from ._linger import Lingering, lone_call
 from ._outbox import Outbox
 from ._tasks import spawn
 from ._trace import TraceLog
 from ._wire import Adopt, Answer, Call, Copy, Delivered, Move, Publish, Wire, pack, unpack
-from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK, host_actor_name
+from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK
 
 __all__ = ["HostLinks"]
 
@@ -57,23 +54,18 @@ class HostLinks:
     def __init__(self, namespace: str, state: str | None, window: int, shards: int, counts: Counter[str],
                  give_up: Callable[[Call | Answer | Copy, RaybusError], None],
                  take_answer: Callable[[str, Answer], None], lingering: Lingering, trace: TraceLog) -> None:
-        self.namespace = namespace
-        self.state = state  # where the hosts keep their agents' state (a directory or a database URL)
-        self.window = window
-        self.shards = shards
+        self.actors = HostActors(namespace, state, window, shards, counts)
         self.counts = counts
         self._give_up = give_up  # refuses a call, dead-letters anything else
         self._take_answer = take_answer  # an answer a host returned in the reply of ``deliver``
         self.lingering = lingering  # the bus's: the calls whose answers it waits for, for their callers' replies
         self.trace = trace  # the bus's: it keeps the traces a retired host recorded
-        self.hosts: dict[str, Any] = {}
         self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
         self.publishes: dict[str, list] = {}  # kept publish id → [publishing host, publisher, copies not done]
         # (host, publish id) → copies for other recipients there, each given once the one before it is done
         # (a copy of an agent being moved waited, and its new host may have one of its own)
         self.following: dict[tuple[str, str], list[Copy]] = {}
-        self.nodes: dict[str, str] = {}  # host → the node it said it runs on
         self._checking: set[str] = set()  # hosts asked what they hold, not answered yet
         self._watch: asyncio.Task | None = None
         self.whereabouts: Whereabouts | None = None  # the bus's moves, once it has them
@@ -162,7 +154,7 @@ class HostLinks:
     async def _check(self, endpoint: str, message_ids: list[str]) -> None:
         """Ask the host what it has of ``message_ids``: finished ones are done, the rest it lacks go again."""
         try:
-            held, finished = await self.host(endpoint).holding.remote(message_ids)
+            held, finished = await self.actors.get(endpoint).holding.remote(message_ids)
         except Exception:  # restarting: it says so when it is back, and gets everything kept for it then
             return
         finally:
@@ -176,9 +168,9 @@ class HostLinks:
     def outbox(self, endpoint: str) -> Outbox[Wire]:
         outbox = self.outboxes.get(endpoint)
         if outbox is None:
-            self.host(endpoint)  # started now: it is up sooner
+            self.actors.get(endpoint)  # started now: it is up sooner
             outbox = self.outboxes[endpoint] = Outbox(
-                lambda batch: self._deliver(endpoint, self.host(endpoint), batch),  # a retired host starts anew
+                lambda batch: self._deliver(endpoint, self.actors.get(endpoint), batch),  # a retired host starts anew
                 lambda batch, error: self._unreachable(endpoint, batch, error),
             )
         return outbox
@@ -198,38 +190,11 @@ class HostLinks:
         outbox = self.outboxes.get(endpoint)
         return outbox is None or outbox.idle
 
-    def host(self, endpoint: str) -> Any:
-        host = self.hosts.get(endpoint)
-        if host is None:
-            host = self.hosts[endpoint] = (
-                ray.remote(Host)
-                .options(
-                    name=host_actor_name(endpoint), namespace=self.namespace, lifetime="detached",
-                    get_if_exists=True, max_concurrency=100_000, num_cpus=0, max_restarts=-1,
-                    scheduling_strategy=self._placement(endpoint),
-                )
-                .remote(endpoint, self.namespace, self.state, self.window, self.shards)
-            )
-            self.counts["hosts_started"] += 1
-        return host
-
-    def _placement(self, endpoint: str) -> Any:
-        """Soft affinity to the live node with the fewest of our hosts, so hosts spread over the nodes there
-        are when they are created (Ray's SPREAD left whole pools on one node) and one node's loss takes few;
-        soft, so a host whose node is gone restarts on another."""
-        alive = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
-        if len(alive) < 2:
-            return "DEFAULT"
-        hosts_on = Counter(self.nodes.values())
-        node = min(alive, key=lambda candidate: hosts_on[candidate])
-        self.nodes[endpoint] = node  # until the host says where it runs
-        return NodeAffinitySchedulingStrategy(node, soft=True)
-
     async def retire(self, endpoint: str) -> bool:
         """Stop a host that holds nothing (its agents moved away): an idle Ray actor still costs CPU and memory.
         What comes for it meanwhile waits in its outbox, and starts it anew once it is gone. False if it is
         not idle after all (or did not answer)."""
-        host, outbox = self.hosts.get(endpoint), self.outboxes.get(endpoint)
+        host, outbox = self.actors.hosts.get(endpoint), self.outboxes.get(endpoint)
         if host is None or self.kept.get(endpoint) or (outbox is not None and not outbox.idle):
             return False
         if outbox is not None:
@@ -238,12 +203,8 @@ class HostLinks:
             traces = await host.retire.remote()
             if traces is None:
                 return False
-            ray.kill(host, no_restart=True)
             self.trace.keep(traces)
-            del self.hosts[endpoint]
-            self.nodes.pop(endpoint, None)
-            self.counts["hosts_retired"] += 1  # counted as it leaves the host map: stats() sees both at once
-            await self._name_released(host_actor_name(endpoint))
+            await self.actors.stop(endpoint)
         except Exception:  # restarting, or gone already: it stays as Ray has it
             return False
         finally:
@@ -251,18 +212,8 @@ class HostLinks:
                 outbox.resume()
         return True
 
-    async def _name_released(self, name: str) -> None:
-        """Until Ray frees the name a new host would be the old one (``get_if_exists``); it takes milliseconds."""
-        for _ in range(200):
-            try:
-                await asyncio.to_thread(ray.get_actor, name, self.namespace)
-            except ValueError:
-                return
-            await asyncio.sleep(0.05)
-        raise RaybusError(f"{name} still has its name 10s after it was stopped")
-
     def up(self, endpoint: str, node: str, restarted: bool) -> None:
-        self.nodes[endpoint] = node
+        self.actors.nodes[endpoint] = node
         if restarted:
             self.counts["host_restarts"] += 1
             self._put(endpoint, self._redeliver(endpoint, list(self.kept.get(endpoint, ())), "host restarted"))
@@ -366,8 +317,6 @@ class HostLinks:
     def destroy(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
-        for host in self.hosts.values():
-            ray.kill(host, no_restart=True)
-        self.hosts.clear()
+        self.actors.destroy()
         self.outboxes.clear()
         self.kept.clear()

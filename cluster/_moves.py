@@ -75,7 +75,7 @@ class Mover:
         if agent in self.moving or source == to:
             return False
         self.moving[agent] = _Moving(source, to)
-        self.links.host(to)  # started now, so that it is up by the time the agent arrives
+        self.links.actors.get(to)  # started now, so that it is up by the time the agent arrives
         self.links.outbox(source).put(Move(agent, to))
         self.counts["moves_started"] += 1
         return True
@@ -176,7 +176,7 @@ class Mover:
         table = self._table()
         if not any(spec.placement.movable for spec in table.types.values()):
             return  # every placement is the user's: nothing to count, nothing to plan
-        hosts = dict(self.links.hosts)
+        hosts = dict(self.links.actors.hosts)
         found = await asyncio.gather(*(host.traffic.remote() for host in hosts.values()), return_exceptions=True)
         counted: Counter[tuple[str, str]] = Counter()
         for answer in found:

@@ -48,7 +48,7 @@ class Relearning:
         what it carried is lost. A host that does not answer within ``MOVE_WAIT`` says it in its ``host_up``,
         as it is told to now."""
         table, links, endpoints = self._table(), self._links, self._endpoints
-        hosts = [links.host(endpoint) for endpoint in endpoints]
+        hosts = [links.actors.get(endpoint) for endpoint in endpoints]
         found = await asyncio.gather(*(asyncio.wait_for(host.moves.remote(), MOVE_WAIT) for host in hosts),
                                      return_exceptions=True)
         known = {endpoint: moves for endpoint, moves in zip(endpoints, found, strict=True)

@@ -51,7 +51,7 @@ def links_with(hosts: dict[str, StandInHost]) -> tuple[HostLinks, list[tuple], C
     links = HostLinks("ns", None, 10, 1, counts, lambda wire, error: given_up.append(wire),
                       lambda endpoint, answer: None, Lingering(), TraceLog("bus"))
     for endpoint, host in hosts.items():
-        links.hosts[endpoint] = host
+        links.actors.hosts[endpoint] = host
         links.outboxes[endpoint] = Outbox(host._deliver, lambda batch, error: None)
     return links, given_up, counts
 
