@@ -117,12 +117,12 @@ class Mover:
         """The host handed the agent over: it lives at its destination now, and what waited goes there. A
         ``Moved`` this bus did not ask for (it restarted meanwhile) still counts if it comes from where the bus
         has the agent; one this bus took before it restarted is heard again, and done with."""
-        if self.left.get(message.agent) == origin:
-            del self.left[message.agent]
-            self.counts["moves_heard_again"] += 1
-            return
         moving = self.moving.get(message.agent)
         if moving is None:
+            if self.left.get(message.agent) == origin:
+                del self.left[message.agent]
+                self.counts["moves_heard_again"] += 1
+                return
             if self._table().endpoint_of(message.agent) != origin:
                 self.counts["moves_refused"] += 1
                 return
@@ -131,6 +131,7 @@ class Mover:
             self.counts["moves_refused"] += 1
             return
         self.moving.pop(message.agent, None)
+        self.left.pop(message.agent, None)
         self._table().place(message.agent, moving.to)
         self.links.outbox(moving.to).put(Adopt(message.agent, message.state))
         for wire in message.queued:
@@ -154,7 +155,8 @@ class Mover:
 
     def host_restarted(self, endpoint: str) -> None:
         """A restarted host has forgotten what it was asked: it is asked again (after the messages the bus gives
-        it again, which run first)."""
+        it again, which run first). What its old process was to send again (``left``) died with it."""
+        self.left = {agent: source for agent, source in self.left.items() if source != endpoint}
         for agent, moving in self.moving.items():
             if moving.source == endpoint:
                 self.links.outbox(endpoint).put(Move(agent, moving.to))

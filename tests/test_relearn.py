@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import sample_agents as sa
@@ -37,11 +38,8 @@ class _Links:
     """What the shard would give each host, in order."""
 
     def __init__(self, hosts: dict[str, _Host]) -> None:
-        self.hosts = hosts
+        self.actors = SimpleNamespace(get=hosts.__getitem__, hosts=hosts)
         self.given: dict[str, list[Any]] = {}
-
-    def host(self, endpoint: str) -> _Host:
-        return self.hosts[endpoint]
 
     def outbox(self, endpoint: str) -> Any:
         links = self
@@ -88,3 +86,9 @@ def test_a_host_that_never_had_the_agent_does_not_send_as_it_after_a_restart() -
     _, _, mover, _ = _restarted_shard({HOME: _Host({AGENT: NEW}, {AGENT: NEW}), NEW: _Host({AGENT: NEW}, {}),
                                        "pool:echo.1": _Host({}, {})})
     assert not mover.holds("pool:echo.1", AGENT)
+
+
+def test_what_the_old_host_was_to_send_again_is_not_its_to_send_once_it_restarted() -> None:
+    _, _, mover, _ = _restarted_shard({HOME: _Host({AGENT: NEW}, {AGENT: NEW}), NEW: _Host({AGENT: NEW}, {})})
+    mover.host_restarted(HOME)  # its old process died with the Moved it was to send again
+    assert not mover.holds(HOME, AGENT) and mover.holds(NEW, AGENT)
