@@ -282,6 +282,8 @@ class Bus:
         for a move it was asked for."""
         for agent in here:
             self.table.place(agent, endpoint)
+        if self.mover.unsure:
+            self.mover.heard_from(endpoint, here)
         self.links.up(endpoint, node, restarted)
         if restarted:
             self.mover.host_restarted(endpoint)

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -30,7 +30,7 @@ import ray
 from ._locality import MovePlan, Traffic, plan
 from ._tasks import spawn
 from ._wire import Adopt, Call, Copy, Move, Moved, Publish, Stayed
-from .constants import HOST_RETIRE_AFTER, MOVE_LEAST, MOVE_LIMIT, MOVE_REST, MOVE_RETRY, MOVE_TICK
+from .constants import FIND_WAIT, HOST_RETIRE_AFTER, MOVE_LEAST, MOVE_LIMIT, MOVE_REST, MOVE_RETRY, MOVE_TICK
 
 if TYPE_CHECKING:
     from ._links import HostLinks
@@ -57,6 +57,7 @@ class Mover:
         self.counts = counts
         self.moving: dict[str, _Moving] = {}
         self.left: dict[str, str] = {}  # agent → the host that handed it over, whose Moved may come again (restarted)
+        self.unsure: dict[str, set[str]] = {}  # agent → hosts that did not answer a restarted bus and may have it
         self.traffic = Traffic()
         self.resting: dict[str, float] = {}  # agent → when it may move again
         self.idle_since: dict[str, float] = {}  # host → since when it said it is idle, at every look
@@ -87,8 +88,44 @@ class Mover:
 
     def holds(self, origin: str, agent: str) -> bool:
         """Does ``origin`` send as ``agent`` by right: the agent lives there, or (restarted) had just left it when
-        the messages that come again from there were sent?"""
-        return self._table().known_endpoint_of(agent) == origin or self.left.get(agent) == origin
+        the messages that come again from there were sent, or may live there (``find``)?"""
+        return (self._table().known_endpoint_of(agent) == origin or self.left.get(agent) == origin
+                or origin in self.unsure.get(agent, ()))
+
+    def find(self, agent: str, to: str, hosts: set[str]) -> None:
+        """A restarted bus's relearning: ``agent`` went to ``to`` (its home host says), ``to`` does not have it,
+        and ``hosts`` did not answer: one of them may have it (it moved on), or its ``Adopt`` died with the old
+        bus. Its messages wait until each of ``hosts`` has said which agents it has (``heard_from``), or for
+        ``FIND_WAIT``; then ``to`` adopts it. Adopted at once, it could run on two hosts."""
+        self.moving[agent] = _Moving("", to)
+        self.unsure[agent] = set(hosts)
+        spawn(self._stop_finding(agent))
+
+    def heard_from(self, endpoint: str, here: Iterable[str]) -> None:
+        """A host said which agents were moved to it (``host_up``): one being found is there; one it was waiting
+        for this host to say is adopted where it went once no other host is left to say."""
+        for agent in here:
+            if self.unsure.pop(agent, None) is not None:
+                self._table().place(agent, endpoint)
+                self._release(self.moving.pop(agent), endpoint)
+                self.counts["agents_found_after_restart"] += 1
+        for agent, waiting in list(self.unsure.items()):
+            waiting.discard(endpoint)
+            if not waiting:
+                self._adopt_where_it_went(agent)
+
+    async def _stop_finding(self, agent: str) -> None:
+        await asyncio.sleep(FIND_WAIT)
+        if agent in self.unsure:
+            self._adopt_where_it_went(agent)
+
+    def _adopt_where_it_went(self, agent: str) -> None:
+        del self.unsure[agent]
+        moving = self.moving.pop(agent)
+        self._table().place(agent, moving.to)
+        self.links.outbox(moving.to).put(Adopt(agent, None))
+        self._release(moving, moving.to)
+        self.counts["adopted_again_after_restart"] += 1
 
     def park(self, wire: Call | Copy) -> bool:
         """Keep a call (or a copy for one agent) to an agent being moved until the move ends."""

@@ -5,8 +5,11 @@ restarted shard asks every host of the namespace where agents were moved: each k
 and the agents placed on it that it handed over (and where to), and the agents it handed over whose ``Moved``
 the bus has not taken (the old shard died first, or before it replied): if the new host has the agent, that
 ``Moved`` is one heard again, and the messages that come again from the old host before it are the agent's
-(``Mover.left``); if not, the move goes on and ends when it comes. The constructor has no event loop to start
-this in, so the first batch or control call starts it and every caller waits for the one relearning."""
+(``Mover.left``); if not, the move goes on and ends when it comes. An agent its home host handed over that
+the host it went to does not have, while some host did not answer, may have moved on to one of those: the bus
+waits for them to say (``Mover.find``) before it has it adopted where it went. The constructor has no event
+loop to start this in, so the first batch or control call starts it and every caller waits for the one
+relearning."""
 
 from __future__ import annotations
 
@@ -68,10 +71,14 @@ class Relearning:
                 table.place(agent, source)
                 self._mover.under_way(agent, source, to)
         self._counts["moves_under_way_after_restart"] += len(leaving.keys() - here.keys())
+        unanswered = set(endpoints) - known.keys()
         for agent, to in handed_over.items():
-            table.place(agent, to)
-            links.outbox(to).put(Adopt(agent, None))
+            if unanswered:  # it may have moved on to one of them: found, or adopted where it went, once they say
+                self._mover.find(agent, to, unanswered)
+            else:
+                table.place(agent, to)
+                links.outbox(to).put(Adopt(agent, None))
         self._counts["moves_relearned"] += len(here) + len(handed_over)
-        self._counts["adopted_again_after_restart"] += len(handed_over)
+        self._counts["adopted_again_after_restart"] += 0 if unanswered else len(handed_over)
         for host in hosts:
             host.bus_restarted.remote(self._shard)

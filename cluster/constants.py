@@ -8,10 +8,10 @@ import zlib
 
 __all__ = [
     "ANSWER_LINGER", "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT",
-    "DEFAULT_WINDOW", "FINISHED", "GIVE_UP_AFTER", "HOST_PREFIX", "HOST_RETIRE_AFTER", "IDLE_AFTER", "IDLE_TICK",
-    "INSPECT_BATCH", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "MOVE_DECAY", "MOVE_FORGET", "MOVE_LEAST",
-    "MOVE_LIMIT", "MOVE_REST", "MOVE_RETRY", "MOVE_TICK", "MOVE_WAIT", "RETRY_DELAY", "ROUTE_LINGER", "SEEN",
-    "bus_name", "client_name", "host_actor_name", "session_of", "shard_of",
+    "DEFAULT_WINDOW", "FIND_WAIT", "FINISHED", "GIVE_UP_AFTER", "HOST_PREFIX", "HOST_RETIRE_AFTER", "IDLE_AFTER",
+    "IDLE_TICK", "INSPECT_BATCH", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "MOVE_DECAY", "MOVE_FORGET",
+    "MOVE_LEAST", "MOVE_LIMIT", "MOVE_REST", "MOVE_RETRY", "MOVE_TICK", "MOVE_WAIT", "RETRY_DELAY", "ROUTE_LINGER",
+    "SEEN", "bus_name", "client_name", "host_actor_name", "session_of", "shard_of",
 ]
 
 BUS_NAME = "raybus.bus"  # shard 0's actor name; shard n is "raybus.bus.n"
@@ -58,6 +58,10 @@ MOVE_LIMIT = 64
 MOVE_REST = 10.0
 MOVE_RETRY = 1.0
 MOVE_WAIT = 1.0
+# A restarted bus that does not know which host has an agent (its home host says where it went, that host does not
+# have it, and some host did not answer) keeps its messages until every host that did not answer has said what it
+# has, or for this long; then the host it went to adopts it.
+FIND_WAIT = 10.0
 # A host the runtime placed agents on that has been idle (no agent, nothing held) at every look for this long is
 # stopped: an idle Ray actor costs 7 ms of CPU a second and its memory. Its next message starts it anew.
 HOST_RETIRE_AFTER = 2.0
