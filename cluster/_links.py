@@ -72,8 +72,9 @@ class HostLinks:
 
     def deliver(self, endpoint: str, wire: Call | Copy, fanned_out: bool = False) -> None:
         """A call, or one host's copy of a publish: kept until the host is done with it. A copy the host is
-        given already, for the same recipients, is not given twice, and its publish waits for one copy fewer
-        (both were counted), but for a publish's own fan-out (``fanned_out``: counted as the one kept there)."""
+        given already, for the same recipients, goes again, and its publish waits for one copy fewer (both were
+        counted, and the host is done with them once), but for a publish's own fan-out (``fanned_out``: counted
+        as the one kept there)."""
         if self._watch is None:
             self._watch = spawn(self._watch_kept())
         kept = self.kept.get(endpoint)
@@ -83,9 +84,9 @@ class HostLinks:
         if given is not None and type(wire) is Copy:
             if given.wire.recipients != wire.recipients:
                 self.following.setdefault((endpoint, wire.id), []).append(wire)
-            elif not fanned_out:
+                return
+            if not fanned_out:  # it goes again all the same (the host drops a copy it has): what it had is not sure
                 self._copy_done(wire.id)
-            return
         kept[wire.id] = _Kept(wire, time.monotonic())
         self.outbox(endpoint).put(wire)
 
