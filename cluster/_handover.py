@@ -56,6 +56,7 @@ class Handover:
     def move(self, agent_id: str, to: str) -> None:
         if agent_id not in self.holding:  # asked again (the bus restarted): the first handover answers
             self.holding[agent_id] = []
+            self.counts["handovers_asked"] += 1
             spawn(self._hand_over(agent_id, to))
 
     def adopt(self, agent_id: str, state: str | None) -> None:

@@ -263,12 +263,17 @@ def test_a_bus_restarted_while_a_host_hands_an_agent_over_takes_its_answers_and_
     asyncio.run(stored.send(LEDGER, ma.Entry(seq=0, tag="driver")))
     home = stored.where(LEDGER)
 
+    host = ray.get(stored._bus.host_of.remote(str(LEDGER)))
+
+    def asked() -> bool:
+        return ray.get(host.stats.remote()).get("handovers_asked", 0) == 1
+
     async def go() -> Any:
-        slow = asyncio.ensure_future(stored.send(LEDGER, ma.Entry(seq=1, tag="driver", pause=0.8), timeout=90))
-        await asyncio.sleep(0.1)
+        slow = asyncio.ensure_future(stored.send(LEDGER, ma.Entry(seq=1, tag="driver", pause=0.6), timeout=90))
+        await asyncio.sleep(0.05)
         assert await asyncio.to_thread(stored.move, LEDGER, "pool:caller.0")
-        await asyncio.sleep(0.2)  # the home host was asked, and waits for the slow handler: its answer and its
-        ray.kill(stored._bus, no_restart=False)  # Moved reach a restarting bus, and go again after
+        await asyncio.to_thread(wait_until, asked, 5)  # the home host waits for the slow handler (under MOVE_WAIT):
+        ray.kill(stored._bus, no_restart=False)  # its answer and its Moved reach a restarting bus, and go again
         return await slow
 
     assert asyncio.run(go()).count == 2
