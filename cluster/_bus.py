@@ -233,7 +233,7 @@ class Bus:
             staying = self.mover.park_copies(publish, recipients) if self.mover.moving else recipients
             copies += len(recipients) - len(staying) + (1 if staying else 0)
             if staying:
-                self.links.deliver(endpoint, publish.copy(tuple(staying)), fanned_out=True)
+                self.links.deliver(endpoint, publish.copy(tuple(staying)))
         self.links.track_publish(publisher, publish, copies)
 
     def _route_answer(self, answer: Answer) -> None:

@@ -70,23 +70,17 @@ class HostLinks:
         self._watch: asyncio.Task | None = None
         self.whereabouts: Whereabouts | None = None  # the bus's moves, once it has them
 
-    def deliver(self, endpoint: str, wire: Call | Copy, fanned_out: bool = False) -> None:
-        """A call, or one host's copy of a publish: kept until the host is done with it. A copy the host is
-        given already, for the same recipients, goes again, and its publish waits for one copy fewer (both were
-        counted, and the host is done with them once), but for a publish's own fan-out (``fanned_out``: counted
-        as the one kept there)."""
+    def deliver(self, endpoint: str, wire: Call | Copy) -> None:
+        """A call, or one host's copy of a publish: kept until the host is done with it."""
         if self._watch is None:
             self._watch = spawn(self._watch_kept())
         kept = self.kept.get(endpoint)
         if kept is None:
             kept = self.kept[endpoint] = {}
         given = kept.get(wire.id)
-        if given is not None and type(wire) is Copy:
-            if given.wire.recipients != wire.recipients:
-                self.following.setdefault((endpoint, wire.id), []).append(wire)
-                return
-            if not fanned_out:  # it goes again all the same (the host drops a copy it has): what it had is not sure
-                self._copy_done(wire.id)
+        if given is not None and type(wire) is Copy and given.wire.recipients != wire.recipients:
+            self.following.setdefault((endpoint, wire.id), []).append(wire)
+            return
         kept[wire.id] = _Kept(wire, time.monotonic())
         self.outbox(endpoint).put(wire)
 
@@ -104,18 +98,12 @@ class HostLinks:
                     self.following[(endpoint, message_id)] = following
                 self.deliver(endpoint, wire)
                 break
-        if type(found.wire) is Copy:
-            self._copy_done(message_id)
-        return found.wire
-
-    def _copy_done(self, publish_id: str) -> None:
-        """One copy of a kept publish less to hear back of; its publisher hears once none is left."""
-        tracked = self.publishes.get(publish_id)
-        if tracked is not None:
+        if type(found.wire) is Copy and (tracked := self.publishes.get(message_id)) is not None:
             tracked[2] -= 1
             if tracked[2] <= 0:
-                del self.publishes[publish_id]
-                self.outbox(tracked[0]).put(Delivered(publish_id, tracked[1]))
+                del self.publishes[message_id]
+                self.outbox(tracked[0]).put(Delivered(message_id, tracked[1]))
+        return found.wire
 
     def pass_on(self, source: str, to: str, wire: Call | Copy, agent: str) -> None:
         """A message queued for ``agent`` at ``source`` goes with it to ``to``: kept for ``to`` now. A copy the
@@ -288,20 +276,18 @@ class HostLinks:
         kept = self.kept.get(endpoint, {})
         if (one := kept.get(wire.id)) is not None and one.wire is wire:
             del kept[wire.id]  # kept for where each recipient is now, instead
-        parts = []
+        given = 0
         for place in dict.fromkeys(places.values()):
             together = tuple(agent for agent, at in places.items() if at == place)
             for part in [together] if place is not None else [(agent,) for agent in together]:  # one per move
-                parts.append((place, wire if type(wire) is Call else wire._replace(recipients=part)))
+                one = wire if type(wire) is Call else wire._replace(recipients=part)
+                given += 1
+                if place is None:
+                    whereabouts.park(one)
+                else:
+                    self.deliver(place, one)
         if type(wire) is Copy and (tracked := self.publishes.get(wire.id)) is not None:
-            # one copy kept for the host is now as many as are given; counted first, as one given where the same
-            # copy is kept already counts itself out again in ``deliver``
-            tracked[2] += len(parts) - 1
-        for place, one in parts:
-            if place is None:
-                whereabouts.park(one)
-            else:
-                self.deliver(place, one)
+            tracked[2] += given - 1  # one copy kept for the host is now as many as were given
         return True
 
     def held(self) -> dict[str, int]:

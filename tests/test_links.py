@@ -224,21 +224,3 @@ def test_copies_waiting_for_one_host_go_on_when_the_next_ones_recipient_has_left
 
     asyncio.run(main())
 
-
-def test_a_copy_sent_again_where_the_same_copy_is_kept_already_is_not_waited_for_twice() -> None:
-    async def main() -> None:
-        stay, went, pub = StandInHost(), StandInHost(), StandInHost()
-        links, _, _ = links_with({"h": stay, "h2": went, "pub": pub})
-        links.deliver("h", copy("p1", ("b/1", "b/2")))
-        links.track_publish("pub", publish("p1"), 1)
-        links.whereabouts = Moves({"b/2": "h2"})
-        links.pass_on("h", "h2", copy("p1", ("b/1", "b/2")), "b/2")  # b/2 moved on, its queued copy with it
-        links._put("h", links._redeliver("h", ["p1"], "host restarted"))  # before b/1 had handled it
-        for endpoint in ("h", "h2"):
-            links.done(endpoint, "p1")
-        await asyncio.sleep(0.05)
-        assert [message for batch in pub.batches for message in batch] == [Delivered("p1", "a/1")]
-        assert links.held() == {"queued": 0, "unacked": 0, "publishes_tracked": 0}
-        links._watch.cancel()
-
-    asyncio.run(main())
