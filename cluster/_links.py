@@ -28,13 +28,27 @@ from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK
 __all__ = ["HostLinks"]
 
 
+class _Tracked:
+    """A kept publish being fanned out: its publisher's host hears ``Delivered`` once no copy of it is
+    outstanding — kept for a host, waiting there behind another copy, or waiting for a move. The copies are
+    counted where they are made and ended (``deliver``, ``done``, a move), each once: a copy given again where
+    the same copy is kept already is that copy."""
+
+    __slots__ = ("host", "outstanding", "publisher")
+
+    def __init__(self, host: str, publisher: str | None) -> None:
+        self.host, self.publisher = host, publisher
+        self.outstanding = 0
+
+
 class _Kept:
-    """A message given to one host, until it is done with it."""
+    """A message given to one host, until it is done with it (a copy: and the tracking it is counted in)."""
 
-    __slots__ = ("check_at", "give_up_at", "wire")
+    __slots__ = ("check_at", "counted", "give_up_at", "wire")
 
-    def __init__(self, wire: Call | Copy, now: float) -> None:
+    def __init__(self, wire: Call | Copy, now: float, counted: _Tracked | None) -> None:
         self.wire = wire
+        self.counted = counted
         self.check_at = now + KEEP_AGE
         deadline = wire.deadline if type(wire) is Call else 0.0
         self.give_up_at = now + (deadline - time.time() if deadline else GIVE_UP_AFTER)
@@ -62,7 +76,7 @@ class HostLinks:
         self.trace = trace  # the bus's: it keeps the traces a retired host recorded
         self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
-        self.publishes: dict[str, list] = {}  # kept publish id → [publishing host, publisher, copies not done]
+        self.publishes: dict[str, _Tracked] = {}  # kept publish id → its copies outstanding
         # (host, publish id) → copies for other recipients there, each given once the one before it is done
         # (a copy of an agent being moved waited, and its new host may have one of its own)
         self.following: dict[tuple[str, str], list[Copy]] = {}
@@ -70,18 +84,26 @@ class HostLinks:
         self._watch: asyncio.Task | None = None
         self.whereabouts: Whereabouts | None = None  # the bus's moves, once it has them
 
-    def deliver(self, endpoint: str, wire: Call | Copy) -> None:
-        """A call, or one host's copy of a publish: kept until the host is done with it."""
+    def deliver(self, endpoint: str, wire: Call | Copy, parked: bool = False) -> None:
+        """A call, or one host's copy of a publish: kept until the host is done with it. ``parked``: a copy that
+        waited for a move (and was counted as such) and goes to its recipient's host now."""
         if self._watch is None:
             self._watch = spawn(self._watch_kept())
         kept = self.kept.get(endpoint)
         if kept is None:
             kept = self.kept[endpoint] = {}
         given = kept.get(wire.id)
+        tracked = self.publishes.get(wire.id) if type(wire) is Copy else None
+        if tracked is not None and parked:
+            tracked.outstanding -= 1
         if given is not None and type(wire) is Copy and given.wire.recipients != wire.recipients:
             self.following.setdefault((endpoint, wire.id), []).append(wire)
+            if tracked is not None:
+                tracked.outstanding += 1
             return
-        kept[wire.id] = _Kept(wire, time.monotonic())
+        if tracked is not None and (given is None or given.counted is not tracked):
+            tracked.outstanding += 1  # the same copy kept here already (and counted) is this one, sent again
+        kept[wire.id] = _Kept(wire, time.monotonic(), tracked)
         self.outbox(endpoint).put(wire)
 
     def done(self, endpoint: str, message_id: str) -> Call | Copy | None:
@@ -90,20 +112,33 @@ class HostLinks:
         found = kept.pop(message_id, None) if kept else None
         if found is None:
             return None
+        tracked = self.publishes.get(message_id) if type(found.wire) is Copy else None
+        if tracked is not None and found.counted is tracked:
+            tracked.outstanding -= 1
         following = self.following.pop((endpoint, message_id), None)
         while following:  # the next copy for this host; one whose recipients left goes where they went
             wire = following.pop(0)
+            if tracked is not None:
+                tracked.outstanding -= 1  # it leaves the queue: counted again where it goes
             if not self._elsewhere(endpoint, wire):
                 if following:
                     self.following[(endpoint, message_id)] = following
                 self.deliver(endpoint, wire)
                 break
-        if type(found.wire) is Copy and (tracked := self.publishes.get(message_id)) is not None:
-            tracked[2] -= 1
-            if tracked[2] <= 0:
-                del self.publishes[message_id]
-                self.outbox(tracked[0]).put(Delivered(message_id, tracked[1]))
+        self.settle(message_id)
         return found.wire
+
+    def settle(self, publish_id: str) -> None:
+        """Once no copy of a tracked publish is outstanding, its publisher's host hears ``Delivered``."""
+        tracked = self.publishes.get(publish_id)
+        if tracked is not None and tracked.outstanding <= 0:
+            del self.publishes[publish_id]
+            self.outbox(tracked.host).put(Delivered(publish_id, tracked.publisher))
+
+    def parked(self, publish_id: str, copies: int = 1) -> None:
+        """Copies of a tracked publish waiting for a move: outstanding until given (``deliver(parked=True)``)."""
+        if (tracked := self.publishes.get(publish_id)) is not None:
+            tracked.outstanding += copies
 
     def pass_on(self, source: str, to: str, wire: Call | Copy, agent: str) -> None:
         """A message queued for ``agent`` at ``source`` goes with it to ``to``: kept for ``to`` now. A copy the
@@ -112,22 +147,20 @@ class HostLinks:
         given = kept.get(wire.id)
         if type(wire) is Copy:
             if given is not None and given.wire.recipients != (agent,):
-                if (tracked := self.publishes.get(wire.id)) is not None:
-                    tracked[2] += 1
                 given = None
             wire = wire._replace(recipients=(agent,))
         if given is not None:
             del kept[wire.id]
+            if (tracked := self.publishes.get(wire.id)) is not None and given.counted is tracked:
+                tracked.outstanding -= 1
         self.deliver(to, wire)
+        self.settle(wire.id)
 
-    def track_publish(self, host: str | None, publish: Publish, copies: int) -> None:
-        """A host's agent keeps its publish until every copy is handled; then its host hears so."""
-        if host is None or not publish.kept:
-            return
-        if copies:
-            self.publishes[publish.id] = [host, publish.sender, copies]
-        else:
-            self.outbox(host).put(Delivered(publish.id, publish.sender))
+    def track_publish(self, host: str | None, publish: Publish) -> None:
+        """A host's agent keeps its publish until every copy is handled; then its host hears so. Called before
+        the fan-out, which counts the copies, and ``settle`` after it."""
+        if host is not None and publish.kept:
+            self.publishes[publish.id] = _Tracked(host, publish.sender)
 
     async def _watch_kept(self) -> None:
         while True:
@@ -274,20 +307,21 @@ class HostLinks:
             return False
         self.counts["sent_where_moved"] += 1
         kept = self.kept.get(endpoint, {})
+        tracked = self.publishes.get(wire.id) if type(wire) is Copy else None
         if (one := kept.get(wire.id)) is not None and one.wire is wire:
             del kept[wire.id]  # kept for where each recipient is now, instead
-        given = 0
+            if tracked is not None and one.counted is tracked:
+                tracked.outstanding -= 1
         for place in dict.fromkeys(places.values()):
             together = tuple(agent for agent, at in places.items() if at == place)
             for part in [together] if place is not None else [(agent,) for agent in together]:  # one per move
                 one = wire if type(wire) is Call else wire._replace(recipients=part)
-                given += 1
                 if place is None:
+                    self.parked(wire.id)
                     whereabouts.park(one)
                 else:
                     self.deliver(place, one)
-        if type(wire) is Copy and (tracked := self.publishes.get(wire.id)) is not None:
-            tracked[2] += given - 1  # one copy kept for the host is now as many as were given
+        self.settle(wire.id)
         return True
 
     def held(self) -> dict[str, int]:

@@ -187,7 +187,9 @@ class Mover:
 
     def _release(self, moving: _Moving, endpoint: str) -> None:
         for wire in moving.parked:
-            self.links.deliver(endpoint, wire)
+            self.links.deliver(endpoint, wire, parked=True)
+            if type(wire) is Copy:
+                self.links.settle(wire.id)
         moving.parked = []
 
     def host_restarted(self, endpoint: str) -> None:

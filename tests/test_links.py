@@ -81,15 +81,16 @@ class Watched(NamedTuple):
 
 
 def watch(hosts: dict[str, StandInHost], deliveries: list[tuple[str, Call | Copy]], seconds: float,
-          tracked: tuple[str, Publish, int] | None = None) -> Watched:
-    """Give the stand-in hosts these deliveries (and track a kept publish), then let the bus watch them."""
+          tracked: tuple[str, Publish] | None = None) -> Watched:
+    """Give the stand-in hosts these deliveries (the copies of a kept publish, tracked), then let the bus watch
+    them."""
 
     async def run() -> Watched:
         watched = Watched(*links_with(hosts))
-        for endpoint, message in deliveries:
-            watched.links.deliver(endpoint, message)
         if tracked is not None:
             watched.links.track_publish(*tracked)
+        for endpoint, message in deliveries:
+            watched.links.deliver(endpoint, message)
         await asyncio.sleep(seconds)
         watched.links._watch.cancel()
         return watched
@@ -114,9 +115,9 @@ def test_a_delivery_its_host_finished_is_done_and_its_publisher_hears_once_every
 
     async def run() -> HostLinks:
         links, _, _ = links_with({"h1": first, "h2": second, "pub": publisher})
+        links.track_publish("pub", publish("p1"))
         links.deliver("h1", copy("p1"))
         links.deliver("h2", copy("p1"))
-        links.track_publish("pub", publish("p1"), 2)
         await asyncio.sleep(0.3)
         assert publisher.batches == []  # h2 has not finished
         links.done("h2", "p1")
@@ -133,7 +134,7 @@ def test_a_delivery_its_host_finished_is_done_and_its_publisher_hears_once_every
 def test_a_publish_copy_given_up_is_dead_lettered_and_never_reported_handled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("cluster._links.GIVE_UP_AFTER", 0.2)
     host, publisher = StandInHost(), StandInHost()
-    watched = watch({"h": host, "pub": publisher}, [("h", copy("p1"))], 0.6, ("pub", publish("p1"), 1))
+    watched = watch({"h": host, "pub": publisher}, [("h", copy("p1"))], 0.6, ("pub", publish("p1")))
     assert [message.id for message in watched.given_up] == ["p1"] and watched.counts["given_up"] == 1
     assert publisher.batches == []  # its publisher keeps the publish
     assert watched.links.held()["unacked"] == 0
@@ -192,8 +193,8 @@ def test_a_copy_sent_again_is_split_by_where_its_recipients_live_and_one_being_m
     async def main() -> None:
         stay, went, pub = StandInHost(), StandInHost(), StandInHost()
         links, _, _ = links_with({"h": stay, "h2": went, "pub": pub})
+        links.track_publish("pub", publish("p1"))
         links.deliver("h", copy("p1", ("b/1", "b/2", "b/3")))
-        links.track_publish("pub", publish("p1"), 1)
         moves = links.whereabouts = Moves({"b/2": "h2", "b/3": None})
         links._put("h", links._redeliver("h", ["p1"], "host restarted"))
         await links.outbox("h2").drain()
@@ -201,7 +202,7 @@ def test_a_copy_sent_again_is_split_by_where_its_recipients_live_and_one_being_m
         assert links.kept["h"]["p1"].wire.recipients == ("b/1",) and went.batches[-1][0].recipients == ("b/2",)
         for endpoint in ("h", "h2"):
             links.done(endpoint, "p1")
-        assert links.publishes["p1"][2] == 1  # the copy that waits for its move is not done yet
+        assert links.publishes["p1"].outstanding == 1  # the copy that waits for its move is not done yet
         links._watch.cancel()
 
     asyncio.run(main())
@@ -224,3 +225,41 @@ def test_copies_waiting_for_one_host_go_on_when_the_next_ones_recipient_has_left
 
     asyncio.run(main())
 
+
+
+def test_a_copy_sent_again_where_the_same_copy_is_kept_already_is_waited_for_once() -> None:
+    async def main() -> None:
+        stay, went, pub = StandInHost(), StandInHost(), StandInHost()
+        links, _, _ = links_with({"h": stay, "h2": went, "pub": pub})
+        links.track_publish("pub", publish("p1"))
+        links.deliver("h", copy("p1", ("b/1", "b/2")))
+        links.whereabouts = Moves({"b/2": "h2"})
+        links.pass_on("h", "h2", copy("p1", ("b/1", "b/2")), "b/2")  # b/2 moved on, its queued copy with it
+        links._put("h", links._redeliver("h", ["p1"], "host restarted"))  # before b/1 had handled it
+        for endpoint in ("h", "h2"):
+            links.done(endpoint, "p1")
+        await asyncio.sleep(0.05)
+        assert [message for batch in pub.batches for message in batch] == [Delivered("p1", "a/1")]
+        assert links.held() == {"queued": 0, "unacked": 0, "publishes_tracked": 0}
+        links._watch.cancel()
+
+    asyncio.run(main())
+
+
+def test_a_copy_a_move_carries_that_the_bus_did_not_count_is_waited_for_before_delivered() -> None:
+    async def main() -> None:
+        hosts = {"h": StandInHost(), "h2": StandInHost(), "h3": StandInHost(), "pub": StandInHost()}
+        links, _, _ = links_with(hosts)
+        pub = hosts["pub"]
+        links.track_publish("pub", publish("p1"))  # fanned out again after a bus restart, to h2 alone
+        links.deliver("h2", copy("p1", ("b/1",)))
+        links.pass_on("h", "h3", copy("p1", ("b/2",)), "b/2")  # a copy from before the restart, moved on
+        links.done("h2", "p1")
+        await asyncio.sleep(0.05)
+        assert pub.batches == []  # b/2's copy is not done: its publisher keeps the publish
+        links.done("h3", "p1")
+        await asyncio.sleep(0.05)
+        assert [message for batch in pub.batches for message in batch] == [Delivered("p1", "a/1")]
+        links._watch.cancel()
+
+    asyncio.run(main())
