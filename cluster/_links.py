@@ -79,7 +79,7 @@ class HostLinks:
         self.publishes: dict[str, _Tracked] = {}  # kept publish id → its copies outstanding
         # (host, publish id) → copies for other recipients there, each given once the one before it is done
         # (a copy of an agent being moved waited, and its new host may have one of its own)
-        self.following: dict[tuple[str, str], list[Copy]] = {}
+        self.following: dict[tuple[str, str], list[tuple[Copy, _Tracked | None]]] = {}  # (and its tracking)
         self._checking: set[str] = set()  # hosts asked what they hold, not answered yet
         self._watch: asyncio.Task | None = None
         self.whereabouts: Whereabouts | None = None  # the bus's moves, once it has them
@@ -97,7 +97,7 @@ class HostLinks:
         if tracked is not None and parked:
             tracked.outstanding -= 1
         if given is not None and type(wire) is Copy and given.wire.recipients != wire.recipients:
-            self.following.setdefault((endpoint, wire.id), []).append(wire)
+            self.following.setdefault((endpoint, wire.id), []).append((wire, tracked))
             if tracked is not None:
                 tracked.outstanding += 1
             return
@@ -117,8 +117,8 @@ class HostLinks:
             tracked.outstanding -= 1
         following = self.following.pop((endpoint, message_id), None)
         while following:  # the next copy for this host; one whose recipients left goes where they went
-            wire = following.pop(0)
-            if tracked is not None:
+            wire, counted = following.pop(0)
+            if tracked is not None and counted is tracked:
                 tracked.outstanding -= 1  # it leaves the queue: counted again where it goes
             if not self._elsewhere(endpoint, wire):
                 if following:
