@@ -376,7 +376,9 @@ def test_random_date_phrases_get_the_model_answer_or_a_rejection_naming_the_phra
                 else:
                     assert answer.days == expected, answer
                     assert answer.reason in REASONS - {"invalid_dates"}, answer
-                    assert (answer.status == "approved") == (answer.reason is None), answer
+                    # a request longer than the org's review rule lets through waits for its manager, no reason
+                    assert answer.status in ("approved", "waiting", "rejected"), answer
+                    assert (answer.status != "rejected") == (answer.reason is None), answer
             alive(app, employee)
 
         example()
