@@ -84,9 +84,8 @@ class HostLinks:
         self._watch: asyncio.Task | None = None
         self.whereabouts: Whereabouts | None = None  # the bus's moves, once it has them
 
-    def deliver(self, endpoint: str, wire: Call | Copy, parked: bool = False) -> None:
-        """A call, or one host's copy of a publish: kept until the host is done with it. ``parked``: a copy that
-        waited for a move (and was counted as such) and goes to its recipient's host now."""
+    def deliver(self, endpoint: str, wire: Call | Copy) -> None:
+        """A call, or one host's copy of a publish: kept until the host is done with it."""
         if self._watch is None:
             self._watch = spawn(self._watch_kept())
         kept = self.kept.get(endpoint)
@@ -94,8 +93,6 @@ class HostLinks:
             kept = self.kept[endpoint] = {}
         given = kept.get(wire.id)
         tracked = self.publishes.get(wire.id) if type(wire) is Copy else None
-        if tracked is not None and parked:
-            tracked.outstanding -= 1
         if given is not None and type(wire) is Copy and given.wire.recipients != wire.recipients:
             self.following.setdefault((endpoint, wire.id), []).append((wire, tracked))
             if tracked is not None:
@@ -112,14 +109,11 @@ class HostLinks:
         found = kept.pop(message_id, None) if kept else None
         if found is None:
             return None
-        tracked = self.publishes.get(message_id) if type(found.wire) is Copy else None
-        if tracked is not None and found.counted is tracked:
-            tracked.outstanding -= 1
+        self._ended(message_id, found.counted)
         following = self.following.pop((endpoint, message_id), None)
         while following:  # the next copy for this host; one whose recipients left goes where they went
             wire, counted = following.pop(0)
-            if tracked is not None and counted is tracked:
-                tracked.outstanding -= 1  # it leaves the queue: counted again where it goes
+            self._ended(message_id, counted)  # it leaves the queue: counted again where it goes
             if not self._elsewhere(endpoint, wire):
                 if following:
                     self.following[(endpoint, message_id)] = following
@@ -135,10 +129,22 @@ class HostLinks:
             del self.publishes[publish_id]
             self.outbox(tracked.host).put(Delivered(publish_id, tracked.publisher))
 
+    def _ended(self, publish_id: str, counted: _Tracked | None) -> None:
+        """A copy counted in ``counted`` is outstanding no more (if that is still its publish's tracking)."""
+        if counted is not None and self.publishes.get(publish_id) is counted:
+            counted.outstanding -= 1
+
     def parked(self, publish_id: str, copies: int = 1) -> None:
-        """Copies of a tracked publish waiting for a move: outstanding until given (``deliver(parked=True)``)."""
+        """Copies of a tracked publish waiting for a move: outstanding until given (``unparked``)."""
         if (tracked := self.publishes.get(publish_id)) is not None:
             tracked.outstanding += copies
+
+    def unparked(self, endpoint: str, wire: Call | Copy) -> None:
+        """A message that waited for a move goes to its recipient's host."""
+        if type(wire) is Copy:
+            self._ended(wire.id, self.publishes.get(wire.id))
+        self.deliver(endpoint, wire)
+        self.settle(wire.id)
 
     def pass_on(self, source: str, to: str, wire: Call | Copy, agent: str) -> None:
         """A message queued for ``agent`` at ``source`` goes with it to ``to``: kept for ``to`` now. A copy the
@@ -151,8 +157,7 @@ class HostLinks:
             wire = wire._replace(recipients=(agent,))
         if given is not None:
             del kept[wire.id]
-            if (tracked := self.publishes.get(wire.id)) is not None and given.counted is tracked:
-                tracked.outstanding -= 1
+            self._ended(wire.id, given.counted)
         self.deliver(to, wire)
         self.settle(wire.id)
 
@@ -307,11 +312,9 @@ class HostLinks:
             return False
         self.counts["sent_where_moved"] += 1
         kept = self.kept.get(endpoint, {})
-        tracked = self.publishes.get(wire.id) if type(wire) is Copy else None
         if (one := kept.get(wire.id)) is not None and one.wire is wire:
             del kept[wire.id]  # kept for where each recipient is now, instead
-            if tracked is not None and one.counted is tracked:
-                tracked.outstanding -= 1
+            self._ended(wire.id, one.counted)
         for place in dict.fromkeys(places.values()):
             together = tuple(agent for agent, at in places.items() if at == place)
             for part in [together] if place is not None else [(agent,) for agent in together]:  # one per move

@@ -94,12 +94,15 @@ class Mover:
 
     def find(self, agent: str, to: str, hosts: set[str]) -> None:
         """A restarted bus's relearning: ``agent`` went to ``to`` (its home host says), ``to`` does not have it,
-        and ``hosts`` did not answer: one of them may have it (it moved on), or its ``Adopt`` died with the old
-        bus. Its messages wait until each of ``hosts`` has said which agents it has (``heard_from``), or for
+        and ``hosts`` did not answer (if any): one of them may have it (it moved on), or its ``Adopt`` died with
+        the old bus. Its messages wait until each of ``hosts`` has said which agents it has (``heard_from``), or for
         ``FIND_WAIT``; then ``to`` adopts it. Adopted at once, it could run on two hosts."""
         self.moving[agent] = _Moving("", to)
         self.unsure[agent] = set(hosts)
-        spawn(self._stop_finding(agent))
+        if hosts:
+            spawn(self._stop_finding(agent))
+        else:  # every host answered: nowhere else to find it
+            self._adopt_where_it_went(agent)
 
     def heard_from(self, endpoint: str, here: Iterable[str]) -> None:
         """A host said which agents were moved to it (``host_up``): one being found is there; one it was waiting
@@ -187,9 +190,7 @@ class Mover:
 
     def _release(self, moving: _Moving, endpoint: str) -> None:
         for wire in moving.parked:
-            self.links.deliver(endpoint, wire, parked=True)
-            if type(wire) is Copy:
-                self.links.settle(wire.id)
+            self.links.unparked(endpoint, wire)
         moving.parked = []
 
     def host_restarted(self, endpoint: str) -> None:

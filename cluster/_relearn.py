@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._wire import Adopt
 from .constants import MOVE_WAIT
 
 if TYPE_CHECKING:
@@ -72,13 +71,8 @@ class Relearning:
                 self._mover.under_way(agent, source, to)
         self._counts["moves_under_way_after_restart"] += len(leaving.keys() - here.keys())
         unanswered = set(endpoints) - known.keys()
-        for agent, to in handed_over.items():
-            if unanswered:  # it may have moved on to one of them: found, or adopted where it went, once they say
-                self._mover.find(agent, to, unanswered)
-            else:
-                table.place(agent, to)
-                links.outbox(to).put(Adopt(agent, None))
+        for agent, to in handed_over.items():  # it may have moved on to a host that did not answer
+            self._mover.find(agent, to, unanswered)
         self._counts["moves_relearned"] += len(here) + len(handed_over)
-        self._counts["adopted_again_after_restart"] += 0 if unanswered else len(handed_over)
         for host in hosts:
             host.bus_restarted.remote(self._shard)

@@ -55,11 +55,8 @@ class _Links:
                 links.given.setdefault(endpoint, []).append(wire)
         return _Outbox()
 
-    def deliver(self, endpoint: str, wire: Any, parked: bool = False) -> None:
+    def unparked(self, endpoint: str, wire: Any) -> None:
         self.outbox(endpoint).put(wire)
-
-    def settle(self, publish_id: str) -> None:
-        pass
 
 
 def _restarted_shard(hosts: dict[str, _Host], then: Any = None) -> tuple[RoutingTable, _Links, Mover, Counter[str]]:
