@@ -89,6 +89,7 @@ class Handover:
             outbox = self._host.to_bus.for_key(agent_id)
             spawn(self._until_taken(agent_id, outbox, outbox.accepted()))  # asked now: the batch leaves this turn
             for item in queued:  # this host is done with what it took along; with a copy no one else here has, so
+                self._host.passed_on(item.id)
                 last = self._processing.intake.let_go(item.id, agent_id)  # it says (the bus passed a call on)
                 if last and type(item) is Copy:
                     self._host.to_bus.put(Done(item.id), item.target)

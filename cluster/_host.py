@@ -20,6 +20,7 @@ from ._activation import OUT_PART
 from ._agent import is_inspectable
 from ._agent_id import AgentId
 from ._backlog import backlog
+from ._direct import DirectCalls
 from ._endpoint import Endpoint
 from ._errors import NotAuthorized, RaybusError
 from ._handover import Handover
@@ -63,6 +64,7 @@ class Host(Endpoint):
         states = StateWriter(open_state_store(state, namespace, writer=endpoint), self.counts) if state else None
         self.processing = Processing(self, states, self.counts, self.trace)
         self.handover = Handover(self, self.processing, self.counts)
+        self.direct = DirectCalls(self, self.counts)
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         self.node = ray.get_runtime_context().get_node_id()
@@ -82,16 +84,20 @@ class Host(Endpoint):
         """Take a batch from the bus; returns once it is taken, never once it is handled. A batch that is one
         call waits up to ``ANSWER_LINGER`` for that call's answer, to return it in the reply."""
         self.metrics.start()
+        self.direct.closed = False  # the bus gives a host it stops nothing: it was not stopped after all
         messages = unpack(batch)
         catch = self.lingering.expect(lone_call(messages))
         for message in messages:
             match message:
                 case Call(target=recipient):
+                    if self.direct.waiting:
+                        self.direct.by_bus(message.id)
                     self.processing.take(message, (recipient,))
                 case Copy(recipients=recipients):
                     self.processing.take(message, recipients)
                 case Delivered(id=message_id, publisher=publisher):
                     self.sent_at.pop(message_id, None)
+                    self.direct.settled(message_id)
                     self.processing.published(message_id, publisher)
                 case Answer():
                     self.accept_answer(message)
@@ -100,6 +106,12 @@ class Host(Endpoint):
                 case Adopt(agent=agent, state=state):
                     self.handover.adopt(agent, state)
         return pack(await self.lingering.answers(catch, ANSWER_LINGER))
+
+    async def answer_direct(self, origin: str, batch: bytes) -> bytes | None:
+        """A call from an agent of the host ``origin``, straight from it: its answer, or ``TAKEN_BY_BUS`` (the
+        answer comes through the bus), or None (not taken: it goes through the bus). See ``_direct.py``."""
+        (call,) = unpack(batch)
+        return await self.direct.answer(origin, call)
 
     async def traffic(self) -> tuple[list[tuple[str, str, int]], bool]:
         """The messages between agents handled here since the last ask, as (sender, recipient, messages): the
@@ -111,12 +123,16 @@ class Host(Endpoint):
     async def retire(self) -> dict[str, list] | None:
         """The bus stops this host if it is idle (it gives it nothing meanwhile): the traces recorded here, to
         keep; None if it is not idle."""
-        return self.trace.all() if self._idle() else None
+        if not self._idle():
+            return None
+        self.direct.closed = True  # no call from another host either, until the bus has stopped us
+        return self.trace.all()
 
     def _idle(self) -> bool:
         """No agent here, nothing held for one or on its way, no call of ours waiting: nothing is lost with us."""
         processing = self.processing
         return (not processing.activations and not processing.carried and not self.pending and not self.lingering
+                and not self.direct.waiting
                 and not self.handover.holding and not self.handover.leaving and not any(processing.held().values())
                 and not any(self.to_bus.held().values()) and (processing.states is None or processing.states.idle))
 
@@ -190,6 +206,9 @@ class Host(Endpoint):
         # it has forgotten where we run, and which agents were moved here
         self.buses[shard].host_up.remote(self.name, self.node, False, self.handover.here())
         self.counts["resent_after_bus_restart"] += len(again)
+        kept_ids = {publish.id for publish in kept}
+        self.direct.bus_restarted(lambda publish_id, topic: publish_id not in kept_ids
+                                  and shard_of(topic, len(self.buses)) == shard)
         for message in again:
             if type(message) is Publish:
                 self.send_kept(message)
@@ -268,6 +287,8 @@ class Host(Endpoint):
         """``key`` names the bus shard (an answer goes through the shard of the call it answers)."""
         match message:
             case Call(target=target) if self.table.known_endpoint_of(target) == self.name:  # else the bus decides
+                if message.sender is not None:
+                    self.direct.call_made(message)
                 if self.handover.holding and self.handover.hold(message):
                     return
                 try:
@@ -278,8 +299,12 @@ class Host(Endpoint):
                 self.counts["local_deliveries"] += 1
                 self.processing.enqueue(target, message)
                 return
+            case Call(sender=sender) if sender is not None and self.direct.send(message):
+                return  # host to host, or waiting for the call of the same pair that went so
             case Call():
                 self.via_bus[message.id] = message
+            case Answer() if self.direct.waiting and self.direct.caught(message):
+                return  # it goes back in the reply of the call from another host
             case Answer(caller=caller) if caller == self.name:
                 self.counts["local_answers"] += 1
                 self.accept_answer(message)
@@ -289,12 +314,21 @@ class Host(Endpoint):
                 self.counts["answers_in_replies"] += 1  # the bus waits for it in the reply of ``deliver``
                 return
             case Publish(sender=sender) if sender is not None:
+                self.direct.published(message)  # its sender's calls go through the bus until it is handled
                 publisher = self.processing.activations.get(sender)
                 if publisher is not None and publisher.durable:
                     # sent once the write of the change that made it is done; kept until the bus says handled
                     publisher.keep(message._replace(kept=True))
                     return
         self.to_bus.put(message, key)
+
+    def accept_answer(self, answer: Answer) -> None:
+        self.direct.settled(answer.call_id)
+        super().accept_answer(answer)
+
+    def passed_on(self, message_id: str) -> None:
+        """A message that left with its agent in a move: the bus has it now."""
+        self.direct.by_bus(message_id)
 
     def send_kept(self, publish: Publish) -> None:
         """A kept publish on its way to the bus (again): it is checked on if ``Delivered`` does not come."""

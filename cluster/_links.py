@@ -29,7 +29,7 @@ __all__ = ["HostLinks"]
 
 
 class _Tracked:
-    """A kept publish being fanned out: its publisher's host hears ``Delivered`` once no copy of it is
+    """An agent's publish being fanned out: its publisher's host hears ``Delivered`` once no copy of it is
     outstanding — kept for a host, waiting there behind another copy, or waiting for a move. The copies are
     counted where they are made and ended (``deliver``, ``done``, a move), each once: a copy given again where
     the same copy is kept already is that copy."""
@@ -76,7 +76,7 @@ class HostLinks:
         self.trace = trace  # the bus's: it keeps the traces a retired host recorded
         self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
-        self.publishes: dict[str, _Tracked] = {}  # kept publish id → its copies outstanding
+        self.publishes: dict[str, _Tracked] = {}  # an agent's publish id → its copies outstanding
         # (host, publish id) → copies for other recipients there, each given once the one before it is done
         # (a copy of an agent being moved waited, and its new host may have one of its own)
         self.following: dict[tuple[str, str], list[tuple[Copy, _Tracked | None]]] = {}  # (and its tracking)
@@ -162,9 +162,10 @@ class HostLinks:
         self.settle(wire.id)
 
     def track_publish(self, host: str | None, publish: Publish) -> None:
-        """A host's agent keeps its publish until every copy is handled; then its host hears so. Called before
-        the fan-out, which counts the copies, and ``settle`` after it."""
-        if host is not None and publish.kept:
+        """A host hears when every copy of its agent's publish is handled: one kept by the agent is forgotten then,
+        and the agent's calls may go host to host again (``_direct.py``). Called before the fan-out, which counts
+        the copies, and ``settle`` after it."""
+        if host is not None and publish.sender is not None:
             self.publishes[publish.id] = _Tracked(host, publish.sender)
 
     async def _watch_kept(self) -> None:

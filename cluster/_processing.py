@@ -61,6 +61,8 @@ class Carrier(Port, Protocol):
 
     def send_kept(self, publish: Publish) -> None: ...
 
+    def passed_on(self, message_id: str) -> None: ...
+
 
 class Processing:
     def __init__(self, host: Carrier, states: StateWriter | None, counts: Counter[str], trace: TraceLog) -> None:

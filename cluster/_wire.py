@@ -11,7 +11,8 @@ NamedTuple, and Ray passes bytes on as they are, where it would serialize a list
 - ``Publish``: a publish on its way to the bus; ``kept``: its publisher keeps it until told ``Delivered``.
 - ``Copy``: one host's copy of a publish, naming that host's recipients.
 - ``Done``: a host is done with a call that has no answer or with a copy (every recipient there finished).
-- ``Delivered``: every copy of a kept publish was handled; its publisher may forget it.
+- ``Delivered``: every copy of an agent's publish was handled; its publisher may forget it (a kept one), and
+  its agent's calls may go host to host again (``_direct.py``).
 - ``Move``: the bus asks the host of ``agent`` to hand it over to ``to`` (``_moves.py``).
 - ``Moved``: the host handed it over: ``state`` is what the agent carries (None when its store has it),
   ``queued`` the calls and copies that were waiting in its mailbox, in order.

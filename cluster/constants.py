@@ -8,7 +8,8 @@ import zlib
 
 __all__ = [
     "ANSWER_LINGER", "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT",
-    "DEFAULT_WINDOW", "FIND_WAIT", "FINISHED", "GIVE_UP_AFTER", "HOST_PREFIX", "HOST_RETIRE_AFTER", "IDLE_AFTER",
+    "DEFAULT_WINDOW", "DIRECT_CALLS", "DIRECT_HANDLES", "DIRECT_RETRY", "FIND_WAIT", "FINISHED", "GIVE_UP_AFTER", "HOST_PREFIX",
+    "HOST_RETIRE_AFTER", "IDLE_AFTER",
     "IDLE_TICK", "INSPECT_BATCH", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "MOVE_DECAY", "MOVE_FORGET",
     "MOVE_LEAST", "MOVE_LIMIT", "MOVE_REST", "MOVE_RETRY", "MOVE_TICK", "MOVE_WAIT", "RETRY_DELAY", "ROUTE_LINGER",
     "SEEN", "bus_name", "client_name", "host_actor_name", "session_of", "shard_of",
@@ -26,6 +27,13 @@ MAX_BATCH = 2000  # messages in one Ray call of an outbox
 # agent's answer; the bus for the answer of a host's call, which comes from another host (a call and a reply more).
 ANSWER_LINGER = 0.002
 ROUTE_LINGER = 0.003
+# Calls between agents of two hosts go host to host (_direct.py) while at most this many are in flight from one host
+# and waiting at one; past that they go through the bus, whose batches carry many calls in one Ray call. A host
+# keeps the actor handles of the last DIRECT_HANDLES hosts it called; calls to an agent whose host did not take one
+# (it moved, or that host was busy) go through the bus for DIRECT_RETRY seconds.
+DIRECT_CALLS = 32
+DIRECT_HANDLES = 1024
+DIRECT_RETRY = 10.0
 INSPECT_BATCH = 1000  # agents asked in one bus call by Runtime.inspect_all: each is activated if it is not
 
 BUS_RETRY_DELAY = 0.5  # seconds between tries while a bus shard restarts

@@ -508,3 +508,22 @@ class Stopper(Counter):
 
     async def on_stop(self) -> None:
         marker("stopped", self.id.key).touch()
+
+
+class CastThenTellVia(BaseModel):
+    """Ask a narrator to have ``caster/<caster_key>`` publish ``published <text>`` on ``topic/all``, then, once
+    answered, to call ``listener/<to_key>`` with ``told <text>``."""
+
+    caster_key: str
+    to_key: str
+    text: str
+
+
+class Narrator(Agent):
+    """Calls a caster, then a listener: what the caster published must reach the listener first."""
+
+    @handler
+    async def on_cast_then_tell_via(self, msg: CastThenTellVia, ctx: MessageContext) -> None:
+        await ctx.send(AgentId("caster", msg.caster_key), Cast(topic_type="topic", topic_source="all",
+                                                               text=f"published {msg.text}"))
+        await ctx.send(AgentId("listener", msg.to_key), Notice(text=f"told {msg.text}"))

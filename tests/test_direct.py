@@ -1,0 +1,179 @@
+"""Calls between agents of two hosts go host to host (``cluster/_direct.py``): one Ray call, its reply the
+answer, with every check the bus runs and every promise the bus keeps. On a real (private, local) Ray."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import move_agents as ma
+import pytest
+import ray
+import sample_agents as sa
+from conftest import wait_until
+
+from cluster import AgentId, MemberSubscription, NotAuthorized, Policy, Runtime, SendRule, Sharded, TopicId
+from cluster._wire import Call, pack, unpack  # the host's own door, knocked on as another host would
+
+RELAYER, ECHO = AgentId("relayer", "r1"), AgentId("echo", "e1")
+RELAYER_HOST, ECHO_HOST = "pool:relayer.0", "pool:echo.0"
+
+
+@pytest.fixture
+def two_hosts(runtime: Runtime) -> Runtime:
+    runtime.register("echo", sa.Echo, placement=Sharded(1))
+    runtime.register("relayer", sa.Relayer, placement=Sharded(1))
+    until_direct(runtime, RELAYER_HOST, lambda: runtime.send(RELAYER, sa.Relay(to_key="e1", text="warm")))
+    return runtime
+
+
+def relay(rt: Runtime, n: int, text: str = "hi") -> list[Any]:
+    """``n`` relays, one at a time."""
+    async def one_at_a_time() -> list[Any]:
+        return [await rt.send(RELAYER, sa.Relay(to_key="e1", text=f"{text}{i}"), timeout=30.0) for i in range(n)]
+
+    return asyncio.run(one_at_a_time())
+
+
+def counts(rt: Runtime) -> dict[str, Any]:
+    stats = rt.stats()
+    return {"bus_sends": stats["bus"].get("sends", 0),
+            **{f"{host}:{name}": figures.get(name, 0) for host, figures in stats["hosts"].items()
+               for name in ("direct_calls", "direct_answered", "direct_refused", "direct_through_bus")}}
+
+
+def until_direct(rt: Runtime, endpoint: str, send: Any) -> None:
+    """Send until ``endpoint`` makes a call host to host: it has looked the other host up (its first calls there
+    go through the bus meanwhile)."""
+    wait_until(lambda: asyncio.run(send()) and rt.stats()["hosts"][endpoint].get("direct_calls", 0))
+
+
+def host_actor(rt: Runtime, endpoint: str) -> Any:
+    return ray.get_actor(f"raybus.host.{endpoint}", namespace=rt.namespace)
+
+
+def test_a_call_between_agents_of_two_hosts_goes_host_to_host_not_through_the_bus(two_hosts: Runtime) -> None:
+    before = counts(two_hosts)
+    assert [pong.text for pong in relay(two_hosts, 10)] == [f"hi{i}" for i in range(10)]
+    after = counts(two_hosts)
+    assert after["bus_sends"] - before["bus_sends"] == 10  # the driver's ten, none of the relayer's
+    assert after[f"{RELAYER_HOST}:direct_calls"] - before[f"{RELAYER_HOST}:direct_calls"] == 10
+    assert after[f"{ECHO_HOST}:direct_answered"] - before[f"{ECHO_HOST}:direct_answered"] == 10
+
+
+def test_the_recipient_of_a_direct_call_sees_the_sending_agent(two_hosts: Runtime) -> None:
+    seen = asyncio.run(two_hosts.send(RELAYER, sa.AskWho(target=str(ECHO)), timeout=30.0))
+    assert seen.sender == str(RELAYER) and seen.principal is None
+
+
+def test_a_direct_call_the_policy_refuses_reaches_the_sender_as_not_authorized_and_is_a_dead_letter(
+        two_hosts: Runtime) -> None:
+    two_hosts.intercept(Policy((SendRule(frozenset({"Who"}), "echo", {}, "no one asks echo who"),)))
+    before = counts(two_hosts)
+    with pytest.raises(NotAuthorized, match="no one asks echo who"):
+        asyncio.run(two_hosts.send(RELAYER, sa.AskWho(target=str(ECHO)), timeout=30.0))
+    assert counts(two_hosts)[f"{ECHO_HOST}:direct_answered"] == before[f"{ECHO_HOST}:direct_answered"] + 1
+    # the refused Who, and the relayer's handler that the refusal failed (as through the bus)
+    assert wait_until(lambda: sorted((d["sender"], d["target"]) for d in two_hosts.dead_letters()
+                                     if d["reason"] == "NotAuthorized")) == [("admin", str(RELAYER)),
+                                                                             (str(RELAYER), str(ECHO))]
+    assert two_hosts.inspect(ECHO, "seen_senders") == []
+
+
+def test_a_direct_call_claiming_a_sender_that_does_not_live_at_the_calling_host_is_not_taken(
+        two_hosts: Runtime) -> None:
+    forged = Call("forged-direct", "t", str(RELAYER), str(ECHO), "Who", {}, time.time() + 30, ECHO_HOST)
+    assert ray.get(host_actor(two_hosts, ECHO_HOST).answer_direct.remote(ECHO_HOST, pack([forged]))) is None
+    assert two_hosts.inspect(ECHO, "seen_senders") == []
+
+
+def test_a_direct_call_for_an_agent_that_does_not_live_at_that_host_is_not_taken(two_hosts: Runtime) -> None:
+    stray = Call("stray-direct", "t", str(RELAYER), str(ECHO), "Who", {}, time.time() + 30, RELAYER_HOST)
+    assert ray.get(host_actor(two_hosts, RELAYER_HOST).answer_direct.remote(RELAYER_HOST, pack([stray]))) is None
+
+
+def test_a_call_given_both_host_to_host_and_by_the_bus_is_handled_once_and_answered_through_the_bus(
+        two_hosts: Runtime) -> None:
+    two_hosts.register("counter", sa.Counter, placement=Sharded(1))
+    counter = AgentId("counter", "c1")
+    asyncio.run(two_hosts.send(counter, sa.Add(amount=0)))
+    both = Call("both-ways", "t", str(RELAYER), str(counter), "Add", {"amount": 1, "pause": 1.0}, time.time() + 30,
+                RELAYER_HOST)
+    host = host_actor(two_hosts, "pool:counter.0")
+    direct = host.answer_direct.remote(RELAYER_HOST, pack([both]))
+    time.sleep(0.3)  # taken host to host, its handler under way
+    ray.get(host.deliver.remote(pack([both])))  # the same call, as the bus would give it
+    assert ray.get(direct) == b""  # its answer goes through the bus, which now keeps the call
+    time.sleep(1.5)
+    assert two_hosts.inspect(counter, "get_count") == 1
+
+
+def test_an_answer_from_another_host_comes_after_what_its_handler_published(runtime: Runtime) -> None:
+    runtime.register("caster", sa.Caster, placement=Sharded(1))
+    runtime.register("listener", sa.Listener, placement=Sharded(1))
+    runtime.register("narrator", sa.Narrator, placement=Sharded(1))
+    listener = AgentId("listener", "l1")
+    runtime.subscribe(MemberSubscription(TopicId("topic", "all"), listener))
+
+    async def narrate() -> None:
+        for n in range(20):  # the caster's answer goes host to host; its publish through the bus
+            await runtime.send(AgentId("narrator", "n1"), sa.CastThenTellVia(caster_key="c1", to_key="l1",
+                                                                             text=str(n)), timeout=30.0)
+
+    asyncio.run(narrate())
+    heard = wait_until(lambda: (texts := runtime.inspect(listener, "texts")) and len(texts) == 40 and texts)
+    assert heard == [text for n in range(20) for text in (f"published {n}", f"told {n}")]
+    assert runtime.stats()["hosts"]["pool:caster.0"].get("direct_answered", 0) > 0
+
+
+def test_calls_one_agent_sends_at_once_to_an_agent_of_another_host_are_handled_once_in_the_order_sent(
+        runtime: Runtime) -> None:
+    runtime.register("ledger", ma.Ledger, placement=Sharded(1))
+    runtime.register("caller", ma.Caller, placement=Sharded(1))
+    ledger = AgentId("ledger", "l")
+    until_direct(runtime, "pool:caller.0", lambda: runtime.send(AgentId("caller", "warm"), ma.Burst(target=str(ledger), n=1)))
+    callers = [f"c{i}" for i in range(6)]
+    for key in callers:  # one at a time: each caller's first call goes direct, the rest wait behind it
+        sent = asyncio.run(runtime.send(AgentId("caller", key), ma.Burst(target=str(ledger), n=200), timeout=120))
+        assert len(set(sent.counts)) == 200
+    report = runtime.inspect(ledger, "report")
+    assert report["overlaps"] == 0
+    assert {sender: seqs for sender, seqs in report["by_sender"].items() if sender.startswith("caller/c")} == {
+        f"caller/{key}|": list(range(200)) for key in callers}
+    assert runtime.stats()["hosts"]["pool:caller.0"].get("direct_calls", 0) >= 1 + len(callers)
+
+
+def test_a_call_whose_host_dies_while_handling_it_is_handled_again_after_the_host_restarts(
+        runtime: Runtime) -> None:
+    runtime.register("timeline", sa.Timeline, placement=Sharded(1))
+    runtime.register("forwarder", sa.Forwarder, placement=Sharded(1))
+    forwarder = AgentId("forwarder", "f")
+    until_direct(runtime, "pool:forwarder.0", lambda: runtime.send(forwarder, sa.Forward(seconds=0.01)))
+    before = runtime.stats()["hosts"]["pool:forwarder.0"]
+
+    async def forward_while_killing() -> Any:
+        waiting = asyncio.ensure_future(runtime.send(forwarder, sa.Forward(seconds=2.0), timeout=60))
+        await asyncio.sleep(0.8)  # the forwarder's call waits host to host, the timeline's handler under way
+        ray.kill(host_actor(runtime, "pool:timeline.0"), no_restart=False)
+        return await waiting
+
+    done = asyncio.run(forward_while_killing())
+    assert done.end - done.start >= 1.99  # handled again, whole, by the restarted host
+    after = runtime.stats()["hosts"]["pool:forwarder.0"]
+    assert after.get("direct_unreachable", 0) == before.get("direct_unreachable", 0) + 1
+
+
+def test_a_call_after_a_publish_still_on_its_way_reaches_a_subscriber_after_the_publish(runtime: Runtime) -> None:
+    runtime.register("listener", sa.Listener, placement=Sharded(1))
+    runtime.register("teller", sa.Teller, placement=Sharded(1))
+    listener = AgentId("listener", "l1")
+    runtime.subscribe(MemberSubscription(TopicId("topic", "all"), listener))
+
+    async def tell(texts: range) -> None:
+        for n in texts:  # one at a time: the teller's host has met the listener's, and its calls could go direct
+            await runtime.send(AgentId("teller", "t1"), sa.CastThenTell(text=str(n), to_key="l1"), timeout=30.0)
+
+    asyncio.run(tell(range(30)))
+    heard = wait_until(lambda: (texts := runtime.inspect(listener, "texts")) and len(texts) == 60 and texts)
+    assert heard == [text for n in range(30) for text in (f"published {n}", f"told {n}")]
