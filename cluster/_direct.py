@@ -11,9 +11,10 @@ A call goes direct only where that cannot change what the bus promises, and thro
 - Order. Only while its sender has nothing else on its way to the same recipient (no call unanswered, by any
   path) and no publish of its own not yet handled everywhere (the bus says ``Delivered`` for every agent's
   publish): nothing it sent before can be overtaken. A later call of the same pair waits for the direct one to
-  come back, then goes its way (``behind``). An answer goes back in the reply only once everything its agent
-  sent before it is answered or handled, so what a handler published still reaches its subscribers before a
-  call its caller makes once answered.
+  come back, then goes its way (``behind``). An answer goes back in the reply only while nothing its agent sent
+  before it is on its way; else through the bus, behind what it sent (as ``_linger.py`` does). Not kept: order
+  between senders — a call host to host made once such an answer came can reach a third agent before the
+  answering handler's publish does.
 - Loss. The calling host keeps the call until the reply; if the other host dies, restarts, is stopped or does
   not take it (``None``: the recipient is not there, or is being handed over), the call goes through the bus,
   which has the one redelivery policy. A call the bus also gave the host (``by_bus``), or that left with its
@@ -39,7 +40,7 @@ from ._routing import RoutingTable
 from ._shards import BusOutboxes
 from ._tasks import spawn
 from ._wire import Answer, Call, Publish, pack, unpack
-from .constants import DIRECT_CALLS, DIRECT_HANDLES, DIRECT_RETRY, KEPT_AGE, host_actor_name
+from .constants import DIRECT_CALLS, DIRECT_HANDLES, DIRECT_RETRY, host_actor_name
 
 __all__ = ["TAKEN_BY_BUS", "DirectCalls"]
 
@@ -73,7 +74,6 @@ class DirectCalls:
         self._publishes: dict[str, tuple[str, str]] = {}  # publish id → (publisher, topic), until ``Delivered``
         self._publishing: Counter[str] = Counter()
         self._outgoing: Counter[str] = Counter()  # agent → its calls and publishes above
-        self._quiet: dict[str, asyncio.Future] = {}  # agent → set once it has nothing on its way
         self._behind: dict[tuple[str, str], list[Call]] = {}  # a direct call's pair → later calls, in order
         self._direct: dict[str, tuple[str, str]] = {}  # the call id that holds them → its pair, until answered
         self._not_direct: set[str] = set()  # calls the other host did not take: they go through the bus
@@ -139,8 +139,7 @@ class DirectCalls:
             _drop(self._publishing, agent)
         else:
             return
-        if not _drop(self._outgoing, agent) and (quiet := self._quiet.pop(agent, None)) is not None:
-            quiet.set_result(None)
+        _drop(self._outgoing, agent)
 
     def bus_restarted(self, lost: Callable[[str, str], bool]) -> None:
         """A restarted bus shard lost our publishes that ``lost`` names (through it, and kept by no agent to go
@@ -223,26 +222,18 @@ class DirectCalls:
             self.waiting.pop(call.id, None)
         if answer is None:
             return TAKEN_BY_BUS
-        if self._outgoing[answer.sender]:  # what its handler sent reaches its recipients before the caller goes on
-            await self._until_quiet(answer.sender)
         self.counts["direct_answered"] += 1
         return pack([answer])
 
-    async def _until_quiet(self, agent: str) -> None:
-        """Until every call and publish of ``agent`` is answered or handled, or for ``KEPT_AGE`` (a publish not
-        handled by then was lost with a bus shard or given up: there is nothing left of it to overtake)."""
-        quiet = self._quiet.get(agent)
-        if quiet is None:
-            quiet = self._quiet[agent] = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(quiet), KEPT_AGE)
-        except TimeoutError:
-            self.counts["direct_answers_unquiet"] += 1
-
     def caught(self, answer: Answer) -> bool:
-        """The answer of a call taken host to host goes back in that call's reply."""
+        """The answer of a call taken host to host goes back in that call's reply — but while something its
+        agent sent before it is still on its way, it goes through the bus behind that, and the reply says so."""
         waiter = self.waiting.pop(answer.call_id, None)
         if waiter is None or waiter.done():
+            return False
+        if self._outgoing[answer.sender]:
+            self.counts["direct_answers_through_bus"] += 1
+            waiter.set_result(None)
             return False
         waiter.set_result(answer)
         return True

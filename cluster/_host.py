@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 from collections import Counter
 from typing import Any
 
@@ -24,6 +23,7 @@ from ._direct import DirectCalls
 from ._endpoint import Endpoint
 from ._errors import NotAuthorized, RaybusError
 from ._handover import Handover
+from ._kept_watch import KeptWatch
 from ._linger import Lingering, lone_call
 from ._location import open_state_store
 from ._messages import DEAD_LETTER_TYPE, dead_letter
@@ -32,13 +32,13 @@ from ._port import CURRENT_AGENT
 from ._processing import Processing
 from ._router import Router
 from ._routing import RoutingTable
-from ._shards import UNAVAILABLE, BusOutboxes, from_shard_zero, shard_key, table_of
+from ._shards import BusOutboxes, from_shard_zero, shard_key, table_of
 from ._state_writer import StateWriter
 from ._tasks import spawn
 from ._topic import TopicId
 from ._trace import TraceLog
 from ._wire import Adopt, Answer, Call, Copy, Delivered, Move, Publish, pack, unpack
-from .constants import ANSWER_LINGER, DEFAULT_WINDOW, KEEP_TICK, KEPT_AGE, bus_name, shard_of
+from .constants import ANSWER_LINGER, DEFAULT_WINDOW, bus_name, shard_of
 
 __all__ = ["Host"]
 
@@ -68,7 +68,7 @@ class Host(Endpoint):
         self.metrics = MetricsExporter(namespace, endpoint, lambda: self.counts)
         self.cpu_at_start = process_figures()["cpu_s"]
         self.node = ray.get_runtime_context().get_node_id()
-        self.sent_at: dict[str, float] = {}  # kept publish id → when it last left for the bus
+        self.kept_watch = KeptWatch(self.buses, self.to_bus, self.processing.kept, self.counts)
         for bus in self.buses:  # where we run, and (restarted) that what we had not finished must come again
             bus.host_up.remote(endpoint, self.node, restarted)
         if states is not None:
@@ -96,7 +96,7 @@ class Host(Endpoint):
                 case Copy(recipients=recipients):
                     self.processing.take(message, recipients)
                 case Delivered(id=message_id, publisher=publisher):
-                    self.sent_at.pop(message_id, None)
+                    self.kept_watch.delivered(message_id)
                     self.direct.settled(message_id)
                     self.processing.published(message_id, publisher)
                 case Answer():
@@ -145,7 +145,7 @@ class Host(Endpoint):
         """After a start: the agents of this host that had publishes not yet handled everywhere come back,
         and an agent loaded with kept publishes sends them again (recipients drop copies they have had);
         then kept publishes are watched."""
-        watching = spawn(self._watch_kept())
+        watching = spawn(self.kept_watch.watch())
         states = self.processing.states
         for agent_id in await states.call(states.store.agents_with, OUT_PART):
             if self.table.known_endpoint_of(agent_id) == self.name:
@@ -154,40 +154,6 @@ class Host(Endpoint):
                 except Exception:  # its next message tries again, and says why
                     self.counts["recover_errors"] += 1
         await watching
-
-    async def _watch_kept(self) -> None:
-        """The host's side of the one redelivery policy: a kept publish sent ``KEPT_AGE`` ago and not yet
-        reported ``Delivered`` is checked with its shard (``Bus.tracking``); one the shard does not know goes
-        again, whatever lost it (a restart noticed late, an answer that went to a host being restarted)."""
-        shards = len(self.buses)
-        while True:
-            await asyncio.sleep(KEEP_TICK)
-            try:
-                await self._check_kept(shards)
-            except Exception:  # the watch must outlive any one look
-                self.counts["kept_check_errors"] += 1
-
-    async def _check_kept(self, shards: int) -> None:
-        due: dict[int, list[Publish]] = {}
-        now = time.monotonic()
-        for publish in self.processing.kept():
-            sent = self.sent_at.get(publish.id)
-            if sent is None:  # stored, out of its write, and never sent: that must not be, but if it is
-                self.counts["kept_never_sent"] += 1
-                self.send_kept(publish)
-            elif sent + KEPT_AGE < now:
-                due.setdefault(shard_of(publish.topic, shards), []).append(publish)
-        for shard, publishes in due.items():
-            try:
-                tracked = await self.buses[shard].tracking.remote([publish.id for publish in publishes])
-            except UNAVAILABLE:
-                continue  # it restarts and tells us; we send everything kept then
-            for publish in publishes:
-                if publish.id in tracked:
-                    self.sent_at[publish.id] = now
-                elif publish.id in self.sent_at:  # not Delivered meanwhile
-                    self.counts["kept_sent_again"] += 1
-                    self.send_kept(publish)
 
     async def moves(self) -> tuple[dict[str, str], dict[str, str]]:
         """Where the agents moved to or from this host live, and the agents handed over whose ``Moved`` the bus
@@ -331,9 +297,7 @@ class Host(Endpoint):
         self.direct.by_bus(message_id)
 
     def send_kept(self, publish: Publish) -> None:
-        """A kept publish on its way to the bus (again): it is checked on if ``Delivered`` does not come."""
-        self.sent_at[publish.id] = time.monotonic()
-        self.to_bus.put(publish)
+        self.kept_watch.send(publish)
 
     def _late_answer(self, answer: Answer) -> None:
         super()._late_answer(answer)

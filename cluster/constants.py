@@ -8,11 +8,11 @@ import zlib
 
 __all__ = [
     "ANSWER_LINGER", "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT",
-    "DEFAULT_WINDOW", "DIRECT_CALLS", "DIRECT_HANDLES", "DIRECT_RETRY", "FIND_WAIT", "FINISHED", "GIVE_UP_AFTER", "HOST_PREFIX",
-    "HOST_RETIRE_AFTER", "IDLE_AFTER",
-    "IDLE_TICK", "INSPECT_BATCH", "KEEP_AGE", "KEEP_TICK", "KEPT_AGE", "MAX_BATCH", "MOVE_DECAY", "MOVE_FORGET",
-    "MOVE_LEAST", "MOVE_LIMIT", "MOVE_REST", "MOVE_RETRY", "MOVE_TICK", "MOVE_WAIT", "RETRY_DELAY", "ROUTE_LINGER",
-    "SEEN", "bus_name", "client_name", "host_actor_name", "session_of", "shard_of",
+    "DEFAULT_WINDOW", "DIRECT_CALLS", "DIRECT_HANDLES", "DIRECT_RETRY", "FIND_WAIT", "FINISHED", "GIVE_UP_AFTER",
+    "HOST_PREFIX", "HOST_RETIRE_AFTER", "IDLE_AFTER", "IDLE_TICK", "INSPECT_BATCH", "KEEP_AGE", "KEEP_TICK",
+    "KEPT_AGE", "MAX_BATCH", "MOVE_DECAY", "MOVE_FORGET", "MOVE_LEAST", "MOVE_LIMIT", "MOVE_REST", "MOVE_RETRY",
+    "MOVE_TICK", "MOVE_WAIT", "RETRY_DELAY", "ROUTE_LINGER", "SEEN", "bus_name", "client_name", "host_actor_name",
+    "session_of", "shard_of",
 ]
 
 BUS_NAME = "raybus.bus"  # shard 0's actor name; shard n is "raybus.bus.n"

@@ -72,7 +72,8 @@ def test_a_moved_agent_keeps_its_state_and_everything_sent_around_the_move_is_ha
     report = movable.inspect(LEDGER, "report")
     assert report["count"] == 60 + 3 * 200  # none lost, none twice: the entries before the move came along
     assert report["overlaps"] == 0
-    assert _entries_in_order(report), {s: [x for i, x in enumerate(q) if i != x][:10] for s, q in report["by_sender"].items()}
+    assert _entries_in_order(report), {sender: [seq for i, seq in enumerate(seqs) if i != seq][:10]
+                                       for sender, seqs in report["by_sender"].items()}
     assert movable.stats()["bus"]["moves"] == 1
     movable.settle(30)
 
