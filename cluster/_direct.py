@@ -19,7 +19,10 @@ A call goes direct only where that cannot change what the bus promises, and thro
   not take it (``None``: the recipient is not there, or is being handed over), the call goes through the bus,
   which has the one redelivery policy. A call the bus also gave the host (``by_bus``), or that left with its
   agent in a move, is answered through the bus (the reply says ``TAKEN_BY_BUS``).
-- Load. At most ``DIRECT_CALLS`` in flight from one host and waiting at one: past that the bus batches better.
+- Where. Only to an agent active at the receiving host: the bus, which knows where agents are (a restarted host's
+  table may not know yet that one was moved away), activates it with its first message.
+- Load. Only while the sender's way to the bus is idle, and at most ``DIRECT_CALLS`` in flight from one host and
+  waiting at one: under load the bus's batches carry many calls in one Ray call.
 """
 
 from __future__ import annotations
@@ -98,7 +101,8 @@ class DirectCalls:
         endpoint = table.known_endpoint_of(call.target)
         if (self._pairs[pair] > 1 or self._publishing[call.sender] or self._in_flight >= DIRECT_CALLS
                 or endpoint is None or endpoint == self._host.name or self._refused(call.target)
-                or table.home_of(call.sender) != self._host.name):  # (another host's table knows no moves here)
+                or table.home_of(call.sender) != self._host.name  # (another host's table knows no moves here)
+                or not self._host.to_bus.for_key(call.target).idle):  # busy: the bus's batches carry more a call
             return False
         handle = self._handles.pop(endpoint, None)
         if handle is None:  # this one through the bus, while we look the host up (once)
@@ -204,6 +208,7 @@ class DirectCalls:
         host = self._host
         table = host.table
         if (self.closed or len(self.waiting) >= DIRECT_CALLS or call.id in self.waiting
+                or call.target not in host.processing.activations  # the bus activates: it knows where agents are
                 or table.known_endpoint_of(call.target) != host.name or call.target in host.handover.holding
                 or call.target in host.handover.leaving or table.known_endpoint_of(call.sender) != origin
                 or call.expired(time.time())):

@@ -221,7 +221,8 @@ def print_chaos(report: dict[str, Any]) -> None:
     print_table(f"pto_chaos, {report['date']}, {report['machine']}", ("figure", "value"),
                 [("wall, s", report["wall_s"]), *[(f"latency {q}, s", v) for q, v in report["latency_s"].items()],
                  *[(name.removeprefix("bus.").replace("_", " "), report["counters"][name])
-                   for name in ("bus.moves", "bus.hosts_retired", "bus.sent_where_moved")
+                   for name in ("bus.moves", "bus.hosts_retired", "bus.sent_where_moved", "hosts.direct_calls",
+                                "hosts.direct_through_bus", "hosts.direct_unreachable")
                    if name in report["counters"]],
                  *[(k, v) for k, v in report["counters"].items() if ".failed_" in k]])
     print_table("chaos", ("at request", "what", "actor", "back after, s"),
