@@ -79,7 +79,6 @@ class DirectCalls:
         self._outgoing: Counter[str] = Counter()  # agent → its calls and publishes above
         self._behind: dict[tuple[str, str], list[Call]] = {}  # a direct call's pair → later calls, in order
         self._direct: dict[str, tuple[str, str]] = {}  # the call id that holds them → its pair, until answered
-        self._not_direct: set[str] = set()  # calls the other host did not take: they go through the bus
         self._refusals: dict[str, float] = {}  # recipient → when its host last did not take a call for it
         self._in_flight = 0
         self.waiting: dict[str, asyncio.Future] = {}  # call id → the reply of another host waiting for its answer
@@ -94,9 +93,6 @@ class DirectCalls:
         if behind is not None:
             behind.append(call)
             return True
-        if self._not_direct and call.id in self._not_direct:
-            self._not_direct.discard(call.id)
-            return False
         table = self._host.table
         endpoint = table.known_endpoint_of(call.target)
         if (self._pairs[pair] > 1 or self._publishing[call.sender] or self._in_flight >= DIRECT_CALLS
@@ -161,14 +157,13 @@ class DirectCalls:
             reply = None
         finally:
             self._in_flight -= 1
-        if reply is None:  # not taken: routed again, ahead of the calls behind it (in-process if it lives here now)
-            self.counts["direct_through_bus"] += 1
+        if reply is None:  # not taken: routed again, ahead of the calls behind it — in-process if it lives here
+            self.counts["direct_through_bus"] += 1  # now, else through the bus (``_refused``)
             self._refusals[call.target] = time.monotonic()
             if len(self._refusals) > DIRECT_HANDLES:
                 del self._refusals[next(iter(self._refusals))]
             if self._direct.pop(call.id, None) is not None:
-                self._not_direct.add(call.id)
-                host.route(call)
+                self._behind[pair].insert(0, call)
                 self._release(pair)
         elif reply == TAKEN_BY_BUS:  # the calls behind it wait for its answer (``settled``)
             if call.id in host.pending:  # the bus sends it again if it restarts
