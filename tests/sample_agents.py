@@ -19,10 +19,18 @@ from cluster import (
     Interceptor,
     MessageContext,
     NotAuthorized,
+    Sharded,
     TopicId,
     handler,
     inspectable,
 )
+
+
+def pinned(agent_type: str) -> Sharded:
+    """One host of the type's own, which the runtime never moves agents from: most of these agents keep no state
+    to carry (a listener moved by the runtime came back empty, and a test read that as lost notices)."""
+    return Sharded(1, pool=agent_type)
+
 
 # --- messages -------------------------------------------------------------------------------------
 

@@ -303,8 +303,8 @@ def test_an_answer_from_a_host_that_was_not_given_the_call_is_refused(runtime: R
 
 
 def test_a_publish_and_a_later_call_from_one_sender_reach_a_subscriber_in_that_order(runtime: Runtime) -> None:
-    runtime.register("listener", sa.Listener, placement=Sharded(1))
-    runtime.register("teller", sa.Teller, placement=Sharded(1))
+    runtime.register("listener", sa.Listener, placement=sa.pinned("listener"))
+    runtime.register("teller", sa.Teller, placement=sa.pinned("teller"))
     listener = AgentId("listener", "l1")
     runtime.subscribe(MemberSubscription(TopicId("topic", "all"), listener))
 

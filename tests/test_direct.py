@@ -13,23 +13,19 @@ import ray
 import sample_agents as sa
 from conftest import wait_until
 
-from cluster import AgentId, MemberSubscription, NotAuthorized, Policy, Runtime, SendRule, Sharded, TopicId
+from cluster import AgentId, MemberSubscription, NotAuthorized, Policy, Runtime, SendRule, TopicId
 from cluster._wire import Call, pack  # the host's own door, knocked on as another host would
 
 RELAYER, ECHO = AgentId("relayer", "r1"), AgentId("echo", "e1")
 
 
-def pinned(agent_type: str) -> Sharded:
-    """One host of the type's own, which the runtime never moves agents from: these agents keep no state to carry
-    (a listener moved by the runtime came back empty, and a test read that as lost notices)."""
-    return Sharded(1, pool=agent_type)
 RELAYER_HOST, ECHO_HOST = "pool:relayer.0", "pool:echo.0"
 
 
 @pytest.fixture
 def two_hosts(runtime: Runtime) -> Runtime:
-    runtime.register("echo", sa.Echo, placement=pinned("echo"))
-    runtime.register("relayer", sa.Relayer, placement=pinned("relayer"))
+    runtime.register("echo", sa.Echo, placement=sa.pinned("echo"))
+    runtime.register("relayer", sa.Relayer, placement=sa.pinned("relayer"))
     until_direct(runtime, RELAYER_HOST, lambda: runtime.send(RELAYER, sa.Relay(to_key="e1", text="warm")))
     return runtime
 
@@ -105,7 +101,7 @@ def test_a_direct_call_for_an_agent_that_does_not_live_at_that_host_is_not_taken
 
 def test_a_call_given_both_host_to_host_and_by_the_bus_is_handled_once_and_answered_through_the_bus(
         two_hosts: Runtime) -> None:
-    two_hosts.register("counter", sa.Counter, placement=pinned("counter"))
+    two_hosts.register("counter", sa.Counter, placement=sa.pinned("counter"))
     counter = AgentId("counter", "c1")
     asyncio.run(two_hosts.send(counter, sa.Add(amount=0)))
     both = Call("both-ways", "t", str(RELAYER), str(counter), "Add", {"amount": 1, "pause": 1.0}, time.time() + 30,
@@ -121,9 +117,9 @@ def test_a_call_given_both_host_to_host_and_by_the_bus_is_handled_once_and_answe
 
 def test_an_answer_whose_handler_published_goes_through_the_bus_behind_the_publish_not_in_the_reply(
         runtime: Runtime) -> None:
-    runtime.register("caster", sa.Caster, placement=pinned("caster"))
-    runtime.register("listener", sa.Listener, placement=pinned("listener"))
-    runtime.register("narrator", sa.Narrator, placement=pinned("narrator"))
+    runtime.register("caster", sa.Caster, placement=sa.pinned("caster"))
+    runtime.register("listener", sa.Listener, placement=sa.pinned("listener"))
+    runtime.register("narrator", sa.Narrator, placement=sa.pinned("narrator"))
     narrator, listener = AgentId("narrator", "n1"), AgentId("listener", "l1")
     runtime.subscribe(MemberSubscription(TopicId("topic", "all"), listener))
 
@@ -143,8 +139,8 @@ def test_an_answer_whose_handler_published_goes_through_the_bus_behind_the_publi
 
 def test_calls_one_agent_sends_at_once_to_an_agent_of_another_host_are_handled_once_in_the_order_sent(
         runtime: Runtime) -> None:
-    runtime.register("ledger", ma.Ledger, placement=pinned("ledger"))
-    runtime.register("caller", ma.Caller, placement=pinned("caller"))
+    runtime.register("ledger", ma.Ledger, placement=sa.pinned("ledger"))
+    runtime.register("caller", ma.Caller, placement=sa.pinned("caller"))
     ledger = AgentId("ledger", "l")
     warm = AgentId("caller", "warm")
     until_direct(runtime, "pool:caller.0", lambda: runtime.send(warm, ma.Burst(target=str(ledger), n=1)))
@@ -161,8 +157,8 @@ def test_calls_one_agent_sends_at_once_to_an_agent_of_another_host_are_handled_o
 
 def test_a_call_whose_host_dies_while_handling_it_is_handled_again_after_the_host_restarts(
         runtime: Runtime) -> None:
-    runtime.register("timeline", sa.Timeline, placement=pinned("timeline"))
-    runtime.register("forwarder", sa.Forwarder, placement=pinned("forwarder"))
+    runtime.register("timeline", sa.Timeline, placement=sa.pinned("timeline"))
+    runtime.register("forwarder", sa.Forwarder, placement=sa.pinned("forwarder"))
     forwarder = AgentId("forwarder", "f")
     until_direct(runtime, "pool:forwarder.0", lambda: runtime.send(forwarder, sa.Forward(seconds=0.01)))
     before = runtime.stats()["hosts"]["pool:forwarder.0"]
@@ -180,8 +176,8 @@ def test_a_call_whose_host_dies_while_handling_it_is_handled_again_after_the_hos
 
 
 def test_a_call_after_a_publish_still_on_its_way_reaches_a_subscriber_after_the_publish(runtime: Runtime) -> None:
-    runtime.register("listener", sa.Listener, placement=pinned("listener"))
-    runtime.register("teller", sa.Teller, placement=pinned("teller"))
+    runtime.register("listener", sa.Listener, placement=sa.pinned("listener"))
+    runtime.register("teller", sa.Teller, placement=sa.pinned("teller"))
     listener = AgentId("listener", "l1")
     runtime.subscribe(MemberSubscription(TopicId("topic", "all"), listener))
 
