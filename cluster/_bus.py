@@ -4,7 +4,6 @@ one copy per host, naming that host's recipients."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import uuid
 from collections import Counter, deque
@@ -300,21 +299,13 @@ class Bus:
         itself does not answer the relearning; it is not waited for past ``MOVE_WAIT``)."""
         if self.relearning is not None:
             await self._relearned()
-        table = self.table
-        return {agent: to for agent, to in table.moved.items()
-                if table.home_of(agent) == endpoint or (restarted and to == endpoint)}
+        return self.mover.moved_for(endpoint, restarted)
 
     async def _move(self, moves: list[tuple[str, str]]) -> list[bool]:
         """Move agents to hosts (``Runtime.move``): which moves began."""
         if self.shards > 1:
             raise RaybusError(f"namespace {self.namespace!r} has {self.shards} bus shards: agents move with one")
-        for agent, to in moves:
-            placement = self.table.spec_of(agent.partition("/")[0]).placement
-            if not placement.movable:
-                raise ValueError(f"move {agent}: its placement ({placement}) is the user's choice, and it stays")
-            if not to.startswith(("pool:", "agent:")):
-                raise ValueError(f"move {agent} to {to!r}: a host is 'pool:<pool>.<n>' or 'agent:<type>/<key>'")
-        return [self.mover.start(agent, to) for agent, to in moves]
+        return self.mover.asked(moves)
 
     def _give_up(self, message: Call | Answer | Copy, error: RaybusError) -> None:
         if type(message) is Call:
@@ -334,10 +325,8 @@ class Bus:
 
     # --- inspection ---------------------------------------------------------------------------
     async def stats(self) -> dict[str, Any]:
-        links = dict(self.links.actors.hosts)  # a host may retire meanwhile
-        found = await asyncio.gather(*(host.stats.remote() for host in links.values()), return_exceptions=True)
         hosts = {endpoint: {"unavailable": str(figures)} if isinstance(figures, BaseException) else figures
-                 for endpoint, figures in zip(links, found, strict=True)}  # one restarting says so
+                 for endpoint, figures in (await self.links.actors.ask_all("stats")).items()}  # one restarting says so
         return {
             "bus": dict(self.counts) | self.links.figures() | process_figures(self.cpu_at_start)
             | {"moved_agents": len(self.table.moved), "moving": len(self.mover.moving)},
@@ -350,18 +339,16 @@ class Bus:
 
     async def held(self) -> dict[str, dict[str, int]]:
         """By place (this shard, each of its hosts): what is still held there, only what is not zero."""
-        links = dict(self.links.actors.hosts)
-        found = await asyncio.gather(*(host.held.remote() for host in links.values()), return_exceptions=True)
+        found = await self.links.actors.ask_all("held")
         mine = self.links.held() | {"answers_for_drivers": self.drivers.held(),
                                     "waiting_for_moves": self.mover.held()}
         places = {bus_name(self.shard): mine}
-        for endpoint, held in zip(links, found, strict=True):
+        for endpoint, held in found.items():
             places[endpoint] = {"restarting": 1} if isinstance(held, BaseException) else held
         return {place: {what: n for what, n in held.items() if n} for place, held in places.items()}
 
     async def agents(self) -> list[str]:
-        found = await asyncio.gather(*(h.agents.remote() for h in self.links.actors.hosts.values()))
-        return sorted(agent for agents in found for agent in agents)
+        return sorted(agent for agents in await self.links.actors.ask_each("agents") for agent in agents)
 
     async def where(self, agent_id: str) -> str:
         return self.table.endpoint_of(agent_id)
@@ -373,7 +360,7 @@ class Bus:
         return await inspect_agents(self.links, self.table, self.mover.moving, agent_ids, name, args)
 
     async def _trace_events(self, trace_id: str) -> list:
-        found = await asyncio.gather(*(h.trace_events.remote(trace_id) for h in list(self.links.actors.hosts.values())))
+        found = await self.links.actors.ask_each("trace_events", trace_id)
         return self.trace.events(trace_id) + [event for events in found for event in events]
 
     async def _dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:

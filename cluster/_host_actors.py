@@ -44,6 +44,19 @@ class HostActors:
             self.counts["hosts_started"] += 1
         return host
 
+    async def ask_all(self, method: str, *args: Any) -> dict[str, Any]:
+        """Every host's answer to ``method``, by endpoint; a host that failed to answer (restarting, say) gives
+        the exception instead. The hosts known when asked: one may retire meanwhile."""
+        hosts = dict(self.hosts)
+        found = await asyncio.gather(*(getattr(host, method).remote(*args) for host in hosts.values()),
+                                     return_exceptions=True)
+        return dict(zip(hosts, found, strict=True))
+
+    async def ask_each(self, method: str, *args: Any) -> list[Any]:
+        """Every host's answer to ``method``, or the first failure raised: a partial answer would pass for a whole."""
+        found = await asyncio.gather(*(getattr(host, method).remote(*args) for host in list(self.hosts.values())))
+        return list(found)
+
     def _placement(self, endpoint: str) -> Any:
         """Soft affinity to the live node with the fewest of our hosts, so hosts spread over the nodes there
         are when they are created (Ray's SPREAD left whole pools on one node) and one node's loss takes few;

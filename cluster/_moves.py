@@ -70,6 +70,24 @@ class Mover:
             self._planner = spawn(self._plan_moves())
 
     # --- a move ---------------------------------------------------------------------------------
+    def asked(self, moves: list[tuple[str, str]]) -> list[bool]:
+        """Moves a user asked for: each agent's placement must be the runtime's, each host a host's name. Which
+        moves began."""
+        table = self._table()
+        for agent, to in moves:
+            placement = table.spec_of(agent.partition("/")[0]).placement
+            if not placement.movable:
+                raise ValueError(f"move {agent}: its placement ({placement}) is the user's choice, and it stays")
+            if not to.startswith(("pool:", "agent:")):
+                raise ValueError(f"move {agent} to {to!r}: a host is 'pool:<pool>.<n>' or 'agent:<type>/<key>'")
+        return [self.start(agent, to) for agent, to in moves]
+
+    def moved_for(self, endpoint: str, restarted: bool) -> dict[str, str]:
+        """The agents placed at ``endpoint`` that were moved away, and when it restarted those moved to it."""
+        table = self._table()
+        return {agent: to for agent, to in table.moved.items()
+                if table.home_of(agent) == endpoint or (restarted and to == endpoint)}
+
     def start(self, agent: str, to: str) -> bool:
         """Begin moving ``agent`` to the host ``to``; False if it is there already or on its way somewhere."""
         source = self._table().endpoint_of(agent)
@@ -218,19 +236,18 @@ class Mover:
         table = self._table()
         if not any(spec.placement.movable for spec in table.types.values()):
             return  # every placement is the user's: nothing to count, nothing to plan
-        hosts = dict(self.links.actors.hosts)
-        found = await asyncio.gather(*(host.traffic.remote() for host in hosts.values()), return_exceptions=True)
+        found = await self.links.actors.ask_all("traffic")
         counted: Counter[tuple[str, str]] = Counter()
-        for answer in found:
+        for answer in found.values():
             if not isinstance(answer, BaseException):
                 counted.update({(sender, recipient): calls for sender, recipient, calls in answer[0]})
         self.traffic.add(counted)
         now = time.monotonic()
-        retiring = self._retire_idle(hosts, found, now)
+        retiring = self._retire_idle(found, now)
         if not self.traffic.weights:
             return
         self.resting = {agent: until for agent, until in self.resting.items() if until > now}
-        pools = {endpoint for endpoint in hosts if endpoint.startswith("pool:")} - retiring
+        pools = {endpoint for endpoint in found if endpoint.startswith("pool:")} - retiring
         cores = int(ray.cluster_resources().get("CPU", 1))
         rules = MovePlan(spread=max(1, min(table.pool_hosts(), cores)), least=MOVE_LEAST,
                          limit=MOVE_LIMIT - len(self.moving))
@@ -239,7 +256,7 @@ class Mover:
             if self.start(agent, to):
                 self.resting[agent] = now + MOVE_REST
 
-    def _retire_idle(self, hosts: dict[str, Any], found: list, now: float) -> set[str]:
+    def _retire_idle(self, found: dict[str, Any], now: float) -> set[str]:
         """Stop the hosts that said they are idle at every look for ``HOST_RETIRE_AFTER``: a host the runtime
         placed agents on (not one the user chose), with no move from or to it under way, and not one an agent was
         moved to (were it started anew, it would not know that agent lives there)."""
@@ -247,7 +264,7 @@ class Mover:
         moved_to = set(table.moved.values())
         moving = {endpoint for move in self.moving.values() for endpoint in (move.source, move.to)}
         retiring = set()
-        for endpoint, answer in zip(hosts, found, strict=True):
+        for endpoint, answer in found.items():
             if isinstance(answer, BaseException) or not answer[1]:
                 self.idle_since.pop(endpoint, None)
             elif (now - self.idle_since.setdefault(endpoint, now) >= HOST_RETIRE_AFTER and endpoint not in moved_to
