@@ -245,11 +245,10 @@ class DirectCalls:
             waiter.set_result(None)
 
 
-def _drop(counter: Counter, key: Any) -> int:
-    """One less of ``key``: how many are left."""
+def _drop(counter: Counter, key: Any) -> None:
+    """One less of ``key``; none left, no entry (the counters stay as small as what is under way)."""
     left = counter[key] - 1
     if left > 0:
         counter[key] = left
-        return left
-    counter.pop(key, None)
-    return 0
+    else:
+        counter.pop(key, None)

@@ -15,10 +15,9 @@ from conftest import wait_until
 
 from cluster import AgentId, MemberSubscription, NotAuthorized, Policy, Runtime, SendRule, TopicId
 from cluster._wire import Call, pack  # the host's own door, knocked on as another host would
+from cluster.constants import host_actor_name
 
 RELAYER, ECHO = AgentId("relayer", "r1"), AgentId("echo", "e1")
-
-
 RELAYER_HOST, ECHO_HOST = "pool:relayer.0", "pool:echo.0"
 
 
@@ -56,7 +55,7 @@ def until_direct(rt: Runtime, endpoint: str, send: Any) -> None:
 
 
 def host_actor(rt: Runtime, endpoint: str) -> Any:
-    return ray.get_actor(f"raybus.host.{endpoint}", namespace=rt.namespace)
+    return ray.get_actor(host_actor_name(endpoint), namespace=rt.namespace)
 
 
 def test_a_call_between_agents_of_two_hosts_goes_host_to_host_not_through_the_bus(two_hosts: Runtime) -> None:
