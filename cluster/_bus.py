@@ -23,6 +23,7 @@ from ._moves import Mover
 from ._relearn import Relearning
 from ._router import Router
 from ._routing import RoutingTable
+from ._self_calls import unwrapped_self_calls
 from ._trace import TraceLog
 from ._wire import Answer, Call, Copy, Done, Moved, Publish, Stayed, new_message_id, pack, unpack
 from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, ROUTE_LINGER, bus_name
@@ -35,6 +36,7 @@ DEAD_LETTERS = str(DEAD_LETTER_TOPIC)
 class Bus:
     def __init__(self, namespace: str, state: str | None = None, window: int = DEFAULT_WINDOW,
                  shard: int = 0, shards: int = 1) -> None:
+        unwrapped_self_calls(self)
         self.namespace = namespace
         self.shard, self.shards = shard, shards
         self.incarnation = uuid.uuid4().hex  # a driver that sees it change knows what this shard held is gone

@@ -32,6 +32,7 @@ from ._port import CURRENT_AGENT
 from ._processing import Processing
 from ._router import Router
 from ._routing import RoutingTable
+from ._self_calls import unwrapped_self_calls
 from ._shards import BusOutboxes, from_shard_zero, shard_key, table_of
 from ._state_writer import StateWriter
 from ._tasks import spawn
@@ -48,6 +49,7 @@ class Host(Endpoint):
     # restart fails once it is gone (ray-project/ray#53727); the host asks shard 0 for the table instead.
     def __init__(self, endpoint: str, namespace: str, state: str | None = None, window: int = DEFAULT_WINDOW,
                  shards: int = 1) -> None:
+        unwrapped_self_calls(self)
         self.namespace = namespace
         self.buses = [ray.get_actor(bus_name(shard), namespace=namespace) for shard in range(shards)]
         super().__init__(endpoint, table_of(self.buses[0], namespace), window)

@@ -5,7 +5,8 @@
 Besides sends spread over 64 agents and publishes to a few subscribers, it measures a hot key (every send
 to one agent, hence one serial mailbox: from the driver, then from agents on a host of their own) and a hot
 topic (one topic with a thousand subscribers), and one send at idle (from the driver, and between agents on two
-hosts) against one synchronous raw Ray call, in medians (``_bench_idle``). A size of 0 (an empty list for
+hosts) against one synchronous raw Ray call, in medians (``_bench_idle``), and sends between two agents of one
+host (the path that never leaves a process, which the PTO flow takes most). A size of 0 (an empty list for
 --fanouts) skips a section.
 
 --shard-curve measures sends and publishes again against a fresh runtime per bus shard count, with the CPU the
@@ -44,6 +45,7 @@ SENDERS = Sharded(1, pool="benchsenders")
 SPREAD = [AgentId("echo", f"k{i}") for i in range(64)]
 HOT_KEY = AgentId("echo", "hot")
 PROBER = AgentId("prober", "p0")  # on the senders' host, so its sends to SPREAD[0] cross to another host
+NEAR = AgentId("nearecho", "n0")  # on the senders' host too: a send to it never leaves the process
 Measure = tuple[str, str, Callable[[], float | Awaitable[float]]]
 
 
@@ -118,6 +120,9 @@ def sections(rt: Runtime, args: argparse.Namespace) -> list[Measure]:
         measure.append((f"hot key: bus send to one agent from {args.hot_senders} agents x "
                         f"{args.hot_sender_in_flight} in flight", "round trips/s",
                         lambda: agents_send(rt, seconds, args.hot_senders, args.hot_sender_in_flight, HOT_KEY)))
+    if args.local_in_flight:
+        measure.append((f"agents of one host: sends between two, {args.local_in_flight} in flight", "round trips/s",
+                        lambda: agents_send(rt, seconds, 1, args.local_in_flight, NEAR)))
     if args.hot_subscribers:
         measure.append((f"hot topic: bus publish to one topic of {args.hot_subscribers} subscribers",
                         "deliveries/s", lambda: bus_publish(rt, seconds, args.hot_subscribers, args.hot_wave, "hot")))
@@ -212,6 +217,7 @@ def register(rt: Runtime) -> None:
     rt.register("sink", "scenarios._bench_agents:Sink", placement=POOL)
     rt.register("hotsender", "scenarios._bench_agents:HotSender", placement=SENDERS)
     rt.register("prober", "scenarios._bench_agents:Prober", placement=SENDERS)
+    rt.register("nearecho", "scenarios._bench_agents:Echo", placement=SENDERS)
     rt.register_message(Tick)
 
 
@@ -230,6 +236,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--hot-senders", type=int, default=100,
                         help="hot key: agents sending to that one agent from a host of their own (0 skips)")
     parser.add_argument("--hot-sender-in-flight", type=int, default=10, help="hot key: sends in flight per agent")
+    parser.add_argument("--local-in-flight", type=int, default=100,
+                        help="sends in flight from one agent to another of its host (0 skips)")
     parser.add_argument("--hot-subscribers", type=int, default=1000,
                         help="hot topic: subscribers of its one topic (0 skips)")
     parser.add_argument("--hot-wave", type=int, default=200,

@@ -1,4 +1,4 @@
-"""The bus benchmark's hot key and hot topic sections, at tiny sizes, against this session's Ray."""
+"""The bus benchmark's hot key, hot topic and local sections, at tiny sizes, against this session's Ray."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_hot_sections_report_positive_figures(runtime: Any) -> None:
     args = bus_bench.parser().parse_args([
         "--seconds", "0.5", "--in-flight", "10", "--fanouts", "",
         "--hot-in-flight", "10", "--hot-senders", "5", "--hot-sender-in-flight", "2",
-        "--hot-subscribers", "50", "--hot-wave", "10",
+        "--hot-subscribers", "50", "--hot-wave", "10", "--local-in-flight", "3",
     ])
     bus_bench.register(runtime)
     results = bus_bench.run(runtime, args)
@@ -25,6 +25,7 @@ def test_hot_sections_report_positive_figures(runtime: Any) -> None:
         "hot key: bus send to one agent, 10 in flight from the driver",
         "hot topic: bus publish to one topic of 50 subscribers",
     ]
+    assert figures["agents of one host: sends between two, 3 in flight"] > 0
     assert all(value > 0 for value in figures.values())
     # what each of the bus's figures cost our processes a unit; raw Ray's is not ours to count
     assert all((figure.cpu_us is None) == figure.name.startswith("raw ") for figure in results)
@@ -32,11 +33,18 @@ def test_hot_sections_report_positive_figures(runtime: Any) -> None:
     assert not any(name.startswith("bus publish to ") for name in figures)  # --fanouts '' skips them
 
 
-def test_zero_skips_the_hot_sections(runtime: Any) -> None:
-    args = bus_bench.parser().parse_args(["--hot-in-flight", "0", "--hot-senders", "0", "--hot-subscribers", "0"])
+def test_zero_skips_the_hot_and_local_sections(runtime: Any) -> None:
+    args = bus_bench.parser().parse_args(["--hot-in-flight", "0", "--hot-senders", "0", "--hot-subscribers", "0",
+                                          "--local-in-flight", "0"])
     names = [name for name, _unit, _fn in bus_bench.sections(runtime, args)]
     assert names[0] == "raw Ray pipelined calls"
-    assert not [name for name in names if name.startswith("hot ")]
+    assert not [name for name in names if name.startswith(("hot ", "agents of one host"))]
+
+
+def test_the_local_sections_sender_and_target_share_a_host(runtime: Any) -> None:
+    bus_bench.register(runtime)
+    table = runtime._client.table
+    assert table.endpoint_of("hotsender/s0") == table.endpoint_of(str(bus_bench.NEAR))
 
 
 def test_shard_curve_reports_positive_figures_at_each_shard_count(ray_session: Any) -> None:
