@@ -221,8 +221,8 @@ class Bus:
             publish, by_endpoint, unknown = self.router.publish(publish)
         except RaybusError as exc:
             self._reject(publish, exc)
-            self.links.track_publish(publisher, publish)
-            self.links.settle(publish.id)  # no copy: its publisher stops keeping it
+            self.links.publishes.track(publisher, publish)
+            self.links.publishes.settle(publish.id)  # no copy: its publisher stops keeping it
             return
         self.counts["publishes"] += 1
         if publish.type_name == DEAD_LETTER_TYPE and publish.topic == DEAD_LETTERS:
@@ -230,14 +230,14 @@ class Bus:
         for error in unknown:
             self._dead_letter(publish, "UnknownAgentType", str(error))
         self.counts["publish_deliveries"] += sum(len(recipients) for recipients in by_endpoint.values())
-        self.links.track_publish(publisher, publish)
+        self.links.publishes.track(publisher, publish)
         for endpoint, recipients in by_endpoint.items():
             staying = self.mover.park_copies(publish, recipients) if self.mover.moving else recipients
             if len(staying) < len(recipients):
-                self.links.parked(publish.id, len(recipients) - len(staying))
+                self.links.publishes.parked(publish.id, len(recipients) - len(staying))
             if staying:
                 self.links.deliver(endpoint, publish.copy(tuple(staying)))
-        self.links.settle(publish.id)
+        self.links.publishes.settle(publish.id)
 
     def _route_answer(self, answer: Answer) -> None:
         caller = answer.caller

@@ -1,6 +1,7 @@
 """HostLinks: the bus's side of its hosts. One outbox per host, and, per (message id, host), what the bus
 gave a host and has not heard back of: a host is done with a message when it answers it or acknowledges it
-(``Done``); until then the bus keeps it.
+(``Done``); until then the bus keeps it. Each copy of an agent's publish is counted in its publish's tracking
+(``PublishTracking``) while the bus keeps it.
 
 One redelivery policy serves every loss: a kept message unacknowledged for ``KEEP_AGE`` is checked with its
 host (``Host.holding``): what the host finished counts as done, what it holds is left alone, and what it does
@@ -20,25 +21,13 @@ from ._errors import RaybusError
 from ._host_actors import HostActors
 from ._linger import Lingering, lone_call
 from ._outbox import Outbox
+from ._publish_tracking import PublishTracking, Tracked
 from ._tasks import spawn
 from ._trace import TraceLog
-from ._wire import Adopt, Answer, Call, Copy, Delivered, Move, Publish, Wire, pack, unpack
+from ._wire import Adopt, Answer, Call, Copy, Delivered, Move, Wire, pack, unpack
 from .constants import BUS_RETRY_DELAY, GIVE_UP_AFTER, KEEP_AGE, KEEP_TICK
 
 __all__ = ["HostLinks"]
-
-
-class _Tracked:
-    """An agent's publish being fanned out: its publisher's host hears ``Delivered`` once no copy of it is
-    outstanding — kept for a host, waiting there behind another copy, or waiting for a move. The copies are
-    counted where they are made and ended (``deliver``, ``done``, a move), each once: a copy given again where
-    the same copy is kept already is that copy."""
-
-    __slots__ = ("host", "outstanding", "publisher")
-
-    def __init__(self, host: str, publisher: str | None) -> None:
-        self.host, self.publisher = host, publisher
-        self.outstanding = 0
 
 
 class _Kept:
@@ -46,7 +35,7 @@ class _Kept:
 
     __slots__ = ("check_at", "counted", "give_up_at", "wire")
 
-    def __init__(self, wire: Call | Copy, now: float, counted: _Tracked | None) -> None:
+    def __init__(self, wire: Call | Copy, now: float, counted: Tracked | None) -> None:
         self.wire = wire
         self.counted = counted
         self.check_at = now + KEEP_AGE
@@ -76,10 +65,12 @@ class HostLinks:
         self.trace = trace  # the bus's: it keeps the traces a retired host recorded
         self.outboxes: dict[str, Outbox[Wire]] = {}
         self.kept: dict[str, dict[str, _Kept]] = {}  # host → message id → what it was given
-        self.publishes: dict[str, _Tracked] = {}  # an agent's publish id → its copies outstanding
+        # an agent's publishes and their copies outstanding: counted where a copy is made (``deliver``) and ended
+        # (``done``, a move), each once: a copy given again where the same copy is kept already is that copy
+        self.publishes = PublishTracking(lambda host, delivered: self.outbox(host).put(delivered))
         # (host, publish id) → copies for other recipients there, each given once the one before it is done
         # (a copy of an agent being moved waited, and its new host may have one of its own)
-        self.following: dict[tuple[str, str], list[tuple[Copy, _Tracked | None]]] = {}  # (and its tracking)
+        self.following: dict[tuple[str, str], list[tuple[Copy, Tracked | None]]] = {}  # (and its tracking)
         self._checking: set[str] = set()  # hosts asked what they hold, not answered yet
         self._watch: asyncio.Task | None = None
         self.whereabouts: Whereabouts | None = None  # the bus's moves, once it has them
@@ -92,14 +83,13 @@ class HostLinks:
         if kept is None:
             kept = self.kept[endpoint] = {}
         given = kept.get(wire.id)
-        tracked = self.publishes.get(wire.id) if type(wire) is Copy else None
+        tracked = self.publishes.of(wire.id) if type(wire) is Copy else None
         if given is not None and type(wire) is Copy and given.wire.recipients != wire.recipients:
             self.following.setdefault((endpoint, wire.id), []).append((wire, tracked))
-            if tracked is not None:
-                tracked.outstanding += 1
+            self.publishes.added(tracked)
             return
-        if tracked is not None and (given is None or given.counted is not tracked):
-            tracked.outstanding += 1  # the same copy kept here already (and counted) is this one, sent again
+        if given is None or given.counted is not tracked:
+            self.publishes.added(tracked)  # the same copy kept here already (and counted) is this one, sent again
         kept[wire.id] = _Kept(wire, time.monotonic(), tracked)
         self.outbox(endpoint).put(wire)
 
@@ -109,42 +99,25 @@ class HostLinks:
         found = kept.pop(message_id, None) if kept else None
         if found is None:
             return None
-        self._ended(message_id, found.counted)
+        self.publishes.ended(message_id, found.counted)
         following = self.following.pop((endpoint, message_id), None)
         while following:  # the next copy for this host; one whose recipients left goes where they went
             wire, counted = following.pop(0)
-            self._ended(message_id, counted)  # it leaves the queue: counted again where it goes
+            self.publishes.ended(message_id, counted)  # it leaves the queue: counted again where it goes
             if not self._elsewhere(endpoint, wire):
                 if following:
                     self.following[(endpoint, message_id)] = following
                 self.deliver(endpoint, wire)
                 break
-        self.settle(message_id)
+        self.publishes.settle(message_id)
         return found.wire
-
-    def settle(self, publish_id: str) -> None:
-        """Once no copy of a tracked publish is outstanding, its publisher's host hears ``Delivered``."""
-        tracked = self.publishes.get(publish_id)
-        if tracked is not None and tracked.outstanding <= 0:
-            del self.publishes[publish_id]
-            self.outbox(tracked.host).put(Delivered(publish_id, tracked.publisher))
-
-    def _ended(self, publish_id: str, counted: _Tracked | None) -> None:
-        """A copy counted in ``counted`` is outstanding no more (if that is still its publish's tracking)."""
-        if counted is not None and self.publishes.get(publish_id) is counted:
-            counted.outstanding -= 1
-
-    def parked(self, publish_id: str, copies: int = 1) -> None:
-        """Copies of a tracked publish waiting for a move: outstanding until given (``unparked``)."""
-        if (tracked := self.publishes.get(publish_id)) is not None:
-            tracked.outstanding += copies
 
     def unparked(self, endpoint: str, wire: Call | Copy) -> None:
         """A message that waited for a move goes to its recipient's host."""
         if type(wire) is Copy:
-            self._ended(wire.id, self.publishes.get(wire.id))
+            self.publishes.ended(wire.id, self.publishes.of(wire.id))
         self.deliver(endpoint, wire)
-        self.settle(wire.id)
+        self.publishes.settle(wire.id)
 
     def pass_on(self, source: str, to: str, wire: Call | Copy, agent: str) -> None:
         """A message queued for ``agent`` at ``source`` goes with it to ``to``: kept for ``to`` now. A copy the
@@ -157,16 +130,9 @@ class HostLinks:
             wire = wire._replace(recipients=(agent,))
         if given is not None:
             del kept[wire.id]
-            self._ended(wire.id, given.counted)
+            self.publishes.ended(wire.id, given.counted)
         self.deliver(to, wire)
-        self.settle(wire.id)
-
-    def track_publish(self, host: str | None, publish: Publish) -> None:
-        """A host hears when every copy of its agent's publish is handled: one kept by the agent is forgotten then,
-        and the agent's calls may go host to host again (``_direct.py``). Called before the fan-out, which counts
-        the copies, and ``settle`` after it."""
-        if host is not None and publish.sender is not None:
-            self.publishes[publish.id] = _Tracked(host, publish.sender)
+        self.publishes.settle(wire.id)
 
     async def _watch_kept(self) -> None:
         while True:
@@ -284,7 +250,7 @@ class HostLinks:
                 continue  # handled meanwhile
             if one.give_up_at < now:
                 del kept[message_id]
-                self.publishes.pop(message_id, None)  # never reported handled: its publisher keeps it
+                self.publishes.forget(message_id)
                 self.counts["given_up"] += 1
                 self._give_up(one.wire, RaybusError(f"host {endpoint} did not handle it in time: {why}"))
                 continue
@@ -315,17 +281,17 @@ class HostLinks:
         kept = self.kept.get(endpoint, {})
         if (one := kept.get(wire.id)) is not None and one.wire is wire:
             del kept[wire.id]  # kept for where each recipient is now, instead
-            self._ended(wire.id, one.counted)
+            self.publishes.ended(wire.id, one.counted)
         for place in dict.fromkeys(places.values()):
             together = tuple(agent for agent, at in places.items() if at == place)
             for part in [together] if place is not None else [(agent,) for agent in together]:  # one per move
                 one = wire if type(wire) is Call else wire._replace(recipients=part)
                 if place is None:
-                    self.parked(wire.id)
+                    self.publishes.parked(wire.id)
                     whereabouts.park(one)
                 else:
                     self.deliver(place, one)
-        self.settle(wire.id)
+        self.publishes.settle(wire.id)
         return True
 
     def held(self) -> dict[str, int]:

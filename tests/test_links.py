@@ -88,7 +88,7 @@ def watch(hosts: dict[str, StandInHost], deliveries: list[tuple[str, Call | Copy
     async def run() -> Watched:
         watched = Watched(*links_with(hosts))
         if tracked is not None:
-            watched.links.track_publish(*tracked)
+            watched.links.publishes.track(*tracked)
         for endpoint, message in deliveries:
             watched.links.deliver(endpoint, message)
         await asyncio.sleep(seconds)
@@ -115,7 +115,7 @@ def test_a_delivery_its_host_finished_is_done_and_its_publisher_hears_once_every
 
     async def run() -> HostLinks:
         links, _, _ = links_with({"h1": first, "h2": second, "pub": publisher})
-        links.track_publish("pub", publish("p1"))
+        links.publishes.track("pub", publish("p1"))
         links.deliver("h1", copy("p1"))
         links.deliver("h2", copy("p1"))
         await asyncio.sleep(0.3)
@@ -193,7 +193,7 @@ def test_a_copy_sent_again_is_split_by_where_its_recipients_live_and_one_being_m
     async def main() -> None:
         stay, went, pub = StandInHost(), StandInHost(), StandInHost()
         links, _, _ = links_with({"h": stay, "h2": went, "pub": pub})
-        links.track_publish("pub", publish("p1"))
+        links.publishes.track("pub", publish("p1"))
         links.deliver("h", copy("p1", ("b/1", "b/2", "b/3")))
         moves = links.whereabouts = Moves({"b/2": "h2", "b/3": None})
         links._put("h", links._redeliver("h", ["p1"], "host restarted"))
@@ -202,7 +202,7 @@ def test_a_copy_sent_again_is_split_by_where_its_recipients_live_and_one_being_m
         assert links.kept["h"]["p1"].wire.recipients == ("b/1",) and went.batches[-1][0].recipients == ("b/2",)
         for endpoint in ("h", "h2"):
             links.done(endpoint, "p1")
-        assert links.publishes["p1"].outstanding == 1  # the copy that waits for its move is not done yet
+        assert links.publishes.of("p1").outstanding == 1  # the copy that waits for its move is not done yet
         links._watch.cancel()
 
     asyncio.run(main())
@@ -231,7 +231,7 @@ def test_a_copy_sent_again_where_the_same_copy_is_kept_already_is_waited_for_onc
     async def main() -> None:
         stay, went, pub = StandInHost(), StandInHost(), StandInHost()
         links, _, _ = links_with({"h": stay, "h2": went, "pub": pub})
-        links.track_publish("pub", publish("p1"))
+        links.publishes.track("pub", publish("p1"))
         links.deliver("h", copy("p1", ("b/1", "b/2")))
         links.whereabouts = Moves({"b/2": "h2"})
         links.pass_on("h", "h2", copy("p1", ("b/1", "b/2")), "b/2")  # b/2 moved on, its queued copy with it
@@ -251,7 +251,7 @@ def test_a_copy_a_move_carries_that_the_bus_did_not_count_is_waited_for_before_d
         hosts = {"h": StandInHost(), "h2": StandInHost(), "h3": StandInHost(), "pub": StandInHost()}
         links, _, _ = links_with(hosts)
         pub = hosts["pub"]
-        links.track_publish("pub", publish("p1"))  # fanned out again after a bus restart, to h2 alone
+        links.publishes.track("pub", publish("p1"))  # fanned out again after a bus restart, to h2 alone
         links.deliver("h2", copy("p1", ("b/1",)))
         links.pass_on("h", "h3", copy("p1", ("b/2",)), "b/2")  # a copy from before the restart, moved on
         links.done("h2", "p1")
