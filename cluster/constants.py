@@ -9,7 +9,7 @@ import zlib
 __all__ = [
     "ANSWER_LINGER", "BUS_NAME", "BUS_RETRY_DELAY", "CLIENT_PREFIX", "CREDENTIAL_ENV", "DEFAULT_TIMEOUT",
     "DEFAULT_WINDOW", "DIRECT_CALLS", "DIRECT_HANDLES", "DIRECT_RETRY", "FIND_WAIT", "FINISHED", "GIVE_UP_AFTER",
-    "HOST_PREFIX", "HOST_RETIRE_AFTER", "IDLE_AFTER", "IDLE_TICK", "INSPECT_BATCH", "KEEP_AGE", "KEEP_TICK",
+    "HOMES", "HOST_PREFIX", "HOST_RETIRE_AFTER", "IDLE_AFTER", "IDLE_TICK", "INSPECT_BATCH", "KEEP_AGE", "KEEP_TICK",
     "KEPT_AGE", "MAX_BATCH", "MOVE_DECAY", "MOVE_FORGET", "MOVE_LEAST", "MOVE_LIMIT", "MOVE_REST", "MOVE_RETRY",
     "MOVE_TICK", "MOVE_WAIT", "RETRY_DELAY", "ROUTE_LINGER", "SEEN", "bus_name", "client_name", "host_actor_name",
     "session_of", "shard_of",
@@ -45,6 +45,7 @@ RETRY_DELAY = 0.5  # seconds before a failed state write is tried again (its ans
 
 FINISHED = 100_000  # message ids a host remembers it finished, to tell a bus that asks (it need not send them)
 SEEN = 1024  # message ids (with their answers) an agent remembers, so a copy is dropped or answered again
+HOMES = 16_384  # agents whose placement's endpoint a routing table remembers (emptied when full)
 
 # A durable agent with no message for this long, and nothing in hand, is deactivated: state saved, activation
 # dropped; its next message activates it again from the store. Orleans collects after 15 minutes; an agent

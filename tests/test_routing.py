@@ -335,3 +335,26 @@ def test_a_host_that_hands_over_an_agent_placed_elsewhere_forgets_it_and_its_pla
     table.moved["hr/d1"] = "pool:x.0"
     table.handed_over("hr/d1", "pool:x.1", "pool:x.0")  # where it goes next is not this host's to keep
     assert "hr/d1" not in table.moved and table.endpoint_of("hr/d1") == "agent:hr/d1"
+
+
+def test_a_remembered_home_is_the_placements_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cluster._routing.HOMES", 8)  # emptied and filled again on the way
+    placement = Sharded(3, pool="p")
+    table = table_with(spec("echo", placement=placement))
+    ids = [f"echo/k{i}" for i in range(20)]
+    assert [table.home_of(agent_id) for agent_id in ids * 2] == [
+        placement.endpoint("echo", agent_id.partition("/")[2]) for agent_id in ids * 2]
+
+
+def test_remembered_homes_stay_within_their_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cluster._routing.HOMES", 8)
+    table = table_with(spec("echo", placement=Sharded(3, pool="p")))
+    for i in range(100):
+        table.home_of(f"echo/k{i}")
+    assert len(table._homes) <= 8
+
+
+def test_remembered_homes_do_not_travel_with_the_table() -> None:
+    table = table_with(spec("echo", placement=Sharded(3, pool="p")))
+    table.home_of("echo/k1")
+    assert pickle.loads(pickle.dumps(table))._homes == {}
