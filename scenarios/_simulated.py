@@ -54,11 +54,16 @@ def schedulable(node_ids: list[str], timeout: float = 120.0) -> None:
 
 
 def give_a_token_if_needed() -> None:
-    """Token authentication on and no token where Ray looks (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``,
-    ``~/.ray/auth_token``): a fresh one in this process's environment, which the nodes, their workers and this
-    driver read."""
+    """Token authentication on: the nodes, their workers and this driver read one token from this process's
+    environment. One named there already is theirs; one in ``~/.ray/auth_token`` is named by its path, since a
+    node with a disk of its own has a home of its own, without it (its raylet then never started: "The current
+    node timed out during startup"); none at all: a fresh one."""
     if os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
         return
-    if {"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & os.environ.keys() or (Path.home() / ".ray" / "auth_token").exists():
+    if {"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & os.environ.keys():
         return
-    os.environ["RAY_AUTH_TOKEN"] = uuid.uuid4().hex
+    in_home = Path.home() / ".ray" / "auth_token"
+    if in_home.exists():
+        os.environ["RAY_AUTH_TOKEN_PATH"] = str(in_home)
+    else:
+        os.environ["RAY_AUTH_TOKEN"] = uuid.uuid4().hex
