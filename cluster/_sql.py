@@ -68,13 +68,16 @@ class SqliteDatabase:
 
     remote = False
 
-    def __init__(self, path: str | Path, cache_kib: int | None = None) -> None:
+    def __init__(self, path: str | Path, cache_kib: int | None = None, page_bytes: int | None = None) -> None:
         """``cache_kib``: SQLite's own page cache for this connection, at most this many KiB (None: SQLite's
-        default, 2 MiB); a process that keeps hundreds of files open caps each."""
+        default, 2 MiB); a process that keeps hundreds of files open caps each. ``page_bytes``: the page size of
+        a file made here (None: SQLite's, 4 KiB); a file made before keeps its own."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.where = str(path)
         # isolation_level=None: transactions are explicit; timeout: several processes may share the file
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
+        if page_bytes is not None:  # before WAL mode, which writes the file's first page
+            self._db.execute(f"PRAGMA page_size={int(page_bytes)}")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         if cache_kib is not None:
