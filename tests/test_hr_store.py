@@ -434,3 +434,19 @@ def test_a_ledger_file_is_made_with_small_pages(tmp_path: Path) -> None:
     with store.db.reading() as sql:
         assert sql.execute("PRAGMA page_size").fetchone()[0] == LEDGER_PAGE_BYTES == 1024
     store.close()
+
+
+def test_holds_of_any_number_of_days_leave_no_more_prepared_statements_than_one(tmp_path: Path) -> None:
+    """Each SQL text a connection runs stays prepared in its cache (some 8 KB for the hold's): one text per number
+    of days would grow each of a host's thousand open ledgers by that much per length asked."""
+    store = HrStore(tmp_path / "hr.db")
+    store.add_employees({f"e{i}": 200 for i in range(10)})
+    store.place_hold("first", "e0", weekdays(1))
+    store.commit("first")
+    before = _sqlite_memory_used()
+    for n in range(2, 11):
+        store.place_hold(f"r{n}", f"e{n - 1}", weekdays(n, MONDAY + timedelta(weeks=2)))
+        store.commit(f"r{n}")
+    grown = _sqlite_memory_used() - before
+    store.close()
+    assert grown < 30_000  # 9 KB: pages read; 110 KB with a text per number of days
