@@ -4,7 +4,8 @@ Delivery is at least once (the bus sends again what a dead host had not finished
 arrive twice. The activation remembers the last ``SEEN`` message ids with their answers: a copy of a
 message still being handled is dropped (the first copy answers), a copy of one already handled gets the
 first answer again. With durable state the ids and answers are stored with the agent's state, in the
-same transaction, so a restarted host still knows them.
+same transaction, so a restarted host still knows them; once stored, an answer is kept in the store alone
+(its id stays in memory), and a copy, which comes rarely, has it read back (``STORED``).
 
 With durable state an agent's publishes are an outbox kept with its state: held until the write that
 stores them (and the change that made them) is done, then sent, and kept until the bus says every copy
@@ -17,17 +18,18 @@ from typing import Any, Final
 
 from ._agent import Agent
 from ._mailbox import Mailbox
-from ._state import EncodedStateMap, StateMap
+from ._state import IN_STORE, EncodedStateMap, StateMap
 from ._wire import Call, Copy, Publish
 from .constants import SEEN
 
-__all__ = ["NEW", "OUT_PART", "RUNNING", "Activation"]
+__all__ = ["NEW", "OUT_PART", "RUNNING", "STORED", "Activation"]
 
 _SEEN_PART = "\x1eseen"  # cannot clash with an agent's own part names, which are identifiers
 OUT_PART = "\x1eout"
 
 NEW: Final = object()  # admit: a first copy, now running
 RUNNING: Final = object()  # admit: a copy of a message still being handled
+STORED: Final = object()  # admit: a copy of a message handled, whose answer is in the store alone
 
 Outcome = tuple[bool, str, Any] | None  # (failed, type name, payload) of an answer; None: nothing to say
 
@@ -64,7 +66,9 @@ class Activation:
     def written(self, published: list[Publish], stored: bool) -> None:
         """The write that took ``published`` is over: they go now (``stored``), or wait for the next one."""
         self.writing.difference_update(publish.id for publish in published)
-        if not stored:
+        if stored:
+            self.stored()
+        else:
             self.held[:0] = published
 
     def sendable(self) -> list[Publish]:
@@ -75,15 +79,30 @@ class Activation:
         return [publish for publish in self.outgoing.values() if publish.id not in waiting]
 
     def admit(self, message_id: str) -> Any:
-        """``NEW`` for a first copy (now running), ``RUNNING`` for a copy of one still being handled, else
-        the first copy's answer."""
+        """``NEW`` for a first copy (now running), ``RUNNING`` for a copy of one still being handled,
+        ``STORED`` for one whose answer is in the store alone (``answer_in``), else the first copy's answer."""
         if message_id in self.running:
             return RUNNING
         found = self.seen.decoded(message_id) if isinstance(self.seen, EncodedStateMap) else self.seen.get(message_id)
+        if found == IN_STORE:
+            return STORED
         if found is not None:
             return _outcome(found[1])
         self.running.add(message_id)
         return NEW
+
+    @staticmethod
+    def answer_in(state: dict[str, Any] | None, message_id: str) -> Outcome:
+        """The answer ``message_id`` had, from the agent's state as the store gave it; KeyError if not there."""
+        entry = (state or {}).get(_SEEN_PART, {}).get(message_id)
+        if entry is None:
+            raise KeyError(f"no answer stored for message {message_id}")
+        return _outcome(entry[1])
+
+    def stored(self) -> None:
+        """A write of this agent's state is done: the answers it took are kept in the store alone."""
+        if isinstance(self.seen, EncodedStateMap):
+            self.seen.stored()
 
     def record(self, message_id: str, answer: Outcome) -> None:
         """The message is handled and this is its answer: remembered (and saved with the state) before it
@@ -102,12 +121,13 @@ class Activation:
     def load(self, state: dict[str, Any]) -> None:
         for message_id, stored in state.pop(OUT_PART, {}).items():
             self.outgoing[message_id] = Publish._make(stored)  # JSON gave a list back
-        seen = state.pop(_SEEN_PART, {})
-        for message_id, entry in sorted(seen.items(), key=lambda item: item[1][0]):
-            self.seen[message_id] = [entry[0], _outcome(entry[1])]
-        if isinstance(self.seen, EncodedStateMap):
-            self.seen.changed.clear()  # as stored
+        seen = sorted(state.pop(_SEEN_PART, {}).items(), key=lambda item: item[1][0])
+        if isinstance(self.seen, EncodedStateMap):  # as stored: read back if a copy comes
+            self.seen.kept(message_id for message_id, _ in seen)
             self.outgoing.changed.clear()
+        else:
+            for message_id, entry in seen:
+                self.seen[message_id] = [entry[0], _outcome(entry[1])]
         if state:
             self.agent.load_state(state)
 

@@ -20,10 +20,10 @@ import traceback
 from collections import Counter
 from typing import Any, NamedTuple, Protocol
 
-from ._activation import NEW, RUNNING, Activation, Outcome
+from ._activation import NEW, RUNNING, STORED, Activation, Outcome
 from ._agent import MessageContext
 from ._agent_id import AgentId
-from ._errors import AgentMoved, Fenced, HandlerError, RaybusError, UnknownMessageType, error_payload
+from ._errors import AgentMoved, Fenced, HandlerError, RaybusError, StoreUnavailable, UnknownMessageType, error_payload
 from ._idle import Idle
 from ._intake import Intake
 from ._mailbox import Mailbox
@@ -228,6 +228,15 @@ class Processing:
             return
         admitted = activation.admit(message.id) if message.id not in self.start_failures else \
             self.start_failures[message.id]
+        if admitted is STORED:
+            try:
+                admitted = activation.answer_in(await self.states.load(agent_id), message.id)
+            except Exception as exc:  # the store cannot be read: the copy hears it (its first answer stays stored)
+                self._report_failure(message, exc, agent_id, "answer_unreadable")
+                self._conclude(message, agent_id, _failure(message, StoreUnavailable(
+                    f"{agent_id}: the answer of {message.id} could not be read back: {exc}")), replayed=True)
+                return
+            self.counts["answers_read_back"] += 1
         if admitted is not NEW:
             self._repeat(message, agent_id, admitted)
             return

@@ -7,7 +7,7 @@ the namespace in a PostgreSQL database that every node reaches (``PostgresStateS
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,8 +16,8 @@ import orjson
 from ._errors import Fenced
 from ._sql import Database, PostgresDatabase, SqliteDatabase
 
-__all__ = ["EncodedStateMap", "PostgresStateStore", "SqlStateStore", "SqliteStateStore", "StateMap", "StateStore",
-           "encode_parts", "encode_state"]
+__all__ = ["IN_STORE", "EncodedStateMap", "PostgresStateStore", "SqlStateStore", "SqliteStateStore", "StateMap",
+           "StateStore", "encode_parts", "encode_state"]
 
 
 _PART = "\x1f"  # between a StateMap's name and an entry's key in a stored part's name
@@ -63,17 +63,23 @@ class StateMap(dict):
             self[key] = value
 
 
+IN_STORE = ""  # an EncodedStateMap's entry whose text is in the store alone (no JSON text is empty)
+
+
 class EncodedStateMap(StateMap):
     """A StateMap holding each entry as the JSON text it is stored as: for records kept by the thousand and read
     back rarely (the answers an agent remembers for copies of its messages). A remembered answer of hr's is 508
     bytes as objects and 260 as text (measured, 100,000 of them under ``tracemalloc``), and a department agent
     remembers one for each request it serves; the text is also what the next save writes, not encoded again.
-    ``decoded`` gives an entry back as JSON reads it: lists for tuples, strings for dates."""
+    Once an entry is in the store (``stored``, ``kept``) its text leaves memory and only its key stays, with
+    ``IN_STORE``: 246 bytes an entry held, about 100 left. ``decoded`` gives an entry back as JSON reads it
+    (lists for tuples, strings for dates), or ``IN_STORE``."""
 
-    __slots__ = ()
+    __slots__ = ("written",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
+        self.written: set[str] = set()  # keys encoded for a write whose end is not known yet
         self.update(*args, **kwargs)
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -81,7 +87,20 @@ class EncodedStateMap(StateMap):
 
     def decoded(self, key: str) -> Any:
         text = self.get(key)
-        return None if text is None else orjson.loads(text)
+        return text if not text else orjson.loads(text)
+
+    def kept(self, keys: Iterable[str]) -> None:
+        """Entries read from the store, in the order given: their keys alone stay."""
+        for key in keys:
+            dict.__setitem__(self, key, IN_STORE)
+
+    def stored(self) -> None:
+        """The write that took the entries ``encode_parts`` encoded last is done: their texts leave memory
+        (those changed since stay, for the next write)."""
+        for key in self.written:
+            if key not in self.changed and key in self:
+                dict.__setitem__(self, key, IN_STORE)
+        self.written.clear()
 
 
 @runtime_checkable
@@ -107,11 +126,16 @@ def encode_parts(state: dict[str, Any], saved: dict[str, str], full: bool = Fals
     unchanged plain part is not rewritten."""
     parts: dict[str, str | None] = {}
     for name, value in state.items():
-        if isinstance(value, StateMap):
+        if isinstance(value, EncodedStateMap):
             for key in (set(value) | value.changed) if full else value.changed:
-                part = f"{name}{_PART}{key}"
-                parts[part] = None if key not in value else value[key] if isinstance(value, EncodedStateMap) \
-                    else encode_state(value[key])
+                text = value.get(key)
+                if text != IN_STORE:  # (after a failed write, ``full``, the stored ones need not go again)
+                    parts[f"{name}{_PART}{key}"] = text
+                    value.written.add(key)
+            value.changed.clear()
+        elif isinstance(value, StateMap):
+            for key in (set(value) | value.changed) if full else value.changed:
+                parts[f"{name}{_PART}{key}"] = encode_state(value[key]) if key in value else None
             value.changed.clear()
         else:
             encoded = encode_state(value)

@@ -72,6 +72,26 @@ def test_a_copy_of_a_handled_message_gets_the_first_answer_even_after_a_restart(
     host = wait_until(lambda: rt.stats()["hosts"]["pool:counter.0"])
     assert wait_until(lambda: rt.stats()["hosts"]["pool:counter.0"].get("answers_replayed")) == 1
     assert rt.inspect(COUNTER, "get_count") == 6 and host["states_loaded"] == 1
+    assert rt.stats()["hosts"]["pool:counter.0"]["answers_read_back"] == 1  # loaded answers stay in the store
+
+
+@pytest.mark.parametrize("state_location", ["sqlite", "postgresql"], indirect=True)
+def test_a_copy_of_a_handled_message_at_a_live_host_gets_the_first_answer_read_back_from_the_store(
+        durable: tuple[Runtime, str]) -> None:
+    rt, location = durable
+    assert add(rt, 1) == 1
+    copy = Call("m-kept", "t-1", None, str(COUNTER), "Add", {"amount": 5}, time.time() + 60, "")
+    host = ray.get(rt._bus.host_of.remote(str(COUNTER)))
+    writes = rt.stats()["hosts"]["pool:counter.0"]["state_writes"]
+    ray.get(host.deliver.remote(pack([copy])))
+    store = open_state_store(location, rt.namespace)
+    wait_until(lambda: "m-kept" in (store.load(str(COUNTER)) or {}).get("\x1eseen", {}))
+    wait_until(lambda: rt.stats()["hosts"]["pool:counter.0"]["state_writes"] > writes)  # its end seen by the host
+    ray.get(host.deliver.remote(pack([copy])))
+    stats = wait_until(lambda: (found := rt.stats()["hosts"]["pool:counter.0"]).get("answers_replayed") and found)
+    assert stats["answers_replayed"] == 1 and stats["answers_read_back"] == 1
+    assert stats.get("failed_answer_unreadable", 0) == 0
+    assert rt.inspect(COUNTER, "get_count") == 6  # the copy did not run again
 
 
 @pytest.mark.parametrize("state_location", ["sqlite"], indirect=True)  # the store's part: test_state

@@ -31,7 +31,7 @@ from cluster import (
     redacted,
 )
 from cluster._errors import Fenced, StoreUnavailable
-from cluster._state import EncodedStateMap, encode_parts, encode_state
+from cluster._state import IN_STORE, EncodedStateMap, encode_parts, encode_state
 from cluster._wire import Publish
 
 COUNTER = AgentId("counter", "c1")
@@ -82,6 +82,34 @@ def test_an_encoded_state_map_holds_and_saves_each_entry_as_its_json_text() -> N
     assert dict.__getitem__(seen, "m1") == '[1.5,[false,"Done",{"day":"2026-12-04"}]]'
     assert encode_parts({"seen": seen}, {}) == {"seen\x1fm1": '[1.5,[false,"Done",{"day":"2026-12-04"}]]'}
     assert seen.decoded("m1") == [1.5, [False, "Done", {"day": "2026-12-04"}]] and seen.decoded("m2") is None
+
+
+def test_an_encoded_entry_once_stored_keeps_only_its_key_in_memory() -> None:
+    seen = EncodedStateMap()
+    seen["m1"] = [1.5, (False, "Done", {})]
+    encode_parts({"seen": seen}, {})
+    seen["m2"] = [2.5, None]  # after the write was encoded: it goes with the next one
+    seen.stored()
+    assert dict.__getitem__(seen, "m1") == IN_STORE and seen.decoded("m1") == IN_STORE
+    assert seen.decoded("m2") == [2.5, None]
+    assert encode_parts({"seen": seen}, {}) == {"seen\x1fm2": "[2.5,null]"}
+
+
+def test_entries_of_a_failed_write_keep_their_text_until_a_write_stores_them() -> None:
+    seen = EncodedStateMap()
+    seen["m1"] = [1.5, None]
+    encode_parts({"seen": seen}, {})  # this write fails: nothing says stored
+    assert seen.decoded("m1") == [1.5, None]
+    assert encode_parts({"seen": seen}, {}, full=True) == {"seen\x1fm1": "[1.5,null]"}
+    seen.stored()
+    assert seen.decoded("m1") == IN_STORE
+
+
+def test_a_full_write_after_a_failure_leaves_out_the_entries_only_the_store_holds() -> None:
+    seen = EncodedStateMap()
+    seen.kept(["m0"])
+    seen["m1"] = [1.5, None]
+    assert encode_parts({"seen": seen}, {}, full=True) == {"seen\x1fm1": "[1.5,null]"}  # never an empty text
 
 
 @pytest.mark.parametrize("value", [
