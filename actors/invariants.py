@@ -66,12 +66,15 @@ class InvariantResult:
         return self.violations == 0
 
 
-def collect(rt: Runtime, org: Org) -> Snapshot:
+def collect(rt: Runtime, org: Org, keep: bool = True) -> Snapshot:
     """Ask every agent for its own account (queued behind its messages, so it is their final word): ``rt`` is
-    the namespace's admin, who alone may inspect agents (``inspect_all``: a few round trips for the whole org)."""
+    the namespace's admin, who alone may inspect agents (``inspect_all``: a few round trips for the whole org).
+    ``keep=False``: the agents woken to answer go again at once where they may (a final read-back of a large
+    org); by default they stay, as a warm-up wants."""
     def each(agent_type: str, keys: Iterable[str], name: str) -> dict[str, Any]:
         keys = list(keys)
-        return dict(zip(keys, rt.inspect_all([AgentId(agent_type, key) for key in keys], name), strict=True))
+        return dict(zip(keys, rt.inspect_all([AgentId(agent_type, key) for key in keys], name, keep=keep),
+                        strict=True))
 
     return Snapshot(
         hr=each("hr", org.departments, "snapshot"), teams=each("team", org.teams, "report"),

@@ -358,8 +358,8 @@ class Bus:
     async def host_of(self, agent_id: str) -> Any:
         return self.links.actors.get(self.table.endpoint_of(agent_id))
 
-    async def _inspect(self, agent_ids: list[str], name: str, args: tuple) -> list[Any]:
-        return await inspect_agents(self.links, self.table, self.mover.moving, agent_ids, name, args)
+    async def _inspect(self, agent_ids: list[str], name: str, args: tuple, keep: bool = True) -> list[Any]:
+        return await inspect_agents(self.links, self.table, self.mover.moving, agent_ids, name, args, keep)
 
     async def _trace_events(self, trace_id: str) -> list:
         found = await self.links.actors.ask_each("trace_events", trace_id)

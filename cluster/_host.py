@@ -236,18 +236,25 @@ class Host(Endpoint):
     async def trace_events(self, trace_id: str) -> list:
         return self.trace.events(trace_id)
 
-    async def inspect(self, agent_ids: list[str], name: str, args: tuple) -> tuple[list[Any], list[int]]:
+    async def inspect(self, agent_ids: list[str], name: str, args: tuple,
+                      keep: bool = True) -> tuple[list[Any], list[int]]:
         """Run a method the agents' classes mark ``@inspectable``, each queued behind its agent's messages
         (``Runtime.inspect``, the admin's alone, which the bus checked); any other name is refused. Returns the
-        answers, and the indexes of the agents that do not live here (moved away: the bus asks where they went)."""
+        answers, and the indexes of the agents that do not live here (moved away: the bus asks where they went).
+        ``keep=False``: the agents it woke that may be deactivated are, at once, together (a read-back of every
+        agent of a large org would otherwise hold them all for their idle time)."""
         for agent_type in {agent_id.partition("/")[0] for agent_id in agent_ids}:
             if not is_inspectable(self.table.agent_class(agent_type), name):
                 self.counts["inspect_refused"] += 1
                 example = next(a for a in agent_ids if a.partition("/")[0] == agent_type)
                 raise NotAuthorized(f"{name} of {example} is not inspectable: its class does not mark it @inspectable")
         here = [self.table.known_endpoint_of(agent_id) == self.name for agent_id in agent_ids]
+        woken = [] if keep else [agent_id for agent_id, local in zip(agent_ids, here, strict=True)
+                                 if local and agent_id not in self.processing.activations]
         found = await asyncio.gather(*(self.processing.inspect(agent_id, name, args) if local else _nothing()
                                        for agent_id, local in zip(agent_ids, here, strict=True)))
+        if woken:
+            await self.processing.let_go(woken)
         return list(found), [index for index, local in enumerate(here) if not local]
 
     # --- what processing and the endpoint ask -------------------------------------------------

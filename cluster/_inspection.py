@@ -20,10 +20,11 @@ __all__ = ["inspect_agents"]
 
 
 async def inspect_agents(links: HostLinks, table: RoutingTable, moving: Container[str], agent_ids: list[str],
-                         name: str, args: tuple) -> list[Any]:
+                         name: str, args: tuple, keep: bool = True) -> list[Any]:
     """With JSON arguments (the hosts check the mark): one call per host, the answers in the order of
     ``agent_ids``. An agent being moved (in ``moving``) is asked once it arrives; one a host no longer has (it
-    moved meanwhile) is asked again where it went, for at most twice ``MOVE_WAIT``."""
+    moved meanwhile) is asked again where it went, for at most twice ``MOVE_WAIT``. ``keep=False``: agents the
+    inspection woke go again once it is done (``Host.inspect``)."""
     try:
         json.dumps(args)
     except (TypeError, ValueError) as exc:
@@ -41,7 +42,7 @@ async def inspect_agents(links: HostLinks, table: RoutingTable, moving: Containe
             else:
                 by_host.setdefault(table.endpoint_of(agent_ids[index]), []).append(index)
         found = await asyncio.gather(*(links.actors.get(endpoint).inspect.remote(
-            [agent_ids[i] for i in indexes], name, args) for endpoint, indexes in by_host.items()))
+            [agent_ids[i] for i in indexes], name, args, keep) for endpoint, indexes in by_host.items()))
         for indexes, (values, elsewhere) in zip(by_host.values(), found, strict=True):
             for index, value in zip(indexes, values, strict=True):
                 answers[index] = value

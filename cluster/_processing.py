@@ -114,6 +114,12 @@ class Processing:
         self.activation(agent_id).mailbox.put(Inspection(method, args, future))
         return await future
 
+    async def let_go(self, agent_ids: list[str]) -> None:
+        """Deactivate those of the agents that may be (their type has an idle time) now, as if idle."""
+        found = ((agent_id, self.activations.get(agent_id)) for agent_id in agent_ids)
+        await self.idle.deactivate([(agent_id, activation.idle) for agent_id, activation in found
+                                    if activation is not None and activation.idle is not None])
+
     async def checkpoint(self, agent_id: str) -> None:
         """Store the agent's state now (``MessageContext.checkpoint``); its publishes held for that write go
         once it is done."""

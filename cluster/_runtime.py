@@ -260,12 +260,14 @@ class Runtime:
         Anything not marked is refused."""
         return self.inspect_all([agent_id], name, *args)[0]
 
-    def inspect_all(self, agent_ids: Iterable[AgentId], name: str, *args: Any) -> list[Any]:
+    def inspect_all(self, agent_ids: Iterable[AgentId], name: str, *args: Any, keep: bool = True) -> list[Any]:
         """``inspect`` of many agents, their answers in order: one bus call per ``INSPECT_BATCH`` agents and one
-        host call per host in each, so reading a large org back costs a few round trips, not one per agent."""
+        host call per host in each, so reading a large org back costs a few round trips, not one per agent.
+        ``keep=False``: an agent this woke goes again once asked, if its type may be deactivated (idle time, or
+        durable state), instead of staying for its idle time — for reading back every agent of a large org."""
         ids = [str(agent_id) for agent_id in agent_ids]
         return [answer for start in range(0, len(ids), INSPECT_BATCH)
-                for answer in self._admin("inspect", ids[start:start + INSPECT_BATCH], name, args)]
+                for answer in self._admin("inspect", ids[start:start + INSPECT_BATCH], name, args, keep)]
 
     def where(self, agent_id: AgentId) -> str:
         """The host an agent lives at now (an endpoint: ``pool:<pool>.<n>`` or ``agent:<type>/<key>``)."""

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             stats = settle(service, watch)
         # over HTTP the Idempotency-Key is the planned id, and the request id on the bus names the employee
         requested = {(f"{p.employee}.{p.request_id}" if http else p.request_id): p.employee for p in plan}
-        results = check(org, collect(rt, org), requested)
+        results = check(org, collect(rt, org, keep=False), requested)  # the agents woken to answer go again
         report = figures(args, org, wall, recorder, stats, watch, results, baseline) | _vs_noop(args, wall, noop)
         report["backlog"] = run_backlog(before, stats, wall)
         print_report(report)

@@ -179,7 +179,7 @@ def on_raybus(name: str, org: Org, plan: list[PlannedRequest], learning: list[Pl
         stats = settle(rt, watch)
         run.cpu_s = sum(watch.cpu_seconds().values())
         run.backlog = run_backlog(before, stats, run.wall, every_agent_known=not learning)
-        run.results = check(org, collect(rt, org), run.owners)
+        run.results = check(org, collect(rt, org, keep=False), run.owners)
     finally:
         rt.shutdown(destroy=True)
     return run

@@ -166,3 +166,23 @@ def test_the_backlog_keeps_the_seconds_of_deactivated_agents(durable: tuple[Runt
     wait_until(lambda: host_stats(rt, "idler").get("deactivations") == 1)
     figures = host_stats(rt, "idler")["backlog"]["types"]["idler"]
     assert figures["agents"] == 0 and figures["alive_s"] >= IDLE
+
+
+@sqlite_only
+def test_an_inspection_that_does_not_keep_lets_the_agents_it_woke_go_at_once(durable: tuple[Runtime, str]) -> None:
+    rt, _ = durable
+    rt.register("idler", sa.DurableCounter, placement=Sharded(1), idle_after=60.0)  # no sweep during the test
+    working, asleep = AgentId("idler", "busy"), [AgentId("idler", f"i{n}") for n in range(3)]
+    assert add(rt, working, 4) == 4
+    assert rt.inspect_all([working, *asleep], "get_count", keep=False) == [4, 0, 0, 0]
+    stats = host_stats(rt, "idler")
+    assert rt.agents() == ["idler/busy"] and stats["deactivations"] == 3
+    assert rt.inspect_all(asleep[:1], "get_count") == [0]  # kept, by default
+    assert sorted(rt.agents()) == ["idler/busy", "idler/i0"]
+
+
+def test_an_inspection_that_does_not_keep_leaves_agents_that_may_not_be_deactivated(runtime: Runtime) -> None:
+    runtime.register("counter", sa.Counter, placement=Sharded(1))  # in memory, no idle time: it would lose its count
+    key = uuid4().hex
+    assert runtime.inspect_all([AgentId("counter", key)], "get_count", keep=False) == [0]
+    assert runtime.agents() == [f"counter/{key}"]
