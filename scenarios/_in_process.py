@@ -61,5 +61,6 @@ class InProcessApp:
         account.close()
         raise RuntimeError(f"{agent_id}.{method} waited: an in-process account must finish at once")
 
-    def inspect_all(self, agent_ids: Iterable[AgentId], method: str, *args: Any) -> list[Any]:
+    def inspect_all(self, agent_ids: Iterable[AgentId], method: str, *args: Any, keep: bool = True) -> list[Any]:
+        """``keep``: as ``Runtime.inspect_all`` takes it; here every agent lives as long as the app."""
         return [self.inspect(agent_id, method, *args) for agent_id in agent_ids]
