@@ -62,6 +62,14 @@ class StateMap(dict):
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
+    def text(self, key: str) -> str | None:
+        """The stored part's text of an entry; None: deleted."""
+        return encode_state(self[key]) if key in self else None
+
+    def encoded(self, keys: Iterable[str]) -> None:
+        """``keys`` went into a write: nothing has changed since."""
+        self.changed.clear()
+
 
 IN_STORE = ""  # an EncodedStateMap's entry whose text is in the store alone (no JSON text is empty)
 
@@ -84,6 +92,13 @@ class EncodedStateMap(StateMap):
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, encode_state(value))
+
+    def text(self, key: str) -> str | None:
+        return self.get(key)
+
+    def encoded(self, keys: Iterable[str]) -> None:
+        self.written.update(keys)
+        super().encoded(keys)
 
     def decoded(self, key: str) -> Any:
         text = self.get(key)
@@ -126,17 +141,13 @@ def encode_parts(state: dict[str, Any], saved: dict[str, str], full: bool = Fals
     unchanged plain part is not rewritten."""
     parts: dict[str, str | None] = {}
     for name, value in state.items():
-        if isinstance(value, EncodedStateMap):
-            for key in (set(value) | value.changed) if full else value.changed:
-                text = value.get(key)
+        if isinstance(value, StateMap):
+            keys = (set(value) | value.changed) if full else value.changed
+            for key in keys:
+                text = value.text(key)
                 if text != IN_STORE:  # (after a failed write, ``full``, the stored ones need not go again)
                     parts[f"{name}{_PART}{key}"] = text
-                    value.written.add(key)
-            value.changed.clear()
-        elif isinstance(value, StateMap):
-            for key in (set(value) | value.changed) if full else value.changed:
-                parts[f"{name}{_PART}{key}"] = encode_state(value[key]) if key in value else None
-            value.changed.clear()
+            value.encoded(keys)
         else:
             encoded = encode_state(value)
             if saved.get(name) != encoded:
