@@ -36,7 +36,10 @@ class DateResolver(Agent):
     async def on_start(self) -> None:
         self.model, self._resolve = _model_for(org_of(self.config).country)
 
-    @handler(interleave=True)  # stateless: no reason to queue one phrase behind another
+    # stateless: no reason to queue one phrase behind another; pure: a phrase said on a given day means the same days
+    # whenever asked, so a copy of the message is answered by resolving it again, and with a state_dir the answer
+    # leaves without waiting for a write (1.5 of the 8.8 rows a request stored in the tuned run, 2026-12-05)
+    @handler(interleave=True, pure=True)
     async def on_resolve(self, message: ResolveDates, ctx: MessageContext) -> ResolvedDates:
         try:
             days = list(self._resolve(message.text, message.today))

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Union
 from pydantic import BaseModel
 
 from ._agent_id import AgentId
+from ._errors import ImpureHandler
 from ._port import Port
 from ._principal import Principal
 from ._topic import TopicId
@@ -25,20 +26,27 @@ class HandlerInfo:
     message_types: tuple[type[BaseModel], ...]
     reply_type: type[BaseModel] | None
     interleave: bool
+    pure: bool = False
 
 
-def handler(fn: Callable | None = None, *, interleave: bool = False) -> Any:
+def handler(fn: Callable | None = None, *, interleave: bool = False, pure: bool = False) -> Any:
     """Mark ``async def on_x(self, msg: SomeModel, ctx: MessageContext) -> Reply | None``.
 
     ``interleave=True`` lets this handler run while the agent's other handlers are suspended (like
     Orleans' ``[AlwaysInterleave]``): for read-only or commutative work, or for long workflows whose
     consistency is enforced elsewhere. The default is a serial mailbox.
+
+    ``pure=True``: its answer depends on the message alone, and it changes nothing the agent saves. Its answer
+    leaves at once, neither remembered nor stored (with a ``state_dir`` every other answer waits for a write):
+    a copy of its message, which at-least-once delivery may bring, is run again. It may not send, publish or
+    checkpoint (``ImpureHandler``): those would happen again with the copy.
     """
 
     def mark(method: Callable) -> Callable:
         if not inspect.iscoroutinefunction(method):
             raise TypeError(f"handler {method.__qualname__} must be 'async def'")
         method.__raybus_interleave__ = interleave  # type: ignore[attr-defined]
+        method.__raybus_pure__ = pure  # type: ignore[attr-defined]
         return method
 
     return mark(fn) if fn is not None else mark
@@ -74,7 +82,8 @@ def _handler_info(cls: type, name: str, method: Callable) -> HandlerInfo:
     if not message_types:
         raise TypeError(f"{cls.__qualname__}.{name}: annotate the message parameter with a pydantic model")
     replies = _model_types(hints.get("return"))
-    return HandlerInfo(name, message_types, replies[0] if replies else None, method.__raybus_interleave__)
+    return HandlerInfo(name, message_types, replies[0] if replies else None, method.__raybus_interleave__,
+                       method.__raybus_pure__)
 
 
 class Agent:
@@ -124,7 +133,7 @@ class MessageContext:
     Who sent it, as the runtime stamped it: ``sender`` is the agent that did, or None when a driver did;
     then ``principal`` is that driver's (``admin``, ``user/<id>``, ``service/<name>``, ``anonymous``)."""
 
-    __slots__ = ("_port", "_self_id", "message_id", "principal", "sender", "topic", "trace_id")
+    __slots__ = ("_port", "_pure", "_self_id", "message_id", "principal", "sender", "topic", "trace_id")
 
     def __init__(
         self,
@@ -135,7 +144,9 @@ class MessageContext:
         port: Port,
         self_id: str,
         principal: Principal | None = None,
+        pure: str = "",
     ) -> None:
+        """``pure``: the name of the pure handler this context is for, which may not talk to others."""
         self.sender = sender
         self.principal = principal
         self.topic = topic
@@ -143,9 +154,11 @@ class MessageContext:
         self.trace_id = trace_id
         self._port = port
         self._self_id = self_id
+        self._pure = pure
 
     def send(self, recipient: AgentId, message: BaseModel, *, timeout: float | None = None) -> Awaitable[Any]:
         """RPC: deliver ``message`` to ``recipient`` and await its handler's reply."""
+        self._must_be_impure("send")
         return self._port.send(self._self_id, recipient, message, self.trace_id, timeout)
 
     def checkpoint(self) -> Awaitable[None]:
@@ -155,9 +168,15 @@ class MessageContext:
         others of a change before it returns (sends a decision, then awaits something else) checkpoints
         first: whoever hears of the change can then count on it outliving this host. Raises if the write
         fails; the change stays in memory and is stored by the next write that succeeds."""
+        self._must_be_impure("checkpoint")
         return self._port.checkpoint(self._self_id)
 
     def publish(self, topic: TopicId, message: BaseModel) -> Awaitable[None]:
         """Fan-out to the topic's subscribers (never back to this agent). Returns once the bus has it
         queued, not when subscribers have handled it."""
+        self._must_be_impure("publish")
         return self._port.publish(self._self_id, topic, message, self.trace_id)
+
+    def _must_be_impure(self, what: str) -> None:
+        if self._pure:
+            raise ImpureHandler(f"{self._self_id}: {self._pure} is marked pure and may not {what}")

@@ -9,6 +9,7 @@ __all__ = [
     "DeliveryTimeout",
     "DuplicateRegistration",
     "HandlerError",
+    "ImpureHandler",
     "InvalidMessage",
     "NotAuthorized",
     "RaybusError",
@@ -72,6 +73,10 @@ class NotAuthorized(RaybusError):
 class Unbound(RaybusError):
     """A bus shard does not know the driver's connection (the shard restarted, or the connection's principal
     was revoked): the driver binds it again with its credential, or hears ``NotAuthorized``."""
+
+
+class ImpureHandler(RaybusError):
+    """A handler marked ``pure`` tried to send, publish or checkpoint: a copy of its message would run it again."""
 
 
 class DuplicateRegistration(RaybusError):

@@ -264,7 +264,8 @@ class Processing:
         if sender is not None and self.traffic is not None:  # calls and publish copies alike: both cross hosts
             self.traffic[(message.sender, agent_id)] += 1
         context = MessageContext(sender, TopicId.from_str(message.topic) if type(message) is Copy else None,
-                                 message.id, message.trace, self.host, agent_id, principal)
+                                 message.id, message.trace, self.host, agent_id, principal,
+                                 info.method if info.pure else "")
         running = CURRENT_AGENT.set(agent_id)
         try:
             result = await getattr(agent, info.method)(decoded, context)
@@ -277,7 +278,7 @@ class Processing:
         finally:
             CURRENT_AGENT.reset(running)
         self.counts["handled"] += 1
-        self._finish(message, agent_id, self._outcome(message, result, agent_id))
+        self._finish(message, agent_id, self._outcome(message, result, agent_id), remember=not info.pure)
 
     # --- the end of a message -----------------------------------------------------------------
     def _outcome(self, message: Call | Copy, result: Any, agent_id: str) -> Outcome:
@@ -292,11 +293,12 @@ class Processing:
             return (True, "", error_payload(error))
         return (False, type_name, payload)
 
-    def _finish(self, message: Call | Copy, agent_id: str | None, outcome: Outcome) -> None:
+    def _finish(self, message: Call | Copy, agent_id: str | None, outcome: Outcome, remember: bool = True) -> None:
         """The agent is done with the message: its answer is remembered, stored with the agent's state (when
-        durable), and only then sent, so an answered message is a durable one."""
+        durable), and only then sent, so an answered message is a durable one. A pure handler's answer is not
+        remembered (``remember``): a copy runs it again."""
         activation = self.activations.get(agent_id) if agent_id is not None else None
-        if activation is None or message.id not in activation.running:
+        if activation is None or message.id not in activation.running or not remember:
             self._conclude(message, agent_id, outcome)
             return
         activation.record(message.id, outcome)

@@ -209,6 +209,28 @@ class DurableCounter(Counter):
         self.count = state["count"]
 
 
+class PureCounter(DurableCounter):
+    """A durable counter with pure handlers: ``on_ping`` answers from the message alone (its runs are counted in
+    memory, which it never saves), ``on_relay`` tries to send, which a pure handler may not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pure_runs = 0
+
+    @handler(pure=True)
+    async def on_ping(self, msg: Ping, ctx: MessageContext) -> Pong:
+        self.pure_runs += 1
+        return Pong(text=msg.text, by=str(self.id))
+
+    @handler(pure=True)
+    async def on_relay(self, msg: Relay, ctx: MessageContext) -> Pong:
+        return await ctx.send(AgentId("echo", msg.to_key), Ping(text=msg.text), timeout=30.0)
+
+    @inspectable
+    def get_pure_runs(self) -> int:
+        return self.pure_runs
+
+
 class Timeline(Agent):
     """Records when each of its handlers ran."""
 

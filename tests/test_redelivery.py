@@ -10,7 +10,7 @@ import ray
 import sample_agents as sa
 from conftest import wait_until
 
-from cluster import AgentId, Runtime, Sharded, open_state_store
+from cluster import AgentId, ImpureHandler, Runtime, Sharded, open_state_store
 from cluster._wire import Call, Copy, pack
 
 COUNTER = AgentId("counter", "c1")
@@ -145,3 +145,41 @@ def test_an_agent_that_keeps_no_state_still_drops_a_copy_after_a_restart_with_a_
     ray.get(ray.get(rt._bus.host_of.remote(str(plain))).deliver.remote(pack([copy])))
     assert wait_until(lambda: rt.stats()["hosts"]["pool:plain.0"].get("answers_replayed")) == 1
     assert rt.inspect(plain, "get_count") == 0  # its count was in memory; the copy did not run again
+
+
+PURE = AgentId("pure", "p1")
+
+
+@pytest.mark.parametrize("state_location", ["sqlite"], indirect=True)
+def test_a_pure_handlers_answer_is_neither_remembered_nor_stored(durable: tuple[Runtime, str]) -> None:
+    rt, location = durable
+    rt.register("pure", sa.PureCounter, placement=Sharded(1))
+    pure = Call("m-pure", "t-1", None, str(PURE), "Ping", {"text": "hi"}, time.time() + 60, "")
+    after = Call("m-after", "t-1", None, str(PURE), "Add", {"amount": 1}, time.time() + 60, "")
+    host = ray.get(rt._bus.host_of.remote(str(PURE)))
+    ray.get(host.deliver.remote(pack([pure])))
+    ray.get(host.deliver.remote(pack([after])))
+    store = open_state_store(location, rt.namespace)  # writes go in order: the Add's answer is stored last
+    seen = wait_until(lambda: "m-after" in (found := (store.load(str(PURE)) or {}).get("\x1eseen", {})) and found)
+    assert "m-pure" not in seen and rt.inspect(PURE, "get_pure_runs") == 1
+
+
+@pytest.mark.parametrize("state_location", ["sqlite"], indirect=True)
+def test_a_copy_of_a_pure_handlers_message_runs_it_again(durable: tuple[Runtime, str]) -> None:
+    rt, _ = durable
+    rt.register("pure", sa.PureCounter, placement=Sharded(1))
+    copy = Call("m-pure-twice", "t-1", None, str(PURE), "Ping", {"text": "hi"}, time.time() + 60, "")
+    host = ray.get(rt._bus.host_of.remote(str(PURE)))
+    ray.get(host.deliver.remote(pack([copy])))
+    wait_until(lambda: rt.inspect(PURE, "get_pure_runs") == 1)
+    ray.get(host.deliver.remote(pack([copy])))
+    assert wait_until(lambda: rt.inspect(PURE, "get_pure_runs") == 2) and rt.inspect(PURE, "get_count") == 0
+    assert not rt.stats()["hosts"]["pool:pure.0"].get("duplicates_dropped")
+
+
+def test_a_pure_handler_that_sends_is_refused_with_impure_handler(runtime: Runtime) -> None:
+    runtime.register("pure", sa.PureCounter, placement=Sharded(1))
+    runtime.register("echo", sa.Echo)
+    with pytest.raises(ImpureHandler, match=r"pure/p1: on_relay is marked pure and may not send"):
+        asyncio.run(runtime.send(PURE, sa.Relay(to_key="e1", text="hi"), timeout=30.0))
+    assert asyncio.run(runtime.send(PURE, sa.Ping(text="hi"), timeout=30.0)).text == "hi"  # the agent goes on
