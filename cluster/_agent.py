@@ -26,7 +26,7 @@ class HandlerInfo:
     message_types: tuple[type[BaseModel], ...]
     reply_type: type[BaseModel] | None
     interleave: bool
-    pure: bool = False
+    pure: bool
 
 
 def handler(fn: Callable | None = None, *, interleave: bool = False, pure: bool = False) -> Any:
@@ -158,7 +158,7 @@ class MessageContext:
 
     def send(self, recipient: AgentId, message: BaseModel, *, timeout: float | None = None) -> Awaitable[Any]:
         """RPC: deliver ``message`` to ``recipient`` and await its handler's reply."""
-        self._must_be_impure("send")
+        self._refuse_if_pure("send")
         return self._port.send(self._self_id, recipient, message, self.trace_id, timeout)
 
     def checkpoint(self) -> Awaitable[None]:
@@ -168,15 +168,15 @@ class MessageContext:
         others of a change before it returns (sends a decision, then awaits something else) checkpoints
         first: whoever hears of the change can then count on it outliving this host. Raises if the write
         fails; the change stays in memory and is stored by the next write that succeeds."""
-        self._must_be_impure("checkpoint")
+        self._refuse_if_pure("checkpoint")
         return self._port.checkpoint(self._self_id)
 
     def publish(self, topic: TopicId, message: BaseModel) -> Awaitable[None]:
         """Fan-out to the topic's subscribers (never back to this agent). Returns once the bus has it
         queued, not when subscribers have handled it."""
-        self._must_be_impure("publish")
+        self._refuse_if_pure("publish")
         return self._port.publish(self._self_id, topic, message, self.trace_id)
 
-    def _must_be_impure(self, what: str) -> None:
+    def _refuse_if_pure(self, what: str) -> None:
         if self._pure:
             raise ImpureHandler(f"{self._self_id}: {self._pure} is marked pure and may not {what}")
