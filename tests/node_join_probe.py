@@ -27,7 +27,8 @@ def add_to(rt: Runtime, agent_type: str, n: int) -> list[int]:
 
 
 def nodes_of(rt: Runtime, pool: str) -> list[str]:
-    return sorted({figures["node"] for endpoint, figures in rt.stats()["hosts"].items() if endpoint.startswith(pool)})
+    """The node of each of the pool's hosts, sorted."""
+    return sorted(figures["node"] for endpoint, figures in rt.stats()["hosts"].items() if endpoint.startswith(pool))
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ def test_hosts_created_after_a_node_joins_spread_onto_it() -> None:
                           text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert len(seen["head"]) == 1 and seen["before"] == seen["head"]  # they did not move
-    assert seen["joined"] in seen["after"]  # placement gave the new node the new hosts
+    assert len(set(seen["head"])) == 1 and seen["before"] == seen["head"]  # they did not move
+    # the new node had none of the 6 hosts: placement gives it 3 of the 4 new ones, evening the nodes at 3 each
+    assert seen["after"].count(seen["joined"]) == 3
     assert seen["answered"] == 80 and seen["all_ones_then_twos"]
