@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pytest
@@ -263,3 +264,55 @@ def test_a_copy_a_move_carries_that_the_bus_did_not_count_is_waited_for_before_d
         links._watch.cancel()
 
     asyncio.run(main())
+
+
+def copies_behind(links: HostLinks, first: str, then: str) -> None:
+    """Two copies of p1 for host h, the second waiting behind the first (one copy of a message at a time)."""
+    links.publishes.track("pub", publish("p1"))
+    links.deliver("h", copy("p1", (first,)))
+    links.deliver("h", copy("p1", (then,)))
+
+
+def waiting_copy_once_the_first_leaves(leave: Callable[[HostLinks], None]) -> None:
+    """b/1 moved to h2 and ``leave`` takes its copy there: b/2's, waiting behind it at h, is given at once, and
+    once both are done the publisher hears it and nothing is held."""
+
+    async def main() -> None:
+        hosts = {"h": StandInHost(), "h2": StandInHost(), "pub": StandInHost()}
+        links, _, _ = links_with(hosts)
+        copies_behind(links, "b/1", "b/2")
+        links.whereabouts = Moves({"b/1": "h2"})
+        leave(links)
+        assert links.kept["h"]["p1"].wire.recipients == ("b/2",)
+        for endpoint in ("h", "h2"):
+            links.done(endpoint, "p1")
+        await asyncio.sleep(0.05)
+        assert [message for batch in hosts["pub"].batches for message in batch] == [Delivered("p1", "a/1")]
+        assert links.held() == {"queued": 0, "unacked": 0, "publishes_tracked": 0}
+        links._watch.cancel()
+
+    asyncio.run(main())
+
+
+def test_a_copy_waiting_behind_one_sent_where_its_recipient_moved_is_given_at_once() -> None:
+    waiting_copy_once_the_first_leaves(lambda links: links._put("h", links._redeliver("h", ["p1"], "host restarted")))
+
+
+def test_a_copy_waiting_behind_one_a_move_carried_away_is_given_at_once() -> None:
+    waiting_copy_once_the_first_leaves(lambda links: links.pass_on("h", "h2", copy("p1", ("b/1",)), "b/1"))
+
+
+def test_a_copy_waiting_behind_one_given_up_is_given_then_given_up_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cluster._links.GIVE_UP_AFTER", 0.2)
+    hosts = {"h": StandInHost(), "pub": StandInHost()}
+
+    async def run() -> Watched:
+        watched = Watched(*links_with(hosts))
+        copies_behind(watched.links, "b/1", "b/2")
+        await asyncio.sleep(1.0)
+        watched.links._watch.cancel()
+        return watched
+
+    watched = asyncio.run(run())
+    assert [message.recipients for message in watched.given_up] == [("b/1",), ("b/2",)]
+    assert hosts["pub"].batches == [] and watched.links.held()["unacked"] == 0
