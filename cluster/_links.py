@@ -105,16 +105,17 @@ class HostLinks:
         return found.wire
 
     def _give_next(self, endpoint: str, message_id: str) -> None:
-        """The copy kept for the host left its keeping (done, given up, sent where its recipients went): the
-        next copy of the message waiting for the host is given now; one whose recipients left goes where they
-        went. Every way out of ``kept`` comes here: a copy left waiting would never be given, nor done."""
+        """The copy kept for the host left its keeping (done, given up, sent where its recipients went, carried
+        by a move): the next copy of the message waiting for the host is given now; one whose recipients left
+        goes where they went. Every way out of ``kept`` comes here: a copy left waiting would never be given,
+        nor done."""
         following = self.following.pop((endpoint, message_id), None)
         while following:
             wire, counted = following.pop(0)
             self.publishes.ended(message_id, counted)  # it leaves the queue: counted again where it goes
             if not self._elsewhere(endpoint, wire):
-                if following:
-                    self.following[(endpoint, message_id)] = following
+                if following:  # joined to any that a split copy before it queued here meanwhile, not over them
+                    self.following.setdefault((endpoint, message_id), []).extend(following)
                 self.deliver(endpoint, wire)
                 break
 

@@ -316,3 +316,26 @@ def test_a_copy_waiting_behind_one_given_up_is_given_then_given_up_itself(monkey
     watched = asyncio.run(run())
     assert [message.recipients for message in watched.given_up] == [("b/1",), ("b/2",)]
     assert hosts["pub"].batches == [] and watched.links.held()["unacked"] == 0
+
+
+def test_copies_waiting_for_one_host_are_all_given_when_several_are_split_by_moves() -> None:
+    async def main() -> None:
+        hosts = {"h": StandInHost(), "h2": StandInHost(), "pub": StandInHost()}
+        links, _, _ = links_with(hosts)
+        links.publishes.track("pub", publish("p1"))
+        for recipients in [("b/1",), ("b/2", "b/3"), ("b/4", "b/5"), ("b/6",), ("b/7",)]:
+            links.deliver("h", copy("p1", recipients))  # one at a time for h: the rest wait
+        links.whereabouts = Moves({"b/2": "h2", "b/4": "h2"})
+        given: dict[str, list[str]] = {"h": [], "h2": []}
+        while any(links.kept.get(endpoint) for endpoint in given):
+            for endpoint in given:
+                if (one := links.kept.get(endpoint, {}).get("p1")) is not None:
+                    given[endpoint] += one.wire.recipients
+                    links.done(endpoint, "p1")
+        await asyncio.sleep(0.05)
+        assert sorted(given["h"]) == ["b/1", "b/3", "b/5", "b/6", "b/7"] and sorted(given["h2"]) == ["b/2", "b/4"]
+        assert [message for batch in hosts["pub"].batches for message in batch] == [Delivered("p1", "a/1")]
+        assert links.held() == {"queued": 0, "unacked": 0, "publishes_tracked": 0}
+        links._watch.cancel()
+
+    asyncio.run(main())
