@@ -154,8 +154,8 @@ class Bus:
             match message:
                 case Answer():
                     self._take_answer(origin, message, from_client)
-                case Done(id=message_id):
-                    self.links.done(origin, message_id)
+                case Done(id=message_id, recipients=recipients):
+                    self.links.done(origin, message_id, recipients)
                 case Moved():
                     self.mover.moved(origin, message)
                 case Stayed():

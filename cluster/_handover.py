@@ -90,9 +90,9 @@ class Handover:
             spawn(self._until_taken(agent_id, outbox, outbox.accepted()))  # asked now: the batch leaves this turn
             for item in queued:  # this host is done with what it took along; with a copy no one else here has, so
                 self._host.passed_on(item.id)
-                last = self._processing.intake.let_go(item.id, agent_id)  # it says (the bus passed a call on)
-                if last and type(item) is Copy:
-                    self._host.to_bus.put(Done(item.id), item.target)
+                finished = self._processing.intake.let_go(item.id, agent_id)  # it says (the bus passed a call on)
+                if finished and type(item) is Copy:
+                    self._host.to_bus.put(Done(item.id, finished), item.target)
             self.counts["handed_over"] += 1
         for call in held:  # routed as if just sent: in-process if it stayed, else through the bus, behind ``Moved``
             self._host.route(call)

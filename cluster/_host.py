@@ -138,9 +138,10 @@ class Host(Endpoint):
                 and not self.handover.holding and not self.handover.leaving and not any(processing.held().values())
                 and not any(self.to_bus.held().values()) and (processing.states is None or processing.states.idle))
 
-    async def holding(self, message_ids: list[str]) -> tuple[set[str], set[str]]:
+    async def holding(self, message_ids: list[str]) -> tuple[set[str], dict[str, tuple[str, ...]]]:
         """Of ``message_ids`` (given to us by the bus): those some recipient here still has, and those every
-        recipient here has finished lately. The bus sends again what is in neither."""
+        recipient here has finished lately (and who they were). The bus sends again what is in neither, to
+        the recipients it gave it to that are not among them."""
         return self.processing.intake.holding(message_ids)
 
     async def recover(self) -> None:

@@ -1,7 +1,8 @@
 """HostLinks: the bus's side of its hosts. One outbox per host, and, per (message id, host), what the bus
 gave a host and has not heard back of: a host is done with a message when it answers it or acknowledges it
-(``Done``); until then the bus keeps it. Each copy of an agent's publish is counted in its publish's tracking
-(``PublishTracking``) while the bus keeps it.
+(``Done``, naming the recipients there that finished it); until then the bus keeps it. A host has at most one
+copy of a publish kept for it: another for more recipients there joins it. Each kept copy of an agent's publish
+is counted in its publish's tracking (``PublishTracking``) while the bus keeps it.
 
 One redelivery policy serves every loss: a kept message unacknowledged for ``KEEP_AGE`` is checked with its
 host (``Host.holding``): what the host finished counts as done, what it holds is left alone, and what it does
@@ -68,15 +69,14 @@ class HostLinks:
         # an agent's publishes and their copies outstanding: counted where a copy is made (``deliver``) and ended
         # (``done``, a move), each once: a copy given again where the same copy is kept already is that copy
         self.publishes = PublishTracking(lambda host, delivered: self.outbox(host).put(delivered))
-        # (host, publish id) → copies for other recipients there, each given once the one before it is done
-        # (a copy of an agent being moved waited, and its new host may have one of its own)
-        self.following: dict[tuple[str, str], list[tuple[Copy, Tracked | None]]] = {}  # (and its tracking)
         self._checking: set[str] = set()  # hosts asked what they hold, not answered yet
         self._watch: asyncio.Task | None = None
         self.whereabouts: Whereabouts | None = None  # the bus's moves, once it has them
 
     def deliver(self, endpoint: str, wire: Call | Copy) -> None:
-        """A call, or one host's copy of a publish: kept until the host is done with it."""
+        """A call, or one host's copy of a publish: kept until the host is done with it. A copy for a host that
+        has one of the same publish already, for other recipients, joins it: the host is given the new
+        recipients' part, and the bus keeps one copy for them all until each is done with it."""
         if self._watch is None:
             self._watch = spawn(self._watch_kept())
         kept = self.kept.get(endpoint)
@@ -84,33 +84,42 @@ class HostLinks:
             kept = self.kept[endpoint] = {}
         given = kept.get(wire.id)
         tracked = self.publishes.of(wire.id) if type(wire) is Copy else None
-        if given is not None and type(wire) is Copy and given.wire.recipients != wire.recipients:
-            self.following.setdefault((endpoint, wire.id), []).append((wire, tracked))
-            self.publishes.added(tracked)
-            return
         if given is None or given.counted is not tracked:
             self.publishes.added(tracked)  # the same copy kept here already (and counted) is this one, sent again
-        kept[wire.id] = _Kept(wire, time.monotonic(), tracked)
+        if given is not None and type(wire) is Copy:
+            known = given.wire.recipients
+            joining = tuple(agent for agent in wire.recipients if agent not in known)
+            if joining:
+                wire = wire._replace(recipients=joining)
+                given.wire = given.wire._replace(recipients=known + joining)
+            given.counted = tracked
+            given.check_at = time.monotonic() + KEEP_AGE
+        else:
+            kept[wire.id] = _Kept(wire, time.monotonic(), tracked)
         self.outbox(endpoint).put(wire)
 
-    def done(self, endpoint: str, message_id: str) -> Call | Copy | None:
-        """The host is done with the message: the kept wire, or None if this shard did not keep it for it."""
+    def done(self, endpoint: str, message_id: str, recipients: tuple[str, ...] | None = None) -> Call | Copy | None:
+        """The host is done with the message (a copy: for ``recipients``; None, for all): the kept wire once
+        no recipient there is left to hear back of, else None (or if this shard did not keep it for it)."""
+        found = self._finish(endpoint, message_id, recipients)
+        self.publishes.settle(message_id)
+        return found
+
+    def _finish(self, endpoint: str, message_id: str, recipients: Iterable[str] | None) -> Call | Copy | None:
+        """``recipients`` (None: all) at ``endpoint`` are done with the message: the kept wire if none is left."""
         kept = self.kept.get(endpoint)
-        found = kept.pop(message_id, None) if kept else None
+        found = kept.get(message_id) if kept else None
         if found is None:
             return None
+        wire = found.wire
+        if recipients is not None and type(wire) is Copy:
+            left = tuple(agent for agent in wire.recipients if agent not in recipients)
+            if left:
+                found.wire = wire._replace(recipients=left)
+                return None
+        del kept[message_id]
         self.publishes.ended(message_id, found.counted)
-        following = self.following.pop((endpoint, message_id), None)
-        while following:  # the next copy for this host; one whose recipients left goes where they went
-            wire, counted = following.pop(0)
-            self.publishes.ended(message_id, counted)  # it leaves the queue: counted again where it goes
-            if not self._elsewhere(endpoint, wire):
-                if following:  # joined to any that a split copy before it queued here meanwhile, not over them
-                    self.following.setdefault((endpoint, message_id), []).extend(following)
-                self.deliver(endpoint, wire)
-                break
-        self.publishes.settle(message_id)
-        return found.wire
+        return wire
 
     def unparked(self, endpoint: str, wire: Call | Copy) -> None:
         """A message that waited for a move goes to its recipient's host."""
@@ -120,17 +129,11 @@ class HostLinks:
         self.publishes.settle(wire.id)
 
     def pass_on(self, source: str, to: str, wire: Call | Copy, agent: str) -> None:
-        """A message queued for ``agent`` at ``source`` goes with it to ``to``: kept for ``to`` now. A copy the
-        source still has for other recipients there stays kept for it too: one more copy to hear back of."""
-        kept = self.kept.get(source, {})
-        given = kept.get(wire.id)
+        """A message queued for ``agent`` at ``source`` goes with it to ``to``: kept for ``to`` now, and for
+        ``source`` no more for that agent (a copy: still for its other recipients there)."""
         if type(wire) is Copy:
-            if given is not None and given.wire.recipients != (agent,):
-                given = None
             wire = wire._replace(recipients=(agent,))
-        if given is not None:
-            del kept[wire.id]
-            self.publishes.ended(wire.id, given.counted)
+        self._finish(source, wire.id, (agent,))
         self.deliver(to, wire)
         self.publishes.settle(wire.id)
 
@@ -153,11 +156,10 @@ class HostLinks:
             return
         finally:
             self._checking.discard(endpoint)
-        for message_id in finished:
-            self.done(endpoint, message_id)
-        self.counts["kept_checked"] += len(message_ids)
-        self._put(endpoint, self._redeliver(endpoint, [m for m in message_ids if m not in held and m not in finished],
-                                            "not at its host"))
+        for message_id, recipients in finished.items():
+            self.done(endpoint, message_id, recipients)
+        self.counts["kept_checked"] += len(message_ids)  # what is left of them, and not held, goes again
+        self._put(endpoint, self._redeliver(endpoint, [m for m in message_ids if m not in held], "not at its host"))
 
     def outbox(self, endpoint: str) -> Outbox[Wire]:
         outbox = self.outboxes.get(endpoint)
@@ -278,10 +280,7 @@ class HostLinks:
         if all(place == endpoint for place in places.values()):
             return False
         self.counts["sent_where_moved"] += 1
-        kept = self.kept.get(endpoint, {})
-        if (one := kept.get(wire.id)) is not None and one.wire is wire:
-            del kept[wire.id]  # kept for where each recipient is now, instead
-            self.publishes.ended(wire.id, one.counted)
+        self._finish(endpoint, wire.id, None)  # kept for where each recipient is now, instead
         for place in dict.fromkeys(places.values()):
             together = tuple(agent for agent, at in places.items() if at == place)
             for part in [together] if place is not None else [(agent,) for agent in together]:  # one per move
@@ -297,7 +296,7 @@ class HostLinks:
     def held(self) -> dict[str, int]:
         """What this shard still answers for: queued for hosts, given and not done, publishes not reported."""
         return {"queued": sum(len(o) + o.in_flight for o in self.outboxes.values()),
-                "unacked": sum(len(kept) for kept in self.kept.values()) + sum(map(len, self.following.values())),
+                "unacked": sum(len(kept) for kept in self.kept.values()),
                 "publishes_tracked": len(self.publishes)}
 
     def figures(self) -> dict[str, int]:
@@ -311,4 +310,3 @@ class HostLinks:
         self.actors.destroy()
         self.outboxes.clear()
         self.kept.clear()
-        self.following.clear()

@@ -334,11 +334,11 @@ class Processing:
         activation = self.activations.get(agent_id) if agent_id is not None else None
         if activation is not None:
             activation.release(message.id)
-        last = agent_id is not None and self.intake.let_go(message.id, agent_id)
+        finished = self.intake.let_go(message.id, agent_id) if agent_id is not None else ()
         if outcome is not None:
             self._answer(message, *outcome, agent_id, replayed)
-        elif last:  # every recipient here is done with a message the bus gave that has no answer
-            self.host.to_bus.put(Done(message.id), message.target)
+        elif finished:  # every recipient here is done with a message the bus gave that has no answer
+            self.host.to_bus.put(Done(message.id, finished), message.target)
 
     def _repeat(self, message: Call | Copy, agent_id: str, admitted: Any) -> None:
         """A copy of a message the agent has had: the first copy answers, or answered and is answered again."""

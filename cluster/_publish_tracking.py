@@ -2,7 +2,7 @@
 
 A host hears ``Delivered`` once every copy of its agent's publish is handled: a publish the agent kept (durable)
 is forgotten then, and the agent's calls may go host to host again (``_direct.py``). A copy is outstanding
-while it is kept for a host, waits there behind another copy, or waits for a move. Copies are counted where
+while it is kept for a host (copies joined there count as one) or waits for a move. Copies are counted where
 they are made and ended, each once; a publish fanned out again (a restarted shard) is tracked anew, and a copy
 counted under the old tracking no longer moves the new one's count."""
 

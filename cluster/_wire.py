@@ -10,7 +10,8 @@ NamedTuple, and Ray passes bytes on as they are, where it would serialize a list
   ``replayed`` marks the answer of a copy of a call that was answered already.
 - ``Publish``: a publish on its way to the bus; ``kept``: its publisher keeps it until told ``Delivered``.
 - ``Copy``: one host's copy of a publish, naming that host's recipients.
-- ``Done``: a host is done with a call that has no answer or with a copy (every recipient there finished).
+- ``Done``: a host is done with a call that has no answer or with a copy: ``recipients``, every recipient there
+  that had it, finished it (a bus that gave the host another copy of it since, for others, keeps that one).
 - ``Delivered``: every copy of an agent's publish was handled; its publisher may forget it (a kept one), and
   its agent's calls may go host to host again (``_direct.py``).
 - ``Move``: the bus asks the host of ``agent`` to hand it over to ``to`` (``_moves.py``).
@@ -93,6 +94,7 @@ class Copy(NamedTuple):
 
 class Done(NamedTuple):
     id: str
+    recipients: tuple[str, ...]
     kind: int = DONE
 
 

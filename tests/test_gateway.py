@@ -261,7 +261,8 @@ def test_a_full_application_is_429_with_retry_after_and_a_slow_one_504_and_a_ret
         answers = asyncio.run(many())
         full = [a for a in answers if a.status_code == 429]
         assert full and all(a.headers["retry-after"] == "1" for a in full), [a.status_code for a in answers]
-        assert {a.status_code for a in answers} <= {202, 429, 504}
+        assert {a.status_code for a in answers} <= {202, 429, 504}, [
+            a.json() for a in answers if a.status_code not in (202, 429, 504)]
         # what the 504 left running finishes on its own: retried until the gateway has room, it is one request
         retried = wait_until(lambda: (answer := post(tight, "employee/a1", "Dec 9", "cold")).status_code == 202
                              and answer)

@@ -89,7 +89,8 @@ def test_a_later_reply_waiting_for_a_copy_of_the_call_still_catches_its_answer_a
 def test_only_a_batch_that_is_one_call_is_waited_for() -> None:
     call = Call("c1", "t", "admin", "echo/e1", "Ping", {}, 0.0, "client.s.0")
     assert lone_call([call]) == ["c1"]
-    assert lone_call([call, call._replace(id="c2")]) == [] and lone_call([Done("c1")]) == [] and lone_call([]) == []
+    assert lone_call([call, call._replace(id="c2")]) == [] and lone_call([Done("c1", ("b/1",))]) == []
+    assert lone_call([]) == []
 
 
 def test_a_batch_without_calls_waits_for_nothing() -> None:
