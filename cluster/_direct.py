@@ -12,7 +12,8 @@ A call goes direct only where that cannot change what the bus promises, and thro
   path) and no publish of its own not yet handled everywhere (the bus says ``Delivered`` for every agent's
   publish): nothing it sent before can be overtaken. A later call of the same pair waits for the direct one to
   come back, then goes its way (``behind``). An answer goes back in the reply only while nothing its agent sent
-  before it is on its way; else through the bus, behind what it sent (as ``_linger.py`` does). Not kept: order
+  before it is on its way; else through the bus, behind what it sent (as ``_linger.py`` does), and the reply says
+  so once the bus has taken the answer (had this host died before, the caller sends the call again). Not kept: order
   between senders — a call host to host made once such an answer came can reach a third agent before the
   answering handler's publish does.
 - Loss. The calling host keeps the call until the reply; if the other host dies, restarts, is stopped or does
@@ -37,10 +38,11 @@ import ray
 
 from ._errors import RaybusError
 from ._handover import Handover
+from ._outbox import Outbox
 from ._processing import Processing
 from ._router import Router
 from ._routing import RoutingTable
-from ._shards import BusOutboxes
+from ._shards import BusOutboxes, shard_key
 from ._tasks import spawn
 from ._wire import Answer, Call, Publish, pack, unpack
 from .constants import DIRECT_CALLS, DIRECT_HANDLES, DIRECT_RETRY, host_actor_name
@@ -225,16 +227,20 @@ class DirectCalls:
         self.counts["direct_answered"] += 1
         return pack([answer])
 
-    def caught(self, answer: Answer) -> bool:
+    def caught(self, answer: Answer, key: str | None) -> bool:
         """The answer of a call taken host to host goes back in that call's reply — but while something its
-        agent sent before it is still on its way, it goes through the bus behind that, and the reply says so."""
+        agent sent before it is still on its way, it goes through the bus (shard ``key``) behind that, and the
+        reply says so once the bus has it: the bus never gave it the call, so until then only the reply can
+        tell the caller it is lost (this host died), and the caller sends the call again through the bus."""
         waiter = self.waiting.pop(answer.call_id, None)
         if waiter is None or waiter.done():
             return False
         if self._outgoing[answer.sender]:
             self.counts["direct_answers_through_bus"] += 1
-            waiter.set_result(None)
-            return False
+            outbox = self._host.to_bus.for_key(key or shard_key(answer))
+            outbox.put(answer)
+            spawn(_reply_once_accepted(outbox, outbox.accepted(), waiter))
+            return True
         waiter.set_result(answer)
         return True
 
@@ -243,6 +249,12 @@ class DirectCalls:
         waiter = self.waiting.pop(call_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+async def _reply_once_accepted(outbox: Outbox, accepted: asyncio.Future, waiter: asyncio.Future) -> None:
+    await outbox.until_accepted(accepted)
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _drop(counter: Counter, key: Any) -> None:

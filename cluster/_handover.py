@@ -98,14 +98,8 @@ class Handover:
             self._host.route(call)
 
     async def _until_taken(self, agent_id: str, outbox: Outbox, accepted: asyncio.Future) -> None:
-        """Until the bus has taken the ``Moved`` just put for ``agent_id``. A batch a restarting shard refused
-        goes again ahead of anything put since, and with the next batch that leaves, which is waited for."""
-        while True:
-            try:
-                await accepted
-                break
-            except Exception:
-                accepted = outbox.accepted()
+        """Until the bus has taken the ``Moved`` just put for ``agent_id``."""
+        await outbox.until_accepted(accepted)
         self.leaving.pop(agent_id, None)
 
     async def _pause_then_drop(self, agent_id: str) -> tuple[str | None, list[Call | Copy]] | None:

@@ -279,7 +279,7 @@ class Host(Endpoint):
                 return  # host to host, or waiting for the call of the same pair that went so
             case Call():
                 self.via_bus[message.id] = message
-            case Answer() if self.direct.waiting and self.direct.caught(message):
+            case Answer() if self.direct.waiting and self.direct.caught(message, key):
                 return  # it goes back in the reply of the call from another host
             case Answer(caller=caller) if caller == self.name:
                 self.counts["local_answers"] += 1

@@ -85,6 +85,15 @@ class Outbox(Generic[T]):
             self._waiter = asyncio.get_running_loop().create_future()
         return self._waiter
 
+    async def until_accepted(self, accepted: asyncio.Future) -> None:
+        """Until the destination took what was put before ``accepted()`` gave ``accepted``: a batch it refused
+        goes again ahead of anything put since, with the next batch that leaves, which is waited for then."""
+        while True:
+            try:
+                return await accepted
+            except Exception:
+                accepted = self.accepted()
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import move_agents as ma
@@ -14,7 +16,9 @@ import sample_agents as sa
 from conftest import wait_until
 
 from cluster import AgentId, MemberSubscription, NotAuthorized, Policy, Runtime, SendRule, TopicId
-from cluster._wire import Call, pack  # the host's own door, knocked on as another host would
+from cluster._direct import DirectCalls
+from cluster._outbox import Outbox
+from cluster._wire import Answer, Call, Publish, pack  # the host's own door, knocked on as another host would
 from cluster.constants import host_actor_name
 
 RELAYER, ECHO = AgentId("relayer", "r1"), AgentId("echo", "e1")
@@ -187,3 +191,46 @@ def test_a_call_after_a_publish_still_on_its_way_reaches_a_subscriber_after_the_
     asyncio.run(tell(range(30)))
     heard = wait_until(lambda: (texts := runtime.inspect(listener, "texts")) and len(texts) >= 60 and texts)
     assert heard == [text for n in range(30) for text in (f"published {n}", f"told {n}")]
+
+
+class HeldBus:
+    """A host's way to the bus whose batches wait until let go, and fail if told to (the shard restarting)."""
+
+    def __init__(self) -> None:
+        self.taken: list[list[Any]] = []
+        self.refuse = False
+        self.let_go: asyncio.Event | None = None
+
+    async def send(self, batch: list[Any]) -> None:
+        await self.let_go.wait()
+        if self.refuse:
+            raise ConnectionError("shard restarting")
+        self.taken.append(batch)
+
+    def for_key(self, key: str) -> Outbox:
+        return self.outbox
+
+
+def test_the_reply_of_a_direct_call_whose_answer_goes_through_the_bus_waits_until_the_bus_has_the_answer() -> None:
+    """Had the host said so before, and died with the answer still in its outbox, the bus (never given the call)
+    would have nothing to send again and the caller would wait for ever."""
+
+    async def main() -> None:
+        bus = HeldBus()
+        bus.let_go = asyncio.Event()
+        bus.outbox = Outbox(bus.send, lambda batch, error: bus.outbox.retry(lambda: batch, 0.05))
+        host = SimpleNamespace(to_bus=bus)
+        direct = DirectCalls(host, Counter())
+        direct.published(Publish("p1", "t", "caster/c1", "topic/all", "Note", {}))  # still on its way
+        reply = direct.waiting["c1"] = asyncio.get_running_loop().create_future()
+        answer = Answer("a1", "t", "caster/c1", "pool:narrator.0", "Ok", {}, "c1")
+        assert direct.caught(answer, "caster/c1")
+        bus.refuse = True
+        bus.let_go.set()
+        await asyncio.sleep(0.02)
+        assert not reply.done()  # refused: it goes again, and the reply waits for that
+        bus.refuse = False
+        assert await asyncio.wait_for(reply, 1.0) is None
+        assert bus.taken == [[answer]]
+
+    asyncio.run(main())
