@@ -355,6 +355,13 @@ class Bus:
     async def where(self, agent_id: str) -> str:
         return self.table.endpoint_of(agent_id)
 
+    async def locate(self, agent_id: str) -> str | None:
+        """For a host given a message for an agent its table says lives elsewhere: the host this shard routes it
+        to now (None while it is being moved), once a restarted shard has relearned the moves."""
+        if self.relearning is not None:
+            await self._relearned()
+        return self.mover.locate(agent_id)
+
     async def host_of(self, agent_id: str) -> Any:
         return self.links.actors.get(self.table.endpoint_of(agent_id))
 

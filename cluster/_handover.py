@@ -36,7 +36,7 @@ _QUIET_POLL = 0.005  # seconds between two looks at an agent being handed over
 
 
 class Handover:
-    __slots__ = ("_host", "_processing", "counts", "holding", "leaving")
+    __slots__ = ("_asking", "_host", "_processing", "counts", "holding", "leaving")
 
     def __init__(self, host: Carrier, processing: Processing, counts: Counter[str]) -> None:
         self._host = host
@@ -44,6 +44,7 @@ class Handover:
         self.counts = counts
         self.holding: dict[str, list[Call]] = {}  # agent → calls from this host's agents, held until it is gone
         self.leaving: dict[str, str] = {}  # agent handed over → where to, until the bus has taken its ``Moved``
+        self._asking: set[str] = set()  # agents whose whereabouts we asked the bus, not answered yet
 
     def hold(self, call: Call) -> bool:
         """Hold a call from one of this host's agents to an agent being handed over."""
@@ -64,6 +65,27 @@ class Handover:
         if state is not None and agent_id not in self._processing.activations:  # an Adopt sent again comes late
             self._processing.carried[agent_id] = state
         self.counts["adopted"] += 1
+
+    def not_here(self, agent_id: str) -> None:
+        """The bus gave us a message for an agent our table says lives at another host, and we did not take it:
+        ask the bus where it routes the agent now. Here: our table was behind (the ``Adopt`` that said so went
+        to an earlier life of this host), and the bus's next try is taken. Elsewhere: the bus's table was behind,
+        and its next try goes there."""
+        if agent_id not in self._asking:
+            self._asking.add(agent_id)
+            spawn(self._ask_where(agent_id))
+
+    async def _ask_where(self, agent_id: str) -> None:
+        host = self._host
+        try:
+            where = await host.buses[0].locate.remote(agent_id)
+        except Exception:  # restarting: the next message for it asks again
+            return
+        finally:
+            self._asking.discard(agent_id)
+        if where == host.name and host.table.known_endpoint_of(agent_id) != where:
+            host.table.place(agent_id, where)
+            self.counts["table_behind_the_bus"] += 1
 
     def here(self) -> list[str]:
         """The agents moved to this host (a restarted bus asks)."""

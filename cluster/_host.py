@@ -306,6 +306,9 @@ class Host(Endpoint):
         """A message that left with its agent in a move: the bus has it now."""
         self.direct.by_bus(message_id)
 
+    def not_here(self, agent_id: str) -> None:
+        self.handover.not_here(agent_id)
+
     def send_kept(self, publish: Publish) -> None:
         self.kept_watch.send(publish)
 

@@ -54,6 +54,7 @@ class Carrier(Port, Protocol):
     name: str
     table: RoutingTable
     to_bus: BusOutboxes
+    buses: list[Any]  # the bus shards' actors
 
     def route(self, message: Answer, key: str | None = None) -> None: ...
 
@@ -62,6 +63,8 @@ class Carrier(Port, Protocol):
     def send_kept(self, publish: Publish) -> None: ...
 
     def passed_on(self, message_id: str) -> None: ...
+
+    def not_here(self, agent_id: str) -> None: ...
 
 
 class Processing:
@@ -82,9 +85,15 @@ class Processing:
 
     # --- what the host asks -------------------------------------------------------------------
     def take(self, message: Call | Copy, recipients: tuple[str, ...]) -> None:
-        """A message the bus gave: each recipient gets it once while it has it (``Intake``)."""
+        """A message the bus gave: each recipient gets it once while it has it (``Intake``). A recipient our
+        table says lives at another host now is not given it, nor is it refused: the bus, asking what we hold,
+        hears we do not have it, and gives it again where the recipient lives (``HostLinks._redeliver``); and
+        we ask the bus where that is (``Handover.not_here``: our table may be the one behind)."""
         for recipient in recipients:
-            if self.intake.take(message.id, recipient):
+            if recipient not in self.activations and self._lives_elsewhere(recipient):
+                self.counts["not_here"] += 1
+                self.host.not_here(recipient)
+            elif self.intake.take(message.id, recipient):
                 self.enqueue(recipient, message)
             else:
                 self.counts["duplicates_dropped"] += 1
@@ -156,12 +165,16 @@ class Processing:
         self._conclude(message, agent_id, outcome)
 
     # --- agents -------------------------------------------------------------------------------
+    def _lives_elsewhere(self, agent_id: str) -> str | None:
+        """The host our table says ``agent_id`` was moved to, if not this one."""
+        where = self.host.table.known_endpoint_of(agent_id)
+        return where if where is not None and where != self.host.name else None
+
     def activation(self, agent_id: str) -> Activation:
         activation = self.activations.get(agent_id)
         if activation is None:
             table = self.host.table
-            where = table.known_endpoint_of(agent_id)
-            if where is not None and where != self.host.name:  # moved away: the bus routes to it there
+            if where := self._lives_elsewhere(agent_id):  # moved away: the bus routes to it there
                 raise AgentMoved(f"{agent_id} lives at {where} now, not at {self.host.name}")
             agent_type, _, key = agent_id.partition("/")
             agent = table.agent_class(agent_type)()

@@ -17,6 +17,8 @@ import ray
 from conftest import wait_until
 
 from cluster import AgentId, Dedicated, RaybusError, Runtime, Sharded, TopicId, TypeSubscription
+from cluster._wire import Call, pack  # the host's door, knocked on as a stale bus would
+from cluster.constants import host_actor_name
 
 LEDGER = AgentId("ledger", "l")
 CALLERS = [AgentId("caller", key) for key in ("a", "b", "c")]
@@ -213,6 +215,22 @@ def test_a_stopped_host_started_again_by_many_calls_at_once_handles_each_once(mo
     assert sorted(one.counts[0] for one in sent) == list(range(2, 103))
     assert movable.where(fresh[0]) == "pool:caller.1" and movable.where(first) == "pool:caller.0"
     movable.settle(30)
+
+
+def test_a_message_the_bus_gives_a_host_its_recipient_left_is_neither_taken_nor_refused(stored: Runtime) -> None:
+    """As a restarted bus that has not relearned a move yet would: the host does not have it (the bus gives it
+    again where the agent lives), and no ``AgentMoved`` dead letter says it was refused."""
+    asyncio.run(stored.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+    for to in ("pool:caller.0", "pool:caller.1"):
+        assert stored.move(LEDGER, to)
+        wait_until(lambda to=to: stored.where(LEDGER) == to, timeout=30)
+    left = ray.get_actor(host_actor_name("pool:caller.0"), namespace=stored.namespace)
+    stale = Call("stale-1", "t", None, str(LEDGER), "Entry", {"seq": 1, "tag": "driver"}, time.time() + 30, "client.x")
+    ray.get(left.deliver.remote(pack([stale])))
+    assert ray.get(left.holding.remote(["stale-1"])) == (set(), {})
+    figures = stored.stats()["hosts"]["pool:caller.0"]
+    assert figures.get("not_here") == 1 and not figures.get("failed_AgentMoved")
+    assert stored.inspect(LEDGER, "report")["count"] == 1
 
 
 def test_a_restarted_bus_learns_where_agents_were_moved_before_it_routes(stored: Runtime) -> None:
