@@ -222,7 +222,8 @@ def print_chaos(report: dict[str, Any]) -> None:
                 [("wall, s", report["wall_s"]), *[(f"latency {q}, s", v) for q, v in report["latency_s"].items()],
                  *[(name.removeprefix("bus.").replace("_", " "), report["counters"][name])
                    for name in ("bus.moves", "bus.hosts_retired", "bus.sent_where_moved", "hosts.direct_calls",
-                                "hosts.direct_through_bus", "hosts.direct_unreachable")
+                                "hosts.direct_through_bus", "hosts.direct_unreachable", "hosts.not_here",
+                                "hosts.table_behind_the_bus")
                    if name in report["counters"]],
                  *[(k, v) for k, v in report["counters"].items() if ".failed_" in k]])
     print_table("chaos", ("at request", "what", "actor", "back after, s"),
