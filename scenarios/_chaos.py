@@ -38,7 +38,8 @@ COUNTED = {"redeliveries", "duplicates_dropped", "answers_replayed", "dead_lette
            "deactivations", "deactivations_called_off",  # with --idle: agents gone idle, and back, amid the kills
            "moves", "hosts_retired", "sent_where_moved",  # with --placement runtime: agents moved, hosts stopped
            "direct_calls", "direct_through_bus", "direct_unreachable",  # calls host to host, and those that were not
-           "not_here", "table_behind_the_bus"}  # messages for an agent a host's table said had left it
+           "not_here", "table_behind_the_bus",  # messages for an agent a host's table said had left it
+           "moves_refused", "moves_heard_again", "moves_under_way_after_restart", "relearn_unanswered"}  # restarts
 KINDS = ("hosts", "busiest", "bus_shards")  # what --kills takes in turn (a seeded order); "nodes" with --nodes
 
 
