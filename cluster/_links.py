@@ -128,13 +128,17 @@ class HostLinks:
         self.deliver(endpoint, wire)
         self.publishes.settle(wire.id)
 
-    def pass_on(self, source: str, to: str, wire: Call | Copy, agent: str) -> None:
-        """A message queued for ``agent`` at ``source`` goes with it to ``to``: kept for ``to`` now, and for
-        ``source`` no more for that agent (a copy: still for its other recipients there)."""
+    def pass_on(self, source: str, to: str | None, wire: Call | Copy, agent: str) -> None:
+        """A message queued for ``agent`` at ``source`` goes with it to ``to`` (None: it waits for the agent's
+        move under way): kept for ``to`` now, and for ``source`` no more for that agent (a copy: still for its
+        other recipients there)."""
         if type(wire) is Copy:
             wire = wire._replace(recipients=(agent,))
         self._finish(source, wire.id, (agent,))
-        self.deliver(to, wire)
+        if to is not None:
+            self.deliver(to, wire)
+        elif self.whereabouts is not None and self.whereabouts.park(wire):
+            self.publishes.parked(wire.id)
         self.publishes.settle(wire.id)
 
     async def _watch_kept(self) -> None:

@@ -182,11 +182,11 @@ class Mover:
                 self.counts["moves_heard_again"] += 1
                 return
             if self._table().endpoint_of(message.agent) != origin:
-                self.counts["moves_refused"] += 1
+                self._refused(origin, message)
                 return
             moving = _Moving(origin, message.to)
         elif moving.source != origin:
-            self.counts["moves_refused"] += 1
+            self._refused(origin, message)
             return
         self.moving.pop(message.agent, None)
         self.left.pop(message.agent, None)
@@ -196,6 +196,16 @@ class Mover:
             self.links.pass_on(origin, moving.to, wire, message.agent)
         self._release(moving, moving.to)
         self.counts["moves"] += 1
+
+    def _refused(self, origin: str, message: Moved) -> None:
+        """A ``Moved`` from a host the bus does not have the agent at: the move is not taken. But the host has
+        let go of the messages it took along (its ``Done`` names the agent): they go where the bus routes the
+        agent, or wait for its move under way — dropped, only a sender that sends again after a restart would
+        make up for them."""
+        self.counts["moves_refused"] += 1
+        where = self.locate(message.agent)
+        for wire in message.queued:
+            self.links.pass_on(origin, where, wire, message.agent)
 
     def stayed(self, origin: str, message: Stayed) -> None:
         moving = self.moving.get(message.agent)

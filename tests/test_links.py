@@ -361,3 +361,18 @@ def test_a_joined_copy_sent_again_is_split_by_where_its_recipients_live_and_each
         links._watch.cancel()
 
     asyncio.run(main())
+
+
+def test_a_copy_passed_on_for_an_agent_being_moved_waits_for_the_move_and_is_counted_until_given() -> None:
+    async def main() -> None:
+        hosts = {"h": StandInHost(), "pub": StandInHost()}
+        links, _, _ = links_with(hosts)
+        links.publishes.track("pub", publish("p1"))
+        links.deliver("h", copy("p1", ("b/1", "b/2")))
+        moves = links.whereabouts = Moves({"b/1": None})
+        links.pass_on("h", None, copy("p1", ("b/1", "b/2")), "b/1")
+        assert [wire.recipients for wire in moves.parked] == [("b/1",)]
+        assert links.kept["h"]["p1"].wire.recipients == ("b/2",) and links.publishes.of("p1").outstanding == 2
+        links._watch.cancel()
+
+    asyncio.run(main())

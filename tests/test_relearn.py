@@ -58,6 +58,9 @@ class _Links:
     def unparked(self, endpoint: str, wire: Any) -> None:
         self.outbox(endpoint).put(wire)
 
+    def pass_on(self, source: str, to: str | None, wire: Any, agent: str) -> None:
+        self.given.setdefault(to, []).append(wire)
+
 
 def _restarted_shard(hosts: dict[str, _Host], then: Any = None) -> tuple[RoutingTable, _Links, Mover, Counter[str]]:
     """A restarted shard's relearning from these hosts; ``then(mover)``, awaited in the same loop, goes on."""
@@ -148,3 +151,12 @@ def test_an_agent_the_hosts_that_did_not_answer_never_speak_of_is_adopted_where_
 
     table, links, _, _ = _home_says_it_went_to_new_which_lacks_it(nobody_says)
     assert table.endpoint_of(AGENT) == NEW and links.given == {NEW: [Adopt(AGENT, None), CALL]}
+
+
+def test_a_moved_the_bus_refuses_still_passes_what_the_host_took_along_to_where_the_agent_lives() -> None:
+    """The host let those messages go when it handed the agent over: dropped with the refused move, nothing
+    but a sender sending again after a restart would make up for them."""
+    _, links, mover, counts = _restarted_shard({HOME: _Host({AGENT: NEW}, {}), NEW: _Host({AGENT: NEW}, {})})
+    call = Call("c1", "t", "caller/c1", AGENT, "Ping", {}, 0.0, "pool:caller.0")
+    mover.moved("pool:echo.1", Moved(AGENT, "pool:echo.2", None, [call]))  # from a host the bus never had it at
+    assert counts["moves_refused"] == 1 and links.given == {NEW: [call]}
