@@ -19,20 +19,23 @@ SWEEP_AFTER = 1024  # answered entries at the least before a sweep
 
 
 class Deadlines:
-    __slots__ = ("_answered", "_expire", "_heap", "_timer", "_waiting")
+    __slots__ = ("_answered", "_expire", "_heap", "_timer", "_timer_at", "_waiting")
 
     def __init__(self, waiting: Callable[[str], bool], expire: Callable[[str, str, str, float], None]) -> None:
         self._waiting = waiting  # is this call still waiting for its answer?
         self._expire = expire  # (call id, recipient, type name, timeout): it waited long enough
         self._heap: list[tuple[float, str, str, str, float]] = []  # (when, call id, recipient, type, timeout)
-        self._timer: asyncio.TimerHandle | None = None
+        # its own record of when: uvloop's ``call_at`` of a time already past returns a plain ``Handle``, which has
+        # no ``when()`` (a 500 from the gateway, whose Serve replica runs uvloop)
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0
         self._answered = 0  # entries in the heap of calls that no longer wait
 
     def add(self, call_id: str, recipient: str, type_name: str, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         when = loop.time() + timeout
         heapq.heappush(self._heap, (when, call_id, recipient, type_name, timeout))
-        if self._timer is None or when < self._timer.when():
+        if self._timer is None or when < self._timer_at:
             self._arm(loop, when)
 
     def answered(self) -> None:
@@ -50,6 +53,7 @@ class Deadlines:
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_at(when, self._fire, loop)
+        self._timer_at = when
 
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None

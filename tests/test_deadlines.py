@@ -77,3 +77,18 @@ def test_answered_entries_never_outnumber_waiting_ones_by_much() -> None:
     # swept once answered entries are over SWEEP_AFTER and half the heap: never more than that many
     assert all(heap <= max(2 * waiting, waiting + SWEEP_AFTER) + 1 for heap, waiting in sizes)
     assert sizes[-1][0] <= SWEEP_AFTER + 1  # all answered: the heap kept at most one sweep's worth
+
+
+def test_a_call_with_no_time_left_and_one_sent_after_it_expire_on_uvloop_too() -> None:
+    """uvloop's ``call_at`` of a time already past returns a plain ``Handle``, without ``when()`` (the gateway's
+    Serve replica runs uvloop: a send whose window wait had used up its timeout came back as a 500)."""
+    import uvloop
+
+    async def main() -> list[str]:
+        calls = Calls()
+        calls.send("none-left", 0.0)
+        calls.send("next", 0.02)
+        await asyncio.sleep(0.05)
+        return [call_id for call_id, *_ in calls.expired]
+
+    assert uvloop.run(main()) == ["none-left", "next"]
