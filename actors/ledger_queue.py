@@ -1,13 +1,14 @@
-"""LedgerQueue: the changes an hr agent asks of its ledger, made in the order asked — on a database server
-in batches, a group commit.
+"""LedgerQueue: the changes an hr agent asks of its ledger, made in the order asked, in batches: a group commit.
 
 The hr agent is alone in changing its department's ledger, and every request passes through it (a hold, then a
-commit or a release). Made one transaction at a time, a ledger on a server paces the whole department at
-one round trip per change, and on a busy host a round trip made from a thread costs milliseconds: the thread
-waits for the interpreter while the host's loop works. So the changes asked while a batch is on its way go
-together in the next batch: one transaction, in order, each change seeing those before it
-(``HrStore.apply``), one round trip. A ledger in a SQLite file is changed at once, inline: a change costs it
-about 0.06 ms, less than a hop to a thread would."""
+commit or a release). Made one transaction at a time, a ledger on a server paces the whole department at one
+round trip per change (and a round trip made from a thread costs milliseconds on a busy host: the thread waits
+for the interpreter while the host's loop works), and a ledger in a file pays its transaction's begin and commit
+per change. So the changes asked while a batch is on its way — for a file, those asked in the same turn of the
+host's loop — go together in the next batch: one transaction, in order, each change seeing those before it
+(``HrStore.apply``). A file's batch is made on the loop (a hop to a thread would cost more than the batch), a
+server's in a thread. Measured on one ledger of 30 employees in one process (2026-12-06 05:30 UTC, 600 holds
+with their commits): 68 µs a change one per transaction, 46 µs twenty per transaction."""
 
 from __future__ import annotations
 
@@ -27,8 +28,6 @@ class LedgerQueue:
 
     async def make(self, change: Change) -> HoldResult | OpResult:
         """Make ``change`` after every change asked before it; what it answers."""
-        if not self.store.remote:
-            return self.store.apply([change])[0]
         answer = asyncio.get_running_loop().create_future()
         self._asked.append((change, answer))
         if self._draining is None:
@@ -47,7 +46,8 @@ class LedgerQueue:
 
     async def _make(self, changes: list[Change], answers: list[asyncio.Future]) -> None:
         try:
-            results = await asyncio.to_thread(self.store.apply, changes)
+            results = (await asyncio.to_thread(self.store.apply, changes) if self.store.remote
+                       else self.store.apply(changes))
         except asyncio.CancelledError:
             for answer in answers:
                 answer.cancel()

@@ -1,5 +1,6 @@
-"""LedgerQueue: an hr agent's changes, made in the order asked — on a real PostgreSQL server in batches (the
-changes asked while one batch is on its way go together in the next), in a real SQLite file at once."""
+"""LedgerQueue: an hr agent's changes, made in the order asked, in batches — on a real PostgreSQL server the
+changes asked while one batch is on its way go together in the next, in a real SQLite file those asked in one turn
+of the loop."""
 
 from __future__ import annotations
 
@@ -81,12 +82,37 @@ def test_a_ledger_on_a_server_takes_the_changes_asked_meanwhile_in_one_transacti
     assert len(made) <= 2 and sum(made) == 30  # all asked before the first batch left, or all but the first
 
 
-def test_a_ledger_in_a_file_is_changed_at_once_one_transaction_per_change(file_store: HrStore) -> None:
+def test_a_ledger_in_a_file_takes_the_changes_asked_in_one_turn_of_the_loop_in_one_transaction(
+        file_store: HrStore) -> None:
     made = transactions_of(file_store)
 
     asyncio.run(make_all(LedgerQueue(file_store), one_day_holds("alice", 5)))
 
-    assert made == [1] * 5
+    assert made == [5] and len(file_store.requests("held")) == 5
+
+
+def test_a_ledger_in_a_file_takes_a_change_asked_after_a_batch_was_made_in_the_next(file_store: HrStore) -> None:
+    made = transactions_of(file_store)
+    queue = LedgerQueue(file_store)
+
+    async def one_after_another() -> list[bool]:
+        first = await queue.make(one_day_holds("alice", 1)[0])
+        second = await queue.make(Move("commit", "alice-0"))
+        return [first.ok, second.ok]
+
+    assert asyncio.run(one_after_another()) == [True, True]
+    assert made == [1, 1] and file_store.request("alice-0").status == "committed"
+
+
+def test_a_change_the_file_cannot_make_fails_alone_and_the_rest_of_its_batch_is_made(file_store: HrStore) -> None:
+    store = file_store
+    unmakeable = Hold("bad", "alice", ("not a day",))  # type: ignore[arg-type]  # the store cannot write it
+
+    results = asyncio.run(make_all(LedgerQueue(store), [Hold("first", "alice", (MONDAY,)), unmakeable,
+                                                        *one_day_holds("bob", 1), Move("commit", "bob-0")]))
+
+    assert [getattr(r, "ok", type(r).__name__) for r in results] == [True, "AttributeError", True, True]
+    assert store.request("bob-0").status == "committed" and len(store.requests()) == 2
 
 
 def test_a_change_the_server_cannot_make_fails_alone_and_the_rest_of_its_batch_is_made(server_store: HrStore) -> None:
