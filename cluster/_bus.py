@@ -11,13 +11,14 @@ from typing import Any
 
 import ray
 
+from ._authority import Authority
 from ._control import ControlPlane
 from ._drivers import DriverQueues
-from ._errors import NotAuthorized, RaybusError, Unbound, error_payload
-from ._inspection import inspect_agents
+from ._errors import RaybusError, Unbound, error_payload
+from ._inspection import BusInspection
 from ._linger import Lingering, lone_call
 from ._links import HostLinks
-from ._messages import DEAD_LETTER_TOPIC, DEAD_LETTER_TYPE, dead_letter
+from ._messages import DEAD_LETTER_TYPE, DEAD_LETTERS, dead_letter
 from ._metrics import MetricsExporter, process_figures
 from ._moves import Mover
 from ._relearn import Relearning
@@ -30,10 +31,7 @@ from .constants import CLIENT_PREFIX, DEFAULT_WINDOW, HOST_PREFIX, ROUTE_LINGER,
 
 __all__ = ["Bus"]
 
-DEAD_LETTERS = str(DEAD_LETTER_TOPIC)
-
-
-class Bus:
+class Bus(BusInspection):
     def __init__(self, namespace: str, state: str | None = None, window: int = DEFAULT_WINDOW,
                  shard: int = 0, shards: int = 1) -> None:
         unwrapped_self_calls(self)
@@ -54,6 +52,7 @@ class Bus:
         self.gate = self.control.gate
         self.mover = Mover(lambda: self.control.table, self.links, self.counts, planning=shards == 1)
         self.links.whereabouts = self.mover  # what it gives a host again goes where the agent lives now
+        self.authority = Authority(self.mover.holds, self.counts)
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=1000)
         self.router = Router(lambda: self.control.table, self.trace)
         self.metrics = MetricsExporter(namespace, "bus" if shard == 0 else f"bus.{shard}", lambda: self.counts)
@@ -161,48 +160,21 @@ class Bus:
                 case Stayed():
                     self.mover.stayed(origin, message)
                 case Call() | Publish():
-                    if not self._stamped(origin, message, principal):
-                        continue
-                    if type(message) is Call:
+                    if (refused := self.authority.refusal(origin, message, principal)) is not None:
+                        self._reject(message, refused)
+                    elif type(message) is Call:
                         self._route_call(message)
                     else:
                         self._route_publish(message, None if from_client else origin)
         return self.incarnation, pack(await self.lingering.answers(catch, ROUTE_LINGER))
 
-    def _stamped(self, origin: str, message: Call | Publish, principal: str | None) -> bool:
-        """A driver sends as the principal its connection is bound to (``principal``); a host only as its own
-        agents, or as the runtime for a dead letter; only the runtime publishes on the dead-letter topic.
-        Anything else is refused and counted, never rewritten."""
-        sender = message.sender
-        reporting = type(message) is Publish and message.topic == DEAD_LETTERS
-        if principal is not None:
-            allowed = sender == principal and not reporting
-        elif reporting:
-            allowed = sender is None and message.type_name == DEAD_LETTER_TYPE  # the host reports a failure
-        else:
-            allowed = sender is not None and self.mover.holds(origin, sender)
-        if not allowed:
-            self.counts["forged_senders"] += 1
-            self._reject(message, NotAuthorized(f"{origin} may not send {message.type_name} as {sender!r}"
-                                                f"{' on the dead-letter topic' if reporting else ''}"))
-        return allowed
-
     def _take_answer(self, origin: str, answer: Answer, from_client: bool) -> None:
-        """An answer acknowledges the call it answers, and is taken only from the host that was given that
-        call, as the agent it was for (or, for a call this shard does not keep, from that agent's host, or from the
-        host it had just left when a restarted shard hears again what that host sent before: ``Mover.holds``)."""
-        call = self.links.done(origin, answer.call_id)
-        if type(call) is Call:
-            genuine = call.target == answer.sender
-            if answer.caller != call.origin:  # to the caller the call named, whatever the answer says
-                answer = answer._replace(caller=call.origin)
-        else:
-            genuine = not from_client and self.mover.holds(origin, answer.sender or "")
-        if not genuine:
-            self.counts["forged_answers"] += 1
+        """An answer acknowledges the call it answers; a forged one goes to the dead letters (``Authority``)."""
+        genuine = self.authority.answer(origin, answer, self.links.done(origin, answer.call_id), from_client)
+        if genuine is None:
             self._dead_letter(answer, "NotAuthorized", f"{origin} may not answer {answer.call_id} as {answer.sender!r}")
             return
-        self._route_answer(answer)
+        self._route_answer(genuine)
 
     def _route_call(self, call: Call) -> None:
         try:
@@ -325,35 +297,10 @@ class Bus:
         for answer in self.drivers.disconnect(client):
             self._dead_letter(answer, "unknown_client", f"driver {client} disconnected")
 
-    # --- inspection ---------------------------------------------------------------------------
-    async def stats(self) -> dict[str, Any]:
-        hosts = {endpoint: {"unavailable": str(figures)} if isinstance(figures, BaseException) else figures
-                 for endpoint, figures in (await self.links.actors.ask_all("stats")).items()}  # one restarting says so
-        return {
-            "bus": dict(self.counts) | self.links.figures() | process_figures(self.cpu_at_start)
-            | {"moved_agents": len(self.table.moved), "moving": len(self.mover.moving)},
-            "hosts": hosts,
-        }
-
+    # --- for the hosts -------------------------------------------------------------------------
     async def tracking(self, publish_ids: list[str]) -> set[str]:
         """Of these kept publishes, those this shard is fanning out (their publisher hears when done)."""
         return {publish_id for publish_id in publish_ids if publish_id in self.links.publishes}
-
-    async def held(self) -> dict[str, dict[str, int]]:
-        """By place (this shard, each of its hosts): what is still held there, only what is not zero."""
-        found = await self.links.actors.ask_all("held")
-        mine = self.links.held() | {"answers_for_drivers": self.drivers.held(),
-                                    "waiting_for_moves": self.mover.held()}
-        places = {bus_name(self.shard): mine}
-        for endpoint, held in found.items():
-            places[endpoint] = {"restarting": 1} if isinstance(held, BaseException) else held
-        return {place: {what: n for what, n in held.items() if n} for place, held in places.items()}
-
-    async def agents(self) -> list[str]:
-        return sorted(agent for agents in await self.links.actors.ask_each("agents") for agent in agents)
-
-    async def where(self, agent_id: str) -> str:
-        return self.table.endpoint_of(agent_id)
 
     async def locate(self, agent_id: str) -> str | None:
         """For a host given a message for an agent its table says lives elsewhere: the host this shard routes it
@@ -361,19 +308,6 @@ class Bus:
         if self.relearning is not None:
             await self._relearned()
         return self.mover.locate(agent_id)
-
-    async def host_of(self, agent_id: str) -> Any:
-        return self.links.actors.get(self.table.endpoint_of(agent_id))
-
-    async def _inspect(self, agent_ids: list[str], name: str, args: tuple, keep: bool = True) -> list[Any]:
-        return await inspect_agents(self.links, self.table, self.mover.moving, agent_ids, name, args, keep)
-
-    async def _trace_events(self, trace_id: str) -> list:
-        found = await self.links.actors.ask_each("trace_events", trace_id)
-        return self.trace.events(trace_id) + [event for events in found for event in events]
-
-    async def _dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        return list(self.dead_letters)[-limit:]
 
     async def _destroy_hosts(self) -> None:
         """The namespace ends: its hosts, and (shard 0) its credentials — a later first driver of the same name

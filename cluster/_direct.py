@@ -215,7 +215,7 @@ class DirectCalls:
         try:
             _, call = host.router.call(call)
         except RaybusError as exc:  # refused by the step the bus would have run: answered and dead-lettered
-            host.processing.fail(call, exc, None)
+            host.processing.ending.fail(call, exc, None)
         else:
             host.processing.take(call, (call.target,))
         try:

@@ -25,8 +25,9 @@ from ._wire import Call, Copy, Done, Moved, Stayed
 from .constants import MOVE_WAIT
 
 if TYPE_CHECKING:
+    from ._carrier import Carrier
     from ._outbox import Outbox
-    from ._processing import Carrier, Processing
+    from ._processing import Processing
 
 __all__ = ["Handover"]
 

@@ -7,7 +7,6 @@ Delivery only enqueues: a batch is accepted at once and answers travel back on t
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections import Counter
 from typing import Any
@@ -16,13 +15,12 @@ import ray
 from pydantic import BaseModel
 
 from ._activation import OUT_PART
-from ._agent import is_inspectable
 from ._agent_id import AgentId
-from ._backlog import backlog
 from ._direct import DirectCalls
 from ._endpoint import Endpoint
 from ._errors import NotAuthorized, RaybusError
 from ._handover import Handover
+from ._inspection import HostInspection
 from ._kept_watch import KeptWatch
 from ._linger import Lingering, lone_call
 from ._location import open_state_store
@@ -44,7 +42,7 @@ from .constants import ANSWER_LINGER, DEFAULT_WINDOW, bus_name, shard_of
 __all__ = ["Host"]
 
 
-class Host(Endpoint):
+class Host(Endpoint, HostInspection):
     # No routing table among the arguments: Ray keeps a large constructor argument in the object store and a
     # restart fails once it is gone (ray-project/ray#53727); the host asks shard 0 for the table instead.
     def __init__(self, endpoint: str, namespace: str, state: str | None = None, window: int = DEFAULT_WINDOW,
@@ -189,24 +187,6 @@ class Host(Endpoint):
             table.moved = self.table.moved  # the bus's table travels without moves: ours are our own
             self.table = table
 
-    async def agents(self) -> list[str]:
-        return list(self.processing.activations)
-
-    async def stats(self) -> dict[str, Any]:
-        return dict(self.counts) | await self.held() | {
-            "agents": len(self.processing.activations), "late_answers": self.late_answers,
-            "duplicate_answers": self.duplicate_answers, "waiting_for_window": self.window.waiting(), "node": self.node,
-            **self.to_bus.figures(), **process_figures(self.cpu_at_start),
-            "backlog": backlog(((agent_id, activation.mailbox)
-                                for agent_id, activation in self.processing.activations.items()),
-                               retired=self.processing.idle.retired),
-        }
-
-    async def held(self) -> dict[str, int]:
-        """What this host still answers for: messages in mailboxes, messages from the bus not finished,
-        publishes kept until every copy is handled, and what waits for the bus to take it."""
-        return self.processing.held() | self.to_bus.held()
-
     async def send(self, sender: str | None, recipient: AgentId, message: BaseModel, trace_id: str,
                    timeout: float | None) -> Any:
         self._sends_as_itself(sender)
@@ -234,30 +214,6 @@ class Host(Endpoint):
             self.counts["forged_senders"] += 1
             raise NotAuthorized(f"{running or 'code outside any handler'} may not send as {sender!r}")
 
-    async def trace_events(self, trace_id: str) -> list:
-        return self.trace.events(trace_id)
-
-    async def inspect(self, agent_ids: list[str], name: str, args: tuple,
-                      keep: bool = True) -> tuple[list[Any], list[int]]:
-        """Run a method the agents' classes mark ``@inspectable``, each queued behind its agent's messages
-        (``Runtime.inspect``, the admin's alone, which the bus checked); any other name is refused. Returns the
-        answers, and the indexes of the agents that do not live here (moved away: the bus asks where they went).
-        ``keep=False``: the agents it woke that may be deactivated are, at once, together (a read-back of every
-        agent of a large org would otherwise hold them all for their idle time)."""
-        for agent_type in {agent_id.partition("/")[0] for agent_id in agent_ids}:
-            if not is_inspectable(self.table.agent_class(agent_type), name):
-                self.counts["inspect_refused"] += 1
-                example = next(a for a in agent_ids if a.partition("/")[0] == agent_type)
-                raise NotAuthorized(f"{name} of {example} is not inspectable: its class does not mark it @inspectable")
-        here = [self.table.known_endpoint_of(agent_id) == self.name for agent_id in agent_ids]
-        woken = [] if keep else [agent_id for agent_id, local in zip(agent_ids, here, strict=True)
-                                 if local and agent_id not in self.processing.activations]
-        found = await asyncio.gather(*(self.processing.inspect(agent_id, name, args) if local else _nothing()
-                                       for agent_id, local in zip(agent_ids, here, strict=True)))
-        if woken:
-            await self.processing.let_go(woken)
-        return list(found), [index for index, local in enumerate(here) if not local]
-
     # --- what processing and the endpoint ask -------------------------------------------------
     def route(self, message: Call | Answer | Publish, key: str | None = None) -> None:
         """``key`` names the bus shard (an answer goes through the shard of the call it answers)."""
@@ -270,7 +226,7 @@ class Host(Endpoint):
                 try:
                     _, message = self.router.call(message)
                 except RaybusError as exc:  # refused by the same step the bus would have run
-                    self.processing.fail(message, exc, None)
+                    self.processing.ending.fail(message, exc, None)
                     return
                 self.counts["local_deliveries"] += 1
                 self.processing.enqueue(target, message)
@@ -321,6 +277,3 @@ class Host(Endpoint):
         if message.type_name != DEAD_LETTER_TYPE:  # a dead letter about a dead letter would loop
             self.to_bus.put(dead_letter(message, reason, detail))
 
-
-async def _nothing() -> None:
-    return None

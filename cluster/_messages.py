@@ -11,9 +11,11 @@ from ._errors import DuplicateRegistration, InvalidMessage, UnknownMessageType
 from ._topic import TopicId
 from ._wire import Answer, Call, Copy, Publish
 
-__all__ = ["DEAD_LETTER_TOPIC", "DEAD_LETTER_TYPE", "DeadLetter", "MessageTypes", "dead_letter", "type_path"]
+__all__ = ["DEAD_LETTERS", "DEAD_LETTER_TOPIC", "DEAD_LETTER_TYPE", "DeadLetter", "MessageTypes", "dead_letter",
+           "type_path"]
 
 DEAD_LETTER_TOPIC = TopicId("deadletter", "raybus")
+DEAD_LETTERS = str(DEAD_LETTER_TOPIC)  # as messages on the wire name it
 
 
 class DeadLetter(BaseModel):

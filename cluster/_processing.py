@@ -1,14 +1,8 @@
-"""Processing: the agents of one host at work — their activations, the messages the host takes for them,
-running each handler in its agent's mailbox, and how a message ends.
+"""Processing: the agents of one host at work — their activations, the messages the host takes for them, and
+running each handler in its agent's mailbox. How a message ends (its answer remembered, stored, then sent) is
+``Ending``'s.
 
-The end of a message: its answer is remembered by the agent (a copy of the message gets it again), stored
-with the agent's state when it is durable, and only then sent, with the publishes the handler made; a
-message the bus gave that has no answer is acknowledged with ``Done`` once every recipient here finished
-it. A write that fails is tried again, its answer and publishes waiting for it: a caller never hears that
-something did not happen which a later write stores.
-
-The host owns one ``Processing`` and is its ``Carrier``: where answers and dead letters go, the way to the
-bus, and the port its agents' contexts send through."""
+The host owns one ``Processing`` and is its ``Carrier``."""
 
 from __future__ import annotations
 
@@ -18,26 +12,25 @@ import json
 import time
 import traceback
 from collections import Counter
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
-from ._activation import NEW, RUNNING, STORED, Activation, Outcome
+from ._activation import NEW, STORED, Activation
 from ._agent import MessageContext
 from ._agent_id import AgentId
-from ._errors import AgentMoved, Fenced, HandlerError, RaybusError, StoreUnavailable, UnknownMessageType, error_payload
+from ._carrier import Carrier
+from ._ending import Ending, error_outcome
+from ._errors import AgentMoved, HandlerError, RaybusError, StoreUnavailable, UnknownMessageType
 from ._idle import Idle
 from ._intake import Intake
 from ._mailbox import Mailbox
-from ._port import CURRENT_AGENT, Port
+from ._port import CURRENT_AGENT
 from ._principal import stamped
-from ._routing import RoutingTable
-from ._shards import BusOutboxes
 from ._state_writer import StateWriter
 from ._topic import TopicId
-from ._trace import Kind, TraceLog, is_sampled
-from ._wire import Answer, Call, Copy, Done, Publish, new_message_id
-from .constants import RETRY_DELAY, SEEN
+from ._trace import TraceLog
+from ._wire import Call, Copy, Publish
 
-__all__ = ["Carrier", "Inspection", "Processing"]
+__all__ = ["Inspection", "Processing"]
 
 
 class Inspection(NamedTuple):
@@ -48,36 +41,14 @@ class Inspection(NamedTuple):
     future: asyncio.Future
 
 
-class Carrier(Port, Protocol):
-    """What processing needs of its host."""
-
-    name: str
-    table: RoutingTable
-    to_bus: BusOutboxes
-    buses: list[Any]  # the bus shards' actors
-
-    def route(self, message: Answer, key: str | None = None) -> None: ...
-
-    def dead_letter(self, message: Call | Copy, reason: str, detail: str) -> None: ...
-
-    def send_kept(self, publish: Publish) -> None: ...
-
-    def passed_on(self, message_id: str) -> None: ...
-
-    def not_here(self, agent_id: str) -> None: ...
-
-
 class Processing:
     def __init__(self, host: Carrier, states: StateWriter | None, counts: Counter[str], trace: TraceLog) -> None:
         self.host = host
         self.states = states
         self.counts = counts
-        self.trace = trace
         self.activations: dict[str, Activation] = {}
         self.intake = Intake()
-        # message id → the answer it had from an activation whose on_start raised (the last SEEN): that activation
-        # is gone, so a later copy (the bus's redelivery racing the answer) is answered so again, never run
-        self.start_failures: dict[str, Outcome] = {}
+        self.ending = Ending(host, states, counts, trace, self.activations, self.intake)
         self.idle = Idle(self, counts)
         self.carried: dict[str, str] = {}  # agent id → the state it brought as JSON, moved here in memory
         # (sender, recipient) → calls handled, for moves; None until the bus first asks (it plans no moves else)
@@ -102,7 +73,7 @@ class Processing:
         try:
             activation = self.activation(agent_id)
         except Exception as exc:
-            self.fail(message, exc if isinstance(exc, RaybusError) else HandlerError(
+            self.ending.fail(message, exc if isinstance(exc, RaybusError) else HandlerError(
                 f"cannot activate {agent_id}: {exc}", type(exc).__qualname__, traceback.format_exc()), agent_id)
             return
         activation.mailbox.put(message)
@@ -151,18 +122,6 @@ class Processing:
         activations = list(self.activations.values())
         return {"queued": sum(len(a.mailbox) for a in activations), "taken": len(self.intake),
                 "kept_publishes": sum(len(a.outgoing) for a in activations)}
-
-    def fail(self, message: Call | Copy, error: BaseException | None, agent_id: str | None, reason: str = "") -> None:
-        self._report_failure(message, error, agent_id, reason or type(error).__name__)
-        self._finish(message, agent_id, _failure(message, error))
-
-    def _fail_start(self, message: Call | Copy, error: BaseException, agent_id: str) -> None:
-        """A message that hears its agent's on_start failure: remembered with that answer, as ``seen`` would."""
-        self._report_failure(message, error, agent_id, "start_failed")
-        outcome = self.start_failures[message.id] = _failure(message, error)
-        if len(self.start_failures) > SEEN:
-            del self.start_failures[next(iter(self.start_failures))]
-        self._conclude(message, agent_id, outcome)
 
     # --- agents -------------------------------------------------------------------------------
     def _lives_elsewhere(self, agent_id: str) -> str | None:
@@ -241,37 +200,37 @@ class Processing:
             except Exception as exc:
                 message.future.set_exception(exc)
             return
-        agent_id = str(agent.id)
+        agent_id, ending = str(agent.id), self.ending
         if activation.start_failed is not None:
-            self._fail_start(message, activation.start_failed, agent_id)
+            ending.fail_start(message, activation.start_failed, agent_id)
             return
-        admitted = activation.admit(message.id) if message.id not in self.start_failures else \
-            self.start_failures[message.id]
+        admitted = activation.admit(message.id) if message.id not in ending.start_failures else \
+            ending.start_failures[message.id]
         if admitted is STORED:
             try:
                 admitted = activation.answer_in(await self.states.load(agent_id), message.id)
             except Exception as exc:  # the store cannot be read: the copy hears it (its first answer stays stored)
-                self._report_failure(message, exc, agent_id, "answer_unreadable")
-                self._conclude(message, agent_id, _failure(message, StoreUnavailable(
-                    f"{agent_id}: the answer of {message.id} could not be read back: {exc}")), replayed=True)
+                error = StoreUnavailable(f"{agent_id}: the answer of {message.id} could not be read back: {exc}")
+                ending.report_failure(message, exc, agent_id, "answer_unreadable")
+                ending.conclude(message, agent_id, error_outcome(message, error), replayed=True)
                 return
             self.counts["answers_read_back"] += 1
         if admitted is not NEW:
-            self._repeat(message, agent_id, admitted)
+            ending.repeat(message, agent_id, admitted)
             return
         if type(message) is Call and message.expired(time.time()):
-            self.fail(message, None, agent_id, reason="expired")
+            ending.fail(message, None, agent_id, reason="expired")
             return
         info = agent.handlers.get(message.type_name)
         if info is None:
-            self.fail(message, UnknownMessageType(
+            ending.fail(message, UnknownMessageType(
                 f"{agent_id} has no handler for {message.type_name}; it handles {', '.join(agent.handlers)}"),
                 agent_id)
             return
         try:
             decoded = self.host.table.messages.decode(message.type_name, message.payload)
         except RaybusError as exc:
-            self.fail(message, exc, agent_id)
+            ending.fail(message, exc, agent_id)
             return
         sender, principal = stamped(message.sender)
         if sender is not None and self.traffic is not None:  # calls and publish copies alike: both cross hosts
@@ -283,98 +242,12 @@ class Processing:
         try:
             result = await getattr(agent, info.method)(decoded, context)
         except RaybusError as exc:  # a refusal the handler means (NotAuthorized...) reaches the caller as is
-            self.fail(message, exc, agent_id)
+            ending.fail(message, exc, agent_id)
             return
         except Exception as exc:
-            self.fail(message, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
+            ending.fail(message, HandlerError(str(exc), type(exc).__qualname__, traceback.format_exc()), agent_id)
             return
         finally:
             CURRENT_AGENT.reset(running)
         self.counts["handled"] += 1
-        self._finish(message, agent_id, self._outcome(message, result, agent_id), remember=not info.pure)
-
-    # --- the end of a message -----------------------------------------------------------------
-    def _outcome(self, message: Call | Copy, result: Any, agent_id: str) -> Outcome:
-        """What a handler's result answers: nothing for a publish copy."""
-        if type(message) is Copy:
-            return None
-        try:
-            type_name, payload = ("", None) if result is None else self.host.table.messages.encode(result)
-        except RaybusError as exc:
-            error = HandlerError(f"cannot send the reply of {agent_id}: {exc}", type(exc).__name__)
-            self._report_failure(message, error, agent_id, type(error).__name__)
-            return (True, "", error_payload(error))
-        return (False, type_name, payload)
-
-    def _finish(self, message: Call | Copy, agent_id: str | None, outcome: Outcome, remember: bool = True) -> None:
-        """The agent is done with the message: its answer is remembered, stored with the agent's state (when
-        durable), and only then sent, so an answered message is a durable one. A pure handler's answer is not
-        remembered (``remember``): a copy runs it again."""
-        activation = self.activations.get(agent_id) if agent_id is not None else None
-        if activation is None or message.id not in activation.running or not remember:
-            self._conclude(message, agent_id, outcome)
-            return
-        activation.record(message.id, outcome)
-        if not activation.durable:
-            self._conclude(message, agent_id, outcome)
-            return
-        self._save_then_conclude(activation, message, agent_id, outcome)
-
-    def _save_then_conclude(self, activation: Activation, message: Call | Copy, agent_id: str,
-                            outcome: Outcome) -> None:
-        saving = self.states.mark(agent_id, activation.state)  # the mailbox goes on meanwhile
-        published = activation.take_held()
-
-        def saved(done: asyncio.Future) -> None:
-            activation.written(published, stored=done.exception() is None)
-            if done.exception() is None:
-                for publish in published:
-                    self.host.send_kept(publish)
-                self._conclude(message, agent_id, outcome)
-                return
-            if isinstance(done.exception(), Fenced):  # a ghost: its successor has the message, we say nothing
-                self.counts["fenced"] += 1
-                return
-            self.counts["state_write_retries"] += 1  # the change stays in memory: store it, then answer
-            asyncio.get_running_loop().call_later(RETRY_DELAY, self._save_then_conclude, activation, message,
-                                                  agent_id, outcome)
-
-        saving.add_done_callback(saved)
-
-    def _conclude(self, message: Call | Copy, agent_id: str | None, outcome: Outcome, replayed: bool = False) -> None:
-        """Send the answer (which the bus takes as the message's acknowledgement), or acknowledge a message
-        the bus gave that has none."""
-        activation = self.activations.get(agent_id) if agent_id is not None else None
-        if activation is not None:
-            activation.release(message.id)
-        finished = self.intake.let_go(message.id, agent_id) if agent_id is not None else ()
-        if outcome is not None:
-            self._answer(message, *outcome, agent_id, replayed)
-        elif finished:  # every recipient here is done with a message the bus gave that has no answer
-            self.host.to_bus.put(Done(message.id, finished), message.target)
-
-    def _repeat(self, message: Call | Copy, agent_id: str, admitted: Any) -> None:
-        """A copy of a message the agent has had: the first copy answers, or answered and is answered again."""
-        self.counts["duplicates_dropped"] += 1
-        if admitted is not RUNNING:
-            self.counts["answers_replayed"] += admitted is not None
-            self._conclude(message, agent_id, admitted, replayed=True)
-
-    def _answer(self, call: Call, failed: bool, type_name: str, payload: Any, agent_id: str | None,
-                replayed: bool = False) -> None:
-        answer = Answer(new_message_id(), call.trace, agent_id, call.origin, type_name, payload, call.id, failed,
-                        replayed)
-        if is_sampled(call.trace):
-            self.trace.record(call.trace, Kind.ERROR if failed else Kind.REPLY, agent_id, call.sender or "driver",
-                              type_name or ("error" if failed else ""), call.id)
-        self.host.route(answer, call.target)
-
-    def _report_failure(self, message: Call | Copy, error: BaseException | None, agent_id: str | None,
-                        reason: str) -> None:
-        self.counts[f"failed_{reason}"] += 1
-        self.host.dead_letter(message, reason, str(error or reason))
-
-
-def _failure(message: Call | Copy, error: BaseException | None) -> Outcome:
-    """The answer a failed message gets: the error for a call, nothing for a publish copy."""
-    return (True, "", error_payload(error)) if type(message) is Call and error is not None else None
+        ending.finish(message, agent_id, ending.outcome(message, result, agent_id), remember=not info.pure)

@@ -14,7 +14,7 @@ from typing import Any
 from ._agent import Agent
 from ._errors import DuplicateRegistration, UnknownAgentType
 from ._interceptor import Interceptor, screen
-from ._messages import DEAD_LETTER_TOPIC, MessageTypes, type_path
+from ._messages import DEAD_LETTER_TYPE, DEAD_LETTERS, MessageTypes, type_path
 from ._placement import Placement, Sharded
 from ._principal import check_agent_type
 from ._subscription import MemberSubscription, Subscription, TypeSubscription
@@ -22,7 +22,6 @@ from .constants import HOMES, IDLE_AFTER
 
 __all__ = ["AgentTypeSpec", "RoutingTable", "resolve_agent_class"]
 
-_DEAD_LETTERS = str(DEAD_LETTER_TOPIC)
 
 
 def resolve_agent_class(factory: type[Agent] | str) -> type[Agent]:
@@ -184,7 +183,7 @@ class RoutingTable:
 
     def screen(self, is_publish: bool, sender: str | None, target: str, type_name: str, payload: Any) -> Any:
         """The payload as the interceptors let it through, or the ``RaybusError`` of the one that refused."""
-        if not self.interceptors or (type_name == "DeadLetter" and target == _DEAD_LETTERS):
+        if not self.interceptors or (type_name == DEAD_LETTER_TYPE and target == DEAD_LETTERS):
             return payload  # the runtime's own reports of what it could not deliver are not screened
         return screen(self.interceptors, is_publish, sender, target, type_name, payload)
 
