@@ -55,15 +55,27 @@ class DriverAnswers:
     cancels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+EXAMPLES = 20  # violations an invariant names, of all it counts: enough to see what they share
+
+
 @dataclass(frozen=True)
 class InvariantResult:
     name: str
     violations: int
-    example: str = ""
+    examples: tuple[str, ...] = ()  # the first ``EXAMPLES``
 
     @property
     def ok(self) -> bool:
         return self.violations == 0
+
+    @property
+    def example(self) -> str:
+        return self.examples[0] if self.examples else ""
+
+    def figures(self) -> dict[str, Any]:
+        """As a scenario's JSON report keeps it."""
+        return {"name": self.name, "ok": self.ok, "violations": self.violations, "example": self.example,
+                "examples": list(self.examples)}
 
 
 def collect(rt: Runtime, org: Org, keep: bool = True) -> Snapshot:
@@ -113,7 +125,7 @@ def check(org: Org, snap: Snapshot, requested: dict[str, str],
 
 
 def _result(name: str, violations: list[str]) -> InvariantResult:
-    return InvariantResult(name, len(violations), violations[0] if violations else "")
+    return InvariantResult(name, len(violations), tuple(violations[:EXAMPLES]))
 
 
 def _committed(hr_requests: dict[str, tuple], statuses: tuple[str, ...] = ("committed",)) -> dict[str, list[str]]:

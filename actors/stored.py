@@ -17,7 +17,7 @@ from cluster import is_postgres, node_path, open_state_store, postgres_schemas, 
 from .coverage import TeamCalendar
 from .employee import employee_report
 from .hr import hr_report
-from .invariants import InvariantResult, Snapshot
+from .invariants import EXAMPLES, InvariantResult, Snapshot
 from .ledgers import Ledgers
 from .manager import manager_report
 from .org import Org
@@ -100,4 +100,4 @@ def same_state(name: str, first: Snapshot, second: Snapshot) -> InvariantResult:
                   for section in ("hr", "teams", "notifiers", "cancellations", "employees", "managers")}
     found = [problem for problems in by_section.values() for problem in problems]
     where = ", ".join(f"{section} {len(problems)}" for section, problems in by_section.items() if problems)
-    return InvariantResult(name, len(found), f"{found[0]} (by section: {where})" if found else "")
+    return InvariantResult(name, len(found), (f"{found[0]} (by section: {where})", *found[1:EXAMPLES]) if found else ())

@@ -93,7 +93,7 @@ def verdict(figures: dict[str, Any]) -> list[str]:
         reasons.append(f"the runtime did not settle: {figures['unsettled']}")
     if not figures["store_checked"]:
         reasons.append("the state was not read back from the store after every host restarted")
-    reasons += [f"invariant violated x{r['violations']}: {r['name']}: {r['example']}"
+    reasons += [f"invariant violated x{r['violations']}: {r['name']}: " + "; ".join(r.get("examples") or [r["example"]])
                 for r in figures["invariants"] if not r["ok"]]
     return reasons
 

@@ -212,8 +212,7 @@ def figures(args: argparse.Namespace, wall: float, recorder: Recorder, driver: D
         "unsettled": checked["unsettled"], "store_checked": "final" in checked,
         "lost": None if lost is None else len(lost), "lost_examples": (lost or [])[:10],
         "doubled": None if doubled is None else len(doubled), "doubled_examples": (doubled or [])[:10],
-        "invariants": [{"name": r.name, "ok": r.ok, "violations": r.violations, "example": r.example}
-                       for r in results],
+        "invariants": [r.figures() for r in results],
     }
 
 

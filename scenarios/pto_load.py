@@ -167,8 +167,7 @@ def figures(args: argparse.Namespace, org: Org, wall: float, recorder: Recorder,
         "agents": {what: sum(h.get(what, 0) for h in hosts) for what in ("activations", "deactivations", "agents")},
         "peak_rss_mb": {"driver": watch.driver / 2**20} | {k: v / 2**20 for k, v in watch.workers.items()},
         "cpu_s": watch.cpu_seconds(),
-        "invariants": [{"name": r.name, "ok": r.ok, "violations": r.violations, "example": r.example}
-                       for r in results],
+        "invariants": [r.figures() for r in results],
     }
 
 

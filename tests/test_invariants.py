@@ -392,6 +392,22 @@ def test_a_task_mate_told_other_than_once_is_caught(world: World, cast: Cast, ki
         kind.invariant: f"{kind.request}: employee/{mate}@task/{task} told {copies} times{kind.said}"}
 
 
+def test_a_violated_invariant_names_each_of_its_first_violations(world: World, cast: Cast) -> None:
+    employee = cast.approved
+    snap = world.snapshot()
+    mates = [(mate, task) for task in world.org.employees[employee].tasks for mate in world.org.tasks[task]
+             if mate != employee]
+    for mate, task in mates:
+        snap.employees[mate]["task_notices"][f"r-approved|task/{task}"] = 0
+
+    (result,) = [r for r in world.check(snap) if not r.ok]
+
+    assert len(mates) > 1 and result.violations == len(mates)
+    assert set(result.examples) == {f"r-approved: employee/{mate}@task/{task} told 0 times"
+                                    for mate, task in mates}
+    assert result.figures()["examples"] == list(result.examples)
+
+
 def test_a_notice_to_someone_outside_the_task_is_caught(world: World, cast: Cast) -> None:
     task = world.org.employees[cast.approved].tasks[0]
     outsider = next(e for e in world.org.employees if e not in world.org.tasks[task])
