@@ -39,7 +39,7 @@ class Hr(Agent):
         if self.id.key not in org.departments:
             raise LookupError(f"unknown department {self.id.key!r}: not in the org")
         self.store = await asyncio.to_thread(Ledgers(self.config["hr"], self.config["run"]).open, self.id.key)
-        self.ledger = LedgerQueue(self.store)
+        self.ledger = LedgerQueue(self.store, together=any(info.interleave for info in self.handlers.values()))
         employees = org.staff_of(self.id.key)
         self.reports = {manager: frozenset(e.id for e in employees if AgentId("manager", e.manager) == manager)
                         for manager in {AgentId("manager", e.manager) for e in employees}}

@@ -91,6 +91,24 @@ def test_a_ledger_in_a_file_takes_the_changes_asked_in_one_turn_of_the_loop_in_o
     assert made == [5] and len(file_store.requests("held")) == 5
 
 
+def test_a_ledger_in_a_file_asked_by_a_serial_agent_is_changed_at_once_one_transaction_per_change(
+        file_store: HrStore) -> None:
+    made = transactions_of(file_store)
+    making = LedgerQueue(file_store, together=False).make(one_day_holds("alice", 1)[0])
+
+    with pytest.raises(StopIteration) as made_at_once:  # done at its first step: it never waits for the loop
+        making.send(None)
+
+    assert made_at_once.value.value.ok and made == [1] and file_store.request("alice-0").status == "held"
+
+
+def test_a_ledger_on_a_server_asked_by_a_serial_agent_still_goes_off_the_loop(server_store: HrStore) -> None:
+    queue = LedgerQueue(server_store, together=False)
+
+    assert not queue.at_once
+    assert asyncio.run(queue.make(one_day_holds("alice", 1)[0])).ok
+
+
 def test_a_ledger_in_a_file_takes_a_change_asked_after_a_batch_was_made_in_the_next(file_store: HrStore) -> None:
     made = transactions_of(file_store)
     queue = LedgerQueue(file_store)
