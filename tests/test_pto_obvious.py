@@ -4,14 +4,19 @@ holds every invariant, and the figures are shares of the direct-call ceiling per
 from __future__ import annotations
 
 import argparse
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from actors.app import pto_config
+from actors.hr import Hr
 from actors.org import Org
+from cluster import AgentId
 from scenarios._mix import request_mix
+from scenarios._obvious_agents import SerialHr
 from scenarios.pto_obvious import Run, in_process, on_raybus, report
 
 ORG = Org.generate(seed=7, employees=20)
@@ -59,3 +64,15 @@ def test_each_run_is_a_share_of_the_ceilings_requests_per_core_and_a_ratio_to_au
     assert tuned["cores_used"] == 2.0 and tuned["requests_per_s_per_core"] == 15.0
     assert tuned["share_of_ceiling_per_core"] == 0.25  # 15 per core against the ceiling's 60
     assert tuned["vs_autogen"] == 5.0
+
+
+@pytest.mark.parametrize(("agent_class", "at_once"), [(SerialHr, True), (Hr, False)])
+def test_a_serial_hr_changes_its_ledger_file_at_once_and_an_interleaving_one_in_batches(
+        agent_class: type[Hr], at_once: bool, tmp_path: Path) -> None:
+    org = Org.generate(1, employees=6, team_size=3)
+    hr = agent_class()
+    hr.id, hr.config = AgentId("hr", next(iter(org.departments))), pto_config(org, tmp_path / "hr", "run")
+    asyncio.run(hr.on_start())  # a batch would hold a serial hr's mailbox a turn of the loop per change
+
+    assert hr.ledger.at_once is at_once
+    hr.store.close()
