@@ -6,7 +6,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import ray
@@ -17,7 +17,7 @@ from ._agent_id import AgentId
 from ._backlog import merged
 from ._bus import Bus
 from ._client import Client
-from ._errors import SAID, NotSettled, RaybusError, Unbound, cause_of
+from ._errors import SAID, BusUnavailable, NotSettled, RaybusError, Unbound, cause_of
 from ._ids import check_part
 from ._interceptor import Interceptor
 from ._location import state_location
@@ -25,6 +25,7 @@ from ._messages import DEAD_LETTER_TOPIC
 from ._placement import Dedicated, Placement
 from ._principal import Principal, check_agent_type
 from ._routing import AgentTypeSpec, resolve_agent_class
+from ._shards import UNAVAILABLE, through_restarts
 from ._subscription import Subscription
 from ._topic import TopicId
 from ._trace import TraceEvent, new_trace_id, to_mermaid
@@ -33,6 +34,10 @@ from .constants import CREDENTIAL_ENV, DEFAULT_WINDOW, INSPECT_BATCH, bus_name
 __all__ = ["DEAD_LETTER_TOPIC", "Runtime"]
 
 log = logging.getLogger("raybus")
+
+
+# What a driver asks of the bus that changes nothing, so it may be asked again when a shard restarts under it
+_QUESTIONS = frozenset({"inspect", "trace", "dead_letters", "stats", "held", "agents", "where", "bind"})
 
 
 class Runtime:
@@ -114,17 +119,32 @@ class Runtime:
         return self._admin("revoke", str(Principal.parse(principal)))
 
     def _admin(self, operation: str, *args: Any, everywhere: bool = False) -> Any:
-        """A control-plane operation, at shard 0 or ``everywhere``: the namespace's admin alone may."""
+        """A control-plane operation, at shard 0 or ``everywhere``: the namespace's admin alone may. A question
+        waits for a restarting shard; a change is not asked twice (it may have been made): ``BusUnavailable``."""
         buses = self._buses if everywhere else [self._bus]
+
+        def ask() -> list[Any]:
+            return [bus.control.remote(self._client.name, operation, *args) for bus in buses]
+
         try:
             try:
-                found = ray.get([bus.control.remote(self._client.name, operation, *args) for bus in buses])
+                found = self._ask(ask, operation)
             except Unbound:  # a shard restarted and forgot this connection: bind it again, then once more
-                ray.get([bus.bind.remote(self._client.session, self._client.credential) for bus in buses])
-                found = ray.get([bus.control.remote(self._client.name, operation, *args) for bus in buses])
+                self._ask(lambda: [bus.bind.remote(self._client.session, self._client.credential) for bus in buses],
+                          "bind")
+                found = self._ask(ask, operation)
         except SAID as exc:
             raise cause_of(exc) from None
         return found if everywhere else found[0]
+
+    def _ask(self, ask: Callable[[], list[Any]], what: str) -> list[Any]:
+        if what in _QUESTIONS:
+            return through_restarts(ask, f"{self.namespace}: {what}")
+        try:
+            return ray.get(ask())
+        except UNAVAILABLE:
+            raise BusUnavailable(f"{self.namespace}: a bus shard is restarting; {what} may or may not have been "
+                                 "done: ask again once it is back") from None
 
     # --- registration -------------------------------------------------------------------------
     def register(
@@ -212,7 +232,7 @@ class Runtime:
         """Counters of the bus (summed over its shards, each also under ``shards``), each host, the driver;
         and under ``backlog`` the hosts' mailboxes by agent type (queued now, deepest, seconds serial
         handlers held them while messages waited) with the agents that held theirs longest."""
-        shards = ray.get([bus.stats.remote() for bus in self._buses])
+        shards = self._ask(lambda: [bus.stats.remote() for bus in self._buses], "stats")
         stats = {"bus": _summed([shard["bus"] for shard in shards]), "shards": [shard["bus"] for shard in shards],
                  "hosts": {endpoint: figures for shard in shards for endpoint, figures in shard["hosts"].items()}}
         stats["backlog"] = merged(host["backlog"] for host in stats["hosts"].values() if "backlog" in host)
@@ -243,12 +263,13 @@ class Runtime:
     def _held(self) -> dict[str, dict[str, int]]:
         driver = {"calls": len(self._client.pending), **self._client.held()}
         places = {"driver": {what: n for what, n in driver.items() if n}}
-        for found in ray.get([bus.held.remote() for bus in self._buses]):
+        for found in self._ask(lambda: [bus.held.remote() for bus in self._buses], "held"):
             places.update(found)
         return {place: held for place, held in places.items() if held}
 
     def agents(self) -> list[str]:
-        return sorted({agent for found in ray.get([bus.agents.remote() for bus in self._buses]) for agent in found})
+        found = self._ask(lambda: [bus.agents.remote() for bus in self._buses], "agents")
+        return sorted({agent for agents in found for agent in agents})
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         found = self._admin("dead_letters", limit, everywhere=True)
@@ -271,7 +292,7 @@ class Runtime:
 
     def where(self, agent_id: AgentId) -> str:
         """The host an agent lives at now (an endpoint: ``pool:<pool>.<n>`` or ``agent:<type>/<key>``)."""
-        return ray.get(self._buses[0].where.remote(str(agent_id)))
+        return self._ask(lambda: [self._buses[0].where.remote(str(agent_id))], "where")[0]
 
     def move(self, agent_id: AgentId, endpoint: str) -> bool:
         """Move an agent to the host ``endpoint`` (as ``where`` names hosts), the admin's alone: its messages

@@ -12,12 +12,12 @@ from typing import Any
 
 import ray
 
-from ._errors import RaybusError, Unbound
+from ._errors import BusUnavailable, Unbound
 from ._outbox import Outbox
 from ._wire import Answer, Call, Publish, Wire, pack, unpack
 from .constants import BUS_RETRY_DELAY, shard_of
 
-__all__ = ["UNAVAILABLE", "BusOutboxes", "from_shard_zero", "shard_key", "table_of"]
+__all__ = ["UNAVAILABLE", "BusOutboxes", "from_shard_zero", "shard_key", "table_of", "through_restarts"]
 
 UNAVAILABLE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)  # a bus shard restarting
 
@@ -36,17 +36,24 @@ def table_of(shard_zero: Any, namespace: str, within: float = 60.0) -> Any:
     return from_shard_zero(shard_zero.get_table.remote, namespace, within)
 
 
-def from_shard_zero(ask: Callable[[], Any], namespace: str, within: float = 60.0) -> Any:
-    """What ``ask`` (a call of shard 0) returns, for an actor being constructed. Shard 0 may be restarting too — a
-    lost node can take both — and a constructor that raises is never restarted: wait."""
+def through_restarts(ask: Callable[[], Any], what: str, within: float = 60.0, each: float | None = None) -> Any:
+    """What ``ask`` (calls of bus shards: a ref, or a list of refs) returns, asked again while a shard restarts —
+    for questions, and for what may be asked twice: a call in flight when its shard went may or may not have run.
+    ``each``: how long one try may take (None: as long as it takes). ``BusUnavailable`` after ``within``."""
     deadline = time.monotonic() + within
     while True:
         try:
-            return ray.get(ask(), timeout=30)
+            return ray.get(ask(), timeout=each)
         except (*UNAVAILABLE, ray.exceptions.GetTimeoutError):
             if time.monotonic() > deadline:
-                raise RaybusError(f"{namespace}: bus shard 0 did not answer for {within:g}s") from None
+                raise BusUnavailable(f"{what}: a bus shard did not answer for {within:g}s") from None
             time.sleep(BUS_RETRY_DELAY)
+
+
+def from_shard_zero(ask: Callable[[], Any], namespace: str, within: float = 60.0) -> Any:
+    """What ``ask`` (a call of shard 0) returns, for an actor being constructed. Shard 0 may be restarting too — a
+    lost node can take both — and a constructor that raises is never restarted: wait."""
+    return through_restarts(ask, f"{namespace}: bus shard 0", within, each=30)
 
 
 class BusOutboxes:

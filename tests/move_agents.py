@@ -7,7 +7,7 @@ import asyncio
 
 from pydantic import BaseModel
 
-from cluster import Agent, AgentId, MessageContext, handler, inspectable
+from cluster import Agent, AgentId, MessageContext, TopicId, handler, inspectable
 
 
 class Entry(BaseModel):
@@ -33,6 +33,13 @@ class Sent(BaseModel):
 
 
 class Heard(BaseModel):
+    text: str
+
+
+class Tell(BaseModel):
+    """Ask a caller to publish ``Heard(text)`` on ``topic`` ("type/key")."""
+
+    topic: str
     text: str
 
 
@@ -85,3 +92,7 @@ class Caller(Agent):
         answers = await asyncio.gather(*(ctx.send(target, Entry(seq=seq, pause=message.pause), timeout=60)
                                          for seq in range(message.n)))
         return Sent(counts=[answer.count for answer in answers])
+
+    @handler
+    async def on_tell(self, message: Tell, ctx: MessageContext) -> None:
+        await ctx.publish(TopicId.from_str(message.topic), Heard(text=message.text))

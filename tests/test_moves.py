@@ -322,3 +322,42 @@ def test_a_host_restarting_with_the_bus_learns_where_its_agents_went_once_the_bu
     assert hosts[home]["agents"] == 1 and hosts[home].get("local_deliveries", 0) == 0, hosts[home]
     assert stored.where(LEDGER) == "pool:caller.1" and stored.inspect(LEDGER, "report")["count"] == 6
     assert stored.stats()["bus"].get("dead_letters", 0) == 0
+
+
+@pytest.mark.parametrize("told", ["before the move", "during the move"])
+def test_an_agents_publish_to_one_being_handed_over_when_the_bus_restarts_reaches_it_once(
+        ray_session: Any, tmp_path: Path, told: str) -> None:
+    """Queued behind a slow handler at the home host (taken along in the ``Moved``), or parked at the bus for the
+    move: either way the bus dies with it, and the publisher, which keeps its publish until the bus says every copy
+    was handled, sends it again."""
+    rt = Runtime.connect(namespace=f"m{uuid4().hex[:10]}", state=str(tmp_path / "state"))
+    rt.register("ledger", ma.Ledger, subscriptions=[TypeSubscription("news", "ledger")])
+    rt.register("caller", ma.Caller, placement=Sharded(2))
+    try:
+        asyncio.run(rt.send(LEDGER, ma.Entry(seq=0, tag="driver")))
+        host = ray.get(rt._bus.host_of.remote(str(LEDGER)))
+        tell = ma.Tell(topic="news/l", text="hello")
+
+        def asked() -> bool:
+            return ray.get(host.stats.remote()).get("handovers_asked", 0) == 1
+
+        async def go() -> None:
+            slow = asyncio.ensure_future(rt.send(LEDGER, ma.Entry(seq=1, tag="driver", pause=0.8), timeout=90))
+            await asyncio.sleep(0.05)
+            if told == "before the move":
+                await rt.send(CALLERS[0], tell, timeout=30)
+            assert await asyncio.to_thread(rt.move, LEDGER, "pool:caller.0")
+            if told == "during the move":
+                await rt.send(CALLERS[0], tell, timeout=30)
+            await asyncio.to_thread(wait_until, asked, 5)
+            ray.kill(rt._bus, no_restart=False)
+            await slow
+
+        asyncio.run(go())
+        wait_until(lambda: rt.inspect(LEDGER, "report")["heard"], timeout=30)
+        rt.settle(60)
+        report = rt.inspect(LEDGER, "report")
+        assert report["heard"] == ["hello"] and report["overlaps"] == 0
+        assert rt.where(LEDGER) == "pool:caller.0"
+    finally:
+        rt.shutdown(destroy=True)

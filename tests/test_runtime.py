@@ -8,7 +8,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import ray
@@ -17,6 +19,7 @@ from conftest import TESTS_DIR
 
 from cluster import (
     AgentId,
+    BusUnavailable,
     DeliveryTimeout,
     DuplicateRegistration,
     HandlerError,
@@ -29,6 +32,7 @@ from cluster import (
     UnknownMessageType,
 )
 from cluster._wire import Call, pack
+from cluster.constants import host_actor_name
 
 ECHO = AgentId("echo", "e1")
 
@@ -330,3 +334,53 @@ def test_inspect_all_answers_for_each_agent_in_order_over_every_host(runtime: Ru
     assert runtime.inspect_all(counters, "get_count") == [7 if k == 7 else 0 for k in range(30)]
     hosts = runtime.stats()["hosts"]
     assert len(hosts) == 3 and sum(host["agents"] for host in hosts.values()) == 30  # each asked once, all active
+
+
+def test_questions_asked_while_the_bus_restarts_are_answered_once_it_is_back(ray_session: Any, tmp_path: Path) -> None:
+    rt = Runtime.connect(namespace=f"t{uuid4().hex[:10]}", state=str(tmp_path / "state"))  # its admin outlives
+    try:  # a bus restart
+        rt.register("counter", sa.Counter, placement=Sharded(1))
+        counter = AgentId("counter", "c")
+        send(rt, counter, sa.Add(amount=2))
+
+        ray.kill(rt._bus, no_restart=False)  # a lost node: the driver's next questions meet a restarting shard
+
+        assert rt.inspect(counter, "get_count") == 2
+        assert rt.where(counter) == "pool:counter.0" and rt.agents() == ["counter/c"]
+        assert rt.stats()["bus"]["restarts"] == 1 and rt.dead_letters() == []
+        assert rt.settle(30)["bus"]["restarts"] == 1
+    finally:
+        rt.shutdown(destroy=True)
+
+
+def test_a_change_asked_of_a_bus_that_is_gone_is_not_asked_again_and_says_it_may_have_been_done(
+        runtime: Runtime) -> None:
+    runtime.register("counter", sa.Counter, placement=Sharded(1))
+    counter = AgentId("counter", "c")
+    send(runtime, counter, sa.Add(amount=1))
+    bus = runtime._bus
+    try:
+        ray.kill(bus, no_restart=True)  # gone for good: every call of it fails, as one in flight in a restart may
+
+        with pytest.raises(BusUnavailable, match="move may or may not have been done: ask again once it is back"):
+            runtime.move(counter, "pool:elsewhere.0")
+    finally:  # the namespace's host outlives its bus: stopped here, as ``destroy`` would have
+        ray.kill(ray.get_actor(host_actor_name("pool:counter.0"), namespace=runtime.namespace), no_restart=True)
+        runtime._client.close()
+        runtime._buses = []
+
+
+def test_without_a_state_a_restarted_bus_knows_no_credential_and_refuses_the_admin(runtime: Runtime) -> None:
+    runtime.register("counter", sa.Counter, placement=Sharded(1))
+    counter = AgentId("counter", "c")
+    send(runtime, counter, sa.Add(amount=1))
+    try:
+        ray.kill(runtime._bus, no_restart=False)
+
+        with pytest.raises(NotAuthorized, match="does not know this credential"):
+            runtime.inspect(counter, "get_count")
+    finally:  # nobody may destroy the namespace now: its bus and host are stopped here
+        ray.kill(ray.get_actor(host_actor_name("pool:counter.0"), namespace=runtime.namespace), no_restart=True)
+        ray.kill(runtime._bus, no_restart=True)
+        runtime._client.close()
+        runtime._buses = []
