@@ -111,9 +111,9 @@ class Handover:
             self.leaving[agent_id] = to
             outbox = self._host.to_bus.for_key(agent_id)
             spawn(self._until_taken(agent_id, outbox, outbox.accepted()))  # asked now: the batch leaves this turn
-            for item in queued:  # this host is done with what it took along; with a copy no one else here has, so
-                self._host.passed_on(item.id)
-                finished = self._processing.intake.let_go(item.id, agent_id)  # it says (the bus passed a call on)
+            for item in queued:  # what it took along is not handled here: the bus passes it on where it went; a
+                self._host.passed_on(item.id)  # copy the agents still here have all finished is done with, for them
+                finished = self._processing.intake.passed_on(item.id, agent_id)
                 if finished and type(item) is Copy:
                     self._host.to_bus.put(Done(item.id, finished), item.target)
             self.counts["handed_over"] += 1

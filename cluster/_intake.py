@@ -36,17 +36,30 @@ class Intake:
         return True
 
     def let_go(self, message_id: str, recipient: str) -> tuple[str, ...]:
-        """``recipient`` finished the message: if it was the last here that had it, every recipient that had it
-        (the host is done with it); else nothing."""
+        """``recipient`` finished the message: if it was the last here that had it, every recipient that finished
+        it here (the host is done with it); else nothing."""
+        return self._leave(message_id, recipient, finished=True)
+
+    def passed_on(self, message_id: str, recipient: str) -> tuple[str, ...]:
+        """``recipient`` left with the message, unhandled (a move): it neither has it nor finished it here — the
+        bus asking after the message must not hear it was handled, or it could tell the publisher so before the
+        copy is kept where the agent went. As ``let_go``, the recipients that finished it here if it was the last
+        that had it."""
+        return self._leave(message_id, recipient, finished=False)
+
+    def _leave(self, message_id: str, recipient: str, finished: bool) -> tuple[str, ...]:
         taken = self.taken.get(message_id)
         if taken is None or recipient not in taken[0]:
             return ()  # delivered in-process, not by the bus
         having, done = taken
         having.discard(recipient)
-        done.add(recipient)
+        if finished:
+            done.add(recipient)
         if having:
             return ()
         del self.taken[message_id]
+        if not done:
+            return ()
         recipients = tuple(done)
         self.finished[message_id] = (*self.finished.pop(message_id, ()), *recipients)
         if len(self.finished) > FINISHED:

@@ -6,7 +6,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import ray
@@ -16,8 +16,9 @@ from ._agent import Agent
 from ._agent_id import AgentId
 from ._backlog import merged
 from ._bus import Bus
+from ._bus_calls import BusCalls
 from ._client import Client
-from ._errors import SAID, BusUnavailable, NotSettled, RaybusError, Unbound, cause_of
+from ._errors import NotSettled, RaybusError, cause_of
 from ._ids import check_part
 from ._interceptor import Interceptor
 from ._location import state_location
@@ -25,7 +26,6 @@ from ._messages import DEAD_LETTER_TOPIC
 from ._placement import Dedicated, Placement
 from ._principal import Principal, check_agent_type
 from ._routing import AgentTypeSpec, resolve_agent_class
-from ._shards import UNAVAILABLE, through_restarts
 from ._subscription import Subscription
 from ._topic import TopicId
 from ._trace import TraceEvent, new_trace_id, to_mermaid
@@ -34,10 +34,6 @@ from .constants import CREDENTIAL_ENV, DEFAULT_WINDOW, INSPECT_BATCH, bus_name
 __all__ = ["DEAD_LETTER_TOPIC", "Runtime"]
 
 log = logging.getLogger("raybus")
-
-
-# What a driver asks of the bus that changes nothing, so it may be asked again when a shard restarts under it
-_QUESTIONS = frozenset({"inspect", "trace", "dead_letters", "stats", "held", "agents", "where", "bind"})
 
 
 class Runtime:
@@ -50,6 +46,7 @@ class Runtime:
         self._bus = buses[0]  # shard 0 keeps the registry and the credentials
         self._started_ray = started_ray
         self._client = client
+        self._calls = BusCalls(namespace, buses, client)
 
     @classmethod
     def connect(cls, namespace: str = "raybus", address: str | None = None, state_dir: str | None = None,
@@ -111,40 +108,12 @@ class Runtime:
     def grant(self, principal: str | Principal) -> str:
         """A new secret credential naming ``principal`` (``user/<id>``, ``service/<name>`` or ``admin``): a
         driver that connects with it is that principal. Only a hash of it is kept."""
-        return self._admin("grant", str(Principal.parse(principal)))
+        return self._calls.control("grant", str(Principal.parse(principal)))
 
     def revoke(self, principal: str | Principal) -> int:
         """Forget every credential of ``principal`` and drop its connections on every shard: their next message
         is refused (``NotAuthorized``). Returns how many credentials it had."""
-        return self._admin("revoke", str(Principal.parse(principal)))
-
-    def _admin(self, operation: str, *args: Any, everywhere: bool = False) -> Any:
-        """A control-plane operation, at shard 0 or ``everywhere``: the namespace's admin alone may. A question
-        waits for a restarting shard; a change is not asked twice (it may have been made): ``BusUnavailable``."""
-        buses = self._buses if everywhere else [self._bus]
-
-        def ask() -> list[Any]:
-            return [bus.control.remote(self._client.name, operation, *args) for bus in buses]
-
-        try:
-            try:
-                found = self._ask(ask, operation)
-            except Unbound:  # a shard restarted and forgot this connection: bind it again, then once more
-                self._ask(lambda: [bus.bind.remote(self._client.session, self._client.credential) for bus in buses],
-                          "bind")
-                found = self._ask(ask, operation)
-        except SAID as exc:
-            raise cause_of(exc) from None
-        return found if everywhere else found[0]
-
-    def _ask(self, ask: Callable[[], list[Any]], what: str) -> list[Any]:
-        if what in _QUESTIONS:
-            return through_restarts(ask, f"{self.namespace}: {what}")
-        try:
-            return ray.get(ask())
-        except UNAVAILABLE:
-            raise BusUnavailable(f"{self.namespace}: a bus shard is restarting; {what} may or may not have been "
-                                 "done: ask again once it is back") from None
+        return self._calls.control("revoke", str(Principal.parse(principal)))
 
     # --- registration -------------------------------------------------------------------------
     def register(
@@ -167,29 +136,29 @@ class Runtime:
         check_agent_type(check_part("agent type", "name", agent_type))
         cls = resolve_agent_class(agent)
         spec = AgentTypeSpec(agent_type, agent, placement or Dedicated(movable=True), dict(config or {}), idle_after)
-        self._admin("register", spec, cls.message_types())
+        self._calls.control("register", spec, cls.message_types())
         self.subscribe(*subscriptions)
         self._client.refresh_table()
 
     def register_message(self, *message_types: type[BaseModel]) -> None:
         """Make message types known that no registered handler names (for example a published notice)."""
-        self._admin("register_messages", list(message_types))
+        self._calls.control("register_messages", list(message_types))
         self._client.refresh_table()
 
     def intercept(self, *interceptors: Interceptor) -> None:
         """Have every send and publish of this namespace pass ``interceptors`` (in order) where it is routed.
         They travel to the bus and every host, so they must pickle; they stay for the namespace's life."""
-        self._admin("intercept", list(interceptors))
+        self._calls.control("intercept", list(interceptors))
         self._client.refresh_table()
 
     def subscribe(self, *subscriptions: Subscription) -> None:
         """Add subscriptions, all in one bus call (one routing-table push to the hosts)."""
         if subscriptions:
-            self._admin("subscribe", list(subscriptions))
+            self._calls.control("subscribe", list(subscriptions))
 
     def unsubscribe(self, *subscriptions: Subscription) -> None:
         if subscriptions:
-            self._admin("unsubscribe", list(subscriptions))
+            self._calls.control("unsubscribe", list(subscriptions))
 
     # --- messaging ----------------------------------------------------------------------------
     async def send(
@@ -215,7 +184,7 @@ class Runtime:
     # The traces, dead letters and agents' inspectable methods are the admin's; stats, agents and settle are
     # open to every principal of the namespace.
     def trace(self, trace_id: str) -> list[TraceEvent]:
-        found = self._admin("trace", trace_id, everywhere=True)
+        found = self._calls.control("trace", trace_id, everywhere=True)
         # a host that several shards know is asked by each: its events come once
         return sorted({event for events in found for event in events}, key=lambda e: e.at)
 
@@ -232,7 +201,7 @@ class Runtime:
         """Counters of the bus (summed over its shards, each also under ``shards``), each host, the driver;
         and under ``backlog`` the hosts' mailboxes by agent type (queued now, deepest, seconds serial
         handlers held them while messages waited) with the agents that held theirs longest."""
-        shards = self._ask(lambda: [bus.stats.remote() for bus in self._buses], "stats")
+        shards = self._calls.each("stats")
         stats = {"bus": _summed([shard["bus"] for shard in shards]), "shards": [shard["bus"] for shard in shards],
                  "hosts": {endpoint: figures for shard in shards for endpoint, figures in shard["hosts"].items()}}
         stats["backlog"] = merged(host["backlog"] for host in stats["hosts"].values() if "backlog" in host)
@@ -263,16 +232,15 @@ class Runtime:
     def _held(self) -> dict[str, dict[str, int]]:
         driver = {"calls": len(self._client.pending), **self._client.held()}
         places = {"driver": {what: n for what, n in driver.items() if n}}
-        for found in self._ask(lambda: [bus.held.remote() for bus in self._buses], "held"):
+        for found in self._calls.each("held"):
             places.update(found)
         return {place: held for place, held in places.items() if held}
 
     def agents(self) -> list[str]:
-        found = self._ask(lambda: [bus.agents.remote() for bus in self._buses], "agents")
-        return sorted({agent for agents in found for agent in agents})
+        return sorted({agent for agents in self._calls.each("agents") for agent in agents})
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        found = self._admin("dead_letters", limit, everywhere=True)
+        found = self._calls.control("dead_letters", limit, everywhere=True)
         return [letter for letters in found for letter in letters][-limit:]
 
     def inspect(self, agent_id: AgentId, name: str, *args: Any) -> Any:
@@ -288,17 +256,17 @@ class Runtime:
         durable state), instead of staying for its idle time — for reading back every agent of a large org."""
         ids = [str(agent_id) for agent_id in agent_ids]
         return [answer for start in range(0, len(ids), INSPECT_BATCH)
-                for answer in self._admin("inspect", ids[start:start + INSPECT_BATCH], name, args, keep)]
+                for answer in self._calls.control("inspect", ids[start:start + INSPECT_BATCH], name, args, keep)]
 
     def where(self, agent_id: AgentId) -> str:
         """The host an agent lives at now (an endpoint: ``pool:<pool>.<n>`` or ``agent:<type>/<key>``)."""
-        return self._ask(lambda: [self._buses[0].where.remote(str(agent_id))], "where")[0]
+        return self._calls.first("where", str(agent_id))
 
     def move(self, agent_id: AgentId, endpoint: str) -> bool:
         """Move an agent to the host ``endpoint`` (as ``where`` names hosts), the admin's alone: its messages
         wait while it is handed over, and none is lost or handled twice. False if it is there already or on its
         way. The runtime moves agents next to their peers by itself; this is for operators and tests."""
-        return self._admin("move", [(str(agent_id), endpoint)])[0]
+        return self._calls.control("move", [(str(agent_id), endpoint)])[0]
 
     # --- lifecycle ----------------------------------------------------------------------------
     def shutdown(self, destroy: bool = False) -> None:
@@ -310,7 +278,7 @@ class Runtime:
         try:
             ray.get([bus.disconnect.remote(self._client.name) for bus in self._buses])
             if destroy:
-                self._admin("destroy", everywhere=True)  # refused before anything is ended
+                self._calls.control("destroy", everywhere=True)  # refused before anything is ended
                 for bus in self._buses:
                     ray.kill(bus, no_restart=True)
         finally:

@@ -56,5 +56,23 @@ def test_a_recipient_that_took_a_message_along_in_a_move_takes_it_again_when_bac
     intake = Intake()
     intake.take("m1", "a/1")
     intake.take("m1", "b/1")
-    intake.let_go("m1", "b/1")  # b/1 left with it; a/1 still has it
+    intake.passed_on("m1", "b/1")  # b/1 left with it; a/1 still has it
     assert intake.take("m1", "b/1")
+
+
+def test_a_recipient_that_took_a_message_along_in_a_move_is_never_said_to_have_finished_it_here() -> None:
+    intake = Intake()
+    intake.take("m1", "a/1")
+
+    assert intake.passed_on("m1", "a/1") == ()
+    assert intake.holding(["m1"]) == (set(), {})  # the bus hears nothing was handled here: the copy is not done
+
+
+def test_when_the_last_recipient_here_leaves_with_a_message_those_that_finished_it_are_named() -> None:
+    intake = Intake()
+    intake.take("m1", "a/1")
+    intake.take("m1", "b/1")
+    intake.let_go("m1", "a/1")
+
+    assert intake.passed_on("m1", "b/1") == ("a/1",)
+    assert intake.holding(["m1"]) == (set(), {"m1": ("a/1",)})

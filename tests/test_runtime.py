@@ -367,7 +367,7 @@ def test_a_change_asked_of_a_bus_that_is_gone_is_not_asked_again_and_says_it_may
     finally:  # the namespace's host outlives its bus: stopped here, as ``destroy`` would have
         ray.kill(ray.get_actor(host_actor_name("pool:counter.0"), namespace=runtime.namespace), no_restart=True)
         runtime._client.close()
-        runtime._buses = []
+        runtime._buses.clear()
 
 
 def test_without_a_state_a_restarted_bus_knows_no_credential_and_refuses_the_admin(runtime: Runtime) -> None:
@@ -383,4 +383,4 @@ def test_without_a_state_a_restarted_bus_knows_no_credential_and_refuses_the_adm
         ray.kill(ray.get_actor(host_actor_name("pool:counter.0"), namespace=runtime.namespace), no_restart=True)
         ray.kill(runtime._bus, no_restart=True)
         runtime._client.close()
-        runtime._buses = []
+        runtime._buses.clear()

@@ -166,7 +166,7 @@ def test_a_host_killed_while_holding_state_comes_back_with_it(durable: tuple[Run
 def test_state_outlives_every_host_of_the_namespace(durable: tuple[Runtime, str], ray_session: Any) -> None:
     rt, _ = durable
     add(rt, 5)
-    rt._admin("destroy")  # every host ended; the bus stays
+    rt._calls.control("destroy")  # every host ended; the bus stays
     assert add(rt, 1) == 6
 
 
