@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from cluster._intake import Intake
 from cluster._linger import Lingering
 from cluster._links import HostLinks
 from cluster._outbox import Outbox
@@ -376,3 +377,37 @@ def test_a_copy_passed_on_for_an_agent_being_moved_waits_for_the_move_and_is_cou
         links._watch.cancel()
 
     asyncio.run(main())
+
+
+class IntakeHost(StandInHost):
+    """A stand-in host whose answer to ``holding`` is a real ``Intake``'s."""
+
+    def __init__(self, intake: Intake) -> None:
+        super().__init__()
+        self.intake = intake
+
+    async def _holding(self, ids: list[str]) -> tuple[set[str], dict[str, tuple[str, ...]]]:
+        return self.intake.holding(ids)
+
+
+def test_a_copy_its_agent_took_along_in_a_move_is_not_done_before_the_moved_arrives() -> None:
+    """The bus asks the host the agent left what it holds while ``Moved`` (carrying the copy) is on its way: it
+    must not hear the copy was handled there, nor tell the publisher ``Delivered`` — a bus restart then would
+    lose the copy with no one left to send it again (seeds 133 and 135 at 1a7deee lost a task notice so)."""
+    intake = Intake()
+    left, publisher = IntakeHost(intake), StandInHost()
+
+    async def main() -> Moves:
+        links, _, _ = links_with({"h": left, "pub": publisher})
+        moves = links.whereabouts = Moves({"b/1": None})  # b/1 is being moved: its Moved is on the way
+        links.publishes.track("pub", publish("p1"))
+        links.deliver("h", copy("p1"))
+        intake.take("p1", "b/1")
+        intake.passed_on("p1", "b/1")  # the handover took it along, unhandled
+        await asyncio.sleep(0.4)  # the bus's look at what "h" holds comes before the Moved
+        links._watch.cancel()
+        return moves
+
+    moves = asyncio.run(main())
+    assert publisher.batches == []
+    assert [wire.recipients for wire in moves.parked] == [("b/1",)]  # sent again: it waits for the move
