@@ -37,14 +37,16 @@ class BusCalls:
         buses = self.buses if everywhere else self.buses[:1]
         name, session, credential = self.client.name, self.client.session, self.client.credential
         again = operation in _QUESTIONS
+
+        def ask() -> list[Any]:
+            return [bus.control.remote(name, operation, *args) for bus in buses]
+
         try:
             try:
-                found = self._call(lambda: [bus.control.remote(name, operation, *args) for bus in buses], operation,
-                                   again)
+                found = self._call(ask, operation, again)
             except Unbound:  # a shard restarted and forgot this connection: bind it again, then once more
                 self._call(lambda: [bus.bind.remote(session, credential) for bus in buses], "bind", True)
-                found = self._call(lambda: [bus.control.remote(name, operation, *args) for bus in buses], operation,
-                                   again)
+                found = self._call(ask, operation, again)
         except SAID as exc:
             raise cause_of(exc) from None
         return found if everywhere else found[0]
