@@ -110,20 +110,25 @@ class Handover:
             self._host.to_bus.put(Moved(agent_id, to, state, queued), agent_id)
             self.leaving[agent_id] = to
             outbox = self._host.to_bus.for_key(agent_id)
-            spawn(self._until_taken(agent_id, outbox, outbox.accepted()))  # asked now: the batch leaves this turn
-            for item in queued:  # what it took along is not handled here: the bus passes it on where it went; a
-                self._host.passed_on(item.id)  # copy the agents still here have all finished is done with, for them
+            calls = [item.id for item in queued if type(item) is Call]
+            spawn(self._until_taken(agent_id, outbox, outbox.accepted(), calls))  # asked now: it leaves this turn
+            for item in queued:  # not handled here: the bus passes it on where the agent went
                 finished = self._processing.intake.passed_on(item.id, agent_id)
-                if finished and type(item) is Copy:
+                if finished and type(item) is Copy:  # the agents still here have all finished it: done, for them
                     self._host.to_bus.put(Done(item.id, finished), item.target)
             self.counts["handed_over"] += 1
         for call in held:  # routed as if just sent: in-process if it stayed, else through the bus, behind ``Moved``
             self._host.route(call)
 
-    async def _until_taken(self, agent_id: str, outbox: Outbox, accepted: asyncio.Future) -> None:
-        """Until the bus has taken the ``Moved`` just put for ``agent_id``."""
+    async def _until_taken(self, agent_id: str, outbox: Outbox, accepted: asyncio.Future, calls: list[str]) -> None:
+        """Until the bus has taken the ``Moved`` just put for ``agent_id``. Only then does another host that called
+        the agent host to host hear its answer comes through the bus (``Host.passed_on``): had it heard so before,
+        and this host died with the ``Moved`` unsent, no one would have the call to send again (the bus never had
+        it; the caller sends its calls again only when the bus restarts), and it would wait out its timeout."""
         await outbox.until_accepted(accepted)
         self.leaving.pop(agent_id, None)
+        for call_id in calls:
+            self._host.passed_on(call_id)
 
     async def _pause_then_drop(self, agent_id: str) -> tuple[str | None, list[Call | Copy]] | None:
         """Once the serial handler under way is over and the agent holds nothing but its queue: its state as
