@@ -20,6 +20,9 @@ A call goes direct only where that cannot change what the bus promises, and thro
   not take it (``None``: the recipient is not there, or is being handed over), the call goes through the bus,
   which has the one redelivery policy. A call the bus also gave the host (``by_bus``), or that left with its
   agent in a move, is answered through the bus (the reply says ``TAKEN_BY_BUS``).
+- Side by side. Only to a serial handler: the calls behind a direct one wait for its answer, and a handler
+  that runs beside the agent's others might be waiting for one of them (a latch's ``Wait`` for its ``Open``);
+  behind a serial one they would have waited anyway.
 - Where. Only to an agent active at the receiving host: the bus, which knows where agents are (a restarted host's
   table may not know yet that one was moved away), activates it with its first message.
 - Load. Only while the sender's way to the bus is idle, and at most ``DIRECT_CALLS`` in flight from one host and
@@ -99,6 +102,7 @@ class DirectCalls:
         endpoint = table.known_endpoint_of(call.target)
         if (self._pairs[pair] > 1 or self._publishing[call.sender] or self._in_flight >= DIRECT_CALLS
                 or endpoint is None or endpoint == self._host.name or self._refused(call.target)
+                or table.interleaves(call.target, call.type_name)  # the calls behind it could be waited for
                 or table.home_of(call.sender) != self._host.name  # (another host's table knows no moves here)
                 or not self._host.to_bus.for_key(call.target).idle):  # busy: the bus's batches carry more a call
             return False
@@ -116,8 +120,9 @@ class DirectCalls:
         return True
 
     def call_made(self, call: Call) -> None:
-        """A call of one of our agents within this host: counted until answered, like any."""
-        if call.id not in self._calls:
+        """A call of one of our agents within this host: counted until it is over (``settled``), like any. One
+        already over (timed out while held) is not: nothing would settle it again."""
+        if call.id not in self._calls and call.id in self._host.pending:
             self._calls[call.id] = pair = (call.sender, call.target)
             self._pairs[pair] += 1
             self._outgoing[call.sender] += 1
@@ -129,7 +134,8 @@ class DirectCalls:
             self._outgoing[publish.sender] += 1
 
     def settled(self, message_id: str) -> None:
-        """An answer to one of our agents' calls, or ``Delivered`` for one of their publishes, came."""
+        """One of our agents' calls is over (answered, or its caller stopped waiting: ``Endpoint.send``), or
+        ``Delivered`` came for one of their publishes."""
         pair = self._calls.pop(message_id, None)
         if pair is not None:
             _drop(self._pairs, pair)
@@ -186,7 +192,8 @@ class DirectCalls:
 
     def _release(self, pair: tuple[str, str]) -> None:
         for later in self._behind.pop(pair, ()):
-            self._host.route(later)
+            if later.id in self._calls:  # else over while it waited: no one waits for its answer
+                self._host.route(later)
 
     async def _look_up(self, endpoint: str) -> None:
         try:

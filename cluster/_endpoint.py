@@ -50,6 +50,9 @@ class Endpoint:
     def _late_answer(self, answer: Answer) -> None:
         self.late_answers += 1
 
+    def _call_over(self, call_id: str) -> None:
+        """The call ended, answered or not (timed out, cancelled): a host lets go what waited behind it."""
+
     async def send(
         self,
         sender: str | None,
@@ -76,6 +79,7 @@ class Endpoint:
             self.pending.pop(call.id, None)
             self.deadlines.answered()
             self.via_bus.pop(call.id, None)
+            self._call_over(call.id)
             if destination is not None:
                 self.window.leave(destination)
 

@@ -254,9 +254,8 @@ class Host(Endpoint, HostInspection):
                     return
         self.to_bus.put(message, key)
 
-    def accept_answer(self, answer: Answer) -> None:
-        self.direct.settled(answer.call_id)
-        super().accept_answer(answer)
+    def _call_over(self, call_id: str) -> None:
+        self.direct.settled(call_id)
 
     def passed_on(self, message_id: str) -> None:
         """A message that left with its agent in a move: the bus has it now."""

@@ -266,6 +266,11 @@ class RoutingTable:
             cls = self._classes[agent_type] = resolve_agent_class(self.spec_of(agent_type).factory)
         return cls
 
+    def interleaves(self, agent_id: str, type_name: str) -> bool:
+        """Does the handler of ``type_name`` at ``agent_id`` run beside the agent's other handlers?"""
+        info = self.agent_class(agent_id.partition("/")[0]).handlers.get(type_name)
+        return info is not None and info.interleave
+
     def recipients(self, topic: str, publisher: str | None) -> set[str]:
         """Each subscriber once, however many subscriptions match; never the publisher."""
         topic_type, _, source = topic.partition("/")

@@ -289,6 +289,27 @@ class SerialLatch(Latch):
         return await super().on_wait(msg, ctx)
 
 
+class WaitThenOpen(BaseModel):
+    """Ask a latch user to send ``latch/<latch_key>`` a ``Wait`` (unless ``wait`` is False) and, without waiting,
+    an ``Open``."""
+
+    latch_key: str
+    wait: bool = True
+
+
+class LatchUser(Agent):
+    """Sends a latch ``Wait``, then at once ``Open``: the first can be answered only once the second has run."""
+
+    @handler
+    async def on_wait_then_open(self, msg: WaitThenOpen, ctx: MessageContext) -> Done | None:
+        latch = AgentId("latch", msg.latch_key)
+        if not msg.wait:
+            await ctx.send(latch, Open(), timeout=10.0)
+            return None
+        waited, _ = await asyncio.gather(ctx.send(latch, Wait(), timeout=10.0), ctx.send(latch, Open(), timeout=10.0))
+        return waited
+
+
 class Relayer(Agent):
     """Forwards a ``Relay`` to ``echo/<to_key>`` as a ``Ping`` and returns the echo's ``Pong``."""
 

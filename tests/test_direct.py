@@ -178,6 +178,21 @@ def test_a_call_whose_host_dies_while_handling_it_is_handled_again_after_the_hos
     assert after.get("direct_unreachable", 0) == before.get("direct_unreachable", 0) + 1
 
 
+def test_two_calls_one_agent_sends_at_once_to_an_interleaving_agent_of_another_host_run_side_by_side(
+        runtime: Runtime) -> None:
+    """The first (``Wait``) can end only once the second (``Open``) has run, as it can through the bus or within
+    one host: the second must not wait for the first's answer, as a call behind one that went host to host does."""
+    runtime.register("latch", sa.Latch, placement=sa.pinned("latch"))
+    runtime.register("latch_user", sa.LatchUser, placement=sa.pinned("latch_user"))
+    user = AgentId("latch_user", "u")
+    assert runtime.inspect(AgentId("latch", "l1"), "get_waiting") == 0  # active: a call may go to it direct
+    until_direct(runtime, "pool:latch_user.0", lambda: runtime.send(user, sa.WaitThenOpen(latch_key="l2", wait=False),
+                                                                     timeout=30.0))
+    started = time.monotonic()
+    asyncio.run(runtime.send(user, sa.WaitThenOpen(latch_key="l1"), timeout=30.0))
+    assert time.monotonic() - started < 5.0
+
+
 def test_a_call_after_a_publish_still_on_its_way_reaches_a_subscriber_after_the_publish(runtime: Runtime) -> None:
     runtime.register("listener", sa.Listener, placement=sa.pinned("listener"))
     runtime.register("teller", sa.Teller, placement=sa.pinned("teller"))
@@ -234,3 +249,40 @@ def test_the_reply_of_a_direct_call_whose_answer_goes_through_the_bus_waits_unti
         assert bus.taken == [[answer]]
 
     asyncio.run(main())
+
+
+class CallingHost:
+    """Host ``h1`` whose agent ``a/1`` calls ``b/1`` at ``h2``; the call that goes host to host is never answered."""
+
+    def __init__(self) -> None:
+        self.name, self.pending, self.routed = "h1", {}, []
+        self.table = SimpleNamespace(known_endpoint_of=lambda agent: {"a/1": "h1", "b/1": "h2"}[agent],
+                                     home_of=lambda agent: "h1", interleaves=lambda agent, type_name: False)
+        self.to_bus = SimpleNamespace(for_key=lambda key: SimpleNamespace(idle=True))
+
+    def route(self, call: Call) -> None:
+        self.routed.append(call.id)
+
+    def call(self, call_id: str) -> Call:
+        self.pending[call_id] = None
+        return Call(call_id, "t", "a/1", "b/1", "Ping", {}, time.time() + 30, self.name)
+
+
+def test_the_calls_behind_a_direct_call_its_caller_stopped_waiting_for_go_on_but_not_those_over_too() -> None:
+    """A direct call whose answer never comes (lost, or the caller timed out) must not hold the caller's later
+    calls to the same agent for ever; a later call that is over as well is no one's to send."""
+    async def main() -> CallingHost:
+        host = CallingHost()
+        direct = DirectCalls(host, Counter())
+        never = asyncio.get_running_loop().create_future()
+        direct._handles["h2"] = SimpleNamespace(answer_direct=SimpleNamespace(remote=lambda origin, batch: never))
+        first, second, third = host.call("c1"), host.call("c2"), host.call("c3")
+        assert [direct.send(call) for call in (first, second, third)] == [True, True, True]  # two behind the first
+        await asyncio.sleep(0)
+        del host.pending["c3"]
+        direct.settled("c3")  # its caller stopped waiting
+        assert host.routed == []
+        direct.settled("c1")  # the first's caller stopped waiting
+        return host
+
+    assert asyncio.run(main()).routed == ["c2"]
