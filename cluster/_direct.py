@@ -120,9 +120,8 @@ class DirectCalls:
         return True
 
     def call_made(self, call: Call) -> None:
-        """A call of one of our agents within this host: counted until it is over (``settled``), like any. One
-        already over (timed out while held) is not: nothing would settle it again."""
-        if call.id not in self._calls and call.id in self._host.pending:
+        """A call of one of our agents within this host: counted until it is over (``settled``), like any."""
+        if call.id not in self._calls:
             self._calls[call.id] = pair = (call.sender, call.target)
             self._pairs[pair] += 1
             self._outgoing[call.sender] += 1
@@ -192,8 +191,7 @@ class DirectCalls:
 
     def _release(self, pair: tuple[str, str]) -> None:
         for later in self._behind.pop(pair, ()):
-            if later.id in self._calls:  # else over while it waited: no one waits for its answer
-                self._host.route(later)
+            self._host.route(later)
 
     async def _look_up(self, endpoint: str) -> None:
         try:

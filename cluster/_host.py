@@ -218,6 +218,9 @@ class Host(Endpoint, HostInspection):
     def route(self, message: Call | Answer | Publish, key: str | None = None) -> None:
         """``key`` names the bus shard (an answer goes through the shard of the call it answers)."""
         match message:
+            case Call(id=call_id) if call_id not in self.pending:
+                self.counts["calls_over_unsent"] += 1  # its caller stopped waiting (and heard so) while it was
+                return  # held behind a move or a call of the same pair: no one waits for what it would do
             case Call(target=target) if self.table.known_endpoint_of(target) == self.name:  # else the bus decides
                 if message.sender is not None:
                     self.direct.call_made(message)

@@ -11,6 +11,7 @@ import sample_agents as sa
 from conftest import wait_until
 
 from cluster import AgentId, HandlerError, Runtime, Sharded
+from cluster._host import Host
 from cluster._wire import Call, pack
 
 
@@ -37,3 +38,13 @@ def test_a_copy_of_a_message_answered_with_a_start_failure_is_answered_so_again_
     ray.get(host.deliver.remote(pack([call])))
     assert asyncio.run(runtime.send(fragile, sa.Add(amount=1), timeout=30.0)).value == 1  # the copy added nothing
     assert runtime.stats()["hosts"]["pool:fragile.0"]["duplicates_dropped"] == 1
+
+
+def test_a_call_its_caller_stopped_waiting_for_is_not_sent() -> None:
+    """A call held at its host (behind an agent's move, or behind a call of the same pair that went host to host)
+    whose caller timed out meanwhile: sent, its answer would settle nothing, and a call host to host that is
+    settled by nothing holds the calls behind it for ever. The caller heard ``DeliveryTimeout``; it is counted."""
+    host = Host.__new__(Host)  # no actor: the step under test reads only what is set here
+    host.pending, host.counts = {}, {"calls_over_unsent": 0}
+    host.route(Call("over", "t", "a/1", "b/1", "Ping", {}, time.time() + 30, "h1"))
+    assert host.counts["calls_over_unsent"] == 1
