@@ -285,3 +285,19 @@ def test_the_calls_behind_a_direct_call_its_caller_stopped_waiting_for_go_on() -
         return host
 
     assert asyncio.run(main()).routed == ["c2", "c3"]
+
+
+def test_a_call_whose_recipients_class_does_not_load_at_the_sending_host_goes_through_the_bus() -> None:
+    """Whether the handler interleaves is read from the recipient's class; where it cannot be loaded, the bus,
+    which needs none of it, takes the call (the sender hears no import error)."""
+    def no_class(agent: str, type_name: str) -> bool:
+        raise ModuleNotFoundError("not on this node")
+
+    async def main() -> bool:
+        host = CallingHost()
+        host.table.interleaves = no_class
+        direct = DirectCalls(host, Counter())
+        direct._handles["h2"] = SimpleNamespace(answer_direct=SimpleNamespace(remote=lambda origin, batch: None))
+        return direct.send(host.call("c1"))
+
+    assert asyncio.run(main()) is False
